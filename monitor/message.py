@@ -1,0 +1,101 @@
+"""The records every stage shares: a normalized message, its author, engagement and checkpoints.
+
+This module is the leaf of the dependency graph: connectors, analysis, tickets and alerts all import
+it, and it imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a message, as far as the source tells."""
+
+    id: str = ""
+    display_name: str = ""
+    followers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    """Public reaction counters (likes, reposts/retweets, replies/comments)."""
+
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.likes + self.reposts + self.replies
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One normalized message from any source.
+
+    ``source`` is the configured source name; ``channel`` its kind of channel (``email``, ``chat``,
+    ``reddit`` ...). ``external_id`` is unique within the source and stable across re-reads, so that
+    storage can deduplicate replays. ``thread_key`` groups messages of one conversation: they land on
+    one ticket. ``raw_ref`` points at the raw input (file and offset, IMAP UID ...) for operators.
+    """
+
+    source: str
+    external_id: str
+    thread_key: str
+    text: str
+    created_at: datetime
+    channel: str = ""
+    author: Author = field(default_factory=Author)
+    title: str = ""
+    html: str | None = None
+    url: str | None = None
+    engagement: Engagement = field(default_factory=Engagement)
+    raw_ref: str = ""
+
+    def __post_init__(self) -> None:
+        if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:
+            raise ValueError(f"Message.created_at must be timezone-aware: {self.created_at!r}")
+        if not self.external_id:
+            raise ValueError("Message.external_id must not be empty")
+        if not self.thread_key:
+            raise ValueError("Message.thread_key must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """Input a connector could not turn into a Message: kept with its raw bytes and the reason."""
+
+    source: str
+    reason: str
+    raw: bytes
+    raw_ref: str = ""
+    raw_size: int | None = None  # full size when ``raw`` was cut to a cap
+
+    @property
+    def size(self) -> int:
+        return self.raw_size if self.raw_size is not None else len(self.raw)
+
+
+# A checkpoint is the JSON-serialisable state a connector needs to resume. It is opaque to the
+# core; connectors own its shape and must accept the value they produced.
+Checkpoint = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A unit of exactly-once ingestion: items and the checkpoint to store with them.
+
+    The core stores all ``messages`` and ``quarantined`` items and the ``checkpoint`` in one
+    transaction; a replay of the same batch stores nothing twice.
+    """
+
+    messages: tuple[Message, ...]
+    checkpoint: Checkpoint
+    quarantined: tuple[Quarantined, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.messages) + len(self.quarantined)

@@ -1,0 +1,1 @@
+"""E-mail parsing shared by the Maildir, mbox and IMAP connectors."""

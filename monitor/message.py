@@ -55,6 +55,9 @@ class Message:
     url: str | None = None
     engagement: Engagement = field(default_factory=Engagement)
     raw_ref: str = ""
+    # Why this is not feedback from a person ("bounce", "report", "auto-reply", "list"); "" when it
+    # is. Set by the mail connectors; the ticket stage keeps noise out of tickets.
+    noise: str = ""
 
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:

@@ -1,0 +1,342 @@
+"""RSS/Atom feeds, including RSSHub routes (Weibo, Zhihu, Douyin, Bilibili, WeChat official accounts).
+
+Each configured feed is fetched with our own HTTP call so that timeouts, size caps and conditional
+GET are under our control; the bytes then go to ``feedparser.parse``. Per feed, the checkpoint keeps:
+
+* ``etag`` / ``modified`` - sent back as ``If-None-Match`` / ``If-Modified-Since``; a 304 costs
+  nothing. They are stored only with the *last* batch of a feed: storing them earlier would make a
+  crash mid-feed turn the rest of the entries into a 304.
+* ``seen`` - the ids of recent entries (bounded), the primary deduplication;
+* ``watermark`` - the newest published time seen; an unseen entry much older than it (by
+  ``lookback_days``) is ignored, so a feed that reshuffles old entries does not re-alert;
+* ``bad`` - hash of the last garbage body, so one broken response is quarantined once, not on
+  every poll (it is still fetched again each poll: the source is retried, not disabled).
+
+A failing feed does not stop the others of the same source: their batches are yielded first and
+the failure is raised at the end.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import hashlib
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import feedparser
+import requests
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from connectors.base import Connector
+from connectors.http import (
+    HttpSettings,
+    Interrupted,
+    RetryPolicy,
+    error_for_status,
+    make_session,
+    unavailable_from_exception,
+)
+from connectors.mail.html import html_to_text
+from monitor.errors import AuthError, UnavailableError, YuqingError
+from monitor.message import Author, Batch, Checkpoint, Message, Quarantined
+
+RAW_CAP = 1_000_000  # bytes of a bad body kept in quarantine
+
+
+class FeedSpec(BaseModel):
+    """One feed: a full ``url`` or an RSSHub ``route`` (joined to ``rsshub_base_url``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = None
+    route: str | None = None
+    label: str = ""
+    timeout: float | None = Field(default=None, gt=0, description="total seconds for this feed")
+
+    @model_validator(mode="after")
+    def _one_of_url_route(self) -> FeedSpec:
+        if (self.url is None) == (self.route is None):
+            raise ValueError("give exactly one of 'url' or 'route'")
+        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError("url must be http(s)")
+        if self.route is not None and not self.route.startswith("/"):
+            raise ValueError("route must start with '/', e.g. /weibo/user/1195230310")
+        return self
+
+
+class RssConfig(HttpSettings):
+    feeds: list[FeedSpec] = Field(min_length=1)
+    rsshub_base_url: str = "https://rsshub.app"
+    rsshub_access_key: SecretStr | None = None
+    max_bytes: int = Field(default=10_000_000, gt=0, description="larger bodies are quarantined")
+    seen_ids: int = Field(default=1000, ge=10, description="entry ids remembered per feed")
+    lookback_days: float = Field(default=3.0, ge=0)
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _plain_urls(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"url": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    def feed_url(self, feed: FeedSpec) -> str:
+        """The public URL of a feed (no access key): the checkpoint key and ``raw_ref``."""
+        if feed.url is not None:
+            return feed.url
+        return self.rsshub_base_url.rstrip("/") + str(feed.route)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    key: str
+    message: Message
+    published: datetime | None
+
+
+class RssConnector(Connector[RssConfig]):
+    """Polls RSS/Atom feeds with conditional GET; one message per new entry."""
+
+    kind: ClassVar[str] = "rss"
+    channel: ClassVar[str] = "rss"
+    Config: ClassVar[type[RssConfig]] = RssConfig
+
+    def __init__(self, name: str, config: RssConfig, *, session: requests.Session | None = None) -> None:
+        super().__init__(name, config)
+        self._session = session
+        self._own_session = session is None
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = make_session(self.config)
+        return self._session
+
+    def close(self) -> None:
+        if self._own_session and self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- fetching -------------------------------------------------------------------------------
+
+    def fetch(
+        self,
+        checkpoint: Checkpoint | None,
+        *,
+        batch_size: int = 500,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Batch]:
+        states: dict[str, dict[str, Any]] = dict((checkpoint or {}).get("feeds", {}))
+        policy = RetryPolicy(self.config, stop=stop)
+        failures: list[YuqingError] = []
+        for feed in self.config.feeds:
+            if stop is not None and stop.is_set():
+                return
+            url = self.config.feed_url(feed)
+            state = dict(states.get(url, {}))
+            try:
+                fetched = policy.run(functools.partial(self._get, feed, state))
+            except Interrupted:
+                return
+            except (UnavailableError, AuthError) as exc:
+                failures.append(exc)
+                continue
+            if fetched.status == 304:
+                continue
+            for new_state, batch in self._batches(url, state, fetched, batch_size):
+                states = {**states, url: new_state}
+                yield Batch(batch.messages, {"feeds": states}, batch.quarantined)
+                if stop is not None and stop.is_set():
+                    return
+        if failures:
+            auth = [f for f in failures if isinstance(f, AuthError)]
+            raise auth[0] if auth else failures[0]
+
+    def _get(self, feed: FeedSpec, state: Mapping[str, Any], attempt: int) -> _Fetched:
+        """One conditional GET, body capped at ``max_bytes`` and bounded by the feed's total timeout."""
+        url = self.config.feed_url(feed)
+        params = {}
+        if feed.route is not None and self.config.rsshub_access_key is not None:
+            params["key"] = self.config.rsshub_access_key.get_secret_value()
+        headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
+        if state.get("etag"):
+            headers["If-None-Match"] = str(state["etag"])
+        if state.get("modified"):
+            headers["If-Modified-Since"] = str(state["modified"])
+        total = feed.timeout or (self.config.connect_timeout + self.config.timeout)
+        deadline = time.monotonic() + total
+        what = f"feed {url}"
+        try:
+            with self.session.get(
+                url,
+                params=params,
+                headers=headers,
+                timeout=(self.config.connect_timeout, min(self.config.timeout, total)),
+                stream=True,
+            ) as response:
+                error = error_for_status(
+                    response.status_code, response.headers, what=what, settings=self.config, attempt=attempt
+                )
+                if error is not None:
+                    raise error
+                body = bytearray()
+                for chunk in response.iter_content(65536):
+                    body.extend(chunk)
+                    if len(body) > self.config.max_bytes:
+                        break
+                    if time.monotonic() > deadline:
+                        raise UnavailableError(f"{what}: no complete response within {total:g} s")
+                return _Fetched(response.status_code, bytes(body), dict(response.headers))
+        except requests.RequestException as exc:
+            raise unavailable_from_exception(exc, what=what, settings=self.config) from None
+
+    def _batches(
+        self, url: str, state: dict[str, Any], fetched: _Fetched, batch_size: int
+    ) -> Iterator[tuple[dict[str, Any], Batch]]:
+        """Parse one fetched body; yield (new feed state, batch) pairs, conditional headers last."""
+        validators = {
+            "etag": fetched.headers.get("ETag") or fetched.headers.get("etag"),
+            "modified": fetched.headers.get("Last-Modified") or fetched.headers.get("last-modified"),
+        }
+        problem = None
+        parsed: Any = None
+        if len(fetched.body) > self.config.max_bytes:
+            problem = f"feed larger than max_bytes={self.config.max_bytes}"
+        else:
+            parsed = feedparser.parse(
+                fetched.body,
+                response_headers={"content-type": fetched.headers.get("Content-Type", "")},
+            )
+            if not parsed.entries and (parsed.bozo or not parsed.version):
+                reason = getattr(parsed, "bozo_exception", None) or "no feed recognised"
+                problem = f"not a valid RSS/Atom feed: {reason}"
+        if problem is not None:
+            digest = hashlib.sha256(fetched.body).hexdigest()
+            if state.get("bad") == digest:
+                return
+            bad = Quarantined(
+                source=self.name,
+                reason=f"{url}: {problem}",
+                raw=fetched.body[:RAW_CAP],
+                raw_ref=url,
+                raw_size=len(fetched.body),
+            )
+            yield {**state, "bad": digest}, Batch((), {}, (bad,))
+            return
+
+        fetched_at = datetime.now(UTC)
+        entries = [self._entry(url, e, fetched_at) for e in parsed.entries]
+        seen = list(state.get("seen", []))
+        seen_set = set(seen)
+        watermark = _parse_iso(state.get("watermark"))
+        floor = watermark - timedelta(days=self.config.lookback_days) if watermark else None
+        new: list[_Entry] = []
+        for entry in entries:
+            if entry.key in seen_set or (floor and entry.published and entry.published <= floor):
+                continue
+            seen_set.add(entry.key)
+            new.append(entry)
+        new.sort(key=lambda e: (e.message.created_at, e.key))
+
+        current = dict(state)
+        current.pop("bad", None)
+        chunks = [new[i : i + batch_size] for i in range(0, len(new), batch_size)] or [[]]
+        for index, chunk in enumerate(chunks):
+            seen = (seen + [e.key for e in chunk])[-self.config.seen_ids :]
+            times = [e.published for e in chunk if e.published] + ([watermark] if watermark else [])
+            watermark = max(times) if times else None
+            current = {**current, "seen": seen, "watermark": watermark.isoformat() if watermark else None}
+            if index == len(chunks) - 1:
+                # Everything in the document is now known: remember it all, then the validators.
+                known = set(seen)
+                in_doc = [e.key for e in entries if e.key not in known]
+                current["seen"] = (seen + in_doc)[-self.config.seen_ids :]
+                current.update(validators)
+                if not chunk and current == state:
+                    return
+            yield current, Batch(tuple(e.message for e in chunk), {})
+
+    def _entry(self, url: str, entry: Any, fetched_at: datetime) -> _Entry:
+        """One feedparser entry as a message (HTML content reduced to text, links kept)."""
+        link = str(entry.get("link") or "")
+        title = str(entry.get("title") or "")
+        html = ""
+        contents = entry.get("content") or []
+        if contents:
+            html = "\n".join(str(c.get("value", "")) for c in contents)
+        if not html:
+            html = str(entry.get("summary") or entry.get("description") or "")
+        text = html_to_text(html) if html else ""
+        ident = str(entry.get("id") or link)
+        if not ident:
+            ident = "sha1:" + hashlib.sha1(f"{title}\n{text}".encode(), usedforsecurity=False).hexdigest()
+        key = ident if ":" in ident else f"{url}#{ident}"
+        published = _entry_time(entry)
+        author_name = str(entry.get("author") or "")
+        detail = entry.get("author_detail") or {}
+        author = Author(
+            id=str(detail.get("href") or detail.get("email") or author_name), display_name=author_name
+        )
+        message = Message(
+            source=self.name,
+            external_id=key,
+            thread_key=f"rss:{link or key}",
+            text=text or title,
+            created_at=published or fetched_at,
+            channel=self.channel,
+            author=author,
+            title=title,
+            html=html or None,
+            url=link or None,
+            raw_ref=f"{url}#{ident}",
+        )
+        return _Entry(key, message, published)
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        problems: list[str] = []
+        policy = RetryPolicy(self.config.model_copy(update={"max_retries": 0}))
+        for feed in self.config.feeds:
+            url = self.config.feed_url(feed)
+            try:
+                fetched = policy.run(functools.partial(self._get, feed, {}))
+            except YuqingError as exc:
+                problems.append(str(exc))
+                continue
+            parsed = feedparser.parse(
+                fetched.body, response_headers={"content-type": fetched.headers.get("Content-Type", "")}
+            )
+            if not parsed.entries and (parsed.bozo or not parsed.version):
+                problems.append(f"feed {url}: not a valid RSS/Atom feed")
+        return problems
+
+
+def _entry_time(entry: Any) -> datetime | None:
+    for field in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(field)
+        if value:
+            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    return None
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -10,17 +10,26 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar, Generic, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationInfo, model_validator
 
-from monitor.message import Batch, Checkpoint
+from monitor.message import Batch, Checkpoint, Message
 
 
 class ConnectorConfig(BaseModel):
     """Base for connector settings: unknown keys are errors, instances are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: Any) -> Any:
+        secret = {
+            name for name, f in cls.model_fields.items() if f.annotation in (SecretStr, SecretStr | None)
+        }
+        return read_secret_files(data, secret)
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with every secret replaced by ``**********``."""
@@ -62,6 +71,13 @@ class Connector(ABC, Generic[C]):
         Implementations check ``stop`` between batches and return early when it is set.
         """
 
+    def parse_raw(self, raw: bytes, raw_ref: str) -> Message:
+        """Parse one raw item again (``yuqing quarantine retry``); raises BadInputError if still bad."""
+        raise NotImplementedError(f"{self.kind} connector cannot re-parse quarantined input")
+
+    def after_commit(self, batch: Batch) -> None:  # noqa: B027 - optional hook
+        """Called once ``batch`` is committed: the place for post-store actions (flag, move)."""
+
     def check(self) -> list[str]:
         """Connect to the source and return problems found (empty when it is usable)."""
         return []
@@ -75,3 +91,37 @@ class Connector(ABC, Generic[C]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+
+def resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """Relative paths in configuration are relative to the configuration file's directory."""
+    base = (info.context or {}).get("base_dir") if info.context else None
+    value = value.expanduser()
+    return value if value.is_absolute() or base is None else Path(base) / value
+
+
+ConfigPath = Annotated[Path, AfterValidator(resolve_path)]
+"""A filesystem path in configuration, resolved against the configuration file's directory."""
+
+
+def read_secret_files(data: Any, secret_fields: set[str]) -> Any:
+    """Replace ``<field>_file: PATH`` by ``<field>: <file contents>`` for secret fields.
+
+    Used as a ``mode="before"`` validator so that secrets can live in files (systemd credentials,
+    Kubernetes secrets) instead of the configuration; the content never reaches a log.
+    """
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for field_name in secret_fields:
+        key = f"{field_name}_file"
+        if key not in out:
+            continue
+        if field_name in out:
+            raise ValueError(f"give either {field_name} or {key}, not both")
+        path = Path(str(out.pop(key))).expanduser()
+        try:
+            out[field_name] = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ValueError(f"{key}: cannot read secret file {path}: {exc.strerror}") from None
+    return out

@@ -88,4 +88,3 @@ class ConnectorConformance:
         text = repr(connector) + connector.describe() + repr(connector.config)
         for secret in secret_values:
             assert secret not in text
-

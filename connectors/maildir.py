@@ -1,0 +1,100 @@
+"""A local Maildir (``new/`` and ``cur/``), read incrementally.
+
+The checkpoint is a watermark on the files' change time (ctime, which a copy or a delivery sets
+and nobody can set back) plus the keys already read at that exact time. Moving a message from
+``new/`` to ``cur/`` changes its ctime and makes it look new again; the Maildir key (the file name
+before ``:``) is the external id, so storage recognises it. Files are never modified or deleted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+
+from connectors.base import ConfigPath, Connector, ConnectorConfig
+from connectors.filestate import KEEP_RAW
+from connectors.mail.parse import parse_email
+from monitor.errors import BadInputError
+from monitor.message import Batch, Checkpoint, Message, Quarantined
+
+
+class MaildirConfig(ConnectorConfig):
+    path: ConfigPath
+    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+
+
+class MaildirConnector(Connector[MaildirConfig]):
+    kind: ClassVar[str] = "maildir"
+    channel: ClassVar[str] = "email"
+    Config = MaildirConfig
+
+    def check(self) -> list[str]:
+        missing = [d for d in ("new", "cur") if not (self.config.path / d).is_dir()]
+        return [f"{self.config.path} is not a Maildir (missing {', '.join(missing)}/)"] if missing else []
+
+    def _candidates(self, after_ns: int, done: set[str]) -> list[tuple[int, str, Path]]:
+        found: list[tuple[int, str, Path]] = []
+        for sub in ("new", "cur"):
+            folder = self.config.path / sub
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                if path.name.startswith("."):
+                    continue
+                try:
+                    ctime = path.stat().st_ctime_ns
+                except FileNotFoundError:
+                    continue  # moved between listing and stat; seen next time under its new name
+                key = path.name.split(":", 1)[0]
+                if ctime > after_ns or (ctime == after_ns and key not in done):
+                    found.append((ctime, key, path))
+        found.sort()
+        return found
+
+    def parse_raw(self, raw: bytes, raw_ref: str) -> Message:
+        return parse_email(raw, source=self.name, external_id=raw_ref.rsplit("/", 1)[-1].split(":", 1)[0], raw_ref=raw_ref)
+
+    def fetch(
+        self, checkpoint: Checkpoint | None, *, batch_size: int = 500, stop: threading.Event | None = None
+    ) -> Iterator[Batch]:
+        watermark = int((checkpoint or {}).get("ctime_ns", -1))
+        done = set((checkpoint or {}).get("keys", []))
+        messages: list[Message] = []
+        bad: list[Quarantined] = []
+        for ctime, key, path in self._candidates(watermark, done):
+            item = self._read(path, key)
+            if item is None:
+                continue
+            (messages if isinstance(item, Message) else bad).append(item)
+            if ctime != watermark:
+                watermark, done = ctime, set()
+            done.add(key)
+            if len(messages) + len(bad) >= batch_size:
+                yield Batch(tuple(messages), {"ctime_ns": watermark, "keys": sorted(done)}, tuple(bad))
+                messages, bad = [], []
+                if stop is not None and stop.is_set():
+                    return
+        if messages or bad:
+            yield Batch(tuple(messages), {"ctime_ns": watermark, "keys": sorted(done)}, tuple(bad))
+
+    def _read(self, path: Path, key: str) -> Message | Quarantined | None:
+        ref = f"{path.parent.name}/{path.name}"
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as handle:
+                raw = handle.read(self.config.max_message_bytes + 1)
+        except FileNotFoundError:
+            return None  # moved from new/ to cur/ meanwhile: picked up under its new name
+        if len(raw) > self.config.max_message_bytes:
+            reason = f"message larger than {self.config.max_message_bytes} bytes"
+            return Quarantined(self.name, reason, raw[:KEEP_RAW], raw_ref=ref, raw_size=size)
+        try:
+            received = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            return parse_email(raw, source=self.name, external_id=key, raw_ref=ref, received_at=received)
+        except BadInputError as exc:
+            return Quarantined(self.name, str(exc), raw, raw_ref=ref)

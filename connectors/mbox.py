@@ -1,0 +1,103 @@
+"""An mbox file (``From `` separated), read incrementally from a byte offset.
+
+The last message of the file is read only once the file has been quiet for ``settle_seconds``
+(a delivery agent may still be appending to it). External ids are content hashes, so a message
+re-read after the file was rewritten is recognised.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from typing import ClassVar
+
+from pydantic import Field
+
+from connectors.base import ConfigPath, Connector, ConnectorConfig
+from connectors.filestate import KEEP_RAW, is_settled, new_state, read_lines, resume_offset
+from connectors.mail.parse import parse_email
+from monitor.errors import BadInputError
+from monitor.message import Batch, Checkpoint, Message, Quarantined
+
+_FROM = re.compile(rb"^From \S*.*\d{4}\s*$")
+_ESCAPED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
+class MboxConfig(ConnectorConfig):
+    path: ConfigPath
+    settle_seconds: float = Field(2.0, ge=0)
+    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+
+
+class MboxConnector(Connector[MboxConfig]):
+    kind: ClassVar[str] = "mbox"
+    channel: ClassVar[str] = "email"
+    Config = MboxConfig
+
+    def check(self) -> list[str]:
+        return [] if self.config.path.is_file() else [f"mbox file {self.config.path} does not exist"]
+
+    def parse_raw(self, raw: bytes, raw_ref: str) -> Message:
+        first, _, rest = raw.partition(b"\n")
+        body = rest if _FROM.match(first) else raw
+        return parse_email(_ESCAPED_FROM.sub(rb"\1", body), source=self.name, raw_ref=raw_ref)
+
+    def fetch(
+        self, checkpoint: Checkpoint | None, *, batch_size: int = 500, stop: threading.Event | None = None
+    ) -> Iterator[Batch]:
+        path = self.config.path
+        if not path.is_file():
+            return
+        offset = resume_offset(path, (checkpoint or {}).get("file"))
+        settled = is_settled(path, self.config.settle_seconds)
+        messages: list[Message] = []
+        bad: list[Quarantined] = []
+        done_offset = offset
+        chunks: list[bytes] = []
+        size = 0
+        start = offset
+        with path.open("rb") as handle:
+            for line in read_lines(handle, offset, 1024 * 1024):
+                if _FROM.match(line.raw) and (chunks or size):
+                    messages, bad = self._emit(chunks, size, start, messages, bad)
+                    done_offset = line.start
+                    if len(messages) + len(bad) >= batch_size:
+                        yield Batch(tuple(messages), {"file": new_state(path, done_offset)}, tuple(bad))
+                        messages, bad = [], []
+                        if stop is not None and stop.is_set():
+                            return
+                    chunks, size, start = [], 0, line.start
+                if not chunks and not size:
+                    start = line.start
+                size += line.size
+                if size <= self.config.max_message_bytes:
+                    chunks.append(line.raw)
+            end = handle.tell()
+        if (chunks or size) and settled:
+            messages, bad = self._emit(chunks, size, start, messages, bad)
+            done_offset = end
+        if messages or bad or done_offset != offset:
+            yield Batch(tuple(messages), {"file": new_state(path, done_offset)}, tuple(bad))
+
+    def _emit(
+        self, chunks: list[bytes], size: int, start: int, messages: list[Message], bad: list[Quarantined]
+    ) -> tuple[list[Message], list[Quarantined]]:
+        raw = b"".join(chunks)
+        ref = f"{self.config.path.name}@{start}"
+        if size > self.config.max_message_bytes:
+            bad.append(
+                Quarantined(
+                    self.name,
+                    f"message larger than {self.config.max_message_bytes} bytes",
+                    raw[:KEEP_RAW],
+                    ref,
+                    size,
+                )
+            )
+            return messages, bad
+        try:
+            messages.append(self.parse_raw(raw, ref))
+        except BadInputError as exc:
+            bad.append(Quarantined(self.name, str(exc), raw, raw_ref=ref))
+        return messages, bad

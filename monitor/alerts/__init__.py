@@ -1,0 +1,1 @@
+"""Alerts: outbox rows written with their cause, delivered by senders, never sent twice."""

@@ -1,0 +1,1 @@
+"""Alert senders: one module and one class per channel."""

@@ -1,0 +1,68 @@
+"""Append alerts as JSON lines to a file, exactly once per alert id.
+
+A crash after the line is written but before the outbox row is marked sent makes the outbox
+re-send it. The sender remembers the alert ids already in the file (it reads the tail of the file
+once, on first use), so such a re-send is recognised and not written again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, ClassVar
+
+from connectors.base import ConfigPath
+from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
+
+TAIL_BYTES = 4 * 1024 * 1024  # re-sends only concern the last few lines written before a crash
+
+
+class JsonlConfig(SenderConfig):
+    path: ConfigPath
+    fsync: bool = True
+
+
+class JsonlSender(Sender):
+    kind: ClassVar[str] = "jsonl"
+    Config = JsonlConfig
+    group_chat = False
+
+    def __init__(self, name: str, config: SenderConfig) -> None:
+        super().__init__(name, config)
+        assert isinstance(config, JsonlConfig)
+        self.path = config.path
+        self._seen: set[int] | None = None
+
+    def _load_seen(self) -> set[int]:
+        seen: set[int] = set()
+        try:
+            with self.path.open("rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, size - TAIL_BYTES))
+                for line in handle.read().splitlines():
+                    try:
+                        seen.add(int(json.loads(line)["id"]))
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a torn last line or a line cut by the tail window
+        except FileNotFoundError:
+            pass
+        return seen
+
+    def send(self, payload: dict[str, Any]) -> SendResult:
+        if self._seen is None:
+            self._seen = self._load_seen()
+        alert_id = int(payload["id"])
+        if alert_id in self._seen:
+            return SendResult(Outcome.OK, "already in file")
+        line = json.dumps(payload, ensure_ascii=False, sort_keys=True) + "\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+                if getattr(self.config, "fsync", True):
+                    os.fsync(handle.fileno())
+        except OSError as exc:
+            return SendResult(Outcome.RETRY, f"cannot write {self.path}: {exc.strerror}")
+        self._seen.add(alert_id)
+        return SendResult.ok()

@@ -1,0 +1,98 @@
+"""``yuqing`` command line: run the daemon, check configuration, inspect tickets and quarantine."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from monitor import __version__
+from monitor.config import AppConfig, load_config
+from monitor.errors import ConfigError
+
+EXIT_CONFIG = 2
+CONFIG_HELP = "configuration file (default: $YUQING_CONFIG, ./yuqing.yaml, /etc/yuqing/yuqing.yaml)"
+DEFAULT_CONFIGS = (Path("yuqing.yaml"), Path("/etc/yuqing/yuqing.yaml"))
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    if args.config:
+        return Path(args.config)
+    if os.environ.get("YUQING_CONFIG"):
+        return Path(os.environ["YUQING_CONFIG"])
+    for candidate in DEFAULT_CONFIGS:
+        if candidate.exists():
+            return candidate
+    return DEFAULT_CONFIGS[0]
+
+
+def load_or_exit(args: argparse.Namespace) -> AppConfig:
+    """Load the configuration or print every error and exit 2."""
+    path = config_path(args)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: configuration is invalid ({len(exc.issues)} error(s)):", file=sys.stderr)
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def cmd_version(_args: argparse.Namespace) -> int:
+    print(f"yuqing {__version__}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from monitor import cli_admin, cli_run
+
+    parser = argparse.ArgumentParser(prog="yuqing", description="輿情 feedback and public-opinion monitor")
+    parser.add_argument("-c", "--config", help=CONFIG_HELP)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    original_add = sub.add_parser
+
+    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs.setdefault("parents", [common])
+        return original_add(name, **kwargs)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
+    cli_run.register(sub)
+    cli_admin.register(sub)
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(func=cmd_version)
+    _register_optional(sub)
+    return parser
+
+
+# Modules that contribute subcommands through ``register(subparsers)``.
+COMMAND_MODULES = ("monitor.analysis.cli", "monitor.importer")
+
+
+def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        if hasattr(module, "register"):
+            module.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except BrokenPipeError:
+        return 0
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,258 @@
+"""``yuqing tickets ...`` and ``yuqing quarantine ...``: inspect and act on stored state.
+
+``--json`` output is a stable, documented interface (docs/cli-json.md): an array of objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.cli import load_or_exit
+from monitor.storage.db import Database
+from monitor.storage.models import QuarantineItem, Source, StoredMessage, Ticket
+from monitor.tickets.service import STATUSES, TransitionError, set_status
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def ticket_record(session: Session, ticket: Ticket) -> dict[str, Any]:
+    message_ids = list(
+        session.scalars(
+            select(StoredMessage.id).where(StoredMessage.ticket_id == ticket.id).order_by(StoredMessage.id)
+        )
+    )
+    return {
+        "code": ticket.code,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "source": ticket.source.name,
+        "channel": ticket.channel,
+        "thread_key": ticket.thread_key,
+        "title": ticket.title,
+        "type": ticket.feedback_type,
+        "category": ticket.category,
+        "message_ids": message_ids,
+        "created_at": _iso(ticket.created_at),
+        "updated_at": _iso(ticket.updated_at),
+    }
+
+
+def _db(args: argparse.Namespace) -> Database:
+    config = load_or_exit(args)
+    db = Database(config.database_url)
+    db.upgrade()
+    return db
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _table(columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    db = _db(args)
+    with db.read() as session:
+        query = select(Ticket).order_by(Ticket.id.desc()).limit(args.limit)
+        if args.status:
+            query = query.where(Ticket.status == args.status)
+        if args.priority:
+            query = query.where(Ticket.priority == args.priority)
+        records = [ticket_record(session, t) for t in session.scalars(query)]
+    if args.json:
+        _print_json(records)
+    else:
+        rows = [
+            [r["code"], r["status"], r["priority"], r["source"], len(r["message_ids"]), r["title"][:60]]
+            for r in records
+        ]
+        _table(["code", "status", "priority", "source", "msgs", "title"], rows)
+    return 0
+
+
+def _find_ticket(session: Session, code: str) -> Ticket | None:
+    return session.scalar(select(Ticket).where(Ticket.code == code.upper()))
+
+
+def cmd_tickets_show(args: argparse.Namespace) -> int:
+    db = _db(args)
+    with db.read() as session:
+        ticket = _find_ticket(session, args.code)
+        if ticket is None:
+            print(f"no ticket {args.code}", file=sys.stderr)
+            return 1
+        record = ticket_record(session, ticket)
+        record["events"] = [
+            {
+                "kind": e.kind,
+                "old": e.old_value,
+                "new": e.new_value,
+                "actor": e.actor,
+                "message_id": e.message_id,
+                "note": e.note,
+                "at": _iso(e.at),
+            }
+            for e in ticket.events
+        ]
+        messages = session.scalars(select(StoredMessage).where(StoredMessage.ticket_id == ticket.id))
+        record["messages"] = [
+            {
+                "id": m.id,
+                "author": m.author_name,
+                "created_at": _iso(m.created_at),
+                "text": m.text,
+                "analysis": m.analysis,
+            }
+            for m in messages
+        ]
+    if args.json:
+        _print_json(record)
+    else:
+        print(
+            f"{record['code']}  [{record['priority'] or '-'}] {record['status']}  {record['source']}/{record['channel']}"
+        )
+        print(f"  {record['title']}")
+        for message in record["messages"]:
+            print(f"  #{message['id']} {message['created_at']} {message['author']}: {message['text'][:200]}")
+        for event in record["events"]:
+            print(
+                f"  - {event['at']} {event['kind']} {event['old'] or ''} -> {event['new'] or ''} ({event['actor']})"
+            )
+    return 0
+
+
+def cmd_tickets_set_status(args: argparse.Namespace) -> int:
+    db = _db(args)
+    with db.transaction() as session:
+        ticket = _find_ticket(session, args.code)
+        if ticket is None:
+            print(f"no ticket {args.code}", file=sys.stderr)
+            return 1
+        try:
+            set_status(session, ticket, args.status, actor=args.actor, note=args.note)
+        except TransitionError as exc:
+            print(f"{args.code}: {exc}", file=sys.stderr)
+            return 1
+    print(f"{args.code.upper()}: {args.status}")
+    return 0
+
+
+def quarantine_record(item: QuarantineItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "source": item.source.name,
+        "reason": item.reason,
+        "raw_ref": item.raw_ref,
+        "raw_size": item.raw_size,
+        "stored_bytes": len(item.raw),
+        "status": item.status,
+        "attempts": item.attempts,
+        "last_error": item.last_error,
+        "created_at": _iso(item.created_at),
+    }
+
+
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    db = _db(args)
+    with db.read() as session:
+        query = select(QuarantineItem).order_by(QuarantineItem.id.desc()).limit(args.limit)
+        if not args.all:
+            query = query.where(QuarantineItem.status == "pending")
+        records = [quarantine_record(q) for q in session.scalars(query)]
+        total = session.scalar(select(func.count()).select_from(QuarantineItem)) or 0
+    if args.json:
+        _print_json(records)
+    else:
+        _table(
+            ["id", "source", "status", "size", "ref", "reason"],
+            [
+                [r["id"], r["source"], r["status"], r["raw_size"], r["raw_ref"][:40], r["reason"][:70]]
+                for r in records
+            ],
+        )
+        print(f"{len(records)} shown, {total} in quarantine")
+    return 0
+
+
+def cmd_quarantine_show(args: argparse.Namespace) -> int:
+    db = _db(args)
+    with db.read() as session:
+        item = session.get(QuarantineItem, args.id)
+        if item is None:
+            print(f"no quarantine item {args.id}", file=sys.stderr)
+            return 1
+        if args.raw:
+            sys.stdout.buffer.write(item.raw)
+            return 0
+        record = quarantine_record(item)
+        record["raw_preview"] = item.raw[:2000].decode("utf-8", errors="replace")
+    _print_json(record)
+    return 0
+
+
+def cmd_quarantine_retry(args: argparse.Namespace) -> int:
+    from monitor.quarantine import retry_quarantined
+
+    config = load_or_exit(args)
+    db = Database(config.database_url)
+    db.upgrade()
+    results = retry_quarantined(db, config, None if args.all else args.ids)
+    for item_id, outcome in results:
+        print(f"{item_id}: {outcome}")
+    return 0 if all(o.startswith("stored") or o.startswith("duplicate") for _, o in results) else 1
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tickets = sub.add_parser("tickets", help="list and inspect tickets")
+    tsub = tickets.add_subparsers(dest="tickets_command", required=True)
+    tlist = tsub.add_parser("list", help="list tickets, newest first")
+    tlist.add_argument("--json", action="store_true", help="stable JSON array (docs/cli-json.md)")
+    tlist.add_argument("--status", choices=STATUSES)
+    tlist.add_argument("--priority", choices=("L1", "L2", "L3"))
+    tlist.add_argument("--limit", type=int, default=100)
+    tlist.set_defaults(func=cmd_tickets_list)
+    tshow = tsub.add_parser("show", help="one ticket with its messages and audit trail")
+    tshow.add_argument("code")
+    tshow.add_argument("--json", action="store_true")
+    tshow.set_defaults(func=cmd_tickets_show)
+    tstatus = tsub.add_parser("set-status", help="move a ticket: received -> processing -> resolved")
+    tstatus.add_argument("code")
+    tstatus.add_argument("status", choices=STATUSES)
+    tstatus.add_argument("--note")
+    tstatus.add_argument("--actor", default="cli")
+    tstatus.set_defaults(func=cmd_tickets_set_status)
+
+    quarantine = sub.add_parser("quarantine", help="input that could not be parsed")
+    qsub = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    qlist = qsub.add_parser("list", help="pending quarantine rows, newest first")
+    qlist.add_argument("--json", action="store_true", help="stable JSON array (docs/cli-json.md)")
+    qlist.add_argument("--all", action="store_true", help="include retried rows")
+    qlist.add_argument("--limit", type=int, default=100)
+    qlist.set_defaults(func=cmd_quarantine_list)
+    qshow = qsub.add_parser("show", help="one row (JSON), or its raw bytes with --raw")
+    qshow.add_argument("id", type=int)
+    qshow.add_argument("--raw", action="store_true")
+    qshow.set_defaults(func=cmd_quarantine_show)
+    qretry = qsub.add_parser("retry", help="parse quarantined input again (after a fix) and store it")
+    qretry.add_argument("ids", type=int, nargs="*")
+    qretry.add_argument("--all", action="store_true")
+    qretry.set_defaults(func=cmd_quarantine_retry)
+    _ = Source  # imported for the relationship loaders

@@ -1,0 +1,195 @@
+"""Configuration: one YAML file validated into typed, immutable models.
+
+Every error is reported at once with file, line and key path
+(``config.yaml:14 sources[2].imap.port: Input should be less than or equal to 65535``).
+Connector and sender sections are validated by the plugin's own ``Config`` model, looked up by
+``kind``; only configured plugins are imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from connectors.base import ConfigPath, ConnectorConfig
+from connectors.registry import REGISTRY as CONNECTORS
+from connectors.registry import connector_class
+from monitor.errors import ConfigError, ConfigIssue
+from monitor.yamlsource import YamlDocument, load_yaml
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Model):
+    url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///<state_dir>/yuqing.db``."""
+
+
+class LoggingConfig(_Model):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class RulesConfig(_Model):
+    paths: list[ConfigPath] = Field(default_factory=lambda: [Path("rules")])
+    watch_seconds: float = Field(5.0, ge=0.5)
+
+
+class SchedulerConfig(_Model):
+    jitter_seconds: float = Field(1.0, ge=0)
+    misfire_grace_seconds: int = Field(60, ge=1)
+    outbox_interval_seconds: float = Field(1.0, gt=0)
+    housekeeping_interval_seconds: float = Field(60.0, gt=0)
+    shutdown_timeout_seconds: float = Field(8.0, gt=0, le=60)
+
+
+class SourceConfig(_Model):
+    """A configured source: common scheduling keys plus the connector's own section."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str
+    enabled: bool = True
+    interval_seconds: float = Field(60.0, ge=0.5)
+    batch_size: int = Field(500, ge=1, le=100_000)
+    settings: Any = None  # the connector's Config instance (validated separately)
+
+
+class TargetConfig(_Model):
+    """An alert target (sender): common keys plus the sender's own section."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str
+    enabled: bool = True
+    min_priority: Literal["L1", "L2", "L3"] = "L3"
+    settings: Any = None
+
+
+class AlertsConfig(_Model):
+    targets: list[TargetConfig] = Field(default_factory=list)
+    max_attempts: int = Field(10, ge=1)
+    retry_base_seconds: float = Field(5.0, gt=0)
+    retry_max_seconds: float = Field(900.0, gt=0)
+
+
+class AppConfig(_Model):
+    instance: str = Field("yuqing", pattern=NAME_PATTERN)
+    state_dir: ConfigPath = Path("var")
+    database: DatabaseConfig = DatabaseConfig()
+    logging: LoggingConfig = LoggingConfig()
+    rules: RulesConfig = RulesConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    sources: list[SourceConfig] = Field(default_factory=list)
+    alerts: AlertsConfig = AlertsConfig()
+    source_file: str = ""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AppConfig:
+        for label, names in (
+            ("sources", [s.name for s in self.sources]),
+            ("alerts.targets", [t.name for t in self.alerts.targets]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{label}: duplicate names {', '.join(dupes)}")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.state_dir / 'yuqing.db'}"
+
+
+def _plugin_sections(
+    doc: YamlDocument,
+    entries: Any,
+    loc: tuple[str | int, ...],
+    common: set[str],
+    lookup: Callable[[str], type[BaseModel]],
+    known: list[str],
+    context: dict[str, Any],
+) -> list[ConfigIssue]:
+    """Validate each entry's ``<kind>:`` section with its plugin model; store it as ``settings``."""
+    issues: list[ConfigIssue] = []
+    if not isinstance(entries, list):
+        return issues  # the main model reports the type error
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        kind = entry.get("kind")
+        here = (*loc, index)
+        if not isinstance(kind, str) or kind not in known:
+            issues.append(
+                doc.issue((*here, "kind"), f"unknown kind {kind!r}; known: {', '.join(sorted(known))}")
+            )
+            continue
+        for key in sorted(set(entry) - common - {kind}):
+            issues.append(doc.issue((*here, key), f"unknown key (a {kind} section goes under '{kind}:')"))
+        section = entry.pop(kind, None)
+        try:
+            entry["settings"] = lookup(kind).model_validate(section or {}, context=context)
+        except ValidationError as exc:
+            issues.extend(doc.issue((*here, kind, *err["loc"]), err["msg"]) for err in exc.errors())
+            entry["settings"] = None
+        for key in set(entry) - common - {"settings"}:
+            entry.pop(key)
+    return issues
+
+
+def _connector_config(kind: str) -> type[ConnectorConfig]:
+    return connector_class(kind).Config
+
+
+def parse_config(doc: YamlDocument) -> AppConfig:
+    """Validate a loaded document; raise ConfigError with every issue."""
+    from monitor.alerts.senders.registry import REGISTRY as SENDERS
+    from monitor.alerts.senders.registry import sender_config
+
+    issues = list(doc.issues)
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(doc.file, 1, "", "the configuration must be a mapping")])
+    data = dict(data)
+    context = {"base_dir": str(Path(doc.file).resolve().parent)}
+    source_keys = set(SourceConfig.model_fields) - {"settings"}
+    target_keys = set(TargetConfig.model_fields) - {"settings"}
+    sources = [dict(s) if isinstance(s, dict) else s for s in data.get("sources") or []]
+    issues += _plugin_sections(
+        doc, sources, ("sources",), source_keys, _connector_config, list(CONNECTORS), context
+    )
+    if sources:
+        data["sources"] = sources
+    alerts = data.get("alerts")
+    if isinstance(alerts, dict) and isinstance(alerts.get("targets"), list):
+        alerts = dict(alerts)
+        targets = [dict(t) if isinstance(t, dict) else t for t in alerts["targets"]]
+        issues += _plugin_sections(
+            doc, targets, ("alerts", "targets"), target_keys, sender_config, list(SENDERS), context
+        )
+        alerts["targets"] = targets
+        data["alerts"] = alerts
+    data["source_file"] = doc.file
+    try:
+        config = AppConfig.model_validate(data, context=context)
+    except ValidationError as exc:
+        issues += [
+            doc.issue(err["loc"], err["msg"]) for err in exc.errors() if err["loc"][-1:] != ("settings",)
+        ]
+        raise ConfigError(_sorted(issues)) from None
+    if issues:
+        raise ConfigError(_sorted(issues))
+    return config
+
+
+def _sorted(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    return sorted(issues, key=lambda i: (i.file, i.line or 0, i.path))
+
+
+def load_config(path: Path, *, env: dict[str, str] | None = None) -> AppConfig:
+    """Load and validate a configuration file (raises ConfigError listing every problem)."""
+    return parse_config(load_yaml(path, env=env))

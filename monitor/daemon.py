@@ -1,0 +1,232 @@
+"""The daemon: polls sources on a schedule, delivers alerts, reloads, shuts down cleanly.
+
+Signals: SIGTERM/SIGINT finish the batch in flight, flush the outbox and exit 0 within the
+configured shutdown timeout; SIGHUP reloads the configuration (an invalid one is logged and the
+running configuration kept).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from monitor.config import AppConfig, SourceConfig, load_config
+from monitor.errors import AuthError, ConfigError, UnavailableError
+from monitor.pipeline import PollStats, poll_source
+from monitor.runtime import Runtime
+from monitor.scheduler import (
+    OUTBOX_JOB,
+    RULES_JOB,
+    add_interval_job,
+    make_scheduler,
+    poll_job_id,
+    run_soon,
+)
+
+log = structlog.get_logger("yuqing.daemon")
+MAX_BACKOFF = 900.0
+
+
+@dataclass
+class SourceHealth:
+    failures: int = 0
+    not_before: float = 0.0
+    disabled: str | None = None
+
+
+class Daemon:
+    def __init__(self, config_path: Path, config: AppConfig) -> None:
+        self.config_path = config_path
+        self.runtime = Runtime(config)
+        self.stop = threading.Event()
+        self.health: dict[str, SourceHealth] = {}
+        self.scheduler: Any = None
+        self._reload_requested = threading.Event()
+        self._wake = threading.Event()
+
+    # --- one poll -----------------------------------------------------------------------------
+    def poll(self, source: SourceConfig) -> PollStats | None:
+        """Poll one source fully; classify failures (disable, back off) so the daemon runs on."""
+        health = self.health.setdefault(source.name, SourceHealth())
+        if health.disabled or time.monotonic() < health.not_before or self.stop.is_set():
+            return None
+        runtime = self.runtime
+        connector = runtime.connectors.get(source.name)
+        if connector is None:
+            return None
+        bound = log.bind(source=source.name)
+        try:
+            stats = poll_source(
+                runtime.db,
+                source.name,
+                connector,
+                runtime.rules.current,
+                runtime.targets,
+                batch_size=source.batch_size,
+                stop=self.stop,
+                on_batch=self._after_batch,
+            )
+        except AuthError as exc:
+            health.disabled = str(exc)
+            bound.error("source_disabled", reason=str(exc))
+            runtime.operator_alert(
+                f"source-disabled:{source.name}", f"数据源 {source.name} 已停用 disabled: {exc}"
+            )
+            self._kick_outbox()
+            return None
+        except Exception as exc:  # noqa: BLE001 - one failing source must not stop the daemon
+            health.failures += 1
+            delay = min(MAX_BACKOFF, source.interval_seconds * 2 ** min(health.failures, 10))
+            if isinstance(exc, UnavailableError) and exc.retry_after:
+                delay = max(delay, exc.retry_after)
+            health.not_before = time.monotonic() + delay * random.uniform(0.8, 1.2)
+            bound.warning("poll_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=round(delay, 1))
+            return None
+        health.failures = 0
+        bound.info("poll", **stats.summary(), new_tickets=stats.new_ticket_codes[:10])
+        return stats
+
+    def _after_batch(self, stats: PollStats) -> None:
+        if stats.alerts:
+            self._kick_outbox()
+
+    def _kick_outbox(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            run_soon(self.scheduler, OUTBOX_JOB)
+
+    def deliver(self) -> None:
+        stats = self.runtime.outbox.deliver(stop=self.stop)
+        if stats.sent or stats.failed or stats.retried:
+            log.info("outbox", sent=stats.sent, retried=stats.retried, failed=stats.failed)
+
+    def check_rules(self) -> None:
+        error = self.runtime.rules.reload_if_changed()
+        if error is not None:
+            for issue in error.issues:
+                log.error("rules_invalid", issue=str(issue))
+            self.runtime.operator_alert(
+                f"rules-invalid:{self.runtime.rules.fingerprint}",
+                f"规则文件有错误，继续使用旧规则 Rule files invalid, old rules kept: {error.issues[0]}",
+            )
+            self._kick_outbox()
+
+    # --- run modes ----------------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Poll every source once (to the end of what is there), deliver alerts, return exit code."""
+        self.runtime.outbox.release_own_claims()
+        failed = False
+        for source in self.runtime.config.sources:
+            if source.enabled and self.poll(source) is None:
+                failed = True
+        self.deliver()
+        return 1 if failed else 0
+
+    def run_forever(self) -> int:
+        self.runtime.outbox.release_own_claims()
+        self._install_signals()
+        self._start_scheduler()
+        log.info("started", sources=[s.name for s in self.runtime.config.sources if s.enabled])
+        while not self.stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if self._reload_requested.is_set():
+                self._reload_requested.clear()
+                self.reload()
+        return self._shutdown()
+
+    def _start_scheduler(self) -> None:
+        config = self.runtime.config
+        self.scheduler = make_scheduler(config.scheduler, workers=len(config.sources) + 2)
+        self._schedule_sources()
+        add_interval_job(self.scheduler, OUTBOX_JOB, self.deliver, config.scheduler.outbox_interval_seconds)
+        add_interval_job(
+            self.scheduler, RULES_JOB, self.check_rules, config.rules.watch_seconds, start_now=False
+        )
+        self.scheduler.start()
+
+    def _schedule_sources(self) -> None:
+        config = self.runtime.config
+        for source in config.sources:
+            if source.enabled:
+                add_interval_job(
+                    self.scheduler,
+                    poll_job_id(source.name),
+                    lambda s=source: self.poll(s),
+                    source.interval_seconds,
+                    jitter=config.scheduler.jitter_seconds,
+                )
+
+    def _shutdown(self) -> int:
+        timeout = self.runtime.config.scheduler.shutdown_timeout_seconds
+        deadline = time.monotonic() + timeout
+        log.info("stopping", timeout_s=timeout)
+        if self.scheduler is not None:
+            closer = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+            closer.start()
+            closer.join(max(0.5, deadline - time.monotonic() - 1.0))
+            if closer.is_alive():
+                log.warning("stop_timeout", note="a poll did not finish in time; its batch will be re-read")
+        flush_stop = threading.Event()
+        timer = threading.Timer(max(0.1, deadline - time.monotonic()), flush_stop.set)
+        timer.start()
+        try:
+            stats = self.runtime.outbox.deliver(stop=flush_stop)
+        finally:
+            timer.cancel()
+        self.runtime.close()
+        log.info("stopped", flushed=stats.sent)
+        return 0
+
+    # --- signals and reload -------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal", signal=signal.Signals(signum).name)
+            self.stop.set()
+            self._wake.set()
+
+        def on_hup(_signum: int, _frame: FrameType | None) -> None:
+            self._reload_requested.set()
+            self._wake.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    def reload(self) -> bool:
+        """Re-read the configuration file; keep running on the old one if the new one is invalid."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            for issue in exc.issues:
+                log.error("config_invalid", issue=str(issue))
+            log.error("reload_rejected", note="keeping the running configuration")
+            return False
+        old = self.runtime
+        if config.database_url != old.config.database_url:
+            log.warning("reload_database_ignored", note="changing database.url needs a restart")
+            config = config.model_copy(update={"database": old.config.database})
+        try:
+            runtime = Runtime(config, db=old.db)
+        except ConfigError as exc:
+            for issue in exc.issues:
+                log.error("rules_invalid", issue=str(issue))
+            return False
+        for source in old.config.sources:
+            job = self.scheduler.get_job(poll_job_id(source.name)) if self.scheduler else None
+            if job is not None:
+                job.remove()
+        self.runtime = runtime
+        self.health = {k: v for k, v in self.health.items() if v.disabled is None}
+        if self.scheduler is not None:
+            self._schedule_sources()
+        old.close()
+        log.info("reloaded", sources=[s.name for s in config.sources if s.enabled])
+        return True

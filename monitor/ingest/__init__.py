@@ -1,0 +1,1 @@
+"""Ingest: store a batch of messages, quarantine rows and the checkpoint in one transaction."""

@@ -1,0 +1,131 @@
+"""Store new messages (deduplicated by source and external id), quarantine rows and checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.analysis.findings import Analysis
+from monitor.message import Checkpoint, Message, Quarantined
+from monitor.storage.models import QuarantineItem, Source, StoredMessage, utcnow
+
+QUARANTINE_RAW_CAP = 1024 * 1024  # raw bytes kept per quarantine row; the full size is recorded
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message stored by this batch, with its row and its analysis."""
+
+    row: StoredMessage
+    message: Message
+    analysis: Analysis
+
+
+def get_or_create_source(session: Session, name: str, kind: str) -> Source:
+    source = session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        source = Source(name=name, kind=kind)
+        session.add(source)
+        session.flush()
+    return source
+
+
+def _existing_ids(session: Session, source_id: int, external_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(external_ids), _CHUNK):
+        chunk = external_ids[start : start + _CHUNK]
+        found.update(
+            session.scalars(
+                select(StoredMessage.external_id).where(
+                    StoredMessage.source_id == source_id, StoredMessage.external_id.in_(chunk)
+                )
+            )
+        )
+    return found
+
+
+def analysis_record(analysis: Analysis) -> dict[str, Any]:
+    """The JSON kept with a stored message: what fired and why."""
+    return {
+        "priority": analysis.priority,
+        "alert": analysis.alert,
+        "review": analysis.review,
+        "rules": [f.rule_id for f in analysis.findings],
+        "keywords": sorted({m.keyword for f in analysis.findings for m in f.matches}),
+        "sentiment": (
+            {"score": analysis.sentiment.score, "label": analysis.sentiment.label}
+            if analysis.sentiment
+            else None
+        ),
+    }
+
+
+def store_messages(
+    session: Session, source: Source, messages: Iterable[tuple[Message, Analysis]]
+) -> tuple[list[NewMessage], int]:
+    """Insert messages not stored yet; return the new ones and the number of duplicates."""
+    unique: dict[str, tuple[Message, Analysis]] = {}
+    duplicates = 0
+    for message, analysis in messages:
+        if message.external_id in unique:
+            duplicates += 1
+        else:
+            unique[message.external_id] = (message, analysis)
+    existing = _existing_ids(session, source.id, list(unique))
+    duplicates += len(existing)
+    new: list[NewMessage] = []
+    now = utcnow()
+    for external_id, (message, analysis) in unique.items():
+        if external_id in existing:
+            continue
+        row = StoredMessage(
+            source_id=source.id,
+            external_id=external_id[:255],
+            thread_key=message.thread_key[:255],
+            channel=message.channel[:32],
+            author_id=message.author.id[:255],
+            author_name=message.author.display_name[:255],
+            author_followers=message.author.followers,
+            title=message.title[:1024],
+            text=message.text,
+            html=message.html,
+            url=message.url[:2048] if message.url else None,
+            likes=message.engagement.likes,
+            reposts=message.engagement.reposts,
+            replies=message.engagement.replies,
+            raw_ref=message.raw_ref[:1024],
+            created_at=message.created_at,
+            ingested_at=now,
+            priority=analysis.priority,
+            analysis=analysis_record(analysis),
+        )
+        new.append(NewMessage(row, message, analysis))
+    session.add_all([n.row for n in new])
+    session.flush()
+    return new, duplicates
+
+
+def store_quarantined(session: Session, source: Source, items: Iterable[Quarantined]) -> int:
+    count = 0
+    for item in items:
+        session.add(
+            QuarantineItem(
+                source_id=source.id,
+                reason=item.reason,
+                raw=item.raw[:QUARANTINE_RAW_CAP],
+                raw_size=item.size,
+                raw_ref=item.raw_ref[:1024],
+            )
+        )
+        count += 1
+    return count
+
+
+def save_checkpoint(source: Source, checkpoint: Checkpoint) -> None:
+    source.checkpoint = checkpoint
+    source.checkpoint_at = utcnow()

@@ -1,0 +1,48 @@
+"""structlog set-up: JSON lines when stdout is not a terminal (systemd, files), colours on a TTY."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Literal
+
+import structlog
+
+_SECRET_KEYS = ("password", "token", "secret", "api_key", "authorization")
+
+
+def _drop_secrets(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Last line of defence: never log a value under a key that names a secret."""
+    for key in list(event):
+        if any(word in key.lower() for word in _SECRET_KEYS):
+            event[key] = "**********"
+    return event
+
+
+def configure_logging(
+    level: str = "info", fmt: Literal["auto", "json", "console"] = "auto", *, stream: Any = None
+) -> None:
+    out = stream or sys.stdout
+    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+    )
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(level=numeric, stream=out, format="%(message)s", force=True)
+    for noisy in ("apscheduler", "alembic", "jieba"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _drop_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )

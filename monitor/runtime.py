@@ -1,0 +1,95 @@
+"""Everything built from one configuration: database, analyzer, connectors, senders, outbox.
+
+The daemon holds one Runtime and swaps in a new one on reload; ``run --once`` and the CLI build
+the same pieces, so there is one way to wire the system.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from connectors.base import Connector
+from connectors.registry import connector_class
+from monitor.alerts.outbox import Outbox, enqueue_operator_alert
+from monitor.alerts.senders.base import Sender
+from monitor.alerts.senders.registry import sender_class
+from monitor.analysis.engine import load_analyzer, rules_fingerprint
+from monitor.analysis.findings import Analyzer
+from monitor.config import AppConfig, SourceConfig, TargetConfig
+from monitor.errors import ConfigError
+from monitor.storage.db import Database
+
+log = structlog.get_logger("yuqing")
+
+
+def build_connector(source: SourceConfig) -> Connector[Any]:
+    return connector_class(source.kind)(source.name, source.settings)
+
+
+def build_senders(targets: list[TargetConfig]) -> dict[str, Sender]:
+    return {t.name: sender_class(t.kind)(t.name, t.settings) for t in targets if t.enabled}
+
+
+@dataclass
+class RulesHolder:
+    """The live analyzer, swapped atomically when the rule files change and validate."""
+
+    paths: list[Path]
+    analyzer: Analyzer
+    fingerprint: str
+    last_error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def load(cls, paths: list[Path]) -> RulesHolder:
+        fingerprint = rules_fingerprint(paths)
+        return cls(paths, load_analyzer(paths), fingerprint)
+
+    def current(self) -> Analyzer:
+        return self.analyzer
+
+    def reload_if_changed(self) -> ConfigError | None:
+        """Reload when the files changed; keep the old rules (and return the error) if invalid."""
+        fingerprint = rules_fingerprint(self.paths)
+        if fingerprint == self.fingerprint:
+            return None
+        with self._lock:
+            self.fingerprint = fingerprint
+            try:
+                analyzer = load_analyzer(self.paths)
+            except ConfigError as exc:
+                self.last_error = str(exc)
+                return exc
+            self.analyzer = analyzer
+            self.last_error = None
+            log.info("rules_reloaded", paths=[str(p) for p in self.paths])
+            return None
+
+
+class Runtime:
+    def __init__(self, config: AppConfig, *, db: Database | None = None) -> None:
+        self.config = config
+        self.db = db or Database(config.database_url)
+        self.rules = RulesHolder.load(config.rules.paths)
+        self.connectors: dict[str, Connector[Any]] = {
+            s.name: build_connector(s) for s in config.sources if s.enabled
+        }
+        self.senders = build_senders(config.alerts.targets)
+        self.outbox = Outbox(self.db, self.senders, config.alerts, instance=config.instance)
+
+    def targets(self) -> list[TargetConfig]:
+        return [t for t in self.config.alerts.targets if t.enabled]
+
+    def operator_alert(self, dedupe_key: str, text: str) -> None:
+        enqueue_operator_alert(self.db, dedupe_key, text, self.targets())
+
+    def close(self) -> None:
+        for connector in self.connectors.values():
+            connector.close()
+        for sender in self.senders.values():
+            sender.close()

@@ -1,0 +1,59 @@
+"""APScheduler 3.x wiring: one ``poll:<source>`` job per source plus reserved housekeeping jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import SchedulerConfig
+
+OUTBOX_JOB = "housekeeping:outbox"
+RULES_JOB = "housekeeping:rules"
+MAINTENANCE_JOB = "housekeeping:maintenance"
+
+
+def poll_job_id(source: str) -> str:
+    return f"poll:{source}"
+
+
+def make_scheduler(config: SchedulerConfig, *, workers: int) -> BackgroundScheduler:
+    return BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(max_workers=max(2, workers))},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": config.misfire_grace_seconds,
+        },
+        timezone=UTC,
+    )
+
+
+def add_interval_job(
+    scheduler: BackgroundScheduler,
+    job_id: str,
+    func: Callable[[], Any],
+    seconds: float,
+    *,
+    jitter: float = 0,
+    start_now: bool = True,
+) -> None:
+    scheduler.add_job(
+        func,
+        IntervalTrigger(seconds=seconds, jitter=jitter or None, timezone=UTC),
+        id=job_id,
+        name=job_id,
+        replace_existing=True,
+        next_run_time=datetime.now(UTC) if start_now else None,
+    )
+
+
+def run_soon(scheduler: BackgroundScheduler, job_id: str) -> None:
+    """Bring a job's next run forward to now (e.g. deliver alerts the moment they are written)."""
+    job = scheduler.get_job(job_id)
+    if job is not None:
+        job.modify(next_run_time=datetime.now(UTC))

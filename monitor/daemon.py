@@ -91,7 +91,9 @@ class Daemon:
             bound.warning("poll_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=round(delay, 1))
             return None
         health.failures = 0
-        bound.info("poll", **stats.summary(), new_tickets=stats.new_ticket_codes[:10])
+        # one summary event per poll; idle polls only at debug level so the log stays readable
+        emit = bound.info if (stats.fetched or stats.quarantined) else bound.debug
+        emit("poll", **stats.summary(), new_tickets=stats.new_ticket_codes[:10])
         return stats
 
     def _after_batch(self, stats: PollStats) -> None:

@@ -33,6 +33,9 @@ def configure_logging(
     logging.basicConfig(level=numeric, stream=out, format="%(message)s", force=True)
     for noisy in ("apscheduler", "alembic", "jieba"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+    # "skipped: maximum number of running instances reached" is the designed behaviour of
+    # max_instances=1 when a poll or the outbox is woken while it runs; not worth a warning.
+    logging.getLogger("apscheduler.scheduler").setLevel(max(numeric, logging.ERROR))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

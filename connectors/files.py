@@ -67,6 +67,10 @@ class FilesConnector(Connector[FilesConfig]):
     channel: ClassVar[str] = "feedback"
     Config = FilesConfig
 
+    def __init__(self, name: str, config: FilesConfig) -> None:
+        super().__init__(name, config)
+        self._identity: dict[Path, dict[str, Any]] = {}
+
     def check(self) -> list[str]:
         return [] if self.config.path.is_dir() else [f"folder {self.config.path} does not exist"]
 
@@ -125,6 +129,7 @@ class FilesConnector(Connector[FilesConfig]):
                 return
             fmt = detect_format(path, self.config.format)
             settled = is_settled(path, self.config.settle_seconds)
+            self._identity.pop(path, None)  # computed once per read of the file
             with path.open("rb") as handle:
                 yield from self._records(handle, path, name, fmt, offset, settled, dict(state or {}))
         except FileNotFoundError:
@@ -184,7 +189,10 @@ class FilesConnector(Connector[FilesConfig]):
             )
 
     def _state(self, path: Path, offset: int, header: list[str] | None) -> dict[str, Any]:
-        state = new_state(path, offset)
+        identity = self._identity.get(path)
+        if identity is None:
+            identity = self._identity[path] = new_state(path, 0)
+        state = {**identity, "offset": offset}
         if header is not None:
             state["header"] = header
         return state

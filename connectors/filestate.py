@@ -21,9 +21,10 @@ SNIFF_BYTES = 8192
 KEEP_RAW = 64 * 1024  # bytes of an oversized/binary input kept in quarantine
 
 
-def file_head(path: Path) -> str:
+def file_head(path: Path, length: int = HEAD_BYTES) -> str:
+    """Hash of the file's first ``length`` bytes (bytes already read never change in a growing file)."""
     with path.open("rb") as handle:
-        return hashlib.sha1(handle.read(HEAD_BYTES), usedforsecurity=False).hexdigest()
+        return hashlib.sha1(handle.read(length), usedforsecurity=False).hexdigest()
 
 
 def resume_offset(path: Path, state: dict[str, Any] | None) -> int:
@@ -34,13 +35,16 @@ def resume_offset(path: Path, state: dict[str, Any] | None) -> int:
     offset = int(state.get("offset", 0))
     if state.get("ino") != stat.st_ino or stat.st_size < offset:
         return 0
-    if offset and state.get("head") != file_head(path):
+    if offset and state.get("head") != file_head(path, int(state.get("head_len", HEAD_BYTES))):
         return 0
     return offset
 
 
 def new_state(path: Path, offset: int) -> dict[str, Any]:
-    return {"offset": offset, "ino": path.stat().st_ino, "head": file_head(path)}
+    """The state after reading up to ``offset``; identity from the bytes already there."""
+    stat = path.stat()
+    head_len = min(stat.st_size, HEAD_BYTES)
+    return {"offset": offset, "ino": stat.st_ino, "head": file_head(path, head_len), "head_len": head_len}
 
 
 def is_settled(path: Path, settle_seconds: float) -> bool:

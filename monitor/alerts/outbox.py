@@ -166,6 +166,7 @@ class Outbox:
                     .values(
                         next_attempt_at=now + LEASE, claimed_by=self.instance, attempts=Alert.attempts + 1
                     )
+                    .execution_options(synchronize_session=False)  # row.attempts keeps the pre-claim count
                 )
                 if getattr(result, "rowcount", 0) == 1:
                     claimed.append(row)

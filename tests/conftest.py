@@ -1,0 +1,88 @@
+"""Shared fixtures: databases (SQLite always; PostgreSQL and MariaDB on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from monitor.storage.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+SERVERS = {
+    "postgresql": (
+        "127.0.0.1",
+        5432,
+        "postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    ),
+    "mariadb": (
+        "127.0.0.1",
+        3306,
+        "mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4",
+        "mysql+pymysql://root@127.0.0.1:3306/",
+    ),
+}
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_server(kind: str) -> None:
+    """A test that needs a real server fails when it is missing (never skips)."""
+    host, port, _, _ = SERVERS[kind]
+    if not _reachable(host, port):
+        pytest.fail(f"{kind} is not running on {host}:{port}; .ci/run starts it (see README)")
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'yuqing.db'}")
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+def _server_db(kind: str) -> Iterator[Database]:
+    require_server(kind)
+    _, _, url_template, admin_url = SERVERS[kind]
+    name = f"yq_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text(f"CREATE DATABASE {name}" + (" CHARACTER SET utf8mb4" if kind == "mariadb" else ""))
+        )
+    db = Database(url_template.format(db=name))
+    try:
+        db.upgrade()
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The same test on every supported database."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'yuqing.db'}")
+        db.upgrade()
+        yield db
+        db.dispose()
+    else:
+        yield from _server_db(request.param)

@@ -1,93 +1,141 @@
 """Entry point the daemon uses: load and validate a rule set into an Analyzer.
 
-Minimal format (the full engine extends it)::
+``load_analyzer(rule_paths)`` compiles every rule file under the paths as one set and raises
+:class:`~monitor.errors.ConfigError` listing every error if anything is wrong - so a hot reload
+either activates a complete new set or keeps the old one. ``rules_fingerprint`` is a cheap change
+detector for the daemon's watcher.
 
-    rules:
-      - id: escalation.urgent
-        description: 紧急
-        enabled: true
-        keywords: {any: [紧急, 緊急]}
-        priority: L1
-        alert: true
+Per message the :class:`Engine` runs: normalize (title and text) → segment with jieba → one
+Aho-Corasick pass for all keywords → evaluate only the rules whose keywords occurred (plus rules
+without keywords) → sentiment. See ``docs/rules.zh.md`` for the rule format.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from monitor.analysis.findings import Analyzer
-from monitor.analysis.keywords import KeywordAnalyzer, KeywordRule
+from monitor.analysis.findings import Analysis, Finding
+from monitor.analysis.keywords import KeywordIndex
+from monitor.analysis.normalize import Normalizer, Text
+from monitor.analysis.rules import MessageContext, Rule, candidates
+from monitor.analysis.ruleset import LintIssue, RuleSet, compile_rule_set, rule_files
+from monitor.analysis.schema import SentimentSettings
+from monitor.analysis.segment import Tokens, add_words, load_dictionary, segment
+from monitor.analysis.sentiment import SentimentStage, build_sentiment
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.message import Message
 
-
-class _Keywords(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    any: list[str] = Field(min_length=1)
-
-
-class _Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1)
-    description: str = ""
-    enabled: bool = True
-    keywords: _Keywords
-    priority: Literal["L1", "L2", "L3"] | None = None
-    alert: bool = False
-
-
-class _RuleFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rules: list[_Rule] = []
-
-
-def rule_files(rule_paths: Sequence[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in rule_paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"}))
-        elif path.exists():
-            files.append(path)
-    return files
+__all__ = ["Engine", "Trace", "load_analyzer", "load_engine", "rule_files", "rules_fingerprint"]
 
 
 def rules_fingerprint(rule_paths: Sequence[Path]) -> str:
-    """Cheap change detector: names, sizes and mtimes of every rule file."""
+    """Cheap change detector: names, sizes and mtimes of every rule file and file they reference."""
     digest = hashlib.sha256()
     for path in rule_files(rule_paths):
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except OSError:
+            digest.update(f"{path}\0missing\n".encode())
+            continue
         digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
-def load_analyzer(rule_paths: Sequence[Path]) -> Analyzer:
-    """Validate the whole rule set; raise ConfigError listing every problem."""
-    issues: list[ConfigIssue] = []
-    rules: list[KeywordRule] = []
-    seen: set[str] = set()
-    for path in rule_files(rule_paths):
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """What the engine saw and decided for one message (the ``analyze`` command prints this)."""
+
+    text: Text
+    tokens: Tokens
+    analysis: Analysis
+
+
+class Engine:
+    """A compiled rule set as an :class:`~monitor.analysis.findings.Analyzer`. Immutable; thread-safe."""
+
+    def __init__(
+        self,
+        rule_set: RuleSet,
+        *,
+        normalizer: Normalizer | None = None,
+        sentiment: SentimentStage | None = None,
+    ) -> None:
+        self.rule_set = rule_set
+        self.normalizer = normalizer or Normalizer()
+        self.sentiment = sentiment or build_sentiment(rule_set.sentiment, rule_set.sentiment_base)
+        for dictionary in rule_set.dictionaries:
+            load_dictionary(dictionary)
+        # ASCII keywords are already whole tokens (jieba keeps letter/digit runs together); adding
+        # them to the dictionary would make jieba split ``usb`` into ``u`` + ``sb``.
+        add_words(w for w in rule_set.words | self.sentiment.words if not w.isascii())
+        self.rules: tuple[Rule, ...] = rule_set.rules
+        self._index = KeywordIndex(rule_set.words)
+        by_word: dict[str, list[int]] = {}
+        always: list[int] = []
+        for i, rule in enumerate(self.rules):
+            triggers = rule.trigger_words
+            if not triggers:
+                always.append(i)
+            for word in triggers:
+                by_word.setdefault(word, []).append(i)
+        self._by_word = {w: tuple(ix) for w, ix in by_word.items()}
+        self._always = tuple(always)
+
+    @property
+    def warnings(self) -> tuple[LintIssue, ...]:
+        return self.rule_set.warnings
+
+    def inspect(self, message: Message) -> Trace:
+        """Analyse one message and keep the intermediate results."""
+        title = message.title.strip()
+        combined = f"{message.title}\n{message.text}" if title else message.text
+        text = self.normalizer(combined)
+        tokens = segment(text.value)
+        sentiment = self.sentiment(text.value, tokens.words)
+        hits = self._index.find(text.value)
+        ctx = MessageContext(
+            message, text, tokens, hits, sentiment, title_length=len(message.title) if title else 0
+        )
+        findings: list[Finding] = []
+        for i in candidates(self._by_word, self._always, hits):
+            finding = self.rules[i].evaluate(ctx)
+            if finding is not None:
+                findings.append(finding)
+        return Trace(text, tokens, Analysis(tuple(findings), sentiment))
+
+    def __call__(self, message: Message) -> Analysis:
+        return self.inspect(message).analysis
+
+
+def load_engine(rule_paths: Sequence[Path], *, sentiment: SentimentSettings | None = None) -> Engine:
+    """Compile and validate the whole rule set; raise ConfigError listing every error.
+
+    ``sentiment`` (from the daemon's configuration) overrides a ``sentiment:`` block in the rules;
+    its relative paths are resolved against the current directory.
+    """
+    normalizer = Normalizer()
+    rule_set, issues = compile_rule_set(rule_paths, normalizer)
+    if rule_set is None:
+        raise ConfigError([i.issue for i in issues if i.severity == "error"])
+    stage = None
+    if sentiment is not None:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            parsed = _RuleFile.model_validate(data)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            issues.append(ConfigIssue(str(path), None, "", f"cannot read rule file: {exc}"))
-            continue
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"])
-                issues.append(ConfigIssue(str(path), None, loc, err["msg"]))
-            continue
-        for rule in parsed.rules:
-            if rule.id in seen:
-                issues.append(ConfigIssue(str(path), None, f"rules.{rule.id}", "duplicate rule id"))
-            seen.add(rule.id)
-            if rule.enabled:
-                rules.append(KeywordRule(rule.id, tuple(rule.keywords.any), rule.priority, rule.alert))
-    if issues:
-        raise ConfigError(issues)
-    return KeywordAnalyzer(rules)
+            stage = build_sentiment(sentiment, Path.cwd())
+        except (OSError, ValueError) as exc:
+            raise ConfigError([ConfigIssue("sentiment", None, "sentiment", str(exc))]) from exc
+    elif rule_set.sentiment is not None:
+        try:
+            stage = build_sentiment(rule_set.sentiment, rule_set.sentiment_base)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                [ConfigIssue(str(rule_set.sentiment_base), None, "sentiment", str(exc))]
+            ) from exc
+    return Engine(rule_set, normalizer=normalizer, sentiment=stage)
+
+
+def load_analyzer(rule_paths: Sequence[Path], *, sentiment: SentimentSettings | None = None) -> Engine:
+    """The daemon's entry point: a validated :class:`Engine` (an Analyzer), or ConfigError."""
+    return load_engine(rule_paths, sentiment=sentiment)

@@ -19,13 +19,13 @@ PRIORITIES: tuple[Priority, ...] = ("L1", "L2", "L3")
 
 def priority_rank(priority: str | None) -> int:
     """Sort key where a smaller number is more urgent; ``None`` ranks last."""
-    return PRIORITIES.index(priority) if priority in PRIORITIES else len(PRIORITIES)  # type: ignore[arg-type]
+    return PRIORITIES.index(priority) if priority in PRIORITIES else len(PRIORITIES)
 
 
 def most_urgent(*priorities: str | None) -> Priority | None:
     """The most urgent of the given priorities (``None`` if none is set)."""
     best = min(priorities, key=priority_rank, default=None)
-    return best if best in PRIORITIES else None  # type: ignore[return-value]
+    return best if best in PRIORITIES else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class Match:
     keyword: str
     start: int
     end: int
+    field: str = "text"  # "text" or "title": which original string the offsets refer to
 
 
 @dataclass(frozen=True, slots=True)

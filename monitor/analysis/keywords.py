@@ -1,39 +1,37 @@
-"""Placeholder keyword matcher: substring keywords -> Finding (replaced by the full engine)."""
+"""One-pass keyword search: every keyword of every rule in one Aho-Corasick automaton.
+
+The automaton runs over *normalized* text and reports every occurrence of every keyword in a
+single scan, whatever the number of rules. Whether an occurrence counts (whole token or substring)
+is decided afterwards by the rule that uses it, against the token boundaries of the message.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 
-from monitor.analysis.findings import Analysis, Finding, Match, Priority
-from monitor.message import Message
+import ahocorasick
 
-
-@dataclass(frozen=True, slots=True)
-class KeywordRule:
-    id: str
-    keywords: tuple[str, ...]
-    priority: Priority | None = None
-    alert: bool = False
-    description: str = ""
+Span = tuple[int, int]
 
 
-class KeywordAnalyzer:
-    """Fires a rule when any of its keywords occurs in the title or text (case-insensitive)."""
+class KeywordIndex:
+    """Finds all occurrences of a fixed set of (already normalized) keywords."""
 
-    def __init__(self, rules: list[KeywordRule]) -> None:
-        self.rules = tuple(rules)
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words: frozenset[str] = frozenset(w for w in words if w)
+        self._automaton: ahocorasick.Automaton | None = None
+        if self.words:
+            automaton = ahocorasick.Automaton()
+            for word in sorted(self.words):
+                automaton.add_word(word, word)
+            automaton.make_automaton()
+            self._automaton = automaton
 
-    def __call__(self, message: Message) -> Analysis:
-        haystack = f"{message.title}\n{message.text}".casefold() if message.title else message.text.casefold()
-        offset = len(message.title) + 1 if message.title else 0
-        findings: list[Finding] = []
-        for rule in self.rules:
-            matches = []
-            for keyword in rule.keywords:
-                position = haystack.find(keyword.casefold())
-                if position >= 0:
-                    start = position - offset
-                    matches.append(Match(keyword, start, start + len(keyword)))
-            if matches:
-                findings.append(Finding(rule.id, rule.priority, rule.alert, tuple(matches)))
-        return Analysis(tuple(findings))
+    def find(self, text: str) -> dict[str, list[Span]]:
+        """Every occurrence of every keyword, overlapping ones included: ``word -> [(start, end)]``."""
+        found: dict[str, list[Span]] = {}
+        if self._automaton is None or not text:
+            return found
+        for end, word in self._automaton.iter(text):
+            found.setdefault(word, []).append((end - len(word) + 1, end + 1))
+        return found

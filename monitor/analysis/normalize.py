@@ -1,0 +1,300 @@
+"""Text normalization: a chain of small steps that keeps a map back to the original text.
+
+Rule authors write one keyword and expect it to catch the same word written in traditional
+characters, full-width, upper case, with zero-width characters or separators inserted, or with the
+pinyin annotations that copy-pasted documents carry. Every step is a callable ``Text -> Text``
+(configuration in ``__init__``, work in ``__call__``) and can be tested alone.
+
+A :class:`Text` carries, for every normalized character, the span of original characters it came
+from, so a match found in normalized text is reported with offsets into the *original* text.
+Steps return their input unchanged (the same object) when they have nothing to do, which keeps the
+common case - clean simplified Chinese - cheap.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import opencc
+
+CJK_CLASS: Final = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE: Final = re.compile(f"[{CJK_CLASS}]")
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Normalized text plus, per character, the original span ``[starts[i], ends[i])`` it came from.
+
+    ``starts``/``ends`` are ``None`` while the text is still character-aligned with the original
+    (identity map), so steps that change nothing cost no allocation.
+    """
+
+    value: str
+    original: str
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, original: str) -> Text:
+        return cls(original, original)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original offsets of the normalized span ``[start, end)``."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        if start >= end:
+            at = self.starts[start] if start < len(self.starts) else len(self.original)
+            return at, at
+        return self.starts[start], self.ends[end - 1]
+
+    def derive(self, value: str, source: Sequence[int]) -> Text:
+        """A new Text whose character ``i`` comes from character ``source[i]`` of this one."""
+        if len(source) != len(value):
+            raise ValueError("source map must have one entry per character")
+        if self.starts is None or self.ends is None:
+            starts = tuple(source)
+            ends = tuple(i + 1 for i in source)
+        else:
+            starts = tuple(self.starts[i] for i in source)
+            ends = tuple(self.ends[i] for i in source)
+        return Text(value, self.original, starts, ends)
+
+    def derive_spans(self, value: str, spans: Sequence[tuple[int, int]]) -> Text:
+        """Like :meth:`derive` but each new character comes from a span ``[a, b)`` of this text."""
+        if self.starts is None or self.ends is None:
+            starts = tuple(a for a, _ in spans)
+            ends = tuple(b for _, b in spans)
+        else:
+            starts = tuple(self.starts[a] for a, _ in spans)
+            ends = tuple(self.ends[b - 1] for _, b in spans)
+        return Text(value, self.original, starts, ends)
+
+
+Step = Callable[[Text], Text]
+"""A normalization step: one signature for all of them."""
+
+
+def _per_char(text: Text, convert: Callable[[str], str]) -> Text:
+    """Apply ``convert`` to every character, tracking expansions and deletions."""
+    out: list[str] = []
+    source: list[int] = []
+    for i, ch in enumerate(text.value):
+        new = convert(ch)
+        out.append(new)
+        source.extend([i] * len(new))
+    return text.derive("".join(out), source)
+
+
+class RepairMojibake:
+    """Undo UTF-8 bytes that were decoded as GBK (``投诉`` read as ``鎶曡瘔``).
+
+    Only runs of non-ASCII characters can be mojibake (every byte of a multi-byte UTF-8 sequence is
+    >= 0x80). A run is repaired when it re-encodes to GB18030 and those bytes decode as strict UTF-8
+    into text that contains CJK characters; genuine Chinese text practically never passes that
+    test. Each repaired character maps to the garbled characters its bytes came from.
+    """
+
+    _RUN = re.compile(r"[^\x00-\x7f]{2,}")
+
+    def __call__(self, text: Text) -> Text:
+        value = text.value
+        if value.isascii():
+            return text
+        pieces: list[str] = []
+        spans: list[tuple[int, int]] = []
+        last = 0
+        changed = False
+        for m in self._RUN.finditer(value):
+            repaired = self._repair_run(m.group())
+            if repaired is None:
+                continue
+            changed = True
+            for i in range(last, m.start()):
+                pieces.append(value[i])
+                spans.append((i, i + 1))
+            for ch, (a, b) in repaired:
+                pieces.append(ch)
+                spans.append((m.start() + a, m.start() + b))
+            last = m.end()
+        if not changed:
+            return text
+        for i in range(last, len(value)):
+            pieces.append(value[i])
+            spans.append((i, i + 1))
+        return text.derive_spans("".join(pieces), spans)
+
+    @staticmethod
+    def _repair_run(run: str) -> list[tuple[str, tuple[int, int]]] | None:
+        try:
+            raw = run.encode("gb18030")
+            fixed = raw.decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return None
+        if not _CJK_RE.search(fixed) or len(fixed) >= len(run):
+            return None
+        # byte offset -> index of the garbled character that produced it
+        owner: list[int] = []
+        for i, ch in enumerate(run):
+            owner.extend([i] * len(ch.encode("gb18030")))
+        result: list[tuple[str, tuple[int, int]]] = []
+        pos = 0
+        for ch in fixed:
+            size = len(ch.encode("utf-8"))
+            result.append((ch, (owner[pos], owner[pos + size - 1] + 1)))
+            pos += size
+        return result
+
+
+class StripInvisible:
+    """Remove zero-width, bidi-control, soft-hyphen and C0/C1 control characters (keeps \\t \\n \\r)."""
+
+    _INVISIBLE = re.compile(
+        "[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+    )
+
+    def __call__(self, text: Text) -> Text:
+        value = text.value
+        if not self._INVISIBLE.search(value):
+            return text
+        source = [i for i, ch in enumerate(value) if not self._INVISIBLE.match(ch)]
+        return text.derive("".join(value[i] for i in source), source)
+
+
+class Nfkc:
+    """Unicode NFKC per character: full-width letters, digits and punctuation become ASCII."""
+
+    def __call__(self, text: Text) -> Text:
+        if unicodedata.is_normalized("NFKC", text.value):
+            return text
+        return _per_char(text, lambda ch: unicodedata.normalize("NFKC", ch))
+
+
+class CaseFold:
+    """Unicode case folding (``Refund`` and ``REFUND`` match ``refund``)."""
+
+    def __call__(self, text: Text) -> Text:
+        folded = text.value.casefold()
+        if folded == text.value:
+            return text
+        if len(folded) == len(text.value):  # no expansion: the map is unchanged
+            return Text(folded, text.original, text.starts, text.ends)
+        return _per_char(text, str.casefold)
+
+
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_PINYIN_LETTERS = f"a-zü{_TONED}"
+
+
+class StripPinyinAnnotation:
+    """Remove inline pinyin after CJK characters: ``繼續(xù)`` → ``繼續``, ``投訴(sù)`` → ``投訴``.
+
+    Only a parenthesised group of pinyin syllables carrying tone marks or tone digits is removed,
+    so ordinary parenthesised words (``客服(小王)``, ``(abc)``) stay.
+    """
+
+    _ANNOTATION = re.compile(
+        f"(?<=[{CJK_CLASS}])\\(\\s*([{_PINYIN_LETTERS}]+[1-5]?(?:[\\s,]+[{_PINYIN_LETTERS}]+[1-5]?)*)\\s*\\)"
+    )
+    _SYLLABLE = re.compile(f"^(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?[aeiouüv{_TONED}]+(?:ng|n|r)?[1-5]?$")
+    _HAS_TONE = re.compile(f"[{_TONED}]|[1-5]$")
+
+    def __call__(self, text: Text) -> Text:
+        value = text.value
+        if "(" not in value:
+            return text
+        drop: list[tuple[int, int]] = [
+            (m.start(), m.end()) for m in self._ANNOTATION.finditer(value) if self._is_pinyin(m.group(1))
+        ]
+        if not drop:
+            return text
+        source: list[int] = []
+        last = 0
+        for a, b in drop:
+            source.extend(range(last, a))
+            last = b
+        source.extend(range(last, len(value)))
+        return text.derive("".join(value[i] for i in source), source)
+
+    def _is_pinyin(self, group: str) -> bool:
+        syllables = [s for s in re.split(r"[\s,]+", group) if s]
+        return all(self._SYLLABLE.match(s) for s in syllables) and any(
+            self._HAS_TONE.search(s) for s in syllables
+        )
+
+
+class TraditionalToSimplified:
+    """Fold traditional characters to simplified with OpenCC (``t2s``): ``投訴`` → ``投诉``.
+
+    OpenCC converts phrases, which can change the length; in that rare case the step converts
+    character by character instead so that the offset map stays exact.
+    """
+
+    def __init__(self, config: str = "t2s") -> None:
+        self._converter = opencc.OpenCC(config)
+
+    def __call__(self, text: Text) -> Text:
+        value = text.value
+        if value.isascii() or not _CJK_RE.search(value):
+            return text
+        converted: str = self._converter.convert(value)
+        if converted == value:
+            return text
+        if len(converted) == len(value):
+            return Text(converted, text.original, text.starts, text.ends)
+        return _per_char(text, self._converter.convert)
+
+
+class CollapseSeparators:
+    """Remove separator noise between two CJK characters: ``故 障``, ``故-障``, ``故*障`` → ``故障``.
+
+    Sentence punctuation (``，。！？；：、`` and their NFKC forms) is kept: it carries clause
+    boundaries that negation and proximity rely on, and nobody evades a filter with a comma.
+    """
+
+    _NOISE = re.compile(f"(?<=[{CJK_CLASS}])[\\s\\-_*.·•|/\\\\~+#^=`'\"]{{1,8}}(?=[{CJK_CLASS}])")
+
+    def __call__(self, text: Text) -> Text:
+        value = text.value
+        if not self._NOISE.search(value):
+            return text
+        source: list[int] = []
+        last = 0
+        for m in self._NOISE.finditer(value):
+            source.extend(range(last, m.start()))
+            last = m.end()
+        source.extend(range(last, len(value)))
+        return text.derive("".join(value[i] for i in source), source)
+
+
+def default_steps() -> tuple[Step, ...]:
+    """The standard chain, in order. Mojibake repair first: it needs the bytes as they arrived."""
+    return (
+        RepairMojibake(),
+        StripInvisible(),
+        Nfkc(),
+        CaseFold(),
+        StripPinyinAnnotation(),
+        TraditionalToSimplified(),
+        CollapseSeparators(),
+    )
+
+
+class Normalizer:
+    """Runs a chain of steps over a string."""
+
+    def __init__(self, steps: Sequence[Step] | None = None) -> None:
+        self.steps: tuple[Step, ...] = tuple(steps) if steps is not None else default_steps()
+
+    def __call__(self, original: str) -> Text:
+        text = Text.of(original)
+        for step in self.steps:
+            text = step(text)
+        return text
+
+    def word(self, keyword: str) -> str:
+        """Normalize a rule keyword the same way as message text."""
+        return self(keyword).value.strip()

@@ -1,0 +1,84 @@
+"""Sentiment: a score in [-1, 1] and a label per message, by a trained model or a lexicon.
+
+Both methods implement :class:`Scorer` (``score(normalized_text, tokens) -> float``);
+:class:`SentimentStage` turns a score into a :class:`~monitor.analysis.findings.Sentiment` with a
+neutral band. Which method runs and which files it reads come from :class:`SentimentSettings`
+(``sentiment:`` in a rule file, or passed by the daemon).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from monitor.analysis.findings import Sentiment
+from monitor.analysis.normalize import Normalizer
+from monitor.analysis.schema import SentimentSettings
+from monitor.analysis.sentiment.lexicon import SHIPPED as SHIPPED_LEXICON
+from monitor.analysis.sentiment.lexicon import Lexicon, LexiconScorer, load_lexicon
+from monitor.analysis.sentiment.linear import LinearModel
+
+SHIPPED_MODEL = Path(__file__).with_name("model.json")
+
+__all__ = ["SHIPPED_LEXICON", "SHIPPED_MODEL", "Scorer", "SentimentStage", "build_sentiment"]
+
+
+class Scorer(Protocol):
+    def score(self, text: str, tokens: Sequence[str]) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentStage:
+    """Score plus label: ``negative`` below ``negative_below``, ``positive`` above ``positive_above``."""
+
+    scorer: Scorer
+    negative_below: float = -0.2
+    positive_above: float = 0.2
+    method: str = "model"
+
+    def __call__(self, text: str, tokens: Sequence[str]) -> Sentiment:
+        score = max(-1.0, min(1.0, self.scorer.score(text, tokens)))
+        if score < self.negative_below:
+            return Sentiment(round(score, 4), "negative")
+        if score > self.positive_above:
+            return Sentiment(round(score, 4), "positive")
+        return Sentiment(round(score, 4), "neutral")
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Words the scorer needs as single tokens (lexicon entries)."""
+        if isinstance(self.scorer, LexiconScorer):
+            return self.scorer.lexicon.words
+        return frozenset()
+
+
+@functools.lru_cache(maxsize=8)
+def _model(path: Path, mtime_ns: int) -> LinearModel:
+    return LinearModel.load(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _lexicon(path: Path, mtime_ns: int) -> Lexicon:
+    return load_lexicon(path, Normalizer())
+
+
+def load_model(path: Path) -> LinearModel:
+    """Load a model file, cached by path and modification time (hot reloads stay cheap)."""
+    return _model(path.resolve(), path.stat().st_mtime_ns)
+
+
+def build_sentiment(settings: SentimentSettings | None = None, base: Path | None = None) -> SentimentStage:
+    """The sentiment stage for the given settings (``None``: the shipped default)."""
+    s = settings or SentimentSettings()
+    root = base or Path.cwd()
+    if s.method == "lexicon":
+        lexicon = _lexicon(SHIPPED_LEXICON, SHIPPED_LEXICON.stat().st_mtime_ns)
+        if s.lexicon:
+            user = (root / s.lexicon).resolve()
+            lexicon = lexicon.merged(_lexicon(user, user.stat().st_mtime_ns))
+        return SentimentStage(LexiconScorer(lexicon), s.negative_below, s.positive_above, "lexicon")
+    path = (root / s.model).resolve() if s.model else SHIPPED_MODEL
+    return SentimentStage(load_model(path), s.negative_below, s.positive_above, "model")

@@ -1,0 +1,127 @@
+"""A small logistic-regression sentiment model in pure Python (no numpy needed to run or train).
+
+Each text is a bag of features (:mod:`.features`), counts scaled to unit length; the model is a
+weight per feature plus a bias. Training is AdaGrad SGD with L2 regularisation and class weights
+(so an imbalanced training file does not teach the model to always say "negative"); it is
+deterministic for a given seed. The model file is JSON: small, diffable and safe to load (no
+pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.analysis.sentiment.features import NGRAMS, features
+
+FORMAT = "yuqing-linear-1"
+
+
+def _vector(names: Iterable[str]) -> dict[str, float]:
+    counts = Counter(names)
+    norm = math.sqrt(sum(c * c for c in counts.values())) or 1.0
+    return {name: c / norm for name, c in counts.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    """Weights of a trained model; ``score`` maps a text to [-1, 1] (positive > 0)."""
+
+    weights: dict[str, float]
+    bias: float
+    ngrams: tuple[int, ...] = NGRAMS
+    meta: dict[str, Any] | None = None
+
+    def margin(self, text: str, tokens: Sequence[str]) -> float:
+        w = self.weights
+        z = self.bias
+        for name, x in _vector(features(text, tokens, self.ngrams)).items():
+            z += w.get(name, 0.0) * x
+        return z
+
+    def score(self, text: str, tokens: Sequence[str]) -> float:
+        """``2 * P(positive) - 1``, i.e. ``tanh(margin / 2)``."""
+        return math.tanh(self.margin(text, tokens) / 2.0)
+
+    def save(self, path: Path) -> None:
+        data = {
+            "format": FORMAT,
+            "ngrams": list(self.ngrams),
+            "bias": round(self.bias, 5),
+            "meta": self.meta or {},
+            "weights": {k: round(v, 4) for k, v in sorted(self.weights.items())},
+        }
+        path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> LinearModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a {FORMAT} model file")
+        return cls(
+            weights={str(k): float(v) for k, v in data["weights"].items()},
+            bias=float(data["bias"]),
+            ngrams=tuple(int(n) for n in data.get("ngrams", NGRAMS)),
+            meta=dict(data.get("meta", {})),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    epochs: int = 6
+    learning_rate: float = 0.2
+    l2: float = 1e-5
+    min_df: int = 2
+    max_features: int = 60000
+    seed: int = 13
+    ngrams: tuple[int, ...] = NGRAMS
+
+
+def train(samples: Sequence[tuple[Sequence[str], int]], config: TrainConfig | None = None) -> LinearModel:
+    """Fit on ``(feature names, label)`` pairs, label 1 = positive, 0 = negative."""
+    cfg = config or TrainConfig()
+    df: Counter[str] = Counter()
+    for names, _ in samples:
+        df.update(set(names))
+    keep = {name for name, n in df.items() if n >= cfg.min_df}
+    data = [({k: v for k, v in _vector(names).items() if k in keep}, y) for names, y in samples]
+    n_pos = sum(y for _, y in data) or 1
+    n_neg = (len(data) - n_pos) or 1
+    class_weight = {1: len(data) / (2 * n_pos), 0: len(data) / (2 * n_neg)}
+    w: dict[str, float] = {}
+    g2: dict[str, float] = {}
+    bias, bias_g2 = 0.0, 0.0
+    order = list(range(len(data)))
+    rng = random.Random(cfg.seed)
+    lr, l2 = cfg.learning_rate, cfg.l2
+    for _ in range(cfg.epochs):
+        rng.shuffle(order)
+        for i in order:
+            x, y = data[i]
+            z = bias + sum(w.get(f, 0.0) * v for f, v in x.items())
+            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+            grad = (p - y) * class_weight[y]
+            bias_g2 += grad * grad
+            bias -= lr * grad / math.sqrt(bias_g2 + 1e-8)
+            for f, v in x.items():
+                wf = w.get(f, 0.0)
+                g = grad * v + l2 * wf
+                acc = g2.get(f, 0.0) + g * g
+                g2[f] = acc
+                w[f] = wf - lr * g / math.sqrt(acc + 1e-8)
+    top = sorted(w.items(), key=lambda kv: -abs(kv[1]))[: cfg.max_features]
+    weights = {k: v for k, v in top if abs(v) >= 1e-3}
+    meta = {
+        "samples": len(data),
+        "positive": n_pos,
+        "negative": n_neg,
+        "seed": cfg.seed,
+        "epochs": cfg.epochs,
+    }
+    return LinearModel(weights, bias, cfg.ngrams, meta)

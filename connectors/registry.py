@@ -13,6 +13,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("maildir", "connectors.maildir:MaildirConnector"),
     ("mbox", "connectors.mbox:MboxConnector"),
     ("files", "connectors.files:FilesConnector"),
+    ("imap", "connectors.imap:ImapConnector"),
     ("twitter", "connectors.twitter:TwitterConnector"),
     ("rss", "connectors.rss:RssConnector"),
 ]

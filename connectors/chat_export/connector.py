@@ -1,0 +1,210 @@
+"""The chat-export connector: a watched folder of exported chats, read incrementally.
+
+Every file (or zip member) has its own checkpoint entry: the byte offset after the last stored
+message, a fingerprint of the bytes before it, the parser's resume state and the id counters. A
+file that grew and still starts the same is read on from its offset; a file that changed in
+any other way is read again from the start and storage drops what it already has (ids are
+stable). Input that cannot be parsed is quarantined with its raw bytes; a file that ends inside a
+record keeps its offset before that record, so the rest is read once the file is complete.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from connectors.base import Connector
+from connectors.chat_export.config import ChatExportConfig
+from connectors.chat_export.detect import PARSERS, detect
+from connectors.chat_export.files import ExportFile, discover
+from connectors.chat_export.ids import StableIds
+from connectors.chat_export.parsers.base import ChatParser
+from connectors.chat_export.parsers.slack import SlackContext, load_slack_context
+from connectors.chat_export.parsers.whatsapp import chat_name_from_file
+from connectors.chat_export.records import Broken, ParseSettings, Record
+from monitor.message import Author, Batch, Checkpoint, Engagement, Message, Quarantined
+
+log = structlog.get_logger(__name__)
+CHECKPOINT_VERSION = 1
+
+
+def _family(parser_name: str) -> str:
+    return parser_name.split("_", 1)[0]
+
+
+class ChatExportConnector(Connector[ChatExportConfig]):
+    """Reads Telegram, WhatsApp, WeChat, Slack and mapped CSV/JSONL exports from a folder."""
+
+    kind: ClassVar[str] = "chat_export"
+    channel: ClassVar[str] = "chat"
+    Config: ClassVar[type[ChatExportConfig]] = ChatExportConfig
+
+    def __init__(self, name: str, config: ChatExportConfig) -> None:
+        super().__init__(name, config)
+        self._zone = ZoneInfo(config.timezone)
+
+    def check(self) -> list[str]:
+        path = self.config.path
+        if not path.exists():
+            return [f"path {path} does not exist"]
+        if path.is_dir() and not any(True for _ in path.iterdir()):
+            return []
+        return []
+
+    def files(self) -> list[ExportFile]:
+        """The export files currently in the watched path."""
+        return discover(self.config.path, recursive=self.config.recursive)
+
+    def fetch(
+        self,
+        checkpoint: Checkpoint | None,
+        *,
+        batch_size: int = 500,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Batch]:
+        states: dict[str, Any] = dict((checkpoint or {}).get("files") or {})
+        run = _Run(self, states, max(1, batch_size))
+        now = time.time()
+        for file in self.files():
+            if stop is not None and stop.is_set():
+                break
+            previous = states.get(file.key)
+            if _unchanged(previous, file):
+                continue
+            if self.config.min_age_seconds and now - file.mtime_ns / 1e9 < self.config.min_age_seconds:
+                continue
+            yield from run.read(file, previous, stop)
+        yield from run.flush(final=True)
+
+    # -- helpers used by _Run -------------------------------------------------------------
+    def settings_for(self, file: ExportFile) -> ParseSettings:
+        return ParseSettings(
+            timezone=self._zone,
+            default_chat=chat_name_from_file(file.container_stem),
+            date_order=self.config.date_order,
+            mapping=self.config.mapping,
+        )
+
+    def message(self, record: Record, family: str, ids: StableIds, file: ExportFile) -> Message:
+        millis = round(record.created_at.timestamp() * 1000)
+        return Message(
+            source=self.name,
+            external_id=ids.assign(record.chat_id, millis, record.sender_id, record.text),
+            thread_key=f"{family}:{record.chat_id}",
+            text=record.text,
+            created_at=record.created_at,
+            channel=self.channel,
+            author=Author(id=record.sender_id, display_name=record.sender_name),
+            title=record.chat_name,
+            engagement=Engagement(likes=record.likes, replies=record.replies),
+            raw_ref=f"{file.key}@{record.start}",
+        )
+
+    def quarantine(self, broken: Broken, file: ExportFile) -> Quarantined:
+        end = min(broken.end, broken.start + self.config.max_quarantine_bytes)
+        try:
+            raw = file.read_range(broken.start, end)
+        except OSError as exc:
+            raw = f"<unreadable: {exc}>".encode()
+        return Quarantined(
+            source=self.name,
+            reason=broken.reason,
+            raw=raw,
+            raw_ref=f"{file.key}@{broken.start}-{broken.end}",
+            raw_size=max(0, broken.end - broken.start),
+        )
+
+
+def _unchanged(previous: dict[str, Any] | None, file: ExportFile) -> bool:
+    return bool(
+        previous and previous.get("done")
+        and previous.get("size") == file.size and previous.get("mtime") == file.mtime_ns
+    )
+
+
+class _Run:
+    """One fetch: reads files in order and cuts the items into batches with checkpoints."""
+
+    def __init__(self, connector: ChatExportConnector, states: dict[str, Any], batch_size: int) -> None:
+        self.connector = connector
+        self.states = states
+        self.batch_size = batch_size
+        self.messages: list[Message] = []
+        self.quarantined: list[Quarantined] = []
+        self.dirty = False
+        self._slack: dict[str, SlackContext] = {}
+
+    def flush(self, *, final: bool = False) -> Iterator[Batch]:
+        if self.messages or self.quarantined or (final and self.dirty):
+            yield Batch(tuple(self.messages), {"v": CHECKPOINT_VERSION, "files": dict(self.states)},
+                        tuple(self.quarantined))
+            self.messages, self.quarantined, self.dirty = [], [], False
+
+    def _resume_point(self, file: ExportFile, previous: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The previous entry if reading can go on from its offset, else None (start over)."""
+        if not previous or previous.get("format") is None:
+            return None
+        offset = int(previous.get("offset", 0))
+        if file.member is not None:
+            same = previous.get("size") == file.size and previous.get("mtime") == file.mtime_ns
+            return previous if same else None
+        if file.size < offset:
+            return None
+        try:
+            return previous if file.fingerprint(offset) == previous.get("fp") else None
+        except OSError:
+            return None
+
+    def _parser(self, file: ExportFile, resume: dict[str, Any] | None) -> ChatParser | None:
+        settings = self.connector.settings_for(file)
+        name = resume["format"] if resume else detect(file, settings, self.connector.config.format)
+        if name is None:
+            return None
+        context: Any = None
+        if name == "slack" and file.slack_root is not None:
+            if file.slack_root not in self._slack:
+                self._slack[file.slack_root] = load_slack_context(self.connector.config.path, file)
+            context = self._slack[file.slack_root]
+        return PARSERS[name](file, settings, resume.get("parser") if resume else None, context)
+
+    def _state(self, file: ExportFile, parser: ChatParser, parser_state: dict[str, Any],
+               ids: StableIds, offset: int, *, done: bool) -> dict[str, Any]:
+        fingerprint = file.fingerprint(offset) if file.member is None else ""
+        return {"format": parser.name, "size": file.size, "mtime": file.mtime_ns, "offset": offset,
+                "fp": fingerprint, "done": done, "parser": parser_state, "ids": ids.state()}
+
+    def read(self, file: ExportFile, previous: dict[str, Any] | None,
+             stop: threading.Event | None) -> Iterator[Batch]:
+        resume = self._resume_point(file, previous)
+        parser = self._parser(file, resume)
+        if parser is None:
+            log.warning("chat_export.unknown_format", source=self.connector.name, file=file.key)
+            self.states[file.key] = {"format": None, "size": file.size, "mtime": file.mtime_ns,
+                                     "done": True}
+            self.dirty = True
+            return
+        family = _family(parser.name)
+        ids = StableIds(family, resume.get("ids") if resume else None)
+        offset = int(resume["offset"]) if resume else 0
+        parser_state = parser.state()
+        with file.open() as stream:
+            for item in parser.items(stream, offset):
+                if isinstance(item, Record):
+                    self.messages.append(self.connector.message(item, family, ids, file))
+                    offset, parser_state = item.end, parser.state()
+                else:
+                    self.quarantined.append(self.connector.quarantine(item, file))
+                    if not item.tail:
+                        offset, parser_state = item.end, parser.state()
+                if len(self.messages) + len(self.quarantined) >= self.batch_size:
+                    self.states[file.key] = self._state(file, parser, parser_state, ids, offset, done=False)
+                    yield from self.flush()
+                    if stop is not None and stop.is_set():
+                        return
+        self.states[file.key] = self._state(file, parser, parser_state, ids, offset, done=True)
+        self.dirty = True

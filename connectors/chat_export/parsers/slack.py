@@ -1,0 +1,171 @@
+"""Slack workspace exports: a zip or folder with ``users.json``, ``channels.json`` and one folder
+per channel holding a JSON array of that day's messages (``general/2024-01-31.json``).
+
+Each day file is read as a stream like Telegram's export. User ids are resolved to names from
+``users.json``; the chat is the channel id from ``channels.json`` (``groups.json``, ``mpims.json``
+and ``dms.json`` for private channels and direct messages). Join/leave/topic and similar events
+are skipped; bot posts are kept (integrations often relay customer feedback), with the text of
+their attachments when the message text is empty.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, ClassVar
+
+from connectors.chat_export.files import ExportFile
+from connectors.chat_export.jsonstream import Truncated
+from connectors.chat_export.jsonwalk import Element, JsonWalk
+from connectors.chat_export.parsers.base import ChatParser
+from connectors.chat_export.records import Broken, Item, ParseSettings, Record, reaction_total
+
+SKIPPED_SUBTYPES = frozenset({
+    "channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
+    "channel_archive", "channel_unarchive", "group_join", "group_leave", "group_topic",
+    "group_purpose", "group_name", "group_archive", "group_unarchive", "bot_add", "bot_remove",
+    "pinned_item", "unpinned_item", "tombstone", "joiner_notification_for_inviter",
+})
+_CONVERSATION_FILES = ("channels.json", "groups.json", "mpims.json", "dms.json")
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+_LINK = re.compile(r"<((?:https?|mailto|ftp):[^>|]+)(?:\|([^>]*))?>")
+
+
+@dataclass(frozen=True, slots=True)
+class SlackContext:
+    """Names from the export's metadata files."""
+
+    users: dict[str, str]
+    conversations: dict[str, tuple[str, str]]  # folder name -> (conversation id, name)
+
+
+def _read_members(file: ExportFile, prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    with zipfile.ZipFile(file.path) as archive:
+        members = set(archive.namelist())
+        for name in names:
+            if prefix + name in members:
+                found[name] = json.loads(archive.read(prefix + name))
+    return found
+
+
+def _read_folder(folder: Path, names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: json.loads((folder / n).read_bytes()) for n in names if (folder / n).is_file()}
+
+
+def load_slack_context(root: Path, file: ExportFile) -> SlackContext:
+    """Users and conversations of the Slack export that ``file`` belongs to."""
+    names = ("users.json", *_CONVERSATION_FILES)
+    assert file.slack_root is not None
+    if file.member is not None:
+        docs = _read_members(file, file.slack_root.split("!", 1)[1], names)
+    else:
+        base = root if root.is_dir() else root.parent
+        docs = _read_folder(base / file.slack_root, names)
+    users: dict[str, str] = {}
+    for user in docs.get("users.json") or []:
+        profile = user.get("profile") or {}
+        users[str(user.get("id"))] = str(
+            user.get("real_name") or profile.get("real_name") or profile.get("display_name")
+            or user.get("name") or user.get("id")
+        )
+    conversations: dict[str, tuple[str, str]] = {}
+    for name in _CONVERSATION_FILES:
+        for conv in docs.get(name) or []:
+            conv_id = str(conv.get("id", ""))
+            folder = str(conv.get("name") or conv_id)
+            conversations[folder] = (conv_id or folder, folder)
+    return SlackContext(users, conversations)
+
+
+def render(text: str, users: dict[str, str]) -> str:
+    """Slack mrkdwn to plain text: mentions to names, links to their label, entities unescaped."""
+    text = _USER.sub(lambda m: "@" + (m.group(2) or users.get(m.group(1), m.group(1))), text)
+    text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
+    text = _SPECIAL.sub(lambda m: "@" + m.group(1), text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    return html.unescape(text)
+
+
+class SlackParser(ChatParser):
+    name: ClassVar[str] = "slack"
+
+    def __init__(self, file: ExportFile, settings: ParseSettings, state: dict[str, Any] | None,
+                 context: Any = None) -> None:
+        super().__init__(file, settings, state, context)
+        self._walk = JsonWalk("msgs", self.resumed)
+        self._context = context if isinstance(context, SlackContext) else SlackContext({}, {})
+        folder = PurePosixPath(file.member or file.key).parent.name
+        self._chat_id, self._chat_name = self._context.conversations.get(folder, (folder, folder))
+        self._last_end: int | None = None
+
+    @classmethod
+    def sniff(cls, head: str, file: ExportFile, settings: ParseSettings) -> int:
+        stripped = head.lstrip("\ufeff \t\r\n")
+        if stripped.startswith("[") and '"ts"' in stripped and '"type"' in stripped:
+            return 50
+        return 0
+
+    def state(self) -> dict[str, Any]:
+        return self._walk.state()
+
+    def items(self, stream: IO[bytes], offset: int) -> Iterator[Item]:
+        self._last_end = None
+        try:
+            for element in self._walk.elements(stream, offset):
+                item = self._record(element)
+                if item is not None:
+                    self._last_end = element.end
+                    yield item
+        except Truncated as exc:
+            start = self._last_end if self._last_end is not None else offset
+            yield Broken(start, self.file.size, f"Slack day file cut off or corrupt: {exc.reason}",
+                         tail=True)
+
+    def _text(self, message: dict[str, Any]) -> str:
+        text = str(message.get("text") or "")
+        if not text.strip():
+            parts = []
+            for attachment in message.get("attachments") or []:
+                if isinstance(attachment, dict):
+                    part = attachment.get("pretext") or attachment.get("text") or attachment.get("fallback")
+                    if part:
+                        parts.append(str(part))
+            text = "\n".join(parts)
+        return render(text, self._context.users)
+
+    def _record(self, element: Element) -> Item | None:
+        message = element.value
+        if not isinstance(message, dict):
+            return Broken(element.start, element.end, "Slack message is not an object")
+        if message.get("type", "message") != "message" or message.get("subtype") in SKIPPED_SUBTYPES:
+            return None
+        try:
+            created = datetime.fromtimestamp(float(message["ts"]), tz=UTC)
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return Broken(element.start, element.end, "Slack message without a readable ts")
+        sender_id = str(message.get("user") or message.get("bot_id") or "")
+        profile = message.get("user_profile") or {}
+        sender_name = (self._context.users.get(sender_id) or message.get("username")
+                       or profile.get("real_name") or sender_id)
+        replies = message.get("reply_count")
+        return Record(
+            chat_id=self._chat_id,
+            chat_name=self._chat_name,
+            sender_id=sender_id,
+            sender_name=str(sender_name),
+            created_at=created,
+            text=self._text(message),
+            start=element.start,
+            end=element.end,
+            likes=reaction_total(message.get("reactions")),
+            replies=replies if isinstance(replies, int) else 0,
+        )

@@ -16,6 +16,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("imap", "connectors.imap:ImapConnector"),
     ("twitter", "connectors.twitter:TwitterConnector"),
     ("rss", "connectors.rss:RssConnector"),
+    ("chat_export", "connectors.chat_export:ChatExportConnector"),
 ]
 
 

@@ -14,6 +14,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("mbox", "connectors.mbox:MboxConnector"),
     ("files", "connectors.files:FilesConnector"),
     ("imap", "connectors.imap:ImapConnector"),
+    ("reddit", "connectors.reddit:RedditConnector"),
     ("twitter", "connectors.twitter:TwitterConnector"),
     ("rss", "connectors.rss:RssConnector"),
     ("chat_export", "connectors.chat_export:ChatExportConnector"),

@@ -108,6 +108,8 @@ def load_cassette(path: str | Path) -> list[Interaction]:
     return out
 
 
+ANY = "<any value>"  # in ``params``: the parameter must be present, whatever its value
+
 Handler = Callable[[requests.PreparedRequest], Interaction]
 
 
@@ -124,7 +126,7 @@ class _Route:
         if request.method != self.method or parts.path.rstrip("/") != self.path.rstrip("/"):
             return False
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        return all(query.get(k) == v for k, v in self.params.items())
+        return all(query.get(k) == v or (v == ANY and k in query) for k, v in self.params.items())
 
 
 class ReplayAdapter(HTTPAdapter):
@@ -143,7 +145,7 @@ class ReplayAdapter(HTTPAdapter):
         params: Mapping[str, str | None] | None = None,
         times: int | None = None,
     ) -> None:
-        """Answer ``interaction``'s method and path; ``params`` must match (``None`` = absent)."""
+        """Answer ``interaction``'s method and path; ``params`` must match (``None`` = absent, ``ANY``)."""
         self.route(interaction.method, interaction.path, lambda _req: interaction, params=params, times=times)
 
     def route(

@@ -42,13 +42,15 @@ def add_interval_job(
     jitter: float = 0,
     start_now: bool = True,
 ) -> None:
+    # next_run_time=None would add the job *paused* in APScheduler 3; leave it out to wait one interval
+    options: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if start_now else {}
     scheduler.add_job(
         func,
         IntervalTrigger(seconds=seconds, jitter=jitter or None, timezone=UTC),
         id=job_id,
         name=job_id,
         replace_existing=True,
-        next_run_time=datetime.now(UTC) if start_now else None,
+        **options,
     )
 
 

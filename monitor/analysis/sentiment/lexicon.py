@@ -93,6 +93,29 @@ class LexiconScorer:
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
+        self._prefixes = sorted(lexicon.negations | frozenset(lexicon.degree), key=len, reverse=True)
+        self._expanded: dict[str, tuple[str, ...]] = {}
+
+    def expand(self, word: str) -> tuple[str, ...]:
+        """Split a dictionary word that glues a negation or degree adverb to a sentiment word.
+
+        jieba knows ``不难``, ``不太好`` and ``很好`` as single words; scoring needs ``不|难``,
+        ``不|太|好`` and ``很|好``.
+        """
+        cached = self._expanded.get(word)
+        if cached is not None:
+            return cached
+        result: tuple[str, ...] = (word,)
+        if word not in self.lexicon.polarity and len(word) > 1:
+            for prefix in self._prefixes:
+                if word.startswith(prefix) and len(word) > len(prefix):
+                    rest = self.expand(word[len(prefix) :])
+                    if rest[-1] in self.lexicon.polarity:
+                        result = (prefix, *rest)
+                        break
+        if len(self._expanded) < 100_000:
+            self._expanded[word] = result
+        return result
 
     def score(self, text: str, tokens: Sequence[str]) -> float:
         lex = self.lexicon
@@ -104,6 +127,11 @@ class LexiconScorer:
             word = token.strip()
             if not word:
                 continue
+            parts = self.expand(word)
+            if len(parts) > 1:
+                for part in parts[:-1]:
+                    recent.append(part)
+                word = parts[-1]
             if _CLAUSE_END.match(word):
                 total += clause * clause_weight
                 clause, recent = 0.0, []
@@ -114,10 +142,9 @@ class LexiconScorer:
                 continue
             weight = lex.polarity.get(word)
             if weight is not None:
-                clause += self._modified(weight, recent)
+                clause += self._modified(weight, recent[-WINDOW:])
             recent.append(word)
-            if len(recent) > WINDOW:
-                recent.pop(0)
+            del recent[:-WINDOW]
         total += clause * clause_weight
         return math.tanh(total / lex.scale)
 

@@ -67,3 +67,23 @@ def train_texts(rows: Sequence[tuple[str, int]], config: TrainConfig | None = No
         raise TrainingDataError("训练数据需要同时包含正面和负面样本 need both positive and negative rows")
     samples = list(zip(featurize(t for t, _ in rows), (y for _, y in rows), strict=True))
     return train(samples, config)
+
+
+def balanced_accuracy(truth: Sequence[int], predicted: Sequence[int]) -> float:
+    """Mean of per-class recall: insensitive to class imbalance."""
+    recalls = []
+    for label in (0, 1):
+        total = sum(1 for t in truth if t == label)
+        if total:
+            recalls.append(sum(1 for t, p in zip(truth, predicted, strict=True) if t == label == p) / total)
+    return sum(recalls) / len(recalls) if recalls else 0.0
+
+
+def evaluate(model: LinearModel, rows: Sequence[tuple[str, int]]) -> float:
+    """Balanced accuracy of ``model`` on ``(text, label)`` rows (score >= 0 means positive)."""
+    norm = Normalizer()
+    predicted = []
+    for text, _ in rows:
+        value = norm(text).value
+        predicted.append(1 if model.score(value, segment(value).words) >= 0 else 0)
+    return balanced_accuracy([y for _, y in rows], predicted)

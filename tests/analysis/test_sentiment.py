@@ -1,0 +1,141 @@
+"""Sentiment: lexicon rules (negation, degree, contrast, user lexicon), shipped model, training."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from monitor.analysis.engine import Engine
+from monitor.analysis.normalize import Normalizer
+from monitor.analysis.schema import SentimentSettings
+from monitor.analysis.segment import add_words, segment
+from monitor.analysis.sentiment import SHIPPED_LEXICON, build_sentiment
+from monitor.analysis.sentiment.lexicon import LexiconScorer, load_lexicon
+from monitor.analysis.sentiment.linear import LinearModel, TrainConfig
+from monitor.analysis.sentiment.training import TrainingDataError, read_labelled_csv, train_texts
+from tests.analysis.conftest import message
+
+LEXICON = load_lexicon(SHIPPED_LEXICON)
+add_words(w for w in LEXICON.words if not w.isascii())
+SCORER = LexiconScorer(LEXICON)
+NORMALIZER = Normalizer()
+
+
+def lexicon_score(text: str) -> float:
+    value = NORMALIZER(text).value
+    return SCORER.score(value, segment(value).words)
+
+
+LEXICON_SIGNS = [
+    ("positive", "质量很好", 1),
+    ("positive-traditional", "質量很好", 1),
+    ("negative", "质量很差", -1),
+    ("negated-positive", "一点也不好", -1),
+    ("negated-negative", "不难吃", 1),
+    ("double-negation", "不是不好", 1),
+    ("neutral", "今天下午三点到", 0),
+]
+
+
+@pytest.mark.parametrize(("text", "sign"), [c[1:] for c in LEXICON_SIGNS], ids=[c[0] for c in LEXICON_SIGNS])
+def test_lexicon_polarity(text: str, sign: int) -> None:
+    score = lexicon_score(text)
+    assert (score > 0) - (score < 0) == sign, score
+
+
+def test_degree_adverbs_strengthen_and_weaken() -> None:
+    assert lexicon_score("非常差") < lexicon_score("差") < lexicon_score("有点差") < 0
+
+
+def test_negated_degree_softens_instead_of_flipping() -> None:
+    assert lexicon_score("很好") > 0 > lexicon_score("不太好") > lexicon_score("不好")
+
+
+def test_clause_after_contrast_dominates() -> None:
+    assert lexicon_score("包装很好，但是味道太差") < 0
+    assert lexicon_score("味道一般，但是服务很好很热情") > 0
+
+
+def test_user_lexicon_extends_and_overrides(tmp_path: Path) -> None:
+    user = tmp_path / "domain.yaml"
+    user.write_text("positive:\n  2.0: [秒回]\nnegative:\n  2.0: [好评返现]\n", encoding="utf-8")
+    merged = LEXICON.merged(load_lexicon(user))
+    add_words(["秒回"])
+    scorer = LexiconScorer(merged)
+    assert SCORER.score("秒回", segment("秒回").words) == 0
+    assert scorer.score("秒回", segment("秒回").words) > 0
+    assert scorer.score("好评返现", segment("好评返现").words) < 0
+
+
+MODEL_CASES = [
+    ("praise", "东西很好，物流也快，非常满意", "positive"),
+    ("praise-traditional", "東西很好，物流也快，非常滿意", "positive"),
+    ("complaint", "质量太差了，用了两天就坏了，退货", "negative"),
+    ("complaint-traditional", "質量太差了，用了兩天就壞了", "negative"),
+    ("negated", "不好用，很失望", "negative"),
+]
+
+
+@pytest.mark.parametrize(("text", "label"), [c[1:] for c in MODEL_CASES], ids=[c[0] for c in MODEL_CASES])
+def test_shipped_model_labels(default_engine: Engine, text: str, label: str) -> None:
+    sentiment = default_engine(message(text)).sentiment
+    assert sentiment is not None and sentiment.label == label and -1 <= sentiment.score <= 1
+
+
+def test_lexicon_method_is_selectable(tmp_path: Path) -> None:
+    stage = build_sentiment(SentimentSettings(method="lexicon"))
+    assert stage.method == "lexicon" and stage("很好", ["很", "好"]).label == "positive"
+
+
+ROWS = [
+    (t, 1) for t in ["很好", "非常满意", "好吃", "推荐", "很棒的服务", "物流很快", "喜欢", "质量不错"] * 3
+] + [(t, 0) for t in ["很差", "失望", "难吃", "垃圾", "太慢了", "坏了", "退货", "态度恶劣"] * 3]
+
+
+def test_training_is_deterministic_and_round_trips(tmp_path: Path) -> None:
+    config = TrainConfig(epochs=3, min_df=1)
+    first = train_texts(ROWS, config)
+    second = train_texts(ROWS, config)
+    assert first.weights == second.weights and first.bias == second.bias
+    path = tmp_path / "m.json"
+    first.save(path)
+    loaded = LinearModel.load(path)
+    assert loaded.score("很好", ["很", "好"]) > 0 > loaded.score("很差", ["很", "差"])
+
+
+def test_training_needs_both_classes() -> None:
+    with pytest.raises(TrainingDataError):
+        train_texts([("很好", 1), ("不错", 1)])
+
+
+CSV_CASES = [
+    ("numeric", "label,review\n1,很好\n0,很差\n", [("很好", 1), ("很差", 0)]),
+    ("words", "text,label\n很好,positive\n很差,neg\n", [("很好", 1), ("很差", 0)]),
+    ("chinese", "标签,文本\n正面,很好\n负面,很差\n", [("很好", 1), ("很差", 0)]),
+]
+
+
+@pytest.mark.parametrize(("content", "rows"), [c[1:] for c in CSV_CASES], ids=[c[0] for c in CSV_CASES])
+def test_read_labelled_csv(tmp_path: Path, content: str, rows: list[tuple[str, int]]) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text(content, encoding="utf-8")
+    assert read_labelled_csv(path) == rows
+
+
+def test_read_labelled_csv_reports_line_of_bad_label(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text("label,text\n1,好\nmaybe,嗯\n", encoding="utf-8")
+    with pytest.raises(TrainingDataError, match=r"l.csv:3"):
+        read_labelled_csv(path)
+
+
+def test_user_model_is_loaded_from_rule_config(tmp_path: Path, engine_from: Callable[[str], Engine]) -> None:
+    model = train_texts([(t, 1 - y) for t, y in ROWS], TrainConfig(epochs=3, min_df=1))  # inverted labels
+    model.save(tmp_path / "inverted.json")
+    engine = engine_from(
+        "sentiment: {method: model, model: inverted.json}\nrules:\n  - id: a\n    keywords: {any: [x]}\n"
+    )
+    sentiment = engine(message("很好")).sentiment
+    assert sentiment is not None and sentiment.score < 0

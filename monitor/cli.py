@@ -9,7 +9,6 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from monitor import __version__
 from monitor.config import AppConfig, load_config
@@ -53,22 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="yuqing", description="輿情 feedback and public-opinion monitor")
     parser.add_argument("-c", "--config", help=CONFIG_HELP)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    original_add = sub.add_parser
-
-    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        kwargs.setdefault("parents", [common])
-        return original_add(name, **kwargs)
-
-    sub.add_parser = add_parser  # type: ignore[method-assign]
     cli_run.register(sub)
     cli_admin.register(sub)
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=cmd_version)
     _register_optional(sub)
+    _accept_config_everywhere(parser)
     return parser
+
+
+def _accept_config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--config`` works before or after any (sub)command: ``yuqing tickets list --config x``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                if not any("--config" in a.option_strings for a in child._actions):
+                    child.add_argument("-c", "--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+                _accept_config_everywhere(child)
 
 
 # Modules that contribute subcommands through ``register(subparsers)``.

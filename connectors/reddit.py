@@ -29,12 +29,14 @@ from typing import Any, ClassVar, Literal
 import praw
 import prawcore
 import requests
+import structlog
 from pydantic import Field, SecretStr, model_validator
 
 from connectors.base import Connector
 from connectors.http import (
     CLIENT_ERROR_RETRY_AFTER,
     HttpSettings,
+    Interrupted,
     backoff_delay,
     make_session,
     parse_retry_after,
@@ -43,6 +45,7 @@ from monitor.errors import AuthError, UnavailableError, YuqingError
 from monitor.message import Author, Batch, Checkpoint, Engagement, Message
 
 InboxKind = Literal["mentions", "comment_replies", "submission_replies", "messages", "unread"]
+log = structlog.get_logger(__name__)
 _CONTEXT_LINK = re.compile(r"/comments/([a-z0-9]+)/")
 
 
@@ -197,8 +200,11 @@ class RedditConnector(Connector[RedditConfig]):
             try:
                 items = self._collect(stream, state, stop)
             except UnavailableError as exc:
+                log.warning("reddit.stream_failed", source=self.name, stream=stream, error=str(exc))
                 failures.append(exc)
                 continue
+            except Interrupted:
+                return
             for new_state, chunk in _chunks(items, state, batch_size):
                 fresh = tuple(self._message(stream, item) for item in chunk if item["name"] not in emitted)
                 emitted.update(m.external_id for m in fresh)
@@ -223,7 +229,8 @@ class RedditConnector(Connector[RedditConfig]):
             while True:
                 self._check_budget(stream)
                 if stop is not None and stop.is_set():
-                    break
+                    # Newest-first: a partial read would advance the checkpoint past a gap.
+                    raise Interrupted("stop requested")
                 try:
                     item = next(iterator)
                 except StopIteration:
@@ -237,6 +244,8 @@ class RedditConnector(Connector[RedditConfig]):
                 found.append(data)
         except prawcore.exceptions.PrawcoreException as exc:
             raise self._translate(stream, exc) from None
+        if state and len(found) >= limit:
+            log.warning("reddit.items_skipped", source=self.name, stream=stream, limit=limit)
         found.sort(key=lambda d: (float(d.get("created_utc") or 0.0), d["name"]))
         return found
 

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import feedparser
 import requests
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.base import Connector
@@ -46,6 +47,7 @@ from connectors.mail.html import html_to_text
 from monitor.errors import AuthError, UnavailableError, YuqingError
 from monitor.message import Author, Batch, Checkpoint, Message, Quarantined
 
+log = structlog.get_logger(__name__)
 RAW_CAP = 1_000_000  # bytes of a bad body kept in quarantine
 
 
@@ -151,6 +153,7 @@ class RssConnector(Connector[RssConfig]):
             except Interrupted:
                 return
             except (UnavailableError, AuthError) as exc:
+                log.warning("rss.feed_failed", source=self.name, feed=url, error=str(exc))
                 failures.append(exc)
                 continue
             if fetched.status == 304:
@@ -226,6 +229,7 @@ class RssConnector(Connector[RssConfig]):
             digest = hashlib.sha256(fetched.body).hexdigest()
             if state.get("bad") == digest:
                 return
+            log.warning("rss.feed_quarantined", source=self.name, feed=url, reason=problem)
             bad = Quarantined(
                 source=self.name,
                 reason=f"{url}: {problem}",

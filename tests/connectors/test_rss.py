@@ -15,7 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
+from connectors.http import HttpSettings, backoff_delay, error_for_status, parse_retry_after
 from connectors.registry import connector_class
 from connectors.rss import RssConfig, RssConnector
 from monitor.errors import AuthError, UnavailableError
@@ -286,7 +290,9 @@ def test_garbage_feed_is_quarantined_once_and_retried_while_others_flow(server: 
     WeiboTimeline(good, start=2)
     connector = make_connector(server, [{"url": server.base + "/broken"}, {"route": "/weibo/user/3"}])
 
-    messages, checkpoint, batches = drain(connector, None)
+    with capture_logs() as logs:
+        messages, checkpoint, batches = drain(connector, None)
+    assert [e["feed"] for e in logs if e["event"] == "rss.feed_quarantined"] == [server.base + "/broken"]
     quarantined = [q for b in batches for q in b.quarantined]
     assert len(messages) == 2
     assert len(quarantined) == 1
@@ -428,3 +434,49 @@ def test_invalid_config_is_refused(feeds: list[dict[str, Any]]) -> None:
 def test_plain_url_strings_are_accepted() -> None:
     config = RssConfig.model_validate({"feeds": ["https://example.com/feed.xml"]})
     assert config.feed_url(config.feeds[0]) == "https://example.com/feed.xml"
+
+
+# -- shared network policy (connectors/http.py) --------------------------------------------------
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "120"}, 120.0),
+        ({"Retry-After": "Tue, 14 Nov 2023 22:13:27 GMT"}, 7.0),
+        ({"x-rate-limit-reset": str(int(NOW) + 900)}, 900.0),
+        ({"x-ratelimit-reset": "42", "x-ratelimit-remaining": "0"}, 42.0),
+        ({"Retry-After": "soon"}, None),
+        ({}, None),
+    ],
+    ids=["seconds", "http-date", "x-epoch", "reddit-seconds", "garbage", "none"],
+)
+def test_retry_after_from_headers(headers: dict[str, str], expected: float | None) -> None:
+    assert parse_retry_after(headers, now=NOW) == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (200, None),
+        (304, None),
+        (401, AuthError),
+        (403, AuthError),
+        (429, UnavailableError),
+        (503, UnavailableError),
+        (404, UnavailableError),
+    ],
+    ids=["ok", "not-modified", "401", "403", "429", "503", "404"],
+)
+def test_status_classification(status: int, kind: type[Exception] | None) -> None:
+    error = error_for_status(status, {}, what="x", settings=HttpSettings())
+    assert (type(error) if error is not None else None) is kind
+
+
+@given(attempt=st.integers(min_value=0, max_value=40), rand=st.floats(min_value=0, max_value=1))
+def test_backoff_stays_within_half_and_full_step(attempt: int, rand: float) -> None:
+    delay = backoff_delay(attempt, base=2.0, cap=300.0, rand=lambda: rand)
+    step = min(300.0, 2.0 * 2**attempt)
+    assert step / 2 <= delay <= step

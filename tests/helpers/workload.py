@@ -136,6 +136,7 @@ def write_config(
     batch_size: int = 500,
     instance: str = "yuqing-test",
     interval: float = 0.5,
+    settle_seconds: float = 0,
     console: bool = False,
 ) -> Path:
     """A daemon configuration: SQLite, one ``files`` source, a JSONL (and optional console) target."""
@@ -157,7 +158,7 @@ def write_config(
                 "kind": "files",
                 "interval_seconds": interval,
                 "batch_size": batch_size,
-                "files": {"path": str(source), "settle_seconds": 0},
+                "files": {"path": str(source), "settle_seconds": settle_seconds},
             }
         ],
         "alerts": {"targets": targets, "retry_base_seconds": 0.5, "retry_max_seconds": 2},

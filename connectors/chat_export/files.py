@@ -17,7 +17,14 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 FINGERPRINT_SPAN = 256
-_TEXT_SUFFIXES = {".txt", ".json", ".csv", ".jsonl", ".ndjson", ".tsv", ""}
+# Media and documents that exports carry next to the chat (photos/, files/, stickers ...) are
+# never chat logs; everything else is offered to format detection, whatever its name.
+SKIPPED_SUFFIXES = frozenset({
+    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".bmp", ".svg", ".ico", ".tgs",
+    ".mp4", ".mov", ".avi", ".mkv", ".webm", ".3gp", ".opus", ".ogg", ".mp3", ".m4a", ".aac",
+    ".wav", ".amr", ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".vcf", ".html",
+    ".htm", ".css", ".js", ".exe", ".dll", ".db", ".sqlite", ".gz", ".7z", ".rar", ".tar", ".bz2",
+})
 SLACK_MARKERS = ("channels.json", "users.json")
 
 
@@ -73,8 +80,8 @@ class ExportFile:
 
 def discover(root: Path, *, recursive: bool) -> list[ExportFile]:
     """Every candidate export file under ``root`` (or ``root`` itself), sorted by key."""
-    if root.is_file():
-        return sorted(_from_path(root, root.name), key=lambda f: f.key)
+    if root.is_file():  # named explicitly: offered whatever its suffix
+        return sorted(_from_path(root, root.name, explicit=True), key=lambda f: f.key)
     found: list[ExportFile] = []
     _walk(root, root, found, recursive=recursive)
     return sorted(found, key=lambda f: f.key)
@@ -111,11 +118,11 @@ def _slack_dir(root: Path, channel_dir: Path, slack_root: str) -> Iterator[Expor
         )
 
 
-def _from_path(path: Path, rel: str) -> Iterator[ExportFile]:
+def _from_path(path: Path, rel: str, *, explicit: bool = False) -> Iterator[ExportFile]:
     stat = path.stat()
     if path.suffix.lower() == ".zip":
         yield from _zip_members(path, rel, stat.st_mtime_ns)
-    elif path.suffix.lower() in _TEXT_SUFFIXES:
+    elif explicit or path.suffix.lower() not in SKIPPED_SUFFIXES:
         yield ExportFile(rel, path, None, stat.st_size, stat.st_mtime_ns)
 
 
@@ -135,7 +142,7 @@ def _zip_members(path: Path, rel: str, mtime_ns: int) -> Iterator[ExportFile]:
     )
     for info in sorted(infos, key=lambda i: i.filename):
         member = PurePosixPath(info.filename)
-        if member.name.startswith(".") or member.suffix.lower() not in _TEXT_SUFFIXES:
+        if member.name.startswith(".") or member.suffix.lower() in SKIPPED_SUFFIXES:
             continue
         slack_root = None
         if slack_prefix is not None:

@@ -75,7 +75,7 @@ class Connector(ABC, Generic[C]):
         """Parse one raw item again (``yuqing quarantine retry``); raises BadInputError if still bad."""
         raise NotImplementedError(f"{self.kind} connector cannot re-parse quarantined input")
 
-    def after_commit(self, batch: Batch) -> None:  # noqa: B027 - optional hook
+    def after_commit(self, batch: Batch) -> None:
         """Called once ``batch`` is committed: the place for post-store actions (flag, move)."""
 
     def check(self) -> list[str]:

@@ -102,7 +102,10 @@ class FilesConnector(Connector[FilesConfig]):
                 states[name] = state
                 if item is None:
                     continue
-                (messages if isinstance(item, Message) else bad).append(item)
+                if isinstance(item, Message):
+                    messages.append(item)
+                else:
+                    bad.append(item)
                 if len(messages) + len(bad) >= batch_size:
                     yield Batch(tuple(messages), {"files": dict(states)}, tuple(bad))
                     messages, bad = [], []

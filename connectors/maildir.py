@@ -57,7 +57,9 @@ class MaildirConnector(Connector[MaildirConfig]):
         return found
 
     def parse_raw(self, raw: bytes, raw_ref: str) -> Message:
-        return parse_email(raw, source=self.name, external_id=raw_ref.rsplit("/", 1)[-1].split(":", 1)[0], raw_ref=raw_ref)
+        return parse_email(
+            raw, source=self.name, external_id=raw_ref.rsplit("/", 1)[-1].split(":", 1)[0], raw_ref=raw_ref
+        )
 
     def fetch(
         self, checkpoint: Checkpoint | None, *, batch_size: int = 500, stop: threading.Event | None = None
@@ -70,7 +72,10 @@ class MaildirConnector(Connector[MaildirConfig]):
             item = self._read(path, key)
             if item is None:
                 continue
-            (messages if isinstance(item, Message) else bad).append(item)
+            if isinstance(item, Message):
+                messages.append(item)
+            else:
+                bad.append(item)
             if ctime != watermark:
                 watermark, done = ctime, set()
             done.add(key)

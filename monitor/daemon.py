@@ -7,6 +7,7 @@ running configuration kept).
 
 from __future__ import annotations
 
+import functools
 import random
 import signal
 import threading
@@ -82,7 +83,7 @@ class Daemon:
             )
             self._kick_outbox()
             return None
-        except Exception as exc:  # noqa: BLE001 - one failing source must not stop the daemon
+        except Exception as exc:
             health.failures += 1
             delay = min(MAX_BACKOFF, source.interval_seconds * 2 ** min(health.failures, 10))
             if isinstance(exc, UnavailableError) and exc.retry_after:
@@ -161,7 +162,7 @@ class Daemon:
                 add_interval_job(
                     self.scheduler,
                     poll_job_id(source.name),
-                    lambda s=source: self.poll(s),
+                    functools.partial(self.poll, source),
                     source.interval_seconds,
                     jitter=config.scheduler.jitter_seconds,
                 )

@@ -90,7 +90,7 @@ def scalar(db_path: Path, sql: str) -> Any:
     try:
         with engine.connect() as conn:
             return conn.execute(text(sql)).scalar()
-    except Exception:  # noqa: BLE001 - the schema may not exist yet while the daemon starts
+    except Exception:
         return None
     finally:
         engine.dispose()

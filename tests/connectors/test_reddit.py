@@ -18,6 +18,7 @@ import pytest
 from connectors.reddit import RedditConfig, RedditConnector
 from connectors.registry import connector_class
 from monitor.errors import AuthError, UnavailableError
+from monitor.message import Message
 from tests.connectors.conformance import ConnectorConformance, drain
 from tests.connectors.replay import ANY, Interaction, ReplayAdapter, load_cassette, replay_session
 
@@ -262,7 +263,7 @@ def test_forbidden_subreddit_does_not_stop_the_others(adapter: ReplayAdapter) ->
     adapter.add(ALL_NEW)
     adapter.route("GET", "/r/ferguson/new", lambda _r: QUARANTINED)
     connector = make_connector(adapter, subreddits=["ferguson", "all"], include_comments=False)
-    delivered = []
+    delivered: list[Message] = []
     with pytest.raises(UnavailableError) as caught:
         for batch in connector.fetch(None):
             delivered.extend(batch.messages)

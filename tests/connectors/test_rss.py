@@ -23,6 +23,7 @@ from connectors.http import HttpSettings, backoff_delay, error_for_status, parse
 from connectors.registry import connector_class
 from connectors.rss import RssConfig, RssConnector
 from monitor.errors import AuthError, UnavailableError
+from monitor.message import Message
 from tests.connectors.conformance import ConnectorConformance, drain
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
@@ -342,7 +343,7 @@ def test_slow_feed_times_out_but_other_feeds_are_delivered_first(server: FeedSer
         [{"url": server.base + "/slow", "timeout": 0.3}, {"url": server.base + "/fast"}],
         max_retries=0,
     )
-    delivered = []
+    delivered: list[Message] = []
     with pytest.raises(UnavailableError) as caught:
         for batch in connector.fetch(None):
             delivered.extend(batch.messages)

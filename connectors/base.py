@@ -75,6 +75,20 @@ class Connector(ABC, Generic[C]):
         """Parse one raw item again (``yuqing quarantine retry``); raises BadInputError if still bad."""
         raise NotImplementedError(f"{self.kind} connector cannot re-parse quarantined input")
 
+    def wait_for_changes(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Block until the source may have something new (push, e.g. IMAP IDLE) or ``timeout``.
+
+        Connectors that can be told about new data override this; the daemon then runs a watcher
+        thread for the source and polls at once when this returns ``True``. The default (no push)
+        is never called.
+        """
+        return False
+
+    @classmethod
+    def pushes(cls) -> bool:
+        """Whether this connector overrides :meth:`wait_for_changes`."""
+        return cls.wait_for_changes is not Connector.wait_for_changes
+
     def after_commit(self, batch: Batch) -> None:
         """Called once ``batch`` is committed: the place for post-store actions (flag, move)."""
 

@@ -52,6 +52,7 @@ class Daemon:
         self.scheduler: Any = None
         self._reload_requested = threading.Event()
         self._wake = threading.Event()
+        self._watchers: dict[str, threading.Thread] = {}
 
     # --- one poll -----------------------------------------------------------------------------
     def poll(self, source: SourceConfig) -> PollStats | None:
@@ -136,6 +137,7 @@ class Daemon:
         self.runtime.outbox.release_own_claims()
         self._install_signals()
         self._start_scheduler()
+        self._start_watchers()
         log.info("started", sources=[s.name for s in self.runtime.config.sources if s.enabled])
         while not self.stop.is_set():
             self._wake.wait(timeout=1.0)
@@ -166,6 +168,34 @@ class Daemon:
                     source.interval_seconds,
                     jitter=config.scheduler.jitter_seconds,
                 )
+
+    def _start_watchers(self) -> None:
+        """One thread per push-capable source (IMAP IDLE): poll the moment something arrives."""
+        for source in self.runtime.config.sources:
+            connector = self.runtime.connectors.get(source.name)
+            if connector is not None and connector.pushes() and source.name not in self._watchers:
+                thread = threading.Thread(
+                    target=self._watch, args=(source.name,), name=f"watch:{source.name}", daemon=True
+                )
+                self._watchers[source.name] = thread
+                thread.start()
+
+    def _watch(self, name: str) -> None:
+        while not self.stop.is_set():
+            connector = self.runtime.connectors.get(name)
+            health = self.health.get(name)
+            if connector is None or (health is not None and health.disabled):
+                if self.stop.wait(5):
+                    return
+                continue
+            try:
+                changed = connector.wait_for_changes(timeout=60.0, stop=self.stop)
+            except Exception as exc:  # noqa: BLE001 - the scheduled poll still runs; retry the watch later
+                log.warning("watch_failed", source=name, error=f"{type(exc).__name__}: {exc}")
+                self.stop.wait(5)
+                continue
+            if changed and self.scheduler is not None and self.scheduler.running:
+                run_soon(self.scheduler, poll_job_id(name))
 
     def _shutdown(self) -> int:
         timeout = self.runtime.config.scheduler.shutdown_timeout_seconds
@@ -199,9 +229,15 @@ class Daemon:
             self._reload_requested.set()
             self._wake.set()
 
+        if threading.current_thread() is not threading.main_thread():
+            return  # embedded (tests, other hosts): the caller stops us through ``request_stop``
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_hup)
+
+    def request_stop(self) -> None:
+        self.stop.set()
+        self._wake.set()
 
     def reload(self) -> bool:
         """Re-read the configuration file; keep running on the old one if the new one is invalid."""
@@ -230,6 +266,7 @@ class Daemon:
         self.health = {k: v for k, v in self.health.items() if v.disabled is None}
         if self.scheduler is not None:
             self._schedule_sources()
+            self._start_watchers()
         old.close()
         log.info("reloaded", sources=[s.name for s in config.sources if s.enabled])
         return True

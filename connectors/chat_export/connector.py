@@ -10,6 +10,7 @@ record keeps its offset before that record, so the rest is read once the file is
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.parsers.slack import SlackContext, load_slack_context
 from connectors.chat_export.parsers.whatsapp import chat_name_from_file
 from connectors.chat_export.records import Broken, ParseSettings, Record
+from monitor.errors import UnavailableError
 from monitor.message import Author, Batch, Checkpoint, Engagement, Message, Quarantined
 
 log = structlog.get_logger(__name__)
@@ -52,8 +54,8 @@ class ChatExportConnector(Connector[ChatExportConfig]):
         path = self.config.path
         if not path.exists():
             return [f"path {path} does not exist"]
-        if path.is_dir() and not any(True for _ in path.iterdir()):
-            return []
+        if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
+            return [f"path {path} is not readable"]
         return []
 
     def files(self) -> list[ExportFile]:
@@ -67,10 +69,17 @@ class ChatExportConnector(Connector[ChatExportConfig]):
         batch_size: int = 500,
         stop: threading.Event | None = None,
     ) -> Iterator[Batch]:
+        if not self.config.path.exists():
+            raise UnavailableError(f"chat export path {self.config.path} does not exist (not mounted?)")
+        files = self.files()
         states: dict[str, Any] = dict((checkpoint or {}).get("files") or {})
         run = _Run(self, states, max(1, batch_size))
+        present = {f.key for f in files}
+        for gone in [key for key in states if key not in present]:
+            del states[gone]  # deleted files: forget them (a file put back is read again, deduplicated)
+            run.dirty = True
         now = time.time()
-        for file in self.files():
+        for file in files:
             if stop is not None and stop.is_set():
                 break
             previous = states.get(file.key)

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 FINGERPRINT_SPAN = 256
+_GENERIC_STEMS = {"_chat", "chat", "result", "messages", "export"}
 # Media and documents that exports carry next to the chat (photos/, files/, stickers ...) are
 # never chat logs; everything else is offered to format detection, whatever its name.
 SKIPPED_SUFFIXES = frozenset({
@@ -24,6 +25,7 @@ SKIPPED_SUFFIXES = frozenset({
     ".mp4", ".mov", ".avi", ".mkv", ".webm", ".3gp", ".opus", ".ogg", ".mp3", ".m4a", ".aac",
     ".wav", ".amr", ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".vcf", ".html",
     ".htm", ".css", ".js", ".exe", ".dll", ".db", ".sqlite", ".gz", ".7z", ".rar", ".tar", ".bz2",
+    ".part", ".partial", ".tmp", ".crdownload", ".download",  # still being copied or downloaded
 })
 SLACK_MARKERS = ("channels.json", "users.json")
 
@@ -45,9 +47,14 @@ class ExportFile:
 
     @property
     def container_stem(self) -> str:
-        """The name that best names the chat: the zip's stem for a member, else the file's stem."""
+        """The name that best names the chat when the export itself does not.
+
+        WhatsApp's "export with media" zip holds ``_chat.txt``: the zip's name names the chat.
+        A zip of several named chat files names each by its own file.
+        """
         if self.member is not None:
-            return self.path.stem
+            stem = PurePosixPath(self.member).stem
+            return self.path.stem if stem.lower() in _GENERIC_STEMS else stem
         return self.path.stem
 
     def open(self) -> IO[bytes]:

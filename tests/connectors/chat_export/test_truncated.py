@@ -31,6 +31,7 @@ CASES: dict[str, tuple[str, Callable[[], bytes], str, int, dict[str, object]]] =
     ),
     "telegram-mid-utf8": ("result.json", lambda: chatgen.telegram_single(SAID).encode(), "產品品質", 10, {}),
     "whatsapp-mid-header": ("chat.txt", lambda: chatgen.whatsapp(SAID).encode(), "16/03/24, 22:", 10, {}),
+    "whatsapp-mid-utf8": ("chat.txt", lambda: chatgen.whatsapp(SAID).encode(), SAID[6].text, 6, {}),
     "wechat-csv-open-quote": (
         "王小明_utf8.csv",
         lambda: chatgen.wechat_csv(SAID, with_system=False).encode(),
@@ -64,7 +65,7 @@ def test_cut_file_imports_complete_part_and_quarantines_rest(
         full = content()
         path.parent.mkdir(parents=True, exist_ok=True)
     # 1 byte into a 3-byte character; 11 bytes into "16/03/24, 22:07 - " leaves "16/03/24, 2"
-    extra = {"telegram-mid-utf8": 1, "whatsapp-mid-header": 11}.get(case, 3)
+    extra = {"telegram-mid-utf8": 1, "whatsapp-mid-utf8": 1, "whatsapp-mid-header": 11}.get(case, 3)
     cut = _cut_inside(full, marker, extra)
     path.write_bytes(cut)
     connector = importer(**settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import structlog
 
@@ -36,7 +37,17 @@ class FolderWatcher:
 
     def _changed(self, folders: tuple[str, ...] | None = None) -> bool:
         client = self.session.connect()
-        for folder in folders or self.folders:
+        folders = folders or self.folders
+        selected = self.session.selected
+        if selected is not None and selected[0] in folders:
+            # STATUS of the selected folder may answer from this session's stale view (RFC 3501
+            # 6.3.10); UNSELECT leaves it without expunging (CLOSE could delete \Deleted mail).
+            if b"UNSELECT" in self.session.capabilities:
+                client.unselect_folder()
+                self.session.selected = None
+            else:
+                client.noop()
+        for folder in folders:
             if folder not in self.marks:
                 return True
             status = client.folder_status(folder, [b"UIDVALIDITY", b"UIDNEXT"])
@@ -79,6 +90,7 @@ class FolderWatcher:
         session.select(primary, readonly=True)
         client = session.connect()
         client.idle()
+        idling = True
         started = last_status = time.monotonic()
         quick_empty = 0
         try:
@@ -86,9 +98,12 @@ class FolderWatcher:
                 now = time.monotonic()
                 if now >= deadline or (stop is not None and stop.is_set()):
                     return False
-                slice_ = min(_STOP_CHECK if stop is not None else 30.0, deadline - now)
+                due = started + config.idle_reissue
+                if others:
+                    due = min(due, last_status + config.poll_interval)
+                slice_ = max(0.0, min(_STOP_CHECK if stop is not None else 30.0, deadline - now, due - now))
                 responses = client.idle_check(timeout=slice_)
-                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                if _has_new_mail(responses):
                     return True
                 # imapclient swallows EOF and returns []: a dead socket answers "at once" forever.
                 quick_empty = quick_empty + 1 if not responses and time.monotonic() - now < slice_ / 2 else 0
@@ -96,19 +111,32 @@ class FolderWatcher:
                     raise ConnectionError("server closed the IDLE connection")
                 now = time.monotonic()
                 if now - started >= config.idle_reissue:
-                    client.idle_done()
+                    # Mail that arrives between DONE and the next IDLE is reported to DONE or NOOP.
+                    idling = False
+                    seen = client.idle_done()[1] + client.noop()[1]
+                    if _has_new_mail(seen):
+                        return True
                     client.idle()
+                    idling = True
                     started = now
                     log.info("imap.idle_reissued", source=session.source, folder=primary)
                 if others and now - last_status >= config.poll_interval:
-                    client.idle_done()
+                    idling = False
+                    if _has_new_mail(client.idle_done()[1]):
+                        return True
                     changed = self._changed(others)
                     client.idle()
+                    idling = True
                     last_status = started = time.monotonic()
                     if changed:
                         return True
         finally:
-            try:
-                client.idle_done()
-            except Exception:  # the connection is unusable; the next call reconnects
-                session.drop()
+            if idling:
+                try:
+                    client.idle_done()
+                except Exception:  # the connection is unusable; the next call reconnects
+                    session.drop()
+
+
+def _has_new_mail(responses: list[Any]) -> bool:
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)

@@ -149,15 +149,33 @@ service imap-login {{
             time.sleep(0.05)
         raise RuntimeError("dovecot did not start listening within 15 s")
 
+    def _children(self) -> list[int]:
+        assert self.process is not None
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == self.process.pid:
+                    found.append(int(stat.parent.name))
+        return found
+
     def stop(self) -> None:
+        """Stop like a host going down: the master and every imap/auth/log process of this instance.
+
+        (Dovecot's master alone leaves running imap processes serving their clients.)
+        """
         if self.process is None:
             return
+        children = self._children()
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process = None
         # wait until the port is free again (the master closes listeners on exit)
         deadline = time.monotonic() + 5

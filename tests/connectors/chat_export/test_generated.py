@@ -172,3 +172,18 @@ def test_timezone_setting_applies_to_naive_times(
     (message,), _, _ = run(importer(timezone="Europe/Berlin"))
     assert message.created_at.utcoffset() is not None
     assert message.created_at.isoformat() == "2024-03-15T09:05:00+01:00"
+
+
+def test_full_account_telegram_export_resumes_after_any_message(
+    tmp_path: Path, importer: Callable[..., ChatExportConnector]
+) -> None:
+    """Checkpoints inside chat 1, between chats and inside chat 2 all resume exactly."""
+    telegram_batch(tmp_path)
+    connector = importer()
+    everything, _, _ = run(connector)
+    batches = list(connector.fetch(None, batch_size=1))
+    assert len(batches) >= len(everything)
+    for index, batch in enumerate(batches):
+        before = [m.external_id for b in batches[: index + 1] for m in b.messages]
+        rest, _, _ = run(connector, batch.checkpoint, batch_size=3)
+        assert before + [m.external_id for m in rest] == [m.external_id for m in everything]

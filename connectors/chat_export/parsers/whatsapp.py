@@ -241,7 +241,7 @@ class WhatsAppParser(ChatParser):
             text = text[1:]
         if len(body) > 1:
             text = "\n".join([text, *body[1:]])
-        if text.startswith(SYSTEM_PREFIXES):
+        if text.lstrip("\u200e").startswith(SYSTEM_PREFIXES):  # iOS marks notices with U+200E
             return
         if _MEDIA.fullmatch(text):
             text = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,7 +126,13 @@ def _tg_message(index: int, said: Said) -> dict[str, object]:
         "from": said.sender,
         "from_id": said.sender_id,
         "text": text,
+        "reactions": [{"type": "emoji", "count": likes(said), "emoji": "👍"}],
     }
+
+
+def likes(said: Said) -> int:
+    """The reaction count the Telegram writer gives a message."""
+    return len(said.text) % 4
 
 
 def telegram_chat(messages: list[Said], name: str = "售後服務群", chat_id: int = 4242) -> dict[str, object]:
@@ -148,12 +155,17 @@ def telegram_single(messages: list[Said], **kwargs: object) -> str:
     return json.dumps(telegram_chat(messages, **kwargs), ensure_ascii=False, indent=1)  # type: ignore[arg-type]
 
 
-def telegram_batch(chats: list[tuple[str, int, list[Said]]]) -> str:
+def telegram_batch(
+    chats: list[tuple[str, int, list[Said]]], left: Sequence[tuple[str, int, list[Said]]] = ()
+) -> str:
+    """A full-account export ("Export Telegram data"): chats, then chats the account has left."""
     doc = {
         "about": "Here is the data you requested.",
         "personal_information": {"user_id": 1, "first_name": "客服"},
         "contacts": {"about": "contacts", "list": [{"first_name": "王", "phone_number": "+86 000"}]},
         "chats": {"about": "chats", "list": [telegram_chat(m, name=n, chat_id=i) for n, i, m in chats]},
+        "left_chats": {"about": "left", "list": [telegram_chat(m, name=n, chat_id=i) for n, i, m in left]},
+        "other_data": {"about": "other", "drafts": [{"text": "未发送的草稿"}]},
     }
     return json.dumps(doc, ensure_ascii=False, indent=1)
 

@@ -92,3 +92,16 @@ def test_ambiguous_dates_can_be_forced(tmp_path: Path, importer: Callable[..., C
     month_first, _, _ = run(importer(date_order="mdy"))
     assert [m.created_at.month for m in day_first] == [2, 2]
     assert [m.created_at.month for m in month_first] == [1, 3]
+
+
+def test_ios_notices_marked_with_lrm_are_not_messages(
+    tmp_path: Path, importer: Callable[..., ChatExportConnector]
+) -> None:
+    (tmp_path / "_chat.txt").write_text(
+        "[15/03/2024, 09:05:01] 售后群: \u200eMessages and calls are end-to-end encrypted.\n"
+        "[15/03/2024, 09:05:02] 王小明: \u200eimage omitted\n"
+        "[15/03/2024, 09:05:09] 王小明: 耳机坏了\n",
+        "utf-8",
+    )
+    messages, _, _ = run(importer())
+    assert [(m.author.display_name, m.text) for m in messages] == [("王小明", ""), ("王小明", "耳机坏了")]

@@ -38,10 +38,10 @@ def telegram_single(root: Path) -> tuple[list[Said], dict[str, object]]:
 
 def telegram_batch(root: Path) -> tuple[list[Said], dict[str, object]]:
     a, b = chatgen.simplified(), chatgen.traditional()
-    _write(
-        root / "DataExport" / "result.json", chatgen.telegram_batch([("售后一群", 1, a), ("售後二群", 2, b)])
-    )
-    return a + b, {}
+    c = chatgen.more(2, b[-1].at, tag="已退群")
+    doc = chatgen.telegram_batch([("售后一群", 1, a), ("售後二群", 2, b)], left=[("旧群", 3, c)])
+    _write(root / "DataExport" / "result.json", doc)
+    return a + b + c, {}
 
 
 def wechat_csv(root: Path) -> tuple[list[Said], dict[str, object]]:
@@ -102,7 +102,7 @@ CASES: dict[str, tuple[Writer, str]] = {
     "whatsapp-zh-tw-afternoon": (wa("zh_tw", chatgen.traditional), "whatsapp:售后群"),
     "whatsapp-dotted": (wa("dotted", chatgen.simplified), "whatsapp:售后群"),
     "telegram-single": (telegram_single, "telegram:4242"),
-    "telegram-batch": (telegram_batch, ""),
+    "telegram-batch": (telegram_batch, ""),  # three threads, see below
     "wechat-csv-wechatmsg": (wechat_csv, "wechat:王小明"),
     "wechat-csv-gbk": (wechat_csv_gbk, "wechat:王小明"),
     "wechat-csv-pywxdump": (pywxdump_csv, "wechat:12345@chatroom"),
@@ -144,8 +144,12 @@ def test_telegram_batch_export_threads_per_chat(
 ) -> None:
     telegram_batch(tmp_path)
     messages, _, _ = run(importer())
-    assert [m.thread_key for m in messages] == ["telegram:1"] * 7 + ["telegram:2"] * 5
-    assert {m.title for m in messages} == {"售后一群", "售後二群"}
+    assert [m.thread_key for m in messages] == ["telegram:1"] * 7 + ["telegram:2"] * 5 + ["telegram:3"] * 2
+    assert {m.title for m in messages} == {"售后一群", "售後二群", "旧群"}
+    said = (
+        chatgen.simplified() + chatgen.traditional() + chatgen.more(2, chatgen.traditional()[-1].at, "已退群")
+    )
+    assert [m.engagement.likes for m in messages] == [chatgen.likes(s) for s in said]  # reactions
 
 
 def test_reexport_with_new_messages_only_adds_the_new_ones(

@@ -58,7 +58,6 @@ class JsonWalk:
             chat = dict(state.get("chat") or {})
             self._stack = [Frame(role, True, chat if role in ("root", "chat") else {})
                            for role in state["stack"]]
-        self.last_end: int | None = None
 
     def state(self) -> dict[str, Any]:
         """The resume state after the last yielded element."""
@@ -102,7 +101,6 @@ class JsonWalk:
         start = reader.byte_offset()
         value = reader.value()
         end = reader.byte_offset()
-        self.last_end = end
         yield Element(value, start, end, self._chat())
 
     def _object_step(self, reader: JsonReader, frame: Frame) -> None:

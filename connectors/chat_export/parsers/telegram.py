@@ -9,7 +9,6 @@ else from ``date`` (local time of the exporting machine: the configured timezone
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any, ClassVar
@@ -111,7 +110,3 @@ class TelegramParser(ChatParser):
             likes=reaction_total(message.get("reactions")),
         )
 
-
-def dumps_message(message: dict[str, Any]) -> str:
-    """Helper for fixtures and benchmarks: a message as Telegram Desktop indents it."""
-    return json.dumps(message, ensure_ascii=False, indent=1)

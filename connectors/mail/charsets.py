@@ -9,7 +9,8 @@ Real Chinese mail is labelled badly: GB2312 that contains GBK-only characters, `
 2. the label, mapped to the superset codec that browsers use (GB2312/GBK → GB18030, Big5 →
    Big5-HKSCS, ks_c_5601 → CP949, Latin-1 → CP1252);
 3. without a usable label: GB18030 or Big5-HKSCS, whichever yields more common characters;
-4. last resort: the label (or UTF-8) with replacement characters, so nothing ever raises.
+4. last resort, with replacement characters so nothing ever raises: UTF-8 when that was declared
+   (damaged UTF-8), else the label's codec, else Windows-1252 (8-bit bytes without a label).
 """
 
 from __future__ import annotations
@@ -154,7 +155,10 @@ def decode_text(data: bytes, label: str | None = None) -> str:
     guessed = _guess_cjk(data)
     if guessed is not None:
         return guessed
-    if codec is None or codec in {"utf-8", "ascii"}:
+    declared_utf8 = (label or "").strip().strip("\"'").lower().split("*")[0] in {"utf-8", "utf8"}
+    if declared_utf8:
+        return data.decode("utf-8", errors="replace")  # damaged UTF-8: keep what is readable
+    if codec is None or codec == "utf-8":  # no label, or "us-ascii" on 8-bit bytes: Western legacy
         codec = "cp1252"
     try:
         return data.decode(codec, errors="replace")

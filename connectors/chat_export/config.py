@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.base import ConnectorConfig
+from connectors.base import ConfigPath, ConnectorConfig
 
 FormatName = Literal["auto", "telegram", "whatsapp", "wechat", "slack", "generic"]
 DateOrder = Literal["auto", "dmy", "mdy", "ymd"]
@@ -47,7 +47,7 @@ class ChatExportConfig(ConnectorConfig):
     file. ``min_age_seconds`` leaves files alone until they stopped changing for that long.
     """
 
-    path: Path
+    path: ConfigPath
     format: FormatName = "auto"
     timezone: str = "Asia/Shanghai"
     date_order: DateOrder = "auto"

@@ -109,9 +109,11 @@ class Rule:
         if not self._thresholds_hold(ctx):
             return None
         matches: list[Match] = []
+        found = ctx.hits
         if self.any:
             for term in self.any:
-                matches.extend(ctx.term(term))
+                if isinstance(term, NearTerm) or term.word in found:
+                    matches.extend(ctx.term(term))
             if not matches:
                 return None
         for term in self.all:
@@ -119,7 +121,7 @@ class Rule:
             if not hits:
                 return None
             matches.extend(hits)
-        if any(ctx.term(term) for term in self.none):
+        if any(ctx.term(term) for term in self.none if isinstance(term, NearTerm) or term.word in found):
             return None
         if self.regex:
             regex_hits = [m for pattern in self.regex for m in ctx.regex(pattern)]
@@ -226,6 +228,8 @@ class MessageContext:
         return max(0, self._token_at(second[0]) - self._token_at(first[1] - 1) - 1)
 
     def regex(self, pattern: re2._Regexp) -> list[Match]:
+        if pattern.search(self.text.value) is None:  # one call; finditer only on a hit
+            return []
         return [
             self.match(f"re:{pattern.pattern}", m.start(), m.end())
             for m in pattern.finditer(self.text.value)

@@ -74,7 +74,8 @@ class RuleModel(_Strict):
 class SentimentSettings(_Strict):
     """Which sentiment method to use and where user files are (paths relative to the rule file)."""
 
-    method: Literal["model", "lexicon"] = "model"
+    method: Literal["hybrid", "model", "lexicon"] = "hybrid"
+    lexicon_weight: float = Field(default=1.5, ge=0.0, le=10.0)
     model: str | None = None
     lexicon: str | None = None
     negative_below: float = Field(default=-0.2, ge=-1.0, le=1.0)

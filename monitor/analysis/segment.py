@@ -15,8 +15,9 @@ keyword boundaries do not depend on it).
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,9 +83,47 @@ class Tokens:
         return [w for w in self.words if w.strip()]
 
 
+def _fast_cut(tok: jieba.Tokenizer) -> Callable[[str], list[str]]:
+    """``tok.lcut(text, HMM=False)`` without its per-call overhead (same blocks, same DAG cut).
+
+    jieba's ``cut`` is a generator that re-yields every word of its block cutter and checks for
+    paddle on each call; on short messages that is a fifth of the time. We split blocks with
+    jieba's own patterns and call its dictionary cutter directly. jieba is pinned to 0.42.x; if its
+    internals move, we fall back to the public ``lcut`` (a test checks both agree).
+    """
+    dag = getattr(tok, "_Tokenizer__cut_DAG_NO_HMM", None)
+    re_han: re.Pattern[str] | None = getattr(jieba, "re_han_default", None)
+    re_skip: re.Pattern[str] | None = getattr(jieba, "re_skip_default", None)
+    if dag is None or re_han is None or re_skip is None:
+        return lambda text: list(tok.lcut(text, HMM=False))
+
+    def cut(text: str) -> list[str]:
+        words: list[str] = []
+        for block in re_han.split(text):
+            if not block:
+                continue
+            if re_han.match(block):
+                words.extend(dag(block))
+            else:
+                for part in re_skip.split(block):
+                    if re_skip.match(part):
+                        words.append(part)
+                    else:
+                        words.extend(part)
+        return words
+
+    return cut
+
+
+_cut: Callable[[str], list[str]] | None = None
+
+
 def segment(text: str) -> Tokens:
     """Cut normalized text into tokens."""
-    words = tuple(tokenizer().lcut(text, HMM=False))
+    global _cut
+    if _cut is None:
+        _cut = _fast_cut(tokenizer())
+    words = tuple(_cut(text))
     starts: list[int] = []
     pos = 0
     for w in words:

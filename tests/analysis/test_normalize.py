@@ -105,3 +105,10 @@ def test_keyword_normalization_matches_message_normalization() -> None:
     n = Normalizer()
     assert n.word(" 投訴 ") == n.word("投诉") == "投诉"
     assert n.word("ＲＥＦＵＮＤ") == "refund"
+
+
+@given(st.text(alphabet=st.sampled_from(list("投诉故障紧急系统无法下单 ,。!?abcXYZ123-_.%\n\t报警器爆炸头")), max_size=30))
+def test_fast_segmentation_equals_jieba_lcut(text: str) -> None:
+    from monitor.analysis.segment import segment, tokenizer
+
+    assert list(segment(text).words) == tokenizer().lcut(text, HMM=False)

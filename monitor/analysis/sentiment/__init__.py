@@ -9,6 +9,7 @@ neutral band. Which method runs and which files it reads come from :class:`Senti
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +24,28 @@ from monitor.analysis.sentiment.linear import LinearModel
 
 SHIPPED_MODEL = Path(__file__).with_name("model.json")
 
-__all__ = ["SHIPPED_LEXICON", "SHIPPED_MODEL", "Scorer", "SentimentStage", "build_sentiment"]
+__all__ = ["SHIPPED_LEXICON", "SHIPPED_MODEL", "HybridScorer", "Scorer", "SentimentStage", "build_sentiment"]
 
 
 class Scorer(Protocol):
     def score(self, text: str, tokens: Sequence[str]) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HybridScorer:
+    """The default: the model's margin plus the lexicon score, ``tanh((margin + w·lexicon) / 2)``.
+
+    The model knows the e-commerce vocabulary of its training data; the lexicon adds words and
+    negation handling the model never saw (delivery, service). See docs/sentiment.md for numbers.
+    """
+
+    model: LinearModel
+    lexicon: LexiconScorer
+    lexicon_weight: float = 1.5
+
+    def score(self, text: str, tokens: Sequence[str]) -> float:
+        margin = self.model.margin(text, tokens) + self.lexicon_weight * self.lexicon.score(text, tokens)
+        return math.tanh(margin / 2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +70,8 @@ class SentimentStage:
         """Words the scorer needs as single tokens (lexicon entries)."""
         if isinstance(self.scorer, LexiconScorer):
             return self.scorer.lexicon.words
+        if isinstance(self.scorer, HybridScorer):
+            return self.scorer.lexicon.lexicon.words
         return frozenset()
 
 
@@ -74,11 +94,14 @@ def build_sentiment(settings: SentimentSettings | None = None, base: Path | None
     """The sentiment stage for the given settings (``None``: the shipped default)."""
     s = settings or SentimentSettings()
     root = base or Path.cwd()
+    lexicon = _lexicon(SHIPPED_LEXICON, SHIPPED_LEXICON.stat().st_mtime_ns)
+    if s.lexicon:
+        user = (root / s.lexicon).resolve()
+        lexicon = lexicon.merged(_lexicon(user, user.stat().st_mtime_ns))
     if s.method == "lexicon":
-        lexicon = _lexicon(SHIPPED_LEXICON, SHIPPED_LEXICON.stat().st_mtime_ns)
-        if s.lexicon:
-            user = (root / s.lexicon).resolve()
-            lexicon = lexicon.merged(_lexicon(user, user.stat().st_mtime_ns))
         return SentimentStage(LexiconScorer(lexicon), s.negative_below, s.positive_above, "lexicon")
-    path = (root / s.model).resolve() if s.model else SHIPPED_MODEL
-    return SentimentStage(load_model(path), s.negative_below, s.positive_above, "model")
+    model = load_model((root / s.model).resolve() if s.model else SHIPPED_MODEL)
+    if s.method == "model":
+        return SentimentStage(model, s.negative_below, s.positive_above, "model")
+    scorer = HybridScorer(model, LexiconScorer(lexicon), s.lexicon_weight)
+    return SentimentStage(scorer, s.negative_below, s.positive_above, "hybrid")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-NGRAMS: tuple[int, ...] = (1, 2, 3)
+NGRAMS: tuple[int, ...] = (1, 2)
 
 
 def features(text: str, tokens: Sequence[str], ngrams: Sequence[int] = NGRAMS) -> list[str]:
-    """Feature names of one normalized text (duplicates kept: counts matter)."""
-    out = [f"w:{t}" for t in tokens if t.strip()]
+    """Feature names of one normalized text (duplicates kept: counts matter).
+
+    :meth:`LinearModel.margin` computes the same sum without building these strings."""
+    out = [f"w:{t}" for t in tokens]
     compact = "".join(text.split())
     for n in ngrams:
         prefix = f"{n}:"

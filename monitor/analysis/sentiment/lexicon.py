@@ -13,7 +13,6 @@ extend it with a domain lexicon in the same format (their entries override ours)
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ import yaml
 from monitor.analysis.normalize import Normalizer
 
 SHIPPED = Path(__file__).with_name("lexicon.yaml")
-_CLAUSE_END = re.compile(r"^[,.!?;:~。、…\n]+$")
+_CLAUSE_CHARS = frozenset(",.!?;:~。、…\n")
 WINDOW = 3
 
 
@@ -95,6 +94,7 @@ class LexiconScorer:
         self.lexicon = lexicon
         self._prefixes = sorted(lexicon.negations | frozenset(lexicon.degree), key=len, reverse=True)
         self._expanded: dict[str, tuple[str, ...]] = {}
+        self._prefix_starts = frozenset(p[0] for p in self._prefixes if p)
 
     def expand(self, word: str) -> tuple[str, ...]:
         """Split a dictionary word that glues a negation or degree adverb to a sentiment word.
@@ -119,32 +119,35 @@ class LexiconScorer:
 
     def score(self, text: str, tokens: Sequence[str]) -> float:
         lex = self.lexicon
+        polarity = lex.polarity
+        contrast = lex.contrast
+        starts = self._prefix_starts
         total = 0.0
         clause = 0.0
         clause_weight = 1.0
         recent: list[str] = []
-        for token in tokens:
-            word = token.strip()
-            if not word:
-                continue
-            parts = self.expand(word)
-            if len(parts) > 1:
-                for part in parts[:-1]:
-                    recent.append(part)
-                word = parts[-1]
-            if _CLAUSE_END.match(word):
+        for word in tokens:
+            first = word[:1]
+            if first in _CLAUSE_CHARS:
                 total += clause * clause_weight
                 clause, recent = 0.0, []
                 continue
-            if word in lex.contrast:
+            if first in starts and len(word) > 1 and word not in polarity:
+                parts = self.expand(word)
+                recent.extend(parts[:-1])
+                word = parts[-1]
+            elif word.isspace():
+                continue
+            if word in contrast:
                 total = total * 0.5 + clause * clause_weight * 0.5
                 clause, clause_weight, recent = 0.0, 1.5, []
                 continue
-            weight = lex.polarity.get(word)
+            weight = polarity.get(word)
             if weight is not None:
                 clause += self._modified(weight, recent[-WINDOW:])
             recent.append(word)
-            del recent[:-WINDOW]
+            if len(recent) > 2 * WINDOW:
+                del recent[:-WINDOW]
         total += clause * clause_weight
         return math.tanh(total / lex.scale)
 

@@ -13,23 +13,28 @@ import json
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add
 from pathlib import Path
 from typing import Any
 
-from monitor.analysis.sentiment.features import NGRAMS, features
+from monitor.analysis.sentiment.features import NGRAMS
 
 FORMAT = "yuqing-linear-1"
 
 
-def _vector(names: Iterable[str]) -> dict[str, float]:
-    counts = Counter(names)
-    norm = math.sqrt(sum(c * c for c in counts.values())) or 1.0
-    return {name: c / norm for name, c in counts.items()}
+def _vector(names: Sequence[str]) -> dict[str, float]:
+    """Occurrence counts scaled by ``1/sqrt(number of occurrences)``."""
+    scale = 1.0 / math.sqrt(len(names)) if names else 1.0
+    out: dict[str, float] = {}
+    for name in names:
+        out[name] = out.get(name, 0.0) + scale
+    return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LinearModel:
     """Weights of a trained model; ``score`` maps a text to [-1, 1] (positive > 0)."""
 
@@ -38,12 +43,29 @@ class LinearModel:
     ngrams: tuple[int, ...] = NGRAMS
     meta: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        # Split the weights by feature kind once, so scoring looks raw slices up without
+        # building prefixed strings (the hot path runs in C through map()).
+        kinds: dict[str, dict[str, float]] = {}
+        for name, weight in self.weights.items():
+            kind, _, key = name.partition(":")
+            kinds.setdefault(kind, {})[key] = weight
+        object.__setattr__(self, "_kinds", kinds)
+
     def margin(self, text: str, tokens: Sequence[str]) -> float:
-        w = self.weights
-        z = self.bias
-        for name, x in _vector(features(text, tokens, self.ngrams)).items():
-            z += w.get(name, 0.0) * x
-        return z
+        """``bias + w·x`` with x = feature counts / sqrt(number of features), as in training."""
+        kinds: dict[str, dict[str, float]] = self._kinds  # type: ignore[attr-defined]
+        compact = "".join(text.split())
+        total = sum(map(kinds.get("w", {}).get, tokens, repeat(0.0)))
+        count = len(tokens)
+        grams: list[str] = list(compact)
+        for n in range(1, max(self.ngrams, default=0) + 1):
+            if n > 1:
+                grams = list(map(add, grams, compact[n - 1 :]))
+            if n in self.ngrams:
+                total += sum(map(kinds.get(str(n), {}).get, grams, repeat(0.0)))
+                count += len(grams)
+        return self.bias + (total / math.sqrt(count) if count else 0.0)
 
     def score(self, text: str, tokens: Sequence[str]) -> float:
         """``2 * P(positive) - 1``, i.e. ``tanh(margin / 2)``."""

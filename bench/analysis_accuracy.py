@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.analysis.normalize import Normalizer  # noqa: E402
 from monitor.analysis.schema import SentimentSettings  # noqa: E402
-from monitor.analysis.segment import add_words, segment  # noqa: E402
+from monitor.analysis.segment import Segmenter, segment  # noqa: E402
 from monitor.analysis.sentiment import build_sentiment  # noqa: E402
 from monitor.analysis.sentiment.linear import TrainConfig  # noqa: E402
 from monitor.analysis.sentiment.training import balanced_accuracy, train_texts  # noqa: E402
@@ -66,12 +66,12 @@ def score_with(predict: Callable[[str], int], rows: Rows) -> tuple[float, float,
 
 def yuqing_predictor(method: str) -> Callable[[str], int]:
     stage = build_sentiment(SentimentSettings(method=method))  # type: ignore[arg-type]
-    add_words(w for w in stage.words if not w.isascii())
+    seg = Segmenter(w for w in stage.words if not w.isascii())
     norm = Normalizer()
 
     def predict(text: str) -> int:
         value = norm(text).value
-        return 1 if stage.scorer.score(value, segment(value).words) >= 0 else 0
+        return 1 if stage.scorer.score(value, seg(value).words) >= 0 else 0
 
     return predict
 

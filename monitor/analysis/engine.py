@@ -23,7 +23,7 @@ from monitor.analysis.normalize import Normalizer, Text
 from monitor.analysis.rules import MessageContext, Rule, candidates
 from monitor.analysis.ruleset import LintIssue, RuleSet, compile_rule_set, rule_files
 from monitor.analysis.schema import SentimentSettings
-from monitor.analysis.segment import Tokens, add_words, load_dictionary, segment
+from monitor.analysis.segment import Segmenter, Tokens
 from monitor.analysis.sentiment import SentimentStage, build_sentiment
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.message import Message
@@ -66,11 +66,10 @@ class Engine:
         self.rule_set = rule_set
         self.normalizer = normalizer or Normalizer()
         self.sentiment = sentiment or build_sentiment(rule_set.sentiment, rule_set.sentiment_base)
-        for dictionary in rule_set.dictionaries:
-            load_dictionary(dictionary)
         # ASCII keywords are already whole tokens (jieba keeps letter/digit runs together); adding
         # them to the dictionary would make jieba split ``usb`` into ``u`` + ``sb``.
-        add_words(w for w in rule_set.words | self.sentiment.words if not w.isascii())
+        words = (w for w in rule_set.words | self.sentiment.words if not w.isascii())
+        self.segmenter = Segmenter(words, rule_set.dictionaries)
         self.rules: tuple[Rule, ...] = rule_set.rules
         self._index = KeywordIndex(rule_set.words)
         by_word: dict[str, list[int]] = {}
@@ -93,7 +92,7 @@ class Engine:
         title = message.title.strip()
         combined = f"{message.title}\n{message.text}" if title else message.text
         text = self.normalizer(combined)
-        tokens = segment(text.value)
+        tokens = self.segmenter(text.value)
         sentiment = self.sentiment(text.value, tokens.words)
         hits = self._index.find(text.value)
         ctx = MessageContext(

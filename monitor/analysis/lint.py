@@ -10,13 +10,13 @@ from __future__ import annotations
 from monitor.analysis.engine import Engine
 from monitor.analysis.rules import KeywordTerm, NearTerm
 from monitor.analysis.ruleset import LintIssue
-from monitor.analysis.segment import segment
+from monitor.analysis.segment import Segmenter
 from monitor.errors import ConfigIssue
 
 CONTEXTS = ("{}", "我说{}了", "，{}。", "这个{}")
 
 
-def _matchable(word: str) -> bool:
+def _matchable(word: str, segment: Segmenter) -> bool:
     for context in CONTEXTS:
         text = context.format(word)
         start = text.index(word)
@@ -43,9 +43,9 @@ def lint_segmentation(engine: Engine) -> list[LintIssue]:
                 for word in words:
                     if word.isascii():
                         continue
-                    ok = checked.setdefault(word, _matchable(word))
+                    ok = checked.setdefault(word, _matchable(word, engine.segmenter))
                     if not ok:
-                        cut = "/".join(segment(word).words)
+                        cut = "/".join(engine.segmenter(word).words)
                         issues.append(
                             LintIssue(
                                 "warning",

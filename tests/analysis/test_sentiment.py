@@ -10,7 +10,7 @@ import pytest
 from monitor.analysis.engine import Engine
 from monitor.analysis.normalize import Normalizer
 from monitor.analysis.schema import SentimentSettings
-from monitor.analysis.segment import add_words, segment
+from monitor.analysis.segment import Segmenter
 from monitor.analysis.sentiment import SHIPPED_LEXICON, build_sentiment
 from monitor.analysis.sentiment.lexicon import LexiconScorer, load_lexicon
 from monitor.analysis.sentiment.linear import LinearModel, TrainConfig
@@ -18,7 +18,7 @@ from monitor.analysis.sentiment.training import TrainingDataError, read_labelled
 from tests.analysis.conftest import message
 
 LEXICON = load_lexicon(SHIPPED_LEXICON)
-add_words(w for w in LEXICON.words if not w.isascii())
+segment = Segmenter(w for w in LEXICON.words if not w.isascii())
 SCORER = LexiconScorer(LEXICON)
 NORMALIZER = Normalizer()
 
@@ -62,7 +62,7 @@ def test_user_lexicon_extends_and_overrides(tmp_path: Path) -> None:
     user = tmp_path / "domain.yaml"
     user.write_text("positive:\n  2.0: [秒回]\nnegative:\n  2.0: [好评返现]\n", encoding="utf-8")
     merged = LEXICON.merged(load_lexicon(user))
-    add_words(["秒回"])
+    segment = Segmenter(["秒回", "好评返现"])
     scorer = LexiconScorer(merged)
     assert SCORER.score("秒回", segment("秒回").words) == 0
     assert scorer.score("秒回", segment("秒回").words) > 0

@@ -24,12 +24,14 @@ import structlog
 from imapclient import SEEN, IMAPClient
 
 from connectors.base import Connector
+from connectors.mail.identity import header_block, mail_identity
 from connectors.mail.imap_config import ImapConfig
 from connectors.mail.imap_scan import FolderCursor, FolderScanner, KnownIds, raw_ref
 from connectors.mail.imap_session import ImapSession, Stopped, UidValidityChanged
 from connectors.mail.imap_watch import FolderWatcher
-from monitor.errors import AuthError, ConfigError, UnavailableError
-from monitor.message import Batch, Checkpoint
+from connectors.mail.parse import parse_mail
+from monitor.errors import AuthError, BadInputError, ConfigError, UnavailableError
+from monitor.message import Batch, Checkpoint, Message
 
 log = structlog.get_logger(__name__)
 _REF = re.compile(r"^imap://[^/]+/(?P<folder>[^;]*);UIDVALIDITY=(?P<validity>\d+)/;UID=(?P<uid>\d+)$")
@@ -89,6 +91,18 @@ class ImapConnector(Connector[ImapConfig]):
         fetch will re-establish). ``False``: nothing arrived, or ``stop`` was set.
         """
         return self._watcher.wait(timeout, stop)
+
+    def parse_raw(self, raw: bytes, raw_ref: str) -> Message:
+        """Parse quarantined mail again (``yuqing quarantine retry``); BadInputError if still bad.
+
+        The id uses ``len(raw)`` for the size, which equals RFC822.SIZE for a complete message; the
+        prefix kept of an oversized mail (its raw_ref ends in RFC 5092 ``;PARTIAL=0.<n>``) is refused,
+        so it cannot be stored under a wrong id.
+        """
+        if ";PARTIAL=" in raw_ref:
+            raise BadInputError("only a prefix of this oversized mail was kept; read it on the server")
+        return parse_mail(raw, source=self.name, external_id=mail_identity(header_block(raw), len(raw)),
+                          raw_ref=raw_ref).message
 
     # -- after the core committed a batch ---------------------------------------------------------
     def after_commit(self, batch: Batch) -> None:

@@ -221,7 +221,8 @@ class FolderScanner:
             return ScanItem(uid, quarantined=Quarantined(source, reason, b"", ref, size))
         if size > self.config.max_message_bytes:
             reason = f"message of {size} bytes exceeds max_message_bytes={self.config.max_message_bytes}"
-            return ScanItem(uid, quarantined=Quarantined(source, reason, raw, ref, size))
+            partial = f"{ref}/;PARTIAL=0.{len(raw)}"  # RFC 5092: only this prefix was kept
+            return ScanItem(uid, quarantined=Quarantined(source, reason, raw, partial, size))
         received = when.astimezone(UTC) if when is not None and when.tzinfo else None
         try:
             parsed = parse_mail(raw, source=source, external_id=mail_identity(header_block(raw), size),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import itertools
 import os
 import pwd
 import shutil
@@ -30,6 +31,10 @@ USER = "alice@example.com"
 PASSWORD = "s3cret-pässword-不要泄露"
 TOKEN = "ya29.test-oauth-token-不要泄露"  # a second account logs in with XOAUTH2 using this token
 OAUTH_USER = "bob@example.com"
+ASCII_USER, ASCII_PASSWORD = "carol@example.com", "carol-ascii-password"  # for clients that only LOGIN
+
+
+_SEQUENCE = itertools.count()
 
 
 class DovecotMissing(RuntimeError):
@@ -89,7 +94,9 @@ class Dovecot:
         mail.mkdir()
         os.chown(mail, self.mail_uid, self.mail_gid)
         (self.root / "passwd").write_text(
-            f"{USER}:{{PLAIN}}{PASSWORD}::::::\n{OAUTH_USER}:{{PLAIN}}{TOKEN}::::::\n", encoding="utf-8"
+            f"{USER}:{{PLAIN}}{PASSWORD}::::::\n{OAUTH_USER}:{{PLAIN}}{TOKEN}::::::\n"
+            f"{ASCII_USER}:{{PLAIN}}{ASCII_PASSWORD}::::::\n",
+            encoding="utf-8",
         )
         unprivileged = "" if os.geteuid() == 0 else (
             "service imap-login {\n  chroot =\n}\nservice anvil {\n  chroot =\n}\n"
@@ -195,13 +202,13 @@ service imap-login {{
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- mail -----------------------------------------------------------------------------------
-    def client(self) -> IMAPClient:
+    def client(self, user: str = USER) -> IMAPClient:
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
-        client.plain_login(USER, PASSWORD)
+        client.plain_login(user, {USER: PASSWORD, OAUTH_USER: TOKEN, ASCII_USER: ASCII_PASSWORD}[user])
         return client
 
-    def create_folder(self, folder: str) -> None:
-        with contextlib.closing(_Closing(self.client())) as admin:
+    def create_folder(self, folder: str, user: str = USER) -> None:
+        with contextlib.closing(_Closing(self.client(user))) as admin:
             admin.client.create_folder(folder)
 
     def append(self, folder: str, messages: Iterable[bytes]) -> int:
@@ -212,19 +219,19 @@ service imap-login {{
                 count += 1
         return count
 
-    def maildir(self, folder: str) -> Path:
-        base = self.root / "mail" / USER
+    def maildir(self, folder: str, user: str = USER) -> Path:
+        base = self.root / "mail" / user
         return base if folder == "INBOX" else base / f".{folder}"
 
-    def deliver(self, folder: str, messages: Iterable[bytes]) -> int:
+    def deliver(self, folder: str, messages: Iterable[bytes], user: str = USER) -> int:
         """Write straight into the Maildir's ``new/`` (fast; Dovecot picks the files up)."""
-        new = self.maildir(folder) / "new"
+        new = self.maildir(folder, user) / "new"
         if not new.is_dir():
-            self.create_folder(folder)
+            self.create_folder(folder, user)
         count = 0
         stamp = int(time.time())
         for raw in messages:
-            path = new / f"{stamp}.M{count}P{os.getpid()}.yuqing-test"
+            path = new / f"{stamp}.M{next(_SEQUENCE)}P{os.getpid()}.yuqing-test"
             path.write_bytes(raw)
             os.chown(path, self.mail_uid, self.mail_gid)
             count += 1

@@ -9,7 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from connectors.imap import ImapConnector
-from monitor.errors import ConfigError, UnavailableError
+from monitor.errors import BadInputError, ConfigError, UnavailableError
 from monitor.message import Batch, Message
 from tests.connectors.conformance import drain
 from tests.connectors.imap.conftest import make_mail
@@ -50,14 +50,14 @@ def test_batches_follow_uid_order_and_sizes(dovecot: Dovecot, folder: str, make_
 
 def test_several_folders_have_their_own_cursor(dovecot: Dovecot, make_connector: Build) -> None:
     dovecot.create_folder("multi-a")
-    dovecot.create_folder("multi-b")
+    dovecot.create_folder("投诉-b")
     dovecot.append("multi-a", [make_mail(1), make_mail(2)])
-    dovecot.append("multi-b", [make_mail(3)])
-    connector = make_connector(dovecot, ("multi-a", "multi-b"))
+    dovecot.append("投诉-b", [make_mail(3)])
+    connector = make_connector(dovecot, ("multi-a", "投诉-b"))
     messages, checkpoint, _ = drain(connector, None)
     assert len(messages) == 3
-    assert checkpoint is not None and set(checkpoint["folders"]) == {"multi-a", "multi-b"}
-    dovecot.append("multi-b", [make_mail(4)])
+    assert checkpoint is not None and set(checkpoint["folders"]) == {"multi-a", "投诉-b"}
+    dovecot.append("投诉-b", [make_mail(4)])
     again, _, _ = drain(connector, checkpoint)
     assert [m.title for m in again] == ["订单问题 #4"]
 
@@ -80,6 +80,16 @@ def test_oversized_and_broken_mail_are_quarantined_and_the_cursor_moves_on(
     assert garbage.reason == "no e-mail headers found" and b"not a mail at all" in garbage.raw
     assert batches[-1].checkpoint["folders"][folder]["uid"] == 4
     assert list(connector.fetch(batches[-1].checkpoint)) == []
+    # quarantine retry: the kept prefix is refused, a complete mail gets the id it would have had
+    assert oversized.raw_ref.endswith(";UID=2/;PARTIAL=0.1000")
+    with pytest.raises(BadInputError, match="prefix"):
+        connector.parse_raw(oversized.raw, oversized.raw_ref)
+    admin = dovecot.client()
+    admin.select_folder(folder, readonly=True)
+    first = admin.fetch([1], [b"BODY.PEEK[]"])[1][b"BODY[]"]
+    admin.logout()
+    stored = batches[0].messages[0]
+    assert connector.parse_raw(first, stored.raw_ref).external_id == stored.external_id
 
 
 def test_missing_folder_is_a_config_error(dovecot: Dovecot, make_connector: Build) -> None:

@@ -1,0 +1,245 @@
+"""IMAP connector throughput and memory against a local Dovecot, next to baselines of the same run.
+
+Starts a private Dovecot (``tests/connectors/imap/dovecot.py``), writes N ~8 KB Chinese mails into
+its Maildir (UTF-8 base64, GBK base64, UTF-8 8-bit; texts from the online-shopping corpus), warms
+the index once, then runs each stage in its own child process so its peak RSS is its own:
+
+* ``raw``       imapclient ``UID FETCH BODY.PEEK[]`` in batches of 500, no parsing (the ceiling);
+* ``stdlib``    the same fetch + ``email`` with ``policy.default`` and ``get_body().get_content()``;
+* ``connector`` ``ImapConnector.fetch`` (size fetch, body fetch, full parse to Messages);
+* ``pipeline``  ``monitor.pipeline.poll_source`` into SQLite: connector + storage + checkpoint +
+  tickets in one transaction per batch (no-op analyzer: the analysis engine is benchmarked apart);
+* ``getmail6``  getmail6's SimpleIMAPRetriever into a Maildir (``read_all``, no delete);
+* ``connector`` once more on a folder of N/5 mails: peak RSS should not depend on mailbox size.
+
+    .venv/bin/python bench/imap_fetch.py [--messages 10000] [--batch-size 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CORPUS = ROOT.parent / "shared" / "data" / "sentiment" / "online_shopping_10_cats.no_hotel.csv"
+FOLDER, SMALL_FOLDER = "bench", "bench-small"
+
+
+def chinese_mails(count: int, start: int = 0) -> Iterator[bytes]:
+    """~8 KB mails: 2,000 chars UTF-8 base64, 3,000 chars GBK base64 or 2,600 chars UTF-8 8-bit."""
+    with open(CORPUS, encoding="utf-8", newline="") as handle:
+        reviews = [row["review"].strip() for row in csv.DictReader(handle) if row["review"].strip()][:20000]
+    pool = "\n".join(reviews)
+    for number in range(start, start + count):
+        kind = number % 3
+        chars = (2000, 3000, 2600)[kind]
+        offset = (number * 7919) % (len(pool) - chars)
+        text = pool[offset : offset + chars]
+        charset, cte = (("utf-8", "base64"), ("gbk", "base64"), ("utf-8", "8bit"))[kind]
+        data = text.encode(charset, "replace")
+        body = base64.encodebytes(data) if cte == "base64" else data
+        header = (
+            f"From: =?utf-8?B?{base64.b64encode(f'客户{number}'.encode()).decode()}?= <c{number}@example.com>\n"
+            f"To: support@example.com\nSubject: =?utf-8?B?{base64.b64encode(f'投诉 订单{number}'.encode()).decode()}?=\n"
+            f"Message-ID: <bench{number}@example.com>\nDate: Wed, 01 May 2024 08:00:00 +0800\n"
+            f"MIME-Version: 1.0\nContent-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: {cte}\n\n"
+        )
+        yield header.encode() + body
+
+
+# -- child stages ---------------------------------------------------------------------------------
+def _client(info: dict[str, object]) -> object:
+    from imapclient import IMAPClient
+
+    client = IMAPClient(str(info["host"]), port=int(str(info["port"])), ssl=False, timeout=60)
+    client.login(str(info["user"]), str(info["password"]))
+    return client
+
+
+def stage_raw(info: dict[str, object], folder: str, batch_size: int, parse: bool) -> int:
+    import email
+    import email.policy
+
+    client = _client(info)
+    client.select_folder(folder, readonly=True)  # type: ignore[attr-defined]
+    uids = client.search(["ALL"])  # type: ignore[attr-defined]
+    count = 0
+    for start in range(0, len(uids), batch_size):
+        answer = client.fetch(uids[start : start + batch_size], [b"BODY.PEEK[]"])  # type: ignore[attr-defined]
+        for data in answer.values():
+            raw = data[b"BODY[]"]
+            if parse:
+                msg = email.message_from_bytes(raw, policy=email.policy.default)
+                body = msg.get_body(("plain", "html"))  # type: ignore[attr-defined]
+                _ = (str(msg["Subject"]), str(msg["From"]), body.get_content() if body else "")
+            count += 1
+    return count
+
+
+def _connector(info: dict[str, object], folder: str) -> object:
+    from connectors.imap import ImapConnector
+    from connectors.mail.imap_config import ImapConfig
+
+    config = ImapConfig.model_validate(
+        {"host": info["host"], "port": info["port"], "security": "plain", "username": info["user"],
+         "password": info["password"], "folders": [folder]}
+    )
+    return ImapConnector("bench", config)
+
+
+def stage_connector(info: dict[str, object], folder: str, batch_size: int) -> int:
+    connector = _connector(info, folder)
+    count = 0
+    for batch in connector.fetch(None, batch_size=batch_size):  # type: ignore[attr-defined]
+        count += len(batch.messages)
+    return count
+
+
+def stage_pipeline(info: dict[str, object], folder: str, batch_size: int, db_path: str) -> int:
+    from monitor.analysis.findings import Analysis
+    from monitor.pipeline import poll_source
+    from monitor.storage.db import Database
+
+    db = Database(f"sqlite:///{db_path}")
+    db.upgrade()
+    nothing = Analysis(())
+    global STARTED
+    STARTED = time.perf_counter()  # the schema migration is not part of the measurement
+    stats = poll_source(db, "bench", _connector(info, folder), lambda: (lambda m: nothing),  # type: ignore[arg-type]
+                        lambda: [], batch_size=batch_size)
+    return stats.new
+
+
+def stage_getmail(info: dict[str, object], folder: str, workdir: str) -> int:
+    work = Path(workdir)
+    out = work / "maildir"
+    for sub in ("cur", "new", "tmp"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    run_as = ""
+    if os.geteuid() == 0:  # getmail refuses to deliver as root; it switches to this user
+        work.chmod(0o755)
+        for path in [out, *out.iterdir()]:
+            os.chown(path, 65534, 65534)
+        run_as = "user = nobody\n"
+    (work / "getmailrc").write_text(
+        "[retriever]\ntype = SimpleIMAPRetriever\n"
+        f"server = {info['host']}\nport = {info['port']}\nusername = {info['user']}\npassword = {info['password']}\n"
+        f"mailboxes = (\"{folder}\",)\n\n[destination]\ntype = Maildir\npath = {out}/\n{run_as}\n"
+        "[options]\nread_all = true\ndelete = false\nverbose = 0\nmessage_log_syslog = false\n",
+        encoding="utf-8",
+    )
+    getmail = Path(sys.executable).parent / "getmail"
+    subprocess.run([str(getmail), f"--getmaildir={work}", "--rcfile=getmailrc"], check=True)
+    return len(list((out / "new").iterdir()))
+
+
+STARTED = 0.0
+
+
+def child(args: argparse.Namespace) -> None:
+    global STARTED
+    info = json.loads(args.info)
+    # Import what any stage needs before the clock starts: module import time is not throughput.
+    import email.policy  # noqa: F401
+
+    import imapclient  # noqa: F401
+
+    if args.stage in ("connector", "pipeline"):
+        import connectors.imap  # noqa: F401
+        import monitor.pipeline
+        import monitor.storage.db  # noqa: F401
+    STARTED = time.perf_counter()
+    if args.stage in ("raw", "stdlib"):
+        count = stage_raw(info, args.folder, args.batch_size, parse=args.stage == "stdlib")
+    elif args.stage == "connector":
+        count = stage_connector(info, args.folder, args.batch_size)
+    elif args.stage == "pipeline":
+        count = stage_pipeline(info, args.folder, args.batch_size, args.workdir + "/bench.db")
+    else:
+        count = stage_getmail(info, args.folder, args.workdir)
+    elapsed = time.perf_counter() - STARTED
+    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    print(json.dumps({"count": count, "seconds": elapsed, "rss_kb": rss}))
+
+
+# -- parent ---------------------------------------------------------------------------------------
+def run_stage(stage: str, info: dict[str, object], folder: str, batch_size: int) -> dict[str, float]:
+    workdir = tempfile.mkdtemp(prefix=f"imap-bench-{stage}-")
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", stage, "--info", json.dumps(info), "--folder", folder,
+             "--batch-size", str(batch_size), "--workdir", workdir],
+            capture_output=True, text=True,
+        )
+        if done.returncode:
+            raise SystemExit(f"stage {stage} failed:\n{done.stdout}\n{done.stderr}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--child")
+    parser.add_argument("--info", default="{}")
+    parser.add_argument("--folder", default=FOLDER)
+    parser.add_argument("--workdir", default="")
+    args = parser.parse_args()
+    if args.child:
+        args.stage = args.child
+        child(args)
+        return
+
+    from tests.connectors.imap.dovecot import ASCII_PASSWORD, ASCII_USER, Dovecot
+
+    server = Dovecot()
+    server.start()
+    try:
+        info = {"host": server.host, "port": server.port, "user": ASCII_USER, "password": ASCII_PASSWORD}
+        started = time.perf_counter()
+        server.deliver(FOLDER, chinese_mails(args.messages), user=ASCII_USER)
+        server.deliver(SMALL_FOLDER, chinese_mails(args.messages // 5), user=ASCII_USER)
+        size = sum(p.stat().st_size for p in (server.maildir(FOLDER, ASCII_USER) / "new").iterdir())
+        print(f"{args.messages} mails, {size / args.messages / 1024:.1f} KB average, written in "
+              f"{time.perf_counter() - started:.1f} s; warming Dovecot's index ...", flush=True)
+        run_stage("raw", info, FOLDER, args.batch_size)  # first pass builds the index: not measured
+        run_stage("raw", info, SMALL_FOLDER, args.batch_size)
+        rows = [
+            ("raw imapclient fetch (ceiling)", run_stage("raw", info, FOLDER, args.batch_size)),
+            ("imapclient + email policy.default", run_stage("stdlib", info, FOLDER, args.batch_size)),
+            ("ImapConnector.fetch (fetch + parse)", run_stage("connector", info, FOLDER, args.batch_size)),
+            ("poll_source -> SQLite (end to end)", run_stage("pipeline", info, FOLDER, args.batch_size)),
+            ("getmail6 SimpleIMAPRetriever -> Maildir", run_stage("getmail6", info, FOLDER, args.batch_size)),
+            (f"ImapConnector.fetch, {args.messages // 5} mails",
+             run_stage("connector", info, SMALL_FOLDER, args.batch_size)),
+        ]
+    finally:
+        server.cleanup()
+    getmail_rate = rows[4][1]["count"] / rows[4][1]["seconds"]
+    raw_rate = rows[0][1]["count"] / rows[0][1]["seconds"]
+    print(f"\n{'stage':44} {'mails':>6} {'seconds':>8} {'mails/s':>8} {'peak RSS MB':>11} "
+          f"{'vs raw':>7} {'vs getmail6':>11}")
+    for name, result in rows:
+        rate = result["count"] / result["seconds"]
+        print(f"{name:44} {int(result['count']):>6} {result['seconds']:>8.2f} {rate:>8.0f} "
+              f"{result['rss_kb'] / 1024:>11.1f} {rate / raw_rate:>6.2f}x {rate / getmail_rate:>10.1f}x")
+
+
+if __name__ == "__main__":
+    main()

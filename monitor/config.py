@@ -12,12 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from connectors.base import ConfigPath, ConnectorConfig
 from connectors.registry import REGISTRY as CONNECTORS
 from connectors.registry import connector_class
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.tickets.incident_settings import IncidentsConfig
 from monitor.yamlsource import YamlDocument, load_yaml
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -71,8 +72,25 @@ class TargetConfig(_Model):
     settings: Any = None
 
 
+class AckServerConfig(_Model):
+    """The acknowledge-link endpoint (signed, expiring links in every incident alert)."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535)
+    public_url: str | None = None
+    """Base URL staff reach the endpoint at (default ``http://<listen>:<port>``)."""
+    secret: SecretStr | None = None
+    """HMAC key for links; default: a random key kept in ``<state_dir>/ack.key``."""
+    link_ttl_hours: float = Field(72.0, gt=0)
+
+
 class AlertsConfig(_Model):
     targets: list[TargetConfig] = Field(default_factory=list)
+    oncall: ConfigPath | None = None
+    """On-call file (teams, rotations, escalation, routes); without it incidents page every target."""
+    ack: AckServerConfig = AckServerConfig()
+    escalation_interval_seconds: float = Field(30.0, gt=0)
     max_attempts: int = Field(10, ge=1)
     retry_base_seconds: float = Field(5.0, gt=0)
     retry_max_seconds: float = Field(900.0, gt=0)
@@ -87,6 +105,7 @@ class AppConfig(_Model):
     scheduler: SchedulerConfig = SchedulerConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     alerts: AlertsConfig = AlertsConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
     source_file: str = ""
 
     @model_validator(mode="after")

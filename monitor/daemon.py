@@ -24,6 +24,7 @@ from monitor.errors import AuthError, ConfigError, UnavailableError
 from monitor.pipeline import PollStats, poll_source
 from monitor.runtime import Runtime
 from monitor.scheduler import (
+    ESCALATION_JOB,
     OUTBOX_JOB,
     RULES_JOB,
     add_interval_job,
@@ -53,6 +54,7 @@ class Daemon:
         self._reload_requested = threading.Event()
         self._wake = threading.Event()
         self._watchers: dict[str, threading.Thread] = {}
+        self.ack_server: Any = None
 
     # --- one poll -----------------------------------------------------------------------------
     def poll(self, source: SourceConfig) -> PollStats | None:
@@ -75,6 +77,7 @@ class Daemon:
                 batch_size=source.batch_size,
                 stop=self.stop,
                 on_batch=self._after_batch,
+                paging=runtime.current_paging,
             )
         except AuthError as exc:
             health.disabled = str(exc)
@@ -111,6 +114,30 @@ class Daemon:
         if stats.sent or stats.failed or stats.retried:
             log.info("outbox", sent=stats.sent, retried=stats.retried, failed=stats.failed)
 
+    def escalate(self) -> None:
+        """Re-notify and escalate unacknowledged incidents; auto-resolve quiet ones."""
+        from monitor.alerts.incident_actions import run_escalation
+        from monitor.storage.models import utcnow
+
+        stats = run_escalation(self.runtime.db, self.runtime.paging, now=utcnow())
+        if stats.pages:
+            self._kick_outbox()
+
+    def _start_ack_server(self) -> None:
+        ack = self.runtime.config.alerts.ack
+        if not ack.enabled or self.runtime.paging.links is None or self.ack_server is not None:
+            return
+        from monitor.http.ackserver import AckServer
+
+        self.ack_server = AckServer(
+            self.runtime.db,
+            self.runtime.paging.links,
+            lambda: self.runtime.paging,
+            host=ack.listen,
+            port=ack.port,
+        ).start()
+        log.info("ack_server", listen=ack.listen, port=self.ack_server.port)
+
     def check_rules(self) -> None:
         error = self.runtime.rules.reload_if_changed()
         if error is not None:
@@ -130,6 +157,7 @@ class Daemon:
         for source in self.runtime.config.sources:
             if source.enabled and self.poll(source) is None:
                 failed = True
+        self.escalate()
         self.deliver()
         return 1 if failed else 0
 
@@ -138,6 +166,7 @@ class Daemon:
         self._install_signals()
         self._start_scheduler()
         self._start_watchers()
+        self._start_ack_server()
         log.info("started", sources=[s.name for s in self.runtime.config.sources if s.enabled])
         while not self.stop.is_set():
             self._wake.wait(timeout=1.0)
@@ -154,6 +183,9 @@ class Daemon:
         add_interval_job(self.scheduler, OUTBOX_JOB, self.deliver, config.scheduler.outbox_interval_seconds)
         add_interval_job(
             self.scheduler, RULES_JOB, self.check_rules, config.rules.watch_seconds, start_now=False
+        )
+        add_interval_job(
+            self.scheduler, ESCALATION_JOB, self.escalate, config.alerts.escalation_interval_seconds
         )
         self.scheduler.start()
 
@@ -190,7 +222,7 @@ class Daemon:
                 continue
             try:
                 changed = connector.wait_for_changes(timeout=60.0, stop=self.stop)
-            except Exception as exc:  # noqa: BLE001 - the scheduled poll still runs; retry the watch later
+            except Exception as exc:
                 log.warning("watch_failed", source=name, error=f"{type(exc).__name__}: {exc}")
                 self.stop.wait(5)
                 continue
@@ -214,6 +246,8 @@ class Daemon:
             stats = self.runtime.outbox.deliver(stop=flush_stop)
         finally:
             timer.cancel()
+        if self.ack_server is not None:
+            self.ack_server.stop()
         self.runtime.close()
         log.info("stopped", flushed=stats.sent)
         return 0

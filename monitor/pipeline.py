@@ -12,18 +12,22 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from connectors.base import Connector
 from monitor.alerts.outbox import enqueue_ticket_alerts
+from monitor.alerts.paging import Paging, enqueue_incident_pages
+from monitor.alerts.review import hold_for_review
 from monitor.analysis.findings import Analysis, Analyzer
 from monitor.config import TargetConfig
 from monitor.ingest.store import get_or_create_source, save_checkpoint, store_messages, store_quarantined
 from monitor.message import Batch, Checkpoint
 from monitor.storage.db import Database
-from monitor.storage.models import Source
+from monitor.storage.models import Source, utcnow
+from monitor.tickets.incidents import update_incidents
 from monitor.tickets.service import assign_tickets
 
 
@@ -37,12 +41,22 @@ class PollStats:
     quarantined: int = 0
     tickets: int = 0
     alerts: int = 0
+    incidents: int = 0
     batches: int = 0
     duration_ms: int = 0
     new_ticket_codes: list[str] = field(default_factory=list)
 
     def add(self, other: PollStats) -> None:
-        for name in ("fetched", "new", "duplicates", "quarantined", "tickets", "alerts", "batches"):
+        for name in (
+            "fetched",
+            "new",
+            "duplicates",
+            "quarantined",
+            "tickets",
+            "alerts",
+            "incidents",
+            "batches",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.new_ticket_codes.extend(other.new_ticket_codes)
 
@@ -54,6 +68,7 @@ class PollStats:
             "quarantined": self.quarantined,
             "tickets": self.tickets,
             "alerts": self.alerts,
+            "incidents": self.incidents,
             "duration_ms": self.duration_ms,
         }
 
@@ -73,19 +88,31 @@ def process_batch(
     targets: Sequence[TargetConfig],
     *,
     advance_checkpoint: bool = True,
+    paging: Paging | None = None,
+    now: datetime | None = None,
 ) -> PollStats:
-    """Store one batch exactly once (see module docstring)."""
+    """Store one batch exactly once (see module docstring).
+
+    Messages whose analysis asks for review wait in the review queue (no ticket, incident or
+    alert until approved). ``now`` is injectable for tests; escalation timers start from it.
+    """
     analysed: list[tuple[Any, Analysis]] = [(m, analyzer(m)) for m in batch.messages]
     stats = PollStats(fetched=len(batch.messages), batches=1)
+    paging = paging or Paging(tuple(targets))
+    now = now or utcnow()
     with db.transaction() as session:
         source = get_or_create_source(session, source_name, source_kind)
-        new, stats.duplicates = store_messages(session, source, analysed)
-        stats.new = len(new)
+        stored, stats.duplicates = store_messages(session, source, analysed)
+        stats.new = len(stored)
         stats.quarantined = store_quarantined(session, source, batch.quarantined)
+        new = hold_for_review(session, stored)
         changes = assign_tickets(session, source, new)
         stats.tickets = sum(1 for c in changes if c.created)
         stats.new_ticket_codes = [c.ticket.code for c in changes if c.created and c.ticket.code]
         stats.alerts = enqueue_ticket_alerts(session, source, changes, targets)
+        incidents = update_incidents(session, new, paging.incidents, now=now)
+        stats.incidents = sum(1 for c in incidents if c.kind == "opened")
+        stats.alerts += enqueue_incident_pages(session, incidents, paging, now=now)
         if advance_checkpoint:
             save_checkpoint(source, batch.checkpoint)
     return stats
@@ -101,6 +128,7 @@ def poll_source(
     batch_size: int = 500,
     stop: threading.Event | None = None,
     on_batch: Callable[[PollStats], None] | None = None,
+    paging: Callable[[], Paging] | None = None,
 ) -> PollStats:
     """Read everything new from a source, batch by batch; stop between batches when asked.
 
@@ -115,7 +143,15 @@ def poll_source(
         for batch in batches:
             if not len(batch) and batch.checkpoint == checkpoint:
                 continue
-            stats = process_batch(db, source_name, connector.kind, batch, analyzer(), targets())
+            stats = process_batch(
+                db,
+                source_name,
+                connector.kind,
+                batch,
+                analyzer(),
+                targets(),
+                paging=paging() if paging is not None else None,
+            )
             checkpoint = batch.checkpoint
             connector.after_commit(batch)
             total.add(stats)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,11 @@ import structlog
 
 from connectors.base import Connector
 from connectors.registry import connector_class
+from monitor.alerts.links import LinkSigner, load_or_create_secret
+from monitor.alerts.oncall import OnCall
+from monitor.alerts.oncall_config import load_oncall
 from monitor.alerts.outbox import Outbox, enqueue_operator_alert
+from monitor.alerts.paging import Paging
 from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.registry import sender_class
 from monitor.analysis.engine import load_analyzer, rules_fingerprint
@@ -33,6 +38,27 @@ def build_connector(source: SourceConfig) -> Connector[Any]:
 
 def build_senders(targets: list[TargetConfig]) -> dict[str, Sender]:
     return {t.name: sender_class(t.kind)(t.name, t.settings) for t in targets if t.enabled}
+
+
+def link_signer(config: AppConfig) -> LinkSigner:
+    ack = config.alerts.ack
+    secret = (
+        ack.secret.get_secret_value().encode()
+        if ack.secret is not None
+        else load_or_create_secret(config.state_dir / "ack.key")
+    )
+    base = ack.public_url or f"http://{ack.listen}:{ack.port}"
+    return LinkSigner(secret, base, timedelta(hours=ack.link_ttl_hours))
+
+
+def build_paging(config: AppConfig) -> Paging:
+    """Targets, incident settings, on-call schedule and link signer (ConfigError if invalid)."""
+    targets = tuple(t for t in config.alerts.targets if t.enabled)
+    oncall = None
+    if config.alerts.oncall is not None:
+        oncall = OnCall(load_oncall(config.alerts.oncall, known_targets={t.name for t in targets}))
+    links = link_signer(config) if config.alerts.ack.enabled else None
+    return Paging(targets, config.incidents, oncall, links)
 
 
 @dataclass
@@ -81,6 +107,10 @@ class Runtime:
         }
         self.senders = build_senders(config.alerts.targets)
         self.outbox = Outbox(self.db, self.senders, config.alerts, instance=config.instance)
+        self.paging = build_paging(config)
+
+    def current_paging(self) -> Paging:
+        return self.paging
 
     def targets(self) -> list[TargetConfig]:
         return [t for t in self.config.alerts.targets if t.enabled]

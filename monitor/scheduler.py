@@ -15,6 +15,7 @@ from monitor.config import SchedulerConfig
 OUTBOX_JOB = "housekeeping:outbox"
 RULES_JOB = "housekeeping:rules"
 MAINTENANCE_JOB = "housekeeping:maintenance"
+ESCALATION_JOB = "housekeeping:escalation"
 
 
 def poll_job_id(source: str) -> str:

@@ -118,6 +118,13 @@ def enqueue_operator_alert(db: Database, dedupe_key: str, text: str, targets: Se
                 )
 
 
+def _mask(item: dict[str, Any]) -> dict[str, Any]:
+    for key in ("excerpt", "title", "author"):
+        if isinstance(item.get(key), str):
+            item[key] = mask_personal_data(item[key])
+    return item
+
+
 @dataclass
 class DeliveryStats:
     sent: int = 0
@@ -176,10 +183,10 @@ class Outbox:
         payload = dict(row.payload)
         payload["id"] = row.id
         payload["target"] = row.target
+        payload["idempotency_key"] = f"{row.dedupe_key}@{row.target}"
         if sender.group_chat:
-            for key in ("excerpt", "title", "author"):
-                if isinstance(payload.get(key), str):
-                    payload[key] = mask_personal_data(payload[key])
+            _mask(payload)
+            payload["top"] = [_mask(dict(t)) for t in payload.get("top") or []]
         return payload
 
     def _finish(self, row: Alert, result: SendResult) -> str:

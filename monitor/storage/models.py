@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -94,6 +95,9 @@ class StoredMessage(Base):
         UniqueConstraint("source_id", "external_id", name="uq_message_source_external"),
         Index("ix_messages_ticket", "ticket_id"),
         Index("ix_messages_created", "created_at"),
+        Index("ix_messages_cluster", "cluster_id", "created_at"),
+        Index("ix_messages_incident", "incident_id"),
+        Index("ix_messages_review", "review_status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -117,6 +121,10 @@ class StoredMessage(Base):
     priority: Mapped[str | None] = mapped_column(String(4), nullable=True)
     analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+    # incidents (migration 0002): near-duplicate cluster, incident, review queue state
+    cluster_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    review_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # pending/approved/rejected
 
     source: Mapped[Source] = relationship()
 
@@ -164,6 +172,8 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("dedupe_key", "target", name="uq_alert_dedupe_target"),
         Index("ix_alerts_status", "status", "next_attempt_at"),
+        Index("ix_alerts_incident", "incident_id"),
+        Index("ix_alerts_target_sent", "target", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -181,3 +191,103 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    step: Mapped[str | None] = mapped_column(String(32), nullable=True)  # page:0:r0, resolved, digest ...
+
+
+class Incident(Base):
+    """A public-opinion incident (輿情事件): one story, many messages, one page per step."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_state", "state", "next_escalation_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open/acknowledged/resolved
+    severity: Mapped[str] = mapped_column(String(4))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    heat: Mapped[float] = mapped_column(Float, default=0.0)
+    reach: Mapped[int] = mapped_column(BigInteger, default=0)
+    sources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    page_round: Mapped[int] = mapped_column(Integer, default=0)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Cluster(Base):
+    """Near-duplicate messages (MinHash similarity), across sources and channels."""
+
+    __tablename__ = "clusters"
+    __table_args__ = (
+        Index("ix_clusters_key0", "key0"),
+        Index("ix_clusters_key1", "key1"),
+        Index("ix_clusters_key2", "key2"),
+        Index("ix_clusters_key3", "key3"),
+        Index("ix_clusters_last_seen", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sketch: Mapped[list[int]] = mapped_column(JSON)  # bottom-k MinHash of the first post
+    key0: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    key1: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    key2: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    key3: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    heat: Mapped[float] = mapped_column(Float, default=0.0)
+    reach: Mapped[int] = mapped_column(BigInteger, default=0)
+    priority: Mapped[str | None] = mapped_column(String(4), nullable=True)  # most urgent finding
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True)
+
+
+class IncidentEvent(Base):
+    """Audit trail of an incident: opened, severity, acknowledged, escalated, resolved, silenced."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (Index("ix_incident_events_incident", "incident_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    new_value: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    actor: Mapped[str] = mapped_column(String(128), default="system")
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Silence(Base):
+    """Mute alerts matching rule/tag/source/text until ``expires_at`` (rows, not memory)."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_expires", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    matcher: Mapped[str] = mapped_column(String(16))  # rule, tag, source, text
+    value: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128), default="cli")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lock(Base):
+    """Named row locks (SELECT ... FOR UPDATE) that serialise a step across writers."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)

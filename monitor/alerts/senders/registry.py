@@ -9,6 +9,14 @@ from monitor.alerts.senders.base import Sender, SenderConfig
 _BUILTIN: list[tuple[str, str]] = [
     ("console", "monitor.alerts.senders.console:ConsoleSender"),
     ("jsonl", "monitor.alerts.senders.jsonl:JsonlSender"),
+    ("wecom", "monitor.alerts.senders.wecom:WecomSender"),
+    ("dingtalk", "monitor.alerts.senders.dingtalk:DingtalkSender"),
+    ("feishu", "monitor.alerts.senders.feishu:FeishuSender"),
+    ("slack", "monitor.alerts.senders.slack:SlackSender"),
+    ("telegram", "monitor.alerts.senders.telegram:TelegramSender"),
+    ("webhook", "monitor.alerts.senders.webhook:WebhookSender"),
+    ("email", "monitor.alerts.senders.email:EmailSender"),
+    ("apprise", "monitor.alerts.senders.apprise_url:AppriseSender"),
 ]
 
 

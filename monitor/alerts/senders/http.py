@@ -1,0 +1,122 @@
+"""Network policy for webhook senders, in one base class (timeouts, status mapping, masking).
+
+Why not apprise for these kinds: ``apprise.notify()`` returns a bool, so a 429 or 503 (retry
+later) cannot be told from a 401/403 or a revoked bot key (never works: stop and tell the
+operator); its payloads are fixed (no idempotency key, no signed acknowledge links or @mentions the
+way we lay them out); and it retries on its own, which fights the outbox's backoff. Each kind here
+is a thin ``requests`` call whose whole payload is ours; apprise stays available as the ``apprise``
+kind for every other service it knows.
+
+Mapping: 2xx -> the provider's own body check (WeCom/DingTalk/Feishu answer 200 with an error
+code); 408, 425, 429 and 5xx, timeouts and connection errors -> RETRY (honouring Retry-After);
+other 4xx -> FATAL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+import requests
+from pydantic import Field
+
+from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
+
+RETRY_STATUS = {408, 425, 429}
+_SECRETS_IN_URL = re.compile(
+    r"(key|access_token|token|sig|sign)=[^&]+|/bot[^/]+|/hook/[^/?]+|/services/[^?]+"
+)
+
+
+class HttpSenderConfig(SenderConfig):
+    connect_timeout_seconds: float = Field(3.0, gt=0, le=60)
+    read_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    verify_tls: bool = True
+
+
+class HttpRequest:
+    """One outgoing POST."""
+
+    def __init__(self, url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.body = body
+        self.headers = headers or {}
+
+
+def mask_url(url: str) -> str:
+    """The URL without keys and tokens, for logs."""
+    return _SECRETS_IN_URL.sub(
+        lambda m: m.group(0).split("=")[0] + "=***" if "=" in m.group(0) else "/***", url
+    )
+
+
+def retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class HttpSender(Sender):
+    """POST a JSON body built by the subclass; map the answer to ok / retry / fatal."""
+
+    Config: ClassVar[type[SenderConfig]] = HttpSenderConfig
+
+    def __init__(self, name: str, config: SenderConfig, *, session: requests.Session | None = None) -> None:
+        super().__init__(name, config)
+        self.session = session or requests.Session()
+
+    @abstractmethod
+    def request(self, payload: dict[str, Any]) -> HttpRequest:
+        """The provider's request for one alert payload."""
+
+    def body_result(self, response: requests.Response) -> SendResult:
+        """Provider check of a 2xx answer (default: a 2xx is delivered)."""
+        return SendResult.ok()
+
+    def send(self, payload: dict[str, Any]) -> SendResult:
+        req = self.request(payload)
+        config = self.config
+        assert isinstance(config, HttpSenderConfig)
+        headers = {"Content-Type": "application/json; charset=utf-8", **req.headers}
+        key = payload.get("idempotency_key")
+        if key:
+            headers.setdefault("Idempotency-Key", str(key))
+        try:
+            response = self.session.post(
+                req.url,
+                data=body_bytes(req.body),
+                headers=headers,
+                timeout=(config.connect_timeout_seconds, config.read_timeout_seconds),
+                verify=config.verify_tls,
+            )
+        except requests.Timeout:
+            return SendResult(Outcome.RETRY, f"timeout posting to {mask_url(req.url)}")
+        except requests.RequestException as exc:
+            return SendResult(Outcome.RETRY, f"{type(exc).__name__} posting to {mask_url(req.url)}")
+        status = response.status_code
+        if 200 <= status < 300:
+            return self.body_result(response)
+        detail = f"HTTP {status} from {mask_url(req.url)}: {response.text[:200]}"
+        if status in RETRY_STATUS or status >= 500:
+            return SendResult(Outcome.RETRY, detail, retry_after(response))
+        return SendResult(Outcome.FATAL, detail)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def body_bytes(body: dict[str, Any]) -> bytes:
+    """The exact bytes sent (compact, UTF-8, sorted keys): what signatures are computed over."""
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def json_or_empty(response: requests.Response) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,1 @@
+"""Small HTTP endpoints the daemon serves (acknowledge links)."""

@@ -1,0 +1,317 @@
+"""Incident detection: cluster near-duplicate posts across sources, open incidents on spikes or heat.
+
+Runs inside the batch transaction, after tickets (see ``monitor.pipeline``). The step takes the
+``incidents`` row lock first, so batches of different sources that may join the same story are
+serialised on PostgreSQL/MariaDB (SQLite serialises every writer anyway).
+
+A story (cluster) becomes an incident when a rule fired on one of its posts (configurable) and
+either a spike rule holds - ``min_count`` posts in the window and ``baseline_factor`` times the
+story's own average per window before it - or its heat (engagement and author reach) crosses a
+threshold. Later posts join the open incident; its severity can only rise. Paging is not done
+here (tickets never import alerts): the step returns :class:`IncidentChange` records for the
+alert stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.analysis.findings import Priority, most_urgent, priority_rank
+from monitor.ingest.store import NewMessage
+from monitor.message import Message
+from monitor.storage.models import Cluster, Incident, IncidentEvent, Lock, Source, StoredMessage
+from monitor.tickets.clusters import ClusterIndex
+from monitor.tickets.fingerprint import Fingerprint, fingerprint
+from monitor.tickets.incident_settings import IncidentsConfig
+
+_CHUNK = 400
+
+
+def incident_code(incident_id: int) -> str:
+    return f"INC-{incident_id}"
+
+
+@dataclass
+class IncidentChange:
+    """What one batch did to one incident: ``opened``, ``raised`` (severity) or ``grew``."""
+
+    incident: Incident
+    kind: str
+    old_severity: str | None = None
+    messages: list[NewMessage] = field(default_factory=list)
+
+
+def message_heat(config: IncidentsConfig, message: Message) -> float:
+    return heat_of(
+        config,
+        message.engagement.likes,
+        message.engagement.reposts,
+        message.engagement.replies,
+        message.author.followers,
+    )
+
+
+def heat_of(config: IncidentsConfig, likes: int, reposts: int, replies: int, followers: int | None) -> float:
+    h = config.heat
+    return likes * h.likes + reposts * h.reposts + replies * h.replies + (followers or 0) * h.followers
+
+
+def _set_column(session: Session, ids: Sequence[int], **values: int) -> None:
+    for start in range(0, len(ids), _CHUNK):
+        session.execute(
+            update(StoredMessage)
+            .where(StoredMessage.id.in_(ids[start : start + _CHUNK]))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def heat_level(config: IncidentsConfig, heat: float) -> Priority | None:
+    levels = [level for level, minimum in config.heat.thresholds.items() if heat >= minimum]
+    return most_urgent(*levels)
+
+
+def _candidates(session: Session, keys: set[int], cutoff: datetime) -> list[Cluster]:
+    found: dict[int, Cluster] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        query = select(Cluster).where(
+            Cluster.last_seen >= cutoff,
+            or_(
+                Cluster.key0.in_(chunk),
+                Cluster.key1.in_(chunk),
+                Cluster.key2.in_(chunk),
+                Cluster.key3.in_(chunk),
+            ),
+        )
+        found.update({c.id: c for c in session.scalars(query)})
+    return [found[i] for i in sorted(found)]
+
+
+def _new_cluster(fp: Fingerprint, item: NewMessage) -> Cluster:
+    keys = list(fp.keys) + [None] * (4 - len(fp.keys))
+    text = (item.message.title or item.message.text).strip().replace("\n", " ")
+    return Cluster(
+        sketch=list(fp.sketch),
+        key0=keys[0],
+        key1=keys[1],
+        key2=keys[2],
+        key3=keys[3],
+        title=text[:255],
+        message_count=0,
+        heat=0.0,
+        reach=0,
+        first_seen=item.message.created_at,
+        last_seen=item.message.created_at,
+    )
+
+
+def cluster_messages(
+    session: Session, new: Sequence[NewMessage], config: IncidentsConfig, *, now: datetime
+) -> dict[int, tuple[Cluster, list[NewMessage]]]:
+    """Put every new post in its story cluster; return the touched clusters with their new posts."""
+    prints = [
+        (item, fingerprint(f"{item.message.title} {item.message.text}"))
+        for item in new
+        if not item.message.noise
+    ]
+    prints = [(item, fp) for item, fp in prints if not fp.empty]
+    if not prints:
+        return {}
+    earliest = min(item.message.created_at for item, _ in prints)
+    cutoff = min(now, earliest) - timedelta(hours=config.cluster_ttl_hours)
+    index = ClusterIndex(config.similarity)
+    rows: dict[int, Cluster] = {}
+    for cluster in _candidates(session, {k for _, fp in prints for k in fp.keys}, cutoff):
+        rows[index.add(Fingerprint(tuple(cluster.sketch)), cluster.id).index] = cluster
+    touched: dict[int, list[NewMessage]] = {}
+    for item, fp in prints:
+        ref, created = index.assign(fp)
+        if created:
+            rows[ref.index] = _new_cluster(fp, item)
+            session.add(rows[ref.index])
+        cluster = rows[ref.index]
+        cluster.message_count += 1
+        cluster.heat += message_heat(config, item.message)
+        cluster.reach += item.message.author.followers or 0
+        cluster.priority = most_urgent(cluster.priority, item.analysis.priority)
+        cluster.last_seen = max(cluster.last_seen, item.message.created_at)
+        touched.setdefault(ref.index, []).append(item)
+    session.flush()
+    out: dict[int, tuple[Cluster, list[NewMessage]]] = {}
+    for position, items in touched.items():
+        cluster = rows[position]
+        _set_column(session, [item.row.id for item in items], cluster_id=cluster.id)
+        out[cluster.id] = (cluster, items)
+    return out
+
+
+def _window_count(session: Session, cluster_id: int, start: datetime, end: datetime) -> int:
+    query = select(func.count()).where(
+        StoredMessage.cluster_id == cluster_id,
+        StoredMessage.created_at > start,
+        StoredMessage.created_at <= end,
+    )
+    return int(session.scalar(query) or 0)
+
+
+def spike_level(
+    session: Session, cluster: Cluster, config: IncidentsConfig, *, end: datetime, since: datetime | None
+) -> tuple[Priority | None, str]:
+    """The most urgent spike rule that holds for the story at ``end``, and why."""
+    if not config.spikes or cluster.message_count < min(r.min_count for r in config.spikes):
+        return None, ""
+    best: Priority | None = None
+    why = ""
+    for rule in sorted(config.spikes, key=lambda r: priority_rank(r.priority)):
+        window = timedelta(minutes=rule.window_minutes)
+        start = max(end - window, since) if since else end - window
+        count = _window_count(session, cluster.id, start, end)
+        if count < rule.min_count:
+            continue
+        base_start = end - timedelta(hours=rule.baseline_hours)
+        windows = max(1.0, (rule.baseline_hours * 60 - rule.window_minutes) / rule.window_minutes)
+        baseline = _window_count(session, cluster.id, base_start, end - window) / windows
+        if count >= rule.baseline_factor * baseline and priority_rank(rule.priority) < priority_rank(best):
+            best = rule.priority
+            why = f"{count} posts in {rule.window_minutes:g} min (baseline {baseline:.1f})"
+    return best, why
+
+
+def _event(
+    session: Session,
+    incident: Incident,
+    kind: str,
+    old: str | None,
+    new: str | None,
+    at: datetime,
+    *,
+    actor: str = "system",
+    note: str | None = None,
+) -> None:
+    session.add(
+        IncidentEvent(
+            incident_id=incident.id, kind=kind, old_value=old, new_value=new, actor=actor, note=note, at=at
+        )
+    )
+
+
+def _attributes(items: Sequence[NewMessage], old: dict[str, list[str]]) -> dict[str, list[str]]:
+    out = {key: set(values) for key, values in old.items()}
+    for item in items:
+        for finding in item.analysis.findings:
+            out.setdefault("rules", set()).add(finding.rule_id)
+            out.setdefault("tags", set()).update(finding.tags)
+            for name in ("category", "department", "feedback_type"):
+                value = getattr(finding, name)
+                if value:
+                    out.setdefault(name, set()).add(value)
+    return {key: sorted(values) for key, values in out.items()}
+
+
+def _source_names(session: Session, ids: set[int]) -> list[str]:
+    return sorted(session.scalars(select(Source.name).where(Source.id.in_(ids)))) if ids else []
+
+
+def _open(
+    session: Session,
+    cluster: Cluster,
+    items: list[NewMessage],
+    config: IncidentsConfig,
+    severity: Priority,
+    reason: str,
+    now: datetime,
+) -> Incident:
+    since = _last_resolved(session, cluster)
+    query = select(StoredMessage).where(
+        StoredMessage.cluster_id == cluster.id, StoredMessage.incident_id.is_(None)
+    )
+    if since is not None:
+        query = query.where(StoredMessage.created_at > since)
+    rows = list(session.scalars(query))
+    incident = Incident(
+        state="open",
+        severity=severity,
+        title=cluster.title[:255],
+        reason=reason[:255],
+        message_count=len(rows),
+        heat=sum(heat_of(config, r.likes, r.reposts, r.replies, r.author_followers) for r in rows),
+        reach=sum(r.author_followers or 0 for r in rows),
+        sources=_source_names(session, {r.source_id for r in rows}),
+        attributes=_attributes(items, {}),
+        first_seen=min(r.created_at for r in rows),
+        last_seen=max(r.created_at for r in rows),
+        opened_at=now,
+        updated_at=now,
+    )
+    session.add(incident)
+    session.flush()
+    incident.code = incident_code(incident.id)
+    cluster.incident_id = incident.id
+    _set_column(session, [r.id for r in rows], incident_id=incident.id)
+    _event(session, incident, "opened", None, severity, now, note=reason)
+    return incident
+
+
+def _last_resolved(session: Session, cluster: Cluster) -> datetime | None:
+    if cluster.incident_id is None:
+        return None
+    incident = session.get(Incident, cluster.incident_id)
+    return incident.resolved_at if incident is not None and incident.state == "resolved" else None
+
+
+def _grow(
+    session: Session, incident: Incident, items: list[NewMessage], config: IncidentsConfig, now: datetime
+) -> None:
+    _set_column(session, [item.row.id for item in items], incident_id=incident.id)
+    incident.message_count += len(items)
+    incident.heat += sum(message_heat(config, i.message) for i in items)
+    incident.reach += sum(i.message.author.followers or 0 for i in items)
+    incident.last_seen = max(incident.last_seen, *(i.message.created_at for i in items))
+    incident.sources = sorted(set(incident.sources) | {i.message.source for i in items})
+    incident.attributes = _attributes(items, dict(incident.attributes))
+    incident.updated_at = now
+
+
+def update_incidents(
+    session: Session, new: Sequence[NewMessage], config: IncidentsConfig, *, now: datetime
+) -> list[IncidentChange]:
+    """Cluster the batch's posts and open, grow or raise incidents (see module docstring)."""
+    if not config.enabled or not new:
+        return []
+    session.execute(select(Lock.name).where(Lock.name == "incidents").with_for_update())
+    changes: list[IncidentChange] = []
+    for cluster, items in cluster_messages(session, new, config, now=now).values():
+        end = max(i.message.created_at for i in items)
+        current = session.get(Incident, cluster.incident_id) if cluster.incident_id else None
+        active = current if current is not None and current.state != "resolved" else None
+        since = current.resolved_at if current is not None and active is None else None
+        spike, why = spike_level(session, cluster, config, end=end, since=since)
+        heat = heat_level(config, (active.heat if active else 0.0) + (0.0 if active else cluster.heat))
+        if active is not None:
+            _grow(session, active, items, config, now)
+            heat = heat_level(config, active.heat)
+            severity = most_urgent(active.severity, spike, heat)
+            if severity is not None and severity != active.severity:
+                old = active.severity
+                active.severity = severity
+                _event(session, active, "severity", old, severity, now, note=why or "heat")
+                changes.append(IncidentChange(active, "raised", old, items))
+            else:
+                changes.append(IncidentChange(active, "grew", active.severity, items))
+            continue
+        if config.require_finding and cluster.priority is None:
+            continue
+        trigger = most_urgent(spike, heat)
+        if trigger is None:
+            continue
+        reason = why if spike == trigger else f"heat {cluster.heat:.0f}"
+        incident = _open(session, cluster, items, config, trigger, reason, now)
+        changes.append(IncidentChange(incident, "opened", None, items))
+    return changes

@@ -1,0 +1,106 @@
+"""Signed acknowledge links: GET confirms, POST acts, tampered or expired links are refused."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from monitor.alerts.links import LinkSigner
+from monitor.alerts.paging import Paging
+from monitor.config import TargetConfig
+from monitor.http.ackserver import AckServer
+from monitor.message import Batch
+from monitor.pipeline import process_batch
+from monitor.storage.db import Database
+from monitor.storage.models import Alert, Incident, utcnow
+from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
+from tests.helpers.builders import KeywordStub, message
+
+ANALYZER = KeywordStub({"投诉": ("L2", True)})
+
+
+def open_incident(db: Database, signer: LinkSigner) -> tuple[Paging, dict[str, str]]:
+    paging = Paging(
+        (TargetConfig(name="pr", kind="console"),),
+        IncidentsConfig(spikes=[SpikeRule(min_count=3, priority="L1")]),
+        None,
+        signer,
+    )
+    batch = Batch(tuple(message(f"m{i}", f"t{i}", "这家店太差了我要投诉退款") for i in range(3)), {})
+    process_batch(db, "src", "files", batch, ANALYZER, [], paging=paging)
+    with db.read() as session:
+        payload = session.scalars(select(Alert.payload)).one()
+    return paging, payload
+
+
+def call(url: str, *, post: bool = False, data: bytes = b"") -> tuple[int, str]:
+    request = urllib.request.Request(url, data=data if post else None, method="POST" if post else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@pytest.fixture
+def server(sqlite_db: Database):  # type: ignore[no-untyped-def]
+    signer = LinkSigner(b"k" * 32, "http://placeholder")
+    paging, payload = open_incident(sqlite_db, signer)
+    srv = AckServer(sqlite_db, signer, lambda: paging).start()
+    yield srv, payload
+    srv.stop()
+
+
+def local(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    return f"http://127.0.0.1:{port}{parts.path}?{parts.query}"
+
+
+def state(db: Database) -> str:
+    with db.read() as session:
+        return str(session.scalar(select(Incident.state)))
+
+
+def test_get_only_confirms_post_acknowledges(server, sqlite_db: Database) -> None:  # type: ignore[no-untyped-def]
+    srv, payload = server
+    url = local(payload["ack_url"], srv.port)
+    status, page = call(url)
+    assert status == 200 and '<form method="post"' in page
+    assert state(sqlite_db) == "open"
+    status, page = call(url, post=True)
+    assert status == 200 and "INC-1: acknowledged" in page
+    assert state(sqlite_db) == "acknowledged"
+    status, page = call(url, post=True)
+    assert "already" in page
+
+
+@pytest.mark.parametrize(
+    "mutation", ["sig", "code", "exp", "action"], ids=["signature", "code", "expiry", "action"]
+)
+def test_tampered_links_are_refused(server, sqlite_db: Database, mutation: str) -> None:  # type: ignore[no-untyped-def]
+    srv, payload = server
+    url = local(payload["ack_url"], srv.port)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    if mutation == "action":
+        url = url.replace("/ack?", "/resolve?")
+    else:
+        query[mutation] = {"sig": "0" * 64, "code": "INC-2", "exp": str(int(query["exp"]) + 10)}[mutation]
+        url = f"http://127.0.0.1:{srv.port}/ack?" + "&".join(f"{k}={v}" for k, v in query.items())
+    assert call(url, post=True)[0] == 403
+    assert state(sqlite_db) == "open"
+
+
+def test_expired_link_is_refused(sqlite_db: Database) -> None:
+    signer = LinkSigner(b"k" * 32, "http://placeholder", ttl=timedelta(hours=1))
+    paging, payload = open_incident(sqlite_db, signer)
+    srv = AckServer(sqlite_db, signer, lambda: paging, clock=lambda: utcnow() + timedelta(hours=2)).start()
+    try:
+        status, page = call(local(payload["resolve_url"], srv.port), post=True)
+    finally:
+        srv.stop()
+    assert status == 403 and "expired" in page

@@ -1,0 +1,217 @@
+"""200 reposts of one complaint in 5 minutes across Weibo-RSS, Reddit and a chat export:
+one incident, one page to the primary, escalation to the secondary when nobody acknowledges,
+silence after the acknowledgement, one resolved notice to everyone paged. Injected clock, no sleeps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from monitor.alerts.incident_actions import acknowledge_ref, resolve_ref, run_escalation
+from monitor.alerts.oncall import OnCall
+from monitor.alerts.oncall_config import OnCallConfig
+from monitor.alerts.outbox import Outbox
+from monitor.alerts.paging import Paging
+from monitor.alerts.senders.base import Sender
+from monitor.alerts.senders.registry import sender_class
+from monitor.config import AlertsConfig, TargetConfig
+from monitor.message import Author, Batch, Engagement, Message
+from monitor.pipeline import process_batch
+from monitor.storage.db import Database
+from monitor.storage.models import Incident, StoredMessage, Ticket
+from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
+from tests.helpers.builders import KeywordStub
+from tests.helpers.receiver import Receiver, receiver
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)
+COMPLAINT = "美团外卖送来的饭里吃出了头发，打客服电话三次没人管，我要投诉这家店！"
+VARIANTS = [
+    "{c}",
+    "转发微博//@用户{i}: {c}",
+    "太过分了//@小王{i}:{c} #外卖安全# http://t.cn/A{i}",
+    "美團外賣送來的飯裡吃出了頭髮，打客服電話三次沒人管，我要投訴這家店！",
+    "@美团外卖 {c} https://weibo.com/{i}",
+]
+SOURCES = [("weibo-rss", "rss"), ("reddit", "reddit"), ("wechat-export", "chat")]
+ANALYZER = KeywordStub({"投诉": ("L2", True), "投訴": ("L2", True)})
+ONCALL = {
+    "people": {
+        "zhang": {"name": "张伟", "targets": ["zhang"]},
+        "wang": {"name": "王芳", "targets": ["wang"]},
+        "chen": {"name": "陈静", "targets": ["chen"]},
+    },
+    "teams": {
+        "pr": {
+            "rotations": [
+                {
+                    "name": "day",
+                    "role": "primary",
+                    "start": "2026-11-02",
+                    "handoff": "09:00",
+                    "shift_hours": 9,
+                    "members": ["zhang"],
+                },
+                {
+                    "name": "backup",
+                    "role": "secondary",
+                    "type": "weekly",
+                    "start": "2026-11-02",
+                    "handoff": "09:00",
+                    "shift_hours": 10,
+                    "members": ["wang"],
+                },
+            ],
+            "manager": "chen",
+            "escalation": [
+                {"notify": "primary", "after_minutes": 0},
+                {"notify": "secondary", "after_minutes": 15},
+                {"notify": "manager", "after_minutes": 45},
+            ],
+        }
+    },
+}
+
+
+def reposts(n: int) -> list[Message]:
+    out = []
+    for i in range(n):
+        source, channel = SOURCES[i % 3]
+        out.append(
+            Message(
+                source=source,
+                external_id=f"{source}-{i}",
+                thread_key=f"{source}-{i}",
+                text=VARIANTS[i % len(VARIANTS)].format(c=COMPLAINT, i=i),
+                created_at=T0 + timedelta(seconds=i * 1.5),
+                channel=channel,
+                author=Author(f"u{i}", f"用户{i}", followers=100 + i),
+                url=f"https://example.com/{source}/{i}",
+                engagement=Engagement(likes=i % 7, reposts=i % 3, replies=1),
+            )
+        )
+    return out
+
+
+def setup(r: Receiver) -> tuple[Paging, list[TargetConfig], dict[str, Sender]]:
+    cls = sender_class("webhook")
+    names = ("zhang", "wang", "chen")
+    targets = [TargetConfig(name=n, kind="webhook", min_priority="L1") for n in names]
+    paging = Paging(
+        tuple(targets),
+        IncidentsConfig(spikes=[SpikeRule(window_minutes=10, min_count=20, priority="L1")]),
+        OnCall(OnCallConfig.model_validate(ONCALL)),
+    )
+    senders = {n: cls(n, cls.Config.model_validate({"url": f"{r.url}/{n}"})) for n in names}
+    return paging, targets, senders
+
+
+def by_path(r: Receiver) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for request in r.requests:
+        out.setdefault(request.path.strip("/"), []).append(request.json)
+    return out
+
+
+def test_two_hundred_reposts_page_once_escalate_stop_on_ack_and_resolve_once(sqlite_db: Database) -> None:
+    with receiver() as r:
+        paging, targets, senders = setup(r)
+        outbox = Outbox(sqlite_db, senders, AlertsConfig(), instance="t")
+        messages = reposts(200)
+        for start in range(0, 200, 30):  # batches per source, interleaved in time
+            chunk = messages[start : start + 30]
+            for source, kind in SOURCES:
+                mine = tuple(m for m in chunk if m.source == source)
+                if mine:
+                    process_batch(
+                        sqlite_db,
+                        source,
+                        kind,
+                        Batch(mine, {}),
+                        ANALYZER,
+                        targets,
+                        paging=paging,
+                        now=mine[-1].created_at,
+                    )
+            outbox.deliver()
+        with sqlite_db.read() as session:
+            incidents = list(session.scalars(select(Incident)))
+            assert len(incidents) == 1
+            incident = incidents[0]
+            assert (incident.code, incident.state, incident.severity, incident.team) == (
+                "INC-1",
+                "open",
+                "L1",
+                "pr",
+            )
+            assert incident.message_count == 200
+            assert incident.sources == ["reddit", "wechat-export", "weibo-rss"]
+            linked = session.scalar(select(func.count()).where(StoredMessage.incident_id == incident.id))
+            assert linked == 200
+            assert session.scalar(select(func.count()).select_from(Ticket)) == 200  # one per thread, linked
+            opened = incident.opened_at
+        assert {k: len(v) for k, v in by_path(r).items()} == {"zhang": 1}
+        page = by_path(r)["zhang"][0]
+        assert page["incident"] == "INC-1" and page["step"] == "page:0:0"
+        assert page["idempotency_key"] == "incident:1:page:0:0@zhang"
+        assert page["recipients"] == [{"id": "zhang", "name": "张伟", "mention": ""}]
+        assert len(page["top"]) == 3 and all(t["url"] for t in page["top"])
+
+        # nobody acknowledges: nothing before 15 minutes, the secondary at 15
+        assert run_escalation(sqlite_db, paging, now=opened + timedelta(minutes=14)).pages == 0
+        assert run_escalation(sqlite_db, paging, now=opened + timedelta(minutes=15)).pages == 1
+        outbox.deliver()
+        assert {k: len(v) for k, v in by_path(r).items()} == {"zhang": 1, "wang": 1}
+        assert by_path(r)["wang"][0]["step"] == "page:1:0"
+
+        # the secondary acknowledges with the ticket code of one of the reposts; no page after that
+        with sqlite_db.read() as session:
+            ticket_code = session.scalar(select(Ticket.code).order_by(Ticket.id.desc()).limit(1))
+        assert acknowledge_ref(
+            sqlite_db, str(ticket_code), actor="wang", now=opened + timedelta(minutes=16)
+        ).changed
+        for minutes in (30, 45, 60, 90):
+            assert run_escalation(sqlite_db, paging, now=opened + timedelta(minutes=minutes)).pages == 0
+        more = [
+            Message(
+                source="weibo-rss",
+                external_id=f"late-{i}",
+                thread_key=f"late-{i}",
+                text=f"转发微博//@迟到{i}: {COMPLAINT}",
+                created_at=T0 + timedelta(minutes=20, seconds=i),
+                channel="rss",
+            )
+            for i in range(30)
+        ]
+        process_batch(
+            sqlite_db,
+            "weibo-rss",
+            "rss",
+            Batch(tuple(more), {}),
+            ANALYZER,
+            targets,
+            paging=paging,
+            now=T0 + timedelta(minutes=21),
+        )
+        outbox.deliver()
+        assert {k: len(v) for k, v in by_path(r).items()} == {"zhang": 1, "wang": 1}
+
+        # resolved: one notice to everyone who was paged, none to the manager who never was
+        result = resolve_ref(sqlite_db, "INC-1", paging, actor="wang", now=opened + timedelta(hours=2))
+        assert result.notices == 2
+        assert not resolve_ref(
+            sqlite_db, "INC-1", paging, actor="wang", now=opened + timedelta(hours=2)
+        ).changed
+        outbox.deliver()
+        got = by_path(r)
+        assert {k: [p["step"] for p in v] for k, v in got.items()} == {
+            "zhang": ["page:0:0", "resolved"],
+            "wang": ["page:1:0", "resolved"],
+        }
+        keys = [p["idempotency_key"] for v in got.values() for p in v]
+        assert len(keys) == len(set(keys))
+        with sqlite_db.read() as session:
+            assert session.scalar(select(Incident.message_count)) == 230

@@ -1,0 +1,208 @@
+"""Fingerprints, clustering, spike/heat rules, severity rising, auto-resolve, review queue, silences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from monitor.alerts.incident_actions import run_escalation
+from monitor.alerts.paging import Paging
+from monitor.alerts.review import decide
+from monitor.alerts.silences import add_silence
+from monitor.analysis.findings import Analysis, Finding
+from monitor.config import TargetConfig
+from monitor.message import Author, Batch, Message
+from monitor.pipeline import process_batch
+from monitor.storage.db import Database
+from monitor.storage.models import Alert, Incident, IncidentEvent, StoredMessage, Ticket
+from monitor.tickets.clusters import ClusterIndex
+from monitor.tickets.fingerprint import features, fingerprint, jaccard, strip_noise
+from monitor.tickets.incident_settings import HeatConfig, IncidentsConfig, SpikeRule
+from tests.helpers.builders import KeywordStub
+
+T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+STORY = "快递员把我的包裹扔在门口被偷了，客服说不归他们管，我要投诉到底"
+ANALYZER = KeywordStub({"投诉": ("L2", True)})
+TARGETS = (TargetConfig(name="pager", kind="console"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("转发微博//@张三: 太差了", "太差了"),
+        ("我也是//@李四:同样遭遇//@王五: 原帖", "我也是 同样遭遇 原帖"),
+        ("RT @bob: late again https://t.co/x #fail", "late again"),
+        ("@客服小美 #外卖安全# 吃出头发 www.example.com/a", "吃出头发"),
+    ],
+    ids=["weibo-repost", "repost-chain", "retweet", "mention-hashtag-url"],
+)
+def test_strip_noise(text: str, expected: str) -> None:
+    assert " ".join(strip_noise(text).split()) == expected
+
+
+@pytest.mark.parametrize(
+    ("other", "same"),
+    [
+        (f"转发微博//@甲: {STORY}", True),
+        (f"气死了//@乙:{STORY} #快递# http://t.cn/1", True),
+        ("快遞員把我的包裹扔在門口被偷了，客服說不歸他們管，我要投訴到底", True),
+        ("今天天气很好，适合出去散步，公园里人很多", False),
+        ("快递员态度很好，包裹准时送到，点赞", False),
+    ],
+    ids=["repost", "comment-chain", "traditional", "unrelated", "same-topic-different-story"],
+)
+def test_near_duplicates_join_one_cluster(other: str, same: bool) -> None:
+    index = ClusterIndex(0.6)
+    first, _ = index.assign(fingerprint(STORY))
+    second, created = index.assign(fingerprint(other))
+    assert (second.index == first.index) is same
+    assert created is not same
+
+
+def test_sketch_similarity_tracks_jaccard() -> None:
+    a, b = f"{STORY}，三天了", f"{STORY}，还没有人理"
+    estimate = fingerprint(a).similarity(fingerprint(b).sketch)
+    assert abs(estimate - jaccard(features(a), features(b))) < 0.15
+
+
+def post(
+    i: int, *, text: str = STORY, minutes: float = 0.0, followers: int = 10, source: str = "weibo"
+) -> Message:
+    return Message(
+        source=source,
+        external_id=f"{source}-{i}-{minutes}",
+        thread_key=f"{source}-{i}-{minutes}",
+        text=text,
+        created_at=T0 + timedelta(minutes=minutes),
+        channel="rss",
+        author=Author(f"u{i}", "x", followers),
+    )
+
+
+def feed(db: Database, messages: list[Message], paging: Paging, analyzer: object = ANALYZER) -> None:
+    by_source: dict[str, list[Message]] = {}
+    for m in messages:
+        by_source.setdefault(m.source, []).append(m)
+    for source, items in by_source.items():
+        process_batch(
+            db,
+            source,
+            "rss",
+            Batch(tuple(items), {}),
+            analyzer,
+            [],
+            paging=paging,  # type: ignore[arg-type]
+            now=max(m.created_at for m in items),
+        )
+
+
+def incidents(db: Database) -> list[Incident]:
+    with db.read() as session:
+        return list(session.scalars(select(Incident).order_by(Incident.id)))
+
+
+def paging(**changes: object) -> Paging:
+    return Paging(TARGETS, IncidentsConfig(**changes))  # type: ignore[arg-type]
+
+
+def test_below_min_count_no_incident_then_spike_opens_one(any_db: Database) -> None:
+    p = paging(spikes=[SpikeRule(min_count=10, window_minutes=10, priority="L2")])
+    feed(any_db, [post(i, minutes=i * 0.5) for i in range(9)], p)
+    assert incidents(any_db) == []
+    feed(any_db, [post(9, minutes=5)], p)
+    [incident] = incidents(any_db)
+    assert (incident.code, incident.severity, incident.message_count) == ("INC-1", "L2", 10)
+    with any_db.read() as session:
+        assert session.scalars(select(Alert.step)).all() == ["page:0:0"]
+
+
+def test_a_steady_story_does_not_spike_against_its_own_baseline(sqlite_db: Database) -> None:
+    p = paging(spikes=[SpikeRule(min_count=5, window_minutes=10, baseline_factor=3, baseline_hours=2)])
+    # 6 posts in every 10 minutes for two hours, all without a rule firing
+    quiet = KeywordStub({})
+    feed(sqlite_db, [post(i, minutes=i * 10 / 6) for i in range(72)], p, quiet)
+    feed(sqlite_db, [post(100 + i, minutes=120 + i) for i in range(6)], p)
+    assert incidents(sqlite_db) == [], "6 per window is the baseline, not a spike"
+    feed(sqlite_db, [post(200 + i, minutes=126 + i * 0.1) for i in range(20)], p)
+    assert len(incidents(sqlite_db)) == 1
+
+
+def test_heat_alone_opens_an_incident_and_severity_rises(sqlite_db: Database) -> None:
+    p = paging(
+        spikes=[SpikeRule(min_count=50, priority="L1")],
+        heat=HeatConfig(thresholds={"L1": 50_000, "L2": 10_000}),
+    )
+    feed(sqlite_db, [post(1, followers=1_200_000)], p)
+    [incident] = incidents(sqlite_db)
+    assert (incident.severity, incident.reason) == ("L2", "heat 12000")
+    feed(sqlite_db, [post(2, followers=4_000_000, minutes=1)], p)
+    [incident] = incidents(sqlite_db)
+    assert incident.severity == "L1"
+    with sqlite_db.read() as session:
+        assert session.scalars(select(Alert.step).order_by(Alert.id)).all() == ["page:0:0", "raise:L1"]
+        kinds = session.scalars(select(IncidentEvent.kind).order_by(IncidentEvent.id)).all()
+    assert kinds == ["opened", "severity"]
+
+
+def test_quiet_incident_auto_resolves_and_a_new_wave_opens_a_new_incident(sqlite_db: Database) -> None:
+    p = paging(spikes=[SpikeRule(min_count=3)], quiet_minutes=60)
+    feed(sqlite_db, [post(i, minutes=i) for i in range(3)], p)
+    stats = run_escalation(sqlite_db, p, now=T0 + timedelta(minutes=70))
+    assert stats.auto_resolved == 1
+    assert [i.state for i in incidents(sqlite_db)] == ["resolved"]
+    feed(sqlite_db, [post(10 + i, minutes=200 + i) for i in range(3)], p)
+    assert [i.state for i in incidents(sqlite_db)] == ["resolved", "open"]
+
+
+def test_silenced_incident_is_recorded_but_pages_nobody(sqlite_db: Database) -> None:
+    p = paging(spikes=[SpikeRule(min_count=3)])
+    with sqlite_db.transaction() as session:
+        add_silence(
+            session,
+            "rule",
+            "kw.投诉",
+            expires_at=T0 + timedelta(days=1),
+            reason="known",
+            created_by="t",
+            now=T0,
+        )
+    feed(sqlite_db, [post(i, minutes=i) for i in range(3)], p)
+    assert len(incidents(sqlite_db)) == 1
+    with sqlite_db.read() as session:
+        assert session.scalars(select(Alert)).all() == []
+        assert "silenced" in session.scalars(select(IncidentEvent.kind)).all()
+
+
+class ReviewStub:
+    def __call__(self, message: Message) -> Analysis:
+        return (
+            Analysis((Finding("threat", "L1", True, review=True),))
+            if "炸" in message.text
+            else ANALYZER(message)
+        )
+
+
+def test_review_queue_holds_messages_until_approved(sqlite_db: Database) -> None:
+    p = paging()
+    targets = [TargetConfig(name="pager", kind="console")]
+    process_batch(
+        sqlite_db,
+        "src",
+        "rss",
+        Batch((post(1, text="我要炸了你们的店"),), {}),
+        ReviewStub(),
+        targets,
+        paging=p,
+    )
+    with sqlite_db.read() as session:
+        row = session.scalars(select(StoredMessage)).one()
+        assert (row.review_status, row.ticket_id) == ("pending", None)
+        assert session.scalars(select(Alert)).all() == [] and session.scalars(select(Ticket)).all() == []
+    assert decide(sqlite_db, row.id, approve=True, paging=p, now=T0) == "approved"
+    with sqlite_db.read() as session:
+        assert session.scalars(select(Ticket.priority)).all() == ["L1"]
+        assert [a.kind for a in session.scalars(select(Alert))] == ["ticket"]
+    with pytest.raises(LookupError):
+        decide(sqlite_db, row.id, approve=False, paging=p, now=T0)

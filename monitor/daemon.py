@@ -192,7 +192,8 @@ class Daemon:
     def _schedule_sources(self) -> None:
         config = self.runtime.config
         for source in config.sources:
-            if source.enabled:
+            connector = self.runtime.connectors.get(source.name)
+            if source.enabled and connector is not None and not connector.pushes():
                 add_interval_job(
                     self.scheduler,
                     poll_job_id(source.name),
@@ -202,32 +203,49 @@ class Daemon:
                 )
 
     def _start_watchers(self) -> None:
-        """One thread per push-capable source (IMAP IDLE): poll the moment something arrives."""
+        """Push-capable sources (IMAP IDLE) get a thread of their own instead of a timer job.
+
+        Their connector is built for one loop ``fetch -> wait_for_changes -> fetch`` on one
+        connection, so the thread does both: it polls, then waits until the source reports new
+        data or the source's interval has passed, then polls again.
+        """
         for source in self.runtime.config.sources:
             connector = self.runtime.connectors.get(source.name)
-            if connector is not None and connector.pushes() and source.name not in self._watchers:
+            if connector is None or not connector.pushes():
+                continue
+            running = self._watchers.get(source.name)
+            if running is None or not running.is_alive():
                 thread = threading.Thread(
-                    target=self._watch, args=(source.name,), name=f"watch:{source.name}", daemon=True
+                    target=self._watch, args=(source.name,), name=poll_job_id(source.name), daemon=True
                 )
                 self._watchers[source.name] = thread
                 thread.start()
 
     def _watch(self, name: str) -> None:
+        due = 0.0
         while not self.stop.is_set():
+            source = next((s for s in self.runtime.config.sources if s.name == name and s.enabled), None)
             connector = self.runtime.connectors.get(name)
+            if source is None or connector is None or not connector.pushes():
+                return  # removed (or changed kind) by a reload
+            if time.monotonic() >= due:
+                self.poll(source)
+                due = time.monotonic() + source.interval_seconds
             health = self.health.get(name)
-            if connector is None or (health is not None and health.disabled):
-                if self.stop.wait(5):
-                    return
+            pause = 5.0 if health is not None and health.disabled else 0.0
+            if health is not None and not pause:
+                pause = max(0.0, health.not_before - time.monotonic())
+            if pause:
+                self.stop.wait(min(pause, max(0.5, due - time.monotonic())))
                 continue
             try:
-                changed = connector.wait_for_changes(timeout=60.0, stop=self.stop)
-            except Exception as exc:
+                changed = connector.wait_for_changes(max(0.5, due - time.monotonic()), self.stop)
+            except Exception as exc:  # noqa: BLE001 - the next poll reconnects and reports; retry the watch
                 log.warning("watch_failed", source=name, error=f"{type(exc).__name__}: {exc}")
                 self.stop.wait(5)
                 continue
-            if changed and self.scheduler is not None and self.scheduler.running:
-                run_soon(self.scheduler, poll_job_id(name))
+            if changed:
+                due = 0.0
 
     def _shutdown(self) -> int:
         timeout = self.runtime.config.scheduler.shutdown_timeout_seconds
@@ -237,7 +255,9 @@ class Daemon:
             closer = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
             closer.start()
             closer.join(max(0.5, deadline - time.monotonic() - 1.0))
-            if closer.is_alive():
+            for thread in self._watchers.values():
+                thread.join(max(0.1, deadline - time.monotonic() - 1.0))
+            if closer.is_alive() or any(t.is_alive() for t in self._watchers.values()):
                 log.warning("stop_timeout", note="a poll did not finish in time; its batch will be re-read")
         flush_stop = threading.Event()
         timer = threading.Timer(max(0.1, deadline - time.monotonic()), flush_stop.set)

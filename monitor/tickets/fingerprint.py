@@ -28,7 +28,8 @@ from functools import lru_cache
 import opencc
 
 SKETCH = 24  # bottom-k sketch size: posts with fewer features are compared exactly
-KEYS = 4  # the smallest hashes are the index keys (equal minima: probability = Jaccard)
+BANDS, ROWS = 4, 2  # LSH index: 4 bands of 2 independent minima; candidate P = 1-(1-J^2)^4
+KEYS = BANDS
 MAX_FEATURES = 2000
 _MASK63 = (1 << 63) - 1
 
@@ -75,19 +76,25 @@ def _hash(feature: str) -> int:
     return int.from_bytes(digest, "little") & _MASK63
 
 
+@lru_cache(maxsize=500_000)
+def _band_row(feature: str) -> tuple[int, ...]:
+    """The feature under BANDS*ROWS independent hash functions (for the LSH keys)."""
+    digest = hashlib.blake2b(
+        feature.encode("utf-8"), digest_size=8 * BANDS * ROWS, person=b"yuqing-lsh"
+    ).digest()
+    return tuple(int.from_bytes(digest[i : i + 8], "little") & _MASK63 for i in range(0, len(digest), 8))
+
+
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """A post's bottom-k MinHash sketch (sorted) and its index keys (empty: nothing left)."""
+    """A post's bottom-k MinHash sketch (sorted) and its LSH band keys (empty: nothing left)."""
 
     sketch: tuple[int, ...]
+    keys: tuple[int, ...] = ()
 
     @property
     def empty(self) -> bool:
         return not self.sketch
-
-    @property
-    def keys(self) -> tuple[int, ...]:
-        return self.sketch[:KEYS]
 
     def similarity(self, other: tuple[int, ...]) -> float:
         """Estimated Jaccard similarity with another sketch (exact for short posts)."""
@@ -102,10 +109,17 @@ class Fingerprint:
 EMPTY = Fingerprint(())
 
 
+def _band_key(band: int, values: tuple[int, ...]) -> int:
+    data = b"".join(v.to_bytes(8, "little") for v in values) + bytes([band])
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") & _MASK63
+
+
 def sketch_of(feats: set[str]) -> Fingerprint:
     if not feats:
         return EMPTY
-    return Fingerprint(tuple(sorted(map(_hash, feats))[:SKETCH]))
+    minima = tuple(map(min, zip(*map(_band_row, feats), strict=True)))
+    keys = tuple(_band_key(b, minima[b * ROWS : (b + 1) * ROWS]) for b in range(BANDS))
+    return Fingerprint(tuple(sorted(map(_hash, feats))[:SKETCH]), keys)
 
 
 def fingerprint(text: str) -> Fingerprint:

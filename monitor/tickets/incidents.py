@@ -129,7 +129,10 @@ def cluster_messages(
     index = ClusterIndex(config.similarity)
     rows: dict[int, Cluster] = {}
     for cluster in _candidates(session, {k for _, fp in prints for k in fp.keys}, cutoff):
-        rows[index.add(Fingerprint(tuple(cluster.sketch)), cluster.id).index] = cluster
+        stored_keys = tuple(
+            k for k in (cluster.key0, cluster.key1, cluster.key2, cluster.key3) if k is not None
+        )
+        rows[index.add(Fingerprint(tuple(cluster.sketch), stored_keys), cluster.id).index] = cluster
     touched: dict[int, list[NewMessage]] = {}
     for item, fp in prints:
         ref, created = index.assign(fp)

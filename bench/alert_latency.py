@@ -24,16 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.alerts.outbox import Outbox  # noqa: E402
-from monitor.alerts.senders.registry import sender_class  # noqa: E402
-from monitor.config import AlertsConfig, TargetConfig  # noqa: E402
-from monitor.message import Author, Batch, Message  # noqa: E402
-from monitor.pipeline import process_batch  # noqa: E402
-from monitor.storage.db import Database  # noqa: E402
-from monitor.tickets.clusters import ClusterIndex  # noqa: E402
-from monitor.tickets.fingerprint import fingerprint  # noqa: E402
-from tests.helpers.builders import KeywordStub  # noqa: E402
-from tests.helpers.receiver import receiver  # noqa: E402
+from monitor.alerts.outbox import Outbox
+from monitor.alerts.senders.registry import sender_class
+from monitor.config import AlertsConfig, TargetConfig
+from monitor.message import Author, Batch, Message
+from monitor.pipeline import process_batch
+from monitor.storage.db import Database
+from monitor.tickets.clusters import ClusterIndex
+from monitor.tickets.fingerprint import fingerprint
+from tests.helpers.builders import KeywordStub
+from tests.helpers.receiver import receiver
 
 CHARS = "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起发当没成只如事把还用第样道想作种开美总从无情己面最女但现前些所同日手又行意动方期它头经长儿回位分爱老因很给名法间斯知世什两次使身者被高已亲其进此话常与活正感"
 

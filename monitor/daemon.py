@@ -240,7 +240,7 @@ class Daemon:
                 continue
             try:
                 changed = connector.wait_for_changes(max(0.5, due - time.monotonic()), self.stop)
-            except Exception as exc:  # noqa: BLE001 - the next poll reconnects and reports; retry the watch
+            except Exception as exc:
                 log.warning("watch_failed", source=name, error=f"{type(exc).__name__}: {exc}")
                 self.stop.wait(5)
                 continue

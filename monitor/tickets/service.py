@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.analysis.findings import Priority, most_urgent, priority_rank
 from monitor.ingest.store import NewMessage
-from monitor.storage.models import Source, Ticket, TicketEvent, utcnow
+from monitor.storage.models import Source, StoredMessage, Ticket, TicketEvent, utcnow
 
 STATUSES = ("received", "processing", "resolved")
 TRANSITIONS: dict[str, set[str]] = {
@@ -23,6 +24,8 @@ TRANSITIONS: dict[str, set[str]] = {
     "resolved": {"processing"},  # reopen
 }
 _CHUNK = 500
+MESSAGES = cast(Table, StoredMessage.__table__)
+EVENTS = cast(Table, TicketEvent.__table__)
 
 
 def ticket_code(ticket_id: int) -> str:
@@ -95,30 +98,62 @@ def assign_tickets(session: Session, source: Source, new: Sequence[NewMessage]) 
     session.flush()  # ids for new tickets
     for change in created:
         change.ticket.code = ticket_code(change.ticket.id)
-    for change in changes:
-        _record_events(session, change, now)
+    _link_messages(session, changes)
+    events = [event for change in changes for event in _events(change, now)]
+    session.connection().execute(insert(EVENTS), events)  # Core executemany: one statement
     return changes
 
 
-def _record_events(session: Session, change: TicketChange, now: object) -> None:
-    ticket = change.ticket
-    events: list[TicketEvent] = []
+def _link_messages(session: Session, changes: Sequence[TicketChange]) -> None:
+    """Point each new message at its ticket: one executemany UPDATE by primary key."""
+    links: list[dict[str, Any]] = []
+    for change in changes:
+        for item in change.messages:
+            item.row.ticket_id = change.ticket.id
+            links.append({"row_id": item.row.id, "ticket": change.ticket.id})
+    statement = (
+        update(MESSAGES).where(MESSAGES.c.id == bindparam("row_id")).values(ticket_id=bindparam("ticket"))
+    )
+    session.connection().execute(statement, links)
+
+
+def _events(change: TicketChange, now: object) -> list[dict[str, Any]]:
+    """The audit rows for one change, in order: created, one per message, priority."""
+    ticket_id = change.ticket.id
+    events: list[dict[str, Any]] = []
     if change.created:
-        events.append(TicketEvent(ticket_id=ticket.id, kind="created", new_value="received", at=now))
+        events.append(_event(ticket_id, "created", now, new_value="received"))
     for item in change.messages:
-        item.row.ticket_id = ticket.id
-        events.append(TicketEvent(ticket_id=ticket.id, kind="message", message_id=item.row.id, at=now))
-    if ticket.priority != change.old_priority:
+        events.append(_event(ticket_id, "message", now, message_id=item.row.id))
+    if change.ticket.priority != change.old_priority:
         events.append(
-            TicketEvent(
-                ticket_id=ticket.id,
-                kind="priority",
-                old_value=change.old_priority,
-                new_value=ticket.priority,
-                at=now,
+            _event(
+                ticket_id, "priority", now, old_value=change.old_priority, new_value=change.ticket.priority
             )
         )
-    session.add_all(events)
+    return events
+
+
+def _event(
+    ticket_id: int,
+    kind: str,
+    at: object,
+    *,
+    message_id: int | None = None,
+    old_value: str | None = None,
+    new_value: str | None = None,
+) -> dict[str, Any]:
+    # every row has every key: one executemany statement for the whole batch
+    return {
+        "ticket_id": ticket_id,
+        "kind": kind,
+        "message_id": message_id,
+        "old_value": old_value,
+        "new_value": new_value,
+        "actor": "system",
+        "note": None,
+        "at": at,
+    }
 
 
 class TransitionError(ValueError):

@@ -94,7 +94,7 @@ def process_batch(
     """Store one batch exactly once (see module docstring).
 
     Messages whose analysis asks for review wait in the review queue (no ticket, incident or
-    alert until approved). ``now`` is injectable for tests; escalation timers start from it.
+    alert until approved); noise (bounces, auto-replies, list mail) is stored only. ``now`` is injectable for tests; escalation timers start from it.
     """
     analysed: list[tuple[Any, Analysis]] = [(m, analyzer(m)) for m in batch.messages]
     stats = PollStats(fetched=len(batch.messages), batches=1)
@@ -105,7 +105,8 @@ def process_batch(
         stored, stats.duplicates = store_messages(session, source, analysed)
         stats.new = len(stored)
         stats.quarantined = store_quarantined(session, source, batch.quarantined)
-        new = hold_for_review(session, stored)
+        # machine mail (bounces, auto-replies, list traffic) is stored but never ticketed or paged
+        new = [item for item in hold_for_review(session, stored) if not item.message.noise]
         changes = assign_tickets(session, source, new)
         stats.tickets = sum(1 for c in changes if c.created)
         stats.new_ticket_codes = [c.ticket.code for c in changes if c.created and c.ticket.code]

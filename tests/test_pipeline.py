@@ -143,3 +143,19 @@ def test_alert_payload_carries_ticket_text_and_rule(sqlite_db: Database) -> None
     assert payload["excerpt"] == "设备紧急故障"
     assert payload["rules"] == ["kw.紧急"]
     assert payload["keywords"] == ["紧急"]
+
+
+def test_noise_mail_is_stored_but_never_ticketed_or_alerted(sqlite_db: Database) -> None:
+    from dataclasses import replace
+
+    bounce = replace(message("n1", "t1", "紧急 Delivery failed"), noise="bounce")
+    stats = process_batch(
+        sqlite_db, "src", "mail", Batch((bounce, message("a", "t2", "紧急")), {}), ANALYZER, TARGETS
+    )
+    assert (stats.new, stats.tickets) == (2, 1)
+    with sqlite_db.read() as session:
+        rows = {m.external_id: m.ticket_id for m in session.scalars(select(StoredMessage))}
+        assert rows["n1"] is None and rows["a"] is not None
+        assert {a.message_id for a in session.scalars(select(Alert))} == {
+            session.scalar(select(StoredMessage.id).where(StoredMessage.external_id == "a"))
+        }

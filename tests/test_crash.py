@@ -3,9 +3,10 @@
 5,000 generated messages in 250 threads arrive as 50 JSONL files dropped into the source folder
 over a few seconds (each file appears atomically by rename, as a well-behaved producer does) and
 are read by ``yuqing run`` (a real subprocess) in batches of 50. The daemon is killed with SIGKILL
-five times - at seeded moments spread over the run, alternately triggered by messages being
-stored and by alerts reaching the sink (the moment most likely to fall between "written to the
-sink" and "marked sent") - and restarted each time. Then it finishes and is stopped with SIGTERM.
+five times - at seeded moments spread over the run: once a random share of the messages is
+stored, and every other time right after the next alert line reaches the sink (the moment most
+likely to fall between "written to the sink" and "marked sent") - and restarted each time. Then
+it finishes and is stopped with SIGTERM.
 
 At every kill the test records which alerts were already in the JSONL sink while their outbox row
 was still pending: those are exactly the alerts the restarted daemon sends again. The JSONL sink
@@ -45,7 +46,7 @@ FEED_PAUSE = 0.12  # seconds between two files: the whole feed takes about six s
 
 @dataclass
 class Kill:
-    trigger: str  # "messages" or "sink": what had to grow before the kill
+    trigger: str  # "messages": once enough are stored; "sink": at the next alert line after that
     threshold: int
     stored: int = 0
     sent_lines: int = 0
@@ -99,6 +100,10 @@ class Harness:
     def pending(self) -> set[int]:
         return {r[0] for r in query(self.database, "SELECT id FROM alerts WHERE status = 'pending'")}
 
+    def started(self) -> bool:
+        log = (self.tmp / f"daemon-{self.runs}.log").read_text(encoding="utf-8", errors="replace")
+        return '"event": "started"' in log
+
     def idle(self) -> bool:
         """Everything fed, stored and delivered: nothing left for a kill to interrupt."""
         return self.feeder.done.is_set() and self.stored() == self.total and not self.pending()
@@ -106,7 +111,7 @@ class Harness:
     def wait_for(self, process: subprocess.Popen[bytes], done: Callable[[], bool], pause: float) -> None:
         """Poll until ``done()`` (or idle); fail with the daemon's log if it dies or time runs out."""
         deadline = time.monotonic() + STAGE_TIMEOUT
-        while not done() and not self.idle():
+        while not done() and not (self.idle() and self.started()):
             if not self.feeder.is_alive() and not self.feeder.done.is_set():
                 pytest.fail("the feeder thread died")
             if process.poll() is not None:
@@ -117,30 +122,32 @@ class Harness:
             time.sleep(pause)
 
 
-def kill_plan(rng: random.Random, expected_alerts: int) -> list[Kill]:
-    """Five moments spread over the run: one random progress fraction per fifth of it, alternating
-    triggers (stored messages, or alerts in the sink as a share of the alerting threads)."""
+def kill_plan(rng: random.Random) -> list[Kill]:
+    """Five moments spread over the run: one random share of the messages per fifth of it.
+
+    Alternate kills wait, after that share is stored, for the next alert line to reach the sink
+    and strike at once - between "written to the sink" and "marked sent" when they can.
+    """
     low, high = 0.05, 0.9
     step = (high - low) / KILLS
-    fractions = [rng.uniform(low + i * step, low + (i + 1) * step) for i in range(KILLS)]
     first = rng.choice(("messages", "sink"))
-    plan: list[Kill] = []
-    for index, fraction in enumerate(fractions):
-        trigger = first if index % 2 == 0 else ("sink" if first == "messages" else "messages")
-        total = MESSAGES if trigger == "messages" else expected_alerts
-        plan.append(Kill(trigger, max(1, int(fraction * total))))
-    return plan
+    other = "sink" if first == "messages" else "messages"
+    return [
+        Kill(
+            first if i % 2 == 0 else other, int(MESSAGES * rng.uniform(low + i * step, low + (i + 1) * step))
+        )
+        for i in range(KILLS)
+    ]
 
 
 def run_with_kills(harness: Harness, plan: list[Kill], rng: random.Random) -> None:
     for kill in plan:
         process = harness.start()
-        if kill.trigger == "messages":
-            floor = max(kill.threshold, harness.stored() + 1)
-            harness.wait_for(process, lambda f=floor: harness.stored() >= f, rng.uniform(0.002, 0.02))
-        else:
-            floor = max(kill.threshold, len(sink_ids(harness.sink)) + 1)
-            harness.wait_for(process, lambda f=floor: len(sink_ids(harness.sink)) >= f, 0.001)
+        floor = max(kill.threshold, harness.stored() + 1)
+        harness.wait_for(process, lambda f=floor: harness.stored() >= f, rng.uniform(0.002, 0.02))
+        if kill.trigger == "sink":
+            lines = len(sink_ids(harness.sink))
+            harness.wait_for(process, lambda n=lines: len(sink_ids(harness.sink)) > n, 0.001)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         kill.stored = harness.stored()
@@ -152,6 +159,7 @@ def run_with_kills(harness: Harness, plan: list[Kill], rng: random.Random) -> No
 def finish(harness: Harness, work: Workload) -> int:
     """Restart, wait until everything is stored and delivered, stop with SIGTERM; the exit code."""
     process = harness.start()
+    harness.wait_for(process, harness.started, 0.05)  # SIGTERM before the handlers exist kills
 
     def complete() -> bool:
         alerts = {r[0] for r in query(harness.database, "SELECT id FROM alerts")}
@@ -189,7 +197,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     harness = Harness(tmp_path, config, database, sink, Feeder(work.files, tmp_path / "in"), MESSAGES)
     alerting_threads = [t for t in work.threads if work.thread_priority(t)]
     rng = random.Random(SEED)
-    plan = kill_plan(rng, len(alerting_threads))
+    plan = kill_plan(rng)
 
     (tmp_path / "in").mkdir()
     harness.feeder.start()
@@ -198,7 +206,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
 
     exposed = sorted({a for k in plan for a in k.exposed})
     report = [
-        f"kill at {k.trigger} >= {k.threshold}: stored={k.stored} sink lines={k.sent_lines} "
+        f"kill ({k.trigger}) after {k.threshold} stored: stored={k.stored} sink lines={k.sent_lines} "
         f"in sink but pending={k.exposed}"
         for k in plan
     ]

@@ -1,0 +1,266 @@
+"""End-to-end pipeline throughput on SQLite, next to ceilings measured in the same run.
+
+    .venv/bin/python bench/pipeline.py [--sizes 10000 100000] [--batch-size 500] [--profile]
+
+For each size, generated feedback (mixed Chinese/English, ~5 % alerting, ~10 messages per
+thread; ``tests/helpers/workload.py``) is written as JSONL files. Each measurement runs in its
+own child process, so its peak RSS (``wait4`` rusage) is its own:
+
+* ``pipeline``  files source -> analysis -> stored messages -> tickets -> outbox rows, through
+  the daemon's own ``poll_source`` with the minimal rule file (delivery is not timed);
+* ``read``      read the same files and ``json.loads`` every line: the read ceiling;
+* ``analyze``   build Messages and run the analyzer over them, no storage: the analysis cost;
+* ``store``     SQLAlchemy Core ``executemany`` of the same rows into the real ``messages``
+  table (same indexes, pragmas and 500-row transactions): the storage ceiling.
+
+``--profile`` runs the pipeline once more under cProfile and prints the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.helpers.workload import generate, write_config, write_rules  # noqa: E402 - needs ROOT on the path
+
+SOURCE = "feedback"
+KINDS = ("pipeline", "read", "analyze", "store")
+TARGET = 2_000  # messages/s, issue 4
+
+
+# --- children: one measurement each ------------------------------------------------------------
+def _config(data: Path, batch_size: int) -> Path:
+    run = Path(tempfile.mkdtemp(prefix="run-", dir=data))
+    return write_config(
+        run / "yuqing.yaml",
+        source=data / "in",
+        rules=data / "rules" / "rules.yaml",
+        database=run / "yuqing.db",
+        sink=run / "alerts.jsonl",
+        batch_size=batch_size,
+    )
+
+
+def child_pipeline(data: Path, batch_size: int) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from monitor.config import load_config
+    from monitor.pipeline import poll_source
+    from monitor.runtime import Runtime
+    from monitor.storage.models import Alert, Ticket
+
+    config = load_config(_config(data, batch_size))
+    runtime = Runtime(config)
+    runtime.db.upgrade()
+    connector = runtime.connectors[SOURCE]
+    _warm_up(runtime.rules.current())
+    started = time.perf_counter()
+    stats = poll_source(
+        runtime.db, SOURCE, connector, runtime.rules.current, runtime.targets, batch_size=batch_size
+    )
+    seconds = time.perf_counter() - started
+    with runtime.db.read() as session:
+        tickets = session.scalar(select(func.count()).select_from(Ticket))
+        alerts = session.scalar(select(func.count()).select_from(Alert))
+    return {"messages": stats.new, "seconds": seconds, "tickets": tickets, "alerts": alerts}
+
+
+def _warm_up(analyzer: Any) -> None:
+    """Pay one-time start-up costs (jieba loads its dictionary on first use) before timing."""
+    from datetime import UTC, datetime
+
+    from monitor.message import Message
+
+    analyzer(Message(SOURCE, "warm-up", "warm-up", "预热 warm up", datetime.now(UTC)))
+
+
+def child_read(data: Path, _batch_size: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    count = 0
+    for path in sorted((data / "in").glob("*.jsonl")):
+        with path.open("rb") as handle:
+            for line in handle:
+                json.loads(line.decode("utf-8"))
+                count += 1
+    return {"messages": count, "seconds": time.perf_counter() - started}
+
+
+def _messages(data: Path) -> list[Any]:
+    from connectors.files import FilesConfig, FilesConnector
+
+    connector = FilesConnector(SOURCE, FilesConfig(path=data / "in", settle_seconds=0))
+    return [m for batch in connector.fetch(None, batch_size=10_000) for m in batch.messages]
+
+
+def child_analyze(data: Path, _batch_size: int) -> dict[str, Any]:
+    from monitor.analysis.engine import load_analyzer
+
+    analyzer = load_analyzer([data / "rules" / "rules.yaml"])
+    messages = _messages(data)
+    _warm_up(analyzer)
+    started = time.perf_counter()
+    alerting = sum(1 for m in messages if analyzer(m).alert)
+    return {"messages": len(messages), "seconds": time.perf_counter() - started, "alerting": alerting}
+
+
+def child_store(data: Path, batch_size: int) -> dict[str, Any]:
+    from sqlalchemy import insert
+
+    from monitor.storage.db import Database
+    from monitor.storage.models import Base, Source, StoredMessage, utcnow
+
+    messages = _messages(data)
+    run = Path(tempfile.mkdtemp(prefix="store-", dir=data))
+    db = Database(f"sqlite:///{run / 'ceiling.db'}")
+    Base.metadata.create_all(db.engine)
+    with db.engine.begin() as connection:
+        source_id = connection.execute(insert(Source.__table__).values(name=SOURCE, kind="files")).lastrowid
+    now = utcnow()
+    rows = [
+        {
+            "source_id": source_id,
+            "external_id": m.external_id,
+            "thread_key": m.thread_key,
+            "channel": m.channel,
+            "author_id": m.author.id,
+            "author_name": m.author.display_name,
+            "title": m.title,
+            "text": m.text,
+            "likes": 0,
+            "reposts": 0,
+            "replies": 0,
+            "raw_ref": m.raw_ref,
+            "created_at": m.created_at,
+            "ingested_at": now,
+            "analysis": {"priority": None, "alert": False, "rules": [], "keywords": []},
+        }
+        for m in messages
+    ]
+    table = StoredMessage.__table__
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch_size):
+        with db.engine.begin() as connection:
+            connection.execute(insert(table), rows[start : start + batch_size])
+    return {"messages": len(rows), "seconds": time.perf_counter() - started}
+
+
+CHILDREN = {
+    "pipeline": child_pipeline,
+    "read": child_read,
+    "analyze": child_analyze,
+    "store": child_store,
+}
+
+
+# --- parent ------------------------------------------------------------------------------------
+def measure(kind: str, data: Path, batch_size: int) -> dict[str, Any]:
+    """Run one child; its JSON result plus its peak RSS in MB."""
+    out = data / f"{kind}.json"
+    command = [sys.executable, __file__, "--child", kind, "--data", str(data)]
+    command += ["--batch-size", str(batch_size), "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT)
+    _, status, usage = os.wait4(process.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{kind} child failed with exit code {code}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    result["rss_mb"] = usage.ru_maxrss / 1024  # Linux reports kilobytes
+    result["rate"] = result["messages"] / result["seconds"]
+    return result
+
+
+def prepare(base: Path, size: int) -> Path:
+    data = base / f"n{size}"
+    work = generate(
+        data / "in", messages=size, threads=max(200, size // 10), files=max(1, size // 5000), seed=size
+    )
+    write_rules(data / "rules")
+    (data / "expected.json").write_text(json.dumps({"alerting": len(work.priority)}))
+    return data
+
+
+def table(rows: list[tuple[int, str, dict[str, Any], float]]) -> str:
+    header = f"{'messages':>9}  {'measurement':<44} {'msg/s':>9} {'seconds':>8} {'peak RSS':>9} {'ratio':>7}"
+    lines = [header, "-" * len(header)]
+    for size, label, result, ratio in rows:
+        lines.append(
+            f"{size:>9,}  {label:<44} {result['rate']:>9,.0f} {result['seconds']:>8.2f}"
+            f" {result['rss_mb']:>6.0f} MB {ratio:>7.2f}"
+        )
+    return "\n".join(lines)
+
+
+LABELS = {
+    "pipeline": "pipeline: files -> stored -> tickets -> outbox",
+    "read": "read ceiling: json.loads the same files",
+    "analyze": "analysis only (minimal rules)",
+    "store": "storage ceiling: Core executemany insert",
+}
+
+
+def profile(data: Path, batch_size: int) -> None:
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(child_pipeline, data, batch_size)
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--batch-size", type=int, default=500, help="the daemon's default batch size")
+    parser.add_argument("--profile", action="store_true", help="cProfile the pipeline at the first size")
+    parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        result = CHILDREN[args.child](args.data, args.batch_size)
+        args.out.write_text(json.dumps(result))
+        return 0
+    rows: list[tuple[int, str, dict[str, Any], float]] = []
+    with tempfile.TemporaryDirectory(prefix="yuqing-bench-") as tmp:
+        for size in args.sizes:
+            data = prepare(Path(tmp), size)
+            if args.profile:  # each pipeline run has its own database: the data can be reused
+                profile(data, args.batch_size)
+                args.profile = False
+            results = {kind: measure(kind, data, args.batch_size) for kind in KINDS}
+            pipeline = results["pipeline"]
+            alerting = json.loads((data / "expected.json").read_text())["alerting"]
+            if pipeline["messages"] != size or results["analyze"]["alerting"] != alerting:
+                raise SystemExit(f"workload mismatch at {size}: {pipeline} / {alerting} alerting expected")
+            for kind in KINDS:
+                ratio = pipeline["rate"] / results[kind]["rate"]
+                rows.append((size, LABELS[kind], results[kind], ratio))
+            print(
+                f"n={size:,}: {pipeline['tickets']:,} tickets, {pipeline['alerts']:,} outbox rows,"
+                f" {alerting:,} alerting messages",
+                file=sys.stderr,
+            )
+    print(f"yuqing pipeline benchmark - SQLite, batch size {args.batch_size}, {os.cpu_count()} CPUs")
+    print("ratio = pipeline msg/s / this row's msg/s (1.00 on the pipeline row)\n")
+    print(table(rows))
+    verdict = min(r[2]["rate"] for r in rows if r[1] == LABELS["pipeline"])
+    print(f"\nslowest pipeline run: {verdict:,.0f} msg/s (target >= {TARGET:,})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

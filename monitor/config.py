@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from connectors.base import ConfigPath, ConnectorConfig
 from connectors.registry import REGISTRY as CONNECTORS
 from connectors.registry import connector_class
+from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.tickets.incident_settings import IncidentsConfig
 from monitor.yamlsource import YamlDocument, load_yaml
@@ -38,9 +39,31 @@ class LoggingConfig(_Model):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class SentimentConfig(_Model):
+    """Which sentiment method scores messages; a user-trained model/lexicon may replace the shipped one."""
+
+    method: Literal["hybrid", "model", "lexicon"] = "hybrid"
+    lexicon_weight: float = Field(1.5, ge=0.0, le=10.0)
+    model: ConfigPath | None = None  # from `yuqing sentiment train --data labelled.csv`
+    lexicon: ConfigPath | None = None  # domain lexicon YAML (docs/sentiment.md)
+    negative_below: float = Field(-0.2, ge=-1.0, le=1.0)
+    positive_above: float = Field(0.2, ge=-1.0, le=1.0)
+
+    def settings(self) -> SentimentSettings:
+        return SentimentSettings(
+            method=self.method,
+            lexicon_weight=self.lexicon_weight,
+            model=str(self.model) if self.model else None,
+            lexicon=str(self.lexicon) if self.lexicon else None,
+            negative_below=self.negative_below,
+            positive_above=self.positive_above,
+        )
+
+
 class RulesConfig(_Model):
     paths: list[ConfigPath] = Field(default_factory=lambda: [Path("rules")])
     watch_seconds: float = Field(5.0, ge=0.5)
+    sentiment: SentimentConfig | None = None  # None: the shipped default (or a rule set's own setting)
 
 
 class SchedulerConfig(_Model):

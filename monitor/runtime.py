@@ -25,6 +25,7 @@ from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.registry import sender_class
 from monitor.analysis.engine import load_analyzer, rules_fingerprint
 from monitor.analysis.findings import Analyzer
+from monitor.analysis.schema import SentimentSettings
 from monitor.config import AppConfig, SourceConfig, TargetConfig
 from monitor.errors import ConfigError
 from monitor.storage.db import Database
@@ -61,33 +62,44 @@ def build_paging(config: AppConfig) -> Paging:
     return Paging(targets, config.incidents, oncall, links)
 
 
+def watched_files(paths: list[Path], sentiment: SentimentSettings | None) -> list[Path]:
+    """Rule paths plus a user sentiment model/lexicon: retraining reloads like a rule edit."""
+    extra = [Path(p) for p in (sentiment.model, sentiment.lexicon) if p] if sentiment else []
+    return [*paths, *extra]
+
+
 @dataclass
 class RulesHolder:
-    """The live analyzer, swapped atomically when the rule files change and validate."""
+    """The live analyzer, swapped atomically when the rule files (or sentiment files) change and validate."""
 
     paths: list[Path]
     analyzer: Analyzer
     fingerprint: str
+    sentiment: SentimentSettings | None = None
     last_error: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def load(cls, paths: list[Path]) -> RulesHolder:
-        fingerprint = rules_fingerprint(paths)
-        return cls(paths, load_analyzer(paths), fingerprint)
+    def load(cls, paths: list[Path], sentiment: SentimentSettings | None = None) -> RulesHolder:
+        fingerprint = rules_fingerprint(watched_files(paths, sentiment))
+        return cls(paths, load_analyzer(paths, sentiment=sentiment), fingerprint, sentiment)
+
+    @property
+    def watched(self) -> list[Path]:
+        return watched_files(self.paths, self.sentiment)
 
     def current(self) -> Analyzer:
         return self.analyzer
 
     def reload_if_changed(self) -> ConfigError | None:
         """Reload when the files changed; keep the old rules (and return the error) if invalid."""
-        fingerprint = rules_fingerprint(self.paths)
+        fingerprint = rules_fingerprint(self.watched)
         if fingerprint == self.fingerprint:
             return None
         with self._lock:
             self.fingerprint = fingerprint
             try:
-                analyzer = load_analyzer(self.paths)
+                analyzer = load_analyzer(self.paths, sentiment=self.sentiment)
             except ConfigError as exc:
                 self.last_error = str(exc)
                 return exc
@@ -101,7 +113,9 @@ class Runtime:
     def __init__(self, config: AppConfig, *, db: Database | None = None) -> None:
         self.config = config
         self.db = db or Database(config.database_url)
-        self.rules = RulesHolder.load(config.rules.paths)
+        self.rules = RulesHolder.load(
+            config.rules.paths, config.rules.sentiment.settings() if config.rules.sentiment else None
+        )
         self.connectors: dict[str, Connector[Any]] = {
             s.name: build_connector(s) for s in config.sources if s.enabled
         }

@@ -234,4 +234,7 @@ def _sorted(issues: list[ConfigIssue]) -> list[ConfigIssue]:
 
 def load_config(path: Path, *, env: dict[str, str] | None = None) -> AppConfig:
     """Load and validate a configuration file (raises ConfigError listing every problem)."""
-    return parse_config(load_yaml(path, env=env))
+    doc = load_yaml(path, env=env)
+    if doc.unreadable:
+        raise ConfigError(doc.issues)
+    return parse_config(doc)

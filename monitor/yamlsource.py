@@ -1,77 +1,88 @@
-"""YAML loading that remembers where every key is, and expands ``${ENV}`` references.
+"""Load YAML while remembering the line of every key, so errors can say ``file:line key.path``.
 
-Configuration errors are only useful with a line number; PyYAML's composed node tree has them,
-so we keep it next to the plain data and look locations up by key path.
+PyYAML's composed node tree carries marks; we walk it once to map each key path to its line and to
+catch duplicate keys (which ``safe_load`` would silently overwrite). Configuration files may use
+``${ENV}`` / ``${ENV:-default}`` references (expanded here); rule files do not (``expand_env=False``).
+Problems never raise: they are collected in :attr:`YamlDocument.issues`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from monitor.errors import ConfigError, ConfigIssue
+from monitor.errors import ConfigIssue
 
+KeyPath = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-Loc = tuple[str | int, ...]
 
 
-def format_path(loc: Sequence[str | int]) -> str:
+def format_path(path: Sequence[str | int]) -> str:
+    """``('rules', 0, 'keywords', 'any')`` → ``rules[0].keywords.any``."""
     out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class YamlDocument:
-    """Plain data of a YAML file plus a way to find the line of any key path."""
+    """Parsed data plus the line of each key path (1-based)."""
 
     file: str
     data: Any
-    root: yaml.Node | None
+    lines: dict[KeyPath, int] = field(default_factory=dict)
     issues: list[ConfigIssue] = field(default_factory=list)
 
-    def locate(self, loc: Sequence[str | int]) -> tuple[int | None, Loc]:
-        """Line of the deepest node that exists along ``loc``, and ``loc`` itself.
+    def line_of(self, path: Sequence[str | int]) -> int | None:
+        """Line of the longest prefix of ``path`` that is in the file (a missing key: its parent)."""
+        parts = tuple(path)
+        while parts:
+            if parts in self.lines:
+                return self.lines[parts]
+            parts = parts[:-1]
+        return self.lines.get((), None)
 
-        A missing key (a required field) is reported at the line of its parent.
-        """
-        node = self.root
-        line = node.start_mark.line + 1 if node is not None else None
-        for part in loc:
-            child, key_line = _child(node, part)
-            if child is None:
-                break
-            node, line = child, key_line
-        return line, tuple(loc)
+    def issue(self, path: Sequence[str | int], message: str) -> ConfigIssue:
+        return ConfigIssue(self.file, self.line_of(path), format_path(path), message)
 
-    def issue(self, loc: Sequence[str | int], message: str) -> ConfigIssue:
-        line, path = self.locate(loc)
-        return ConfigIssue(self.file, line, format_path(path), message)
+    @property
+    def unreadable(self) -> bool:
+        """The file could not be read or parsed at all (the issues say why)."""
+        return self.data is None and bool(self.issues)
 
 
-def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node | None, int | None]:
-    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+def _walk(node: yaml.Node, path: KeyPath, doc: YamlDocument) -> None:
+    doc.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
         for key_node, value_node in node.value:
-            if key_node.value == part:
-                return value_node, key_node.start_mark.line + 1
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        child = node.value[part]
-        return child, child.start_mark.line + 1
-    return None, None
+            key = str(key_node.value)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                doc.issues.append(ConfigIssue(doc.file, line, format_path((*path, key)), "duplicate key"))
+            seen.add(key)
+            doc.lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), doc)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*path, i), doc)
 
 
-def _expand(value: Any, loc: Loc, doc: YamlDocument, env: dict[str, str]) -> Any:
+def _expand(value: Any, path: KeyPath, doc: YamlDocument, env: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
-        return {k: _expand(v, (*loc, str(k)), doc, env) for k, v in value.items()}
+        return {k: _expand(v, (*path, str(k)), doc, env) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, (*loc, i), doc, env) for i, v in enumerate(value)]
+        return [_expand(v, (*path, i), doc, env) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
 
         def replace(match: re.Match[str]) -> str:
@@ -80,48 +91,45 @@ def _expand(value: Any, loc: Loc, doc: YamlDocument, env: dict[str, str]) -> Any
                 return env[name]
             if default is not None:
                 return default
-            doc.issues.append(doc.issue(loc, f"environment variable {name} is not set"))
+            doc.issues.append(doc.issue(path, f"environment variable {name} is not set"))
             return ""
 
         return _ENV.sub(replace, value)
     return value
 
 
-def _duplicate_keys(node: yaml.Node | None, loc: Loc, doc: YamlDocument) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                doc.issues.append(
-                    ConfigIssue(
-                        doc.file, key_node.start_mark.line + 1, format_path((*loc, key)), "duplicate key"
-                    )
-                )
-            seen.add(key)
-            _duplicate_keys(value_node, (*loc, key), doc)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, child in enumerate(node.value):
-            _duplicate_keys(child, (*loc, index), doc)
-
-
-def load_yaml(path: Path, *, env: dict[str, str] | None = None) -> YamlDocument:
-    """Read a YAML file; syntax errors raise ConfigError with the line, other issues are collected."""
-    name = str(path)
+def load_yaml(
+    path: Path,
+    *,
+    display: str | None = None,
+    expand_env: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> YamlDocument:
+    """Parse one YAML file; unreadable files and syntax errors become issues, not exceptions."""
+    name = display or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigIssue(name, None, "", f"cannot read: {exc}")]) from None
+        return YamlDocument(name, None, issues=[ConfigIssue(name, None, "", f"cannot read: {exc}")])
+    doc = parse_yaml(text, name)
+    if expand_env and doc.data is not None:
+        doc.data = _expand(doc.data, (), doc, os.environ if env is None else env)
+    return doc
+
+
+def parse_yaml(text: str, name: str) -> YamlDocument:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
+        mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError([ConfigIssue(name, line, "", f"YAML syntax error: {exc.problem}")]) from None
+        return YamlDocument(
+            name, None, issues=[ConfigIssue(name, line, "", f"YAML syntax error: {exc.problem}")]
+        )
     except yaml.YAMLError as exc:
-        raise ConfigError([ConfigIssue(name, None, "", f"YAML error: {exc}")]) from None
-    doc = YamlDocument(name, data, root)
-    _duplicate_keys(root, (), doc)
-    doc.data = _expand(data, (), doc, dict(os.environ) if env is None else env)
+        return YamlDocument(name, None, issues=[ConfigIssue(name, None, "", f"YAML error: {exc}")])
+    doc = YamlDocument(name, data)
+    if node is not None:
+        _walk(node, (), doc)
     return doc

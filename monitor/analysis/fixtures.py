@@ -29,9 +29,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.analysis.findings import Analysis, Analyzer
-from monitor.analysis.yamlsource import load_yaml
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.message import Author, Engagement, Message
+from monitor.yamlsource import load_yaml
 
 
 class _Model(BaseModel):
@@ -93,7 +93,7 @@ def fixture_files(paths: Sequence[Path]) -> list[Path]:
 
 def load_fixtures(path: Path) -> list[tuple[Case, int | None]]:
     """Cases of one file with their line numbers; ConfigError lists every schema problem."""
-    doc = load_yaml(path)
+    doc = load_yaml(path, expand_env=False)  # rule files take no ${ENV} references
     if doc.issues:
         raise ConfigError(doc.issues)
     try:

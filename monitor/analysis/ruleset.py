@@ -25,8 +25,8 @@ from monitor.analysis.schema import (
     RuleModel,
     SentimentSettings,
 )
-from monitor.analysis.yamlsource import KeyPath, YamlDocument, load_yaml
 from monitor.errors import ConfigIssue
+from monitor.yamlsource import KeyPath, YamlDocument, load_yaml
 
 Severity = Literal["error", "warning"]
 
@@ -108,7 +108,7 @@ def compile_rule_set(
 
 
 def _compile_file(path: Path, c: _Collector) -> None:
-    doc = load_yaml(path)
+    doc = load_yaml(path, expand_env=False)  # rule files take no ${ENV} references
     c.issues.extend(LintIssue("error", i) for i in doc.issues)
     if doc.issues:
         return

@@ -160,3 +160,12 @@ def test_jsonl_sink_ignores_a_torn_last_line(tmp_path: Path) -> None:
     sender.send({"id": 1})
     sender.send({"id": 3})
     assert path.read_text(encoding="utf-8").count('"id": 1') == 1
+
+
+def test_jsonl_sink_starts_a_new_line_after_a_write_that_was_cut_short(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    path.write_text('{"id": 1}\n{"id": 2, "te', encoding="utf-8")  # disk full mid-line
+    JsonlSender("file", JsonlConfig(path=path)).send({"id": 3})
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[-1] == '{"id": 3}'
+    assert json.loads(lines[-1])["id"] == 3

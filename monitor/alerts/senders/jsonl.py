@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from connectors.base import ConfigPath
 from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
 
 TAIL_BYTES = 4 * 1024 * 1024  # re-sends only concern the last few lines written before a crash
+
+
+def _ends_with_newline(handle: BinaryIO) -> bool:
+    handle.seek(-1, os.SEEK_END)
+    last = handle.read(1)
+    handle.seek(0, os.SEEK_END)
+    return last == b"\n"
 
 
 class JsonlConfig(SenderConfig):
@@ -57,8 +64,10 @@ class JsonlSender(Sender):
         line = json.dumps(payload, ensure_ascii=False, sort_keys=True) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
+            with self.path.open("a+b") as handle:
+                if handle.tell() and not _ends_with_newline(handle):
+                    line = "\n" + line  # a write cut short (disk full, crash): never glue onto it
+                handle.write(line.encode("utf-8"))
                 handle.flush()
                 if getattr(self.config, "fsync", True):
                     os.fsync(handle.fileno())

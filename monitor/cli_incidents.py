@@ -53,7 +53,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
     now = utcnow()
     try:
         if args.command == "ack":
-            result = acknowledge_ref(db, args.ref, actor=_actor(args), now=now, note=args.note)
+            result = acknowledge_ref(db, args.ref, _paging(config), actor=_actor(args), now=now, note=args.note)
         else:
             result = resolve_ref(db, args.ref, _paging(config), actor=_actor(args), now=now, note=args.note)
         print(f"{result.code}: {result.state}{'' if result.changed else ' (unchanged)'}")

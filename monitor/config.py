@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from connectors.base import ConfigPath, ConnectorConfig
 from connectors.registry import REGISTRY as CONNECTORS
 from connectors.registry import connector_class
+from monitor.alerts.noise_config import NoiseConfig
 from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.tickets.incident_settings import IncidentsConfig
@@ -85,8 +86,9 @@ class SourceConfig(_Model):
     settings: Any = None  # the connector's Config instance (validated separately)
 
 
-class TargetConfig(_Model):
-    """An alert target (sender): common keys plus the sender's own section."""
+class TargetConfig(NoiseConfig):
+    """An alert target (sender): common keys, noise control (quiet hours, digest, hourly cap:
+    ``monitor.alerts.noise_config``) plus the sender's own section."""
 
     name: str = Field(pattern=NAME_PATTERN)
     kind: str

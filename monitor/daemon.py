@@ -19,18 +19,17 @@ from typing import Any
 
 import structlog
 
+from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, UnavailableError
 from monitor.pipeline import PollStats, poll_source
 from monitor.runtime import Runtime
 from monitor.scheduler import (
     ESCALATION_JOB,
-    OUTBOX_JOB,
     RULES_JOB,
     add_interval_job,
     make_scheduler,
     poll_job_id,
-    run_soon,
 )
 
 log = structlog.get_logger("yuqing.daemon")
@@ -55,6 +54,7 @@ class Daemon:
         self._wake = threading.Event()
         self._watchers: dict[str, threading.Thread] = {}
         self.ack_server: Any = None
+        self.worker: DeliveryWorker | None = None
 
     # --- one poll -----------------------------------------------------------------------------
     def poll(self, source: SourceConfig) -> PollStats | None:
@@ -102,12 +102,12 @@ class Daemon:
         return stats
 
     def _after_batch(self, stats: PollStats) -> None:
-        if stats.alerts:
-            self._kick_outbox()
+        if self.worker is not None:
+            self.worker.after_commit(stats.alerts)
 
     def _kick_outbox(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            run_soon(self.scheduler, OUTBOX_JOB)
+        if self.worker is not None:
+            self.worker.kick()
 
     def deliver(self) -> None:
         stats = self.runtime.outbox.deliver(stop=self.stop)
@@ -164,6 +164,11 @@ class Daemon:
     def run_forever(self) -> int:
         self.runtime.outbox.release_own_claims()
         self._install_signals()
+        self.worker = DeliveryWorker(
+            lambda: self.runtime.outbox,
+            self.runtime.config.scheduler.outbox_interval_seconds,
+            handoff=self.runtime.db.engine.dialect.name == "sqlite",
+        ).start()
         self._start_scheduler()
         self._start_watchers()
         self._start_ack_server()
@@ -180,7 +185,6 @@ class Daemon:
         config = self.runtime.config
         self.scheduler = make_scheduler(config.scheduler, workers=len(config.sources) + 2)
         self._schedule_sources()
-        add_interval_job(self.scheduler, OUTBOX_JOB, self.deliver, config.scheduler.outbox_interval_seconds)
         add_interval_job(
             self.scheduler, RULES_JOB, self.check_rules, config.rules.watch_seconds, start_now=False
         )
@@ -259,6 +263,8 @@ class Daemon:
                 thread.join(max(0.1, deadline - time.monotonic() - 1.0))
             if closer.is_alive() or any(t.is_alive() for t in self._watchers.values()):
                 log.warning("stop_timeout", note="a poll did not finish in time; its batch will be re-read")
+        if self.worker is not None:
+            self.worker.stop(max(0.1, deadline - time.monotonic() - 0.5))
         flush_stop = threading.Event()
         timer = threading.Timer(max(0.1, deadline - time.monotonic()), flush_stop.set)
         timer.start()

@@ -167,12 +167,21 @@ def test_two_hundred_reposts_page_once_escalate_stop_on_ack_and_resolve_once(sql
         assert {k: len(v) for k, v in by_path(r).items()} == {"zhang": 1, "wang": 1}
         assert by_path(r)["wang"][0]["step"] == "page:1:0"
 
-        # the secondary acknowledges with the ticket code of one of the reposts; no page after that
+        # the secondary acknowledges with the ticket code of one of the reposts: everyone paged so
+        # far is told who took it, and no page after that
         with sqlite_db.read() as session:
             ticket_code = session.scalar(select(Ticket.code).order_by(Ticket.id.desc()).limit(1))
-        assert acknowledge_ref(
-            sqlite_db, str(ticket_code), actor="wang", now=opened + timedelta(minutes=16)
-        ).changed
+        acked = acknowledge_ref(
+            sqlite_db, str(ticket_code), paging, actor="wang", now=opened + timedelta(minutes=16)
+        )
+        assert (acked.changed, acked.notices) == (True, 2)
+        outbox.deliver()
+        notices = {k: v[-1] for k, v in by_path(r).items()}
+        assert {k: (p["step"], p["acknowledged_by"]) for k, p in notices.items()} == {
+            "zhang": ("acknowledged", "wang"),
+            "wang": ("acknowledged", "wang"),
+        }
+        assert "ack_url" not in notices["zhang"]
         for minutes in (30, 45, 60, 90):
             assert run_escalation(sqlite_db, paging, now=opened + timedelta(minutes=minutes)).pages == 0
         more = [
@@ -197,7 +206,7 @@ def test_two_hundred_reposts_page_once_escalate_stop_on_ack_and_resolve_once(sql
             now=T0 + timedelta(minutes=21),
         )
         outbox.deliver()
-        assert {k: len(v) for k, v in by_path(r).items()} == {"zhang": 1, "wang": 1}
+        assert {k: len(v) for k, v in by_path(r).items()} == {"zhang": 2, "wang": 2}
 
         # resolved: one notice to everyone who was paged, none to the manager who never was
         result = resolve_ref(sqlite_db, "INC-1", paging, actor="wang", now=opened + timedelta(hours=2))
@@ -208,8 +217,8 @@ def test_two_hundred_reposts_page_once_escalate_stop_on_ack_and_resolve_once(sql
         outbox.deliver()
         got = by_path(r)
         assert {k: [p["step"] for p in v] for k, v in got.items()} == {
-            "zhang": ["page:0:0", "resolved"],
-            "wang": ["page:1:0", "resolved"],
+            "zhang": ["page:0:0", "acknowledged", "resolved"],
+            "wang": ["page:1:0", "acknowledged", "resolved"],
         }
         keys = [p["idempotency_key"] for v in got.values() for p in v]
         assert len(keys) == len(set(keys))

@@ -11,7 +11,13 @@ from datetime import datetime
 
 import structlog
 
-from monitor.alerts.paging import Paging, cancel_pending_pages, escalate_incident, resolved_notice
+from monitor.alerts.paging import (
+    Paging,
+    acknowledged_notice,
+    cancel_pending_pages,
+    escalate_incident,
+    resolved_notice,
+)
 from monitor.storage.db import Database
 from monitor.tickets.incident_state import (
     acknowledge,
@@ -37,17 +43,20 @@ class ActionResult:
 
 
 def acknowledge_ref(
-    db: Database, ref: str, *, actor: str, now: datetime, note: str | None = None
+    db: Database, ref: str, paging: Paging, *, actor: str, now: datetime, note: str | None = None
 ) -> ActionResult:
+    """Stop the paging; everyone already paged gets an "acknowledged by" notice, so they stand down."""
     with db.transaction() as session:
         incident = find_incident(session, ref)
         if incident is None:
             raise UnknownIncident(f"no incident for {ref!r}")
         changed = acknowledge(session, incident, actor=actor, now=now, note=note)
+        notices = 0
         if changed:
             cancel_pending_pages(session, incident, now)
-            log.info("incident_acknowledged", incident=incident.code, actor=actor)
-        return ActionResult(incident.code or "", incident.state, changed)
+            notices = acknowledged_notice(session, incident, paging, now)
+            log.info("incident_acknowledged", incident=incident.code, actor=actor, notices=notices)
+        return ActionResult(incident.code or "", incident.state, changed, notices)
 
 
 def resolve_ref(

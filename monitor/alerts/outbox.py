@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerts.masking import mask_personal_data
+from monitor.alerts.noise import Action, Window, decide
+from monitor.alerts.noise_config import NoiseConfig
 from monitor.alerts.senders.base import Outcome, Sender, SendResult
+from monitor.alerts.shaping import ensure_target_rows, fold, hour_window, lock_targets, promote_due_summaries
+from monitor.alerts.silences import Subject, active_silences, matching
 from monitor.analysis.findings import priority_rank
 from monitor.config import AlertsConfig, TargetConfig
 from monitor.storage.db import Database
-from monitor.storage.models import Alert, Source, utcnow
+from monitor.storage.models import Alert, Silence, Source, TicketEvent, utcnow
 from monitor.tickets.service import TicketChange
 
 log = structlog.get_logger("yuqing.alerts")
@@ -62,16 +66,54 @@ def _payload(change: TicketChange, source: Source) -> dict[str, Any]:
     }
 
 
+def _silenced_by(
+    session: Session, change: TicketChange, payload: dict[str, Any], silences: list[Silence], now: datetime
+) -> bool:
+    """A ticket alert matching a silence is not written; the ticket's audit trail says why."""
+    trigger = next((n for n in change.messages if n.row.id == payload["message_id"]), change.messages[0])
+    subject = Subject(
+        rules=frozenset(payload["rules"]),
+        tags=frozenset(t for f in trigger.analysis.findings for t in f.tags),
+        sources=frozenset({payload["source"]}),
+        text=f"{payload['title']}\n{trigger.message.text}",
+    )
+    silence = matching(silences, subject)
+    if silence is None:
+        return False
+    session.add(
+        TicketEvent(
+            ticket_id=change.ticket.id,
+            kind="silenced",
+            new_value=f"{silence.matcher}:{silence.value}"[:255],
+            message_id=trigger.row.id,
+            at=now,
+        )
+    )
+    return True
+
+
 def enqueue_ticket_alerts(
-    session: Session, source: Source, changes: Sequence[TicketChange], targets: Sequence[TargetConfig]
+    session: Session,
+    source: Source,
+    changes: Sequence[TicketChange],
+    targets: Sequence[TargetConfig],
+    *,
+    now: datetime | None = None,
 ) -> int:
-    """Write one outbox row per (ticket reaching a new alerting priority) x (target that wants it)."""
+    """Write one outbox row per (ticket reaching a new alerting priority) x (target that wants it),
+    unless an active silence matches the ticket's rules, tags, source or text."""
     count = 0
+    now = now or utcnow()
+    silences: list[Silence] | None = None
     for change in changes:
         ticket = change.ticket
         if not ticket.priority or not change.alerting or not (change.created or change.escalated):
             continue
         payload = _payload(change, source)
+        if silences is None:
+            silences = active_silences(session, now)
+        if silences and _silenced_by(session, change, payload, silences, now):
+            continue
         for target in targets:
             if not target.enabled or priority_rank(ticket.priority) > priority_rank(target.min_priority):
                 continue
@@ -132,8 +174,29 @@ class DeliveryStats:
     failed: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One send's outcome, recorded in the next delivery transaction."""
+
+    row_id: int
+    target: str
+    status: str  # sent / retry / failed
+    values: Mapping[str, Any]
+
+
 class Outbox:
-    """Delivers pending alert rows through the configured senders."""
+    """Delivers pending alert rows through the configured senders.
+
+    One **cycle** is one transaction: record the outcomes of the previous cycle's sends, apply
+    noise control (``monitor.alerts.shaping``) under the noisy targets' lock rows, and claim the
+    next due rows (a conditional UPDATE, the lease). Then the claimed rows are sent outside any
+    transaction. So delivery needs one write transaction per ``CLAIM_BATCH`` alerts instead of
+    1 + 2 per alert, which matters on SQLite where it queues behind ingest for the one write
+    lock. A crash re-sends at most the rows of one cycle that were sent but not yet recorded;
+    each carries its idempotency key.
+    """
+
+    CLAIM_BATCH = 20
 
     def __init__(
         self, db: Database, senders: Mapping[str, Sender], config: AlertsConfig, *, instance: str
@@ -142,7 +205,16 @@ class Outbox:
         self.senders = dict(senders)
         self.config = config
         self.instance = instance
+        self.noisy: dict[str, NoiseConfig] = {
+            t.name: t for t in config.targets if t.enabled and t.active and t.name in self.senders
+        }
+        if self.noisy:
+            ensure_target_rows(db, self.noisy)
+        self.clock: Callable[[], datetime] = utcnow  # injectable for tests of quiet hours and caps
         self._lock = threading.Lock()
+        self._cycles = threading.Condition()
+        self.cycles_started = 0
+        self.cycles_done = 0
 
     def release_own_claims(self) -> int:
         """At start-up: rows this instance had claimed when it died are due again at once."""
@@ -154,31 +226,102 @@ class Outbox:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
-    def _claim(self, limit: int) -> list[Alert]:
-        now = utcnow()
-        with self.db.transaction() as session:
-            rows = list(
-                session.scalars(
-                    select(Alert)
-                    .where(Alert.status == "pending", Alert.next_attempt_at <= now)
-                    .order_by(Alert.id)
-                    .limit(limit)
-                )
-            )
-            claimed: list[Alert] = []
-            for row in rows:
-                result = session.execute(
-                    update(Alert)
-                    .where(Alert.id == row.id, Alert.status == "pending", Alert.next_attempt_at <= now)
-                    .values(
-                        next_attempt_at=now + LEASE, claimed_by=self.instance, attempts=Alert.attempts + 1
-                    )
-                    .execution_options(synchronize_session=False)  # row.attempts keeps the pre-claim count
-                )
-                if getattr(result, "rowcount", 0) == 1:
-                    claimed.append(row)
-            return claimed
+    # --- the cycle transaction -----------------------------------------------------------------
+    def _claim(self, limit: int, done: Sequence[Delivered] = (), release: Sequence[int] = ()) -> list[Alert]:
+        """One transaction: record ``done``, un-claim ``release``, shape and claim up to ``limit``."""
+        with self._cycles:
+            self.cycles_started += 1
+            number = self.cycles_started
+        try:
+            now = self.clock()
+            with self.db.transaction() as session:
+                lock_targets(session, self.noisy)  # first statement: see the module docstring
+                self._record(session, done, release, now)
+                return self._claim_due(session, limit, now) if limit > 0 else []
+        finally:
+            with self._cycles:
+                self.cycles_done = max(self.cycles_done, number)
+                self._cycles.notify_all()
 
+    def wait_for_cycle(self, number: int, timeout: float) -> bool:
+        """Block until cycle ``number`` has committed (or failed), at most ``timeout`` seconds."""
+        with self._cycles:
+            return self._cycles.wait_for(lambda: self.cycles_done >= number, timeout)
+
+    def _record(
+        self, session: Session, done: Sequence[Delivered], release: Sequence[int], now: datetime
+    ) -> None:
+        sent = [d.row_id for d in done if d.status == "sent"]
+        if sent:
+            session.execute(
+                update(Alert)
+                .where(Alert.id.in_(sent))
+                .values(status="sent", sent_at=now, last_error=None, claimed_by=None)
+                .execution_options(synchronize_session=False)
+            )
+        for item in done:
+            if item.status != "sent":
+                session.execute(
+                    update(Alert)
+                    .where(Alert.id == item.row_id)
+                    .values(**item.values)
+                    .execution_options(synchronize_session=False)
+                )
+        if release:
+            session.execute(
+                update(Alert)
+                .where(Alert.id.in_(list(release)), Alert.claimed_by == self.instance)
+                .values(next_attempt_at=now, claimed_by=None, attempts=Alert.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _claim_due(self, session: Session, limit: int, now: datetime) -> list[Alert]:
+        windows: dict[str, Window] = {}
+        if self.noisy:
+            promote_due_summaries(session, self.noisy, windows, now)
+        rows = list(
+            session.scalars(
+                select(Alert)
+                .where(Alert.status == "pending", Alert.next_attempt_at <= now)
+                .order_by(Alert.id)
+                .limit(limit)
+            )
+        )
+        keep: list[Alert] = []
+        for row in rows:
+            config = self.noisy.get(row.target)
+            if config is None or row.dispatched_at is not None:
+                keep.append(row)
+                continue
+            window = windows.get(row.target) or hour_window(session, row.target, now)
+            decision = decide(config, priority=row.priority, kind=row.kind, now=now, window=window)
+            if decision.action is Action.SEND or decision.due is None:
+                keep.append(row)
+                windows[row.target] = window.plus_one(now)
+            else:
+                windows[row.target] = window
+                fold(session, row, decision.action.value, decision.due, now)
+                log.info("alert_held", alert=row.id, target=row.target, why=decision.why)
+        if not keep:
+            return []
+        ids = [r.id for r in keep]
+        session.execute(
+            update(Alert)
+            .where(Alert.id.in_(ids), Alert.status == "pending", Alert.next_attempt_at <= now)
+            .values(
+                next_attempt_at=now + LEASE,
+                claimed_by=self.instance,
+                attempts=Alert.attempts + 1,
+                dispatched_at=func.coalesce(Alert.dispatched_at, now),
+            )
+            .execution_options(synchronize_session=False)  # row.attempts keeps the pre-claim count
+        )
+        mine = set(
+            session.scalars(select(Alert.id).where(Alert.id.in_(ids), Alert.claimed_by == self.instance))
+        )
+        return [r for r in keep if r.id in mine]
+
+    # --- sending ------------------------------------------------------------------------------
     def _outgoing(self, row: Alert, sender: Sender) -> dict[str, Any]:
         payload = dict(row.payload)
         payload["id"] = row.id
@@ -187,15 +330,16 @@ class Outbox:
         if sender.group_chat:
             _mask(payload)
             payload["top"] = [_mask(dict(t)) for t in payload.get("top") or []]
+            payload["items"] = [_mask(dict(t)) for t in payload.get("items") or []]
         return payload
 
-    def _finish(self, row: Alert, result: SendResult) -> str:
-        now = utcnow()
+    def _outcome(self, row: Alert, result: SendResult) -> Delivered:
+        now = self.clock()
         attempts = row.attempts + 1
         values: dict[str, Any]
         if result.outcome is Outcome.OK:
-            values = {"status": "sent", "sent_at": now, "last_error": None, "claimed_by": None}
-        elif result.outcome is Outcome.RETRY and attempts < self.config.max_attempts:
+            return Delivered(row.id, row.target, "sent", {})
+        if result.outcome is Outcome.RETRY and attempts < self.config.max_attempts:
             delay = min(self.config.retry_max_seconds, self.config.retry_base_seconds * 2 ** (attempts - 1))
             delay = max(delay * random.uniform(0.8, 1.2), result.retry_after or 0)
             values = {
@@ -203,11 +347,9 @@ class Outbox:
                 "last_error": result.detail,
                 "claimed_by": None,
             }
-        else:
-            values = {"status": "failed", "last_error": result.detail or "gave up", "claimed_by": None}
-        with self.db.transaction() as session:
-            session.execute(update(Alert).where(Alert.id == row.id).values(**values))
-        return str(values.get("status", "retry"))
+            return Delivered(row.id, row.target, "retry", values)
+        values = {"status": "failed", "last_error": result.detail or "gave up", "claimed_by": None}
+        return Delivered(row.id, row.target, "failed", values)
 
     def deliver(self, *, limit: int = 200, stop: threading.Event | None = None) -> DeliveryStats:
         """Send what is due now; safe to call from several threads (one runs at a time)."""
@@ -215,19 +357,26 @@ class Outbox:
         if not self._lock.acquire(blocking=False):
             return stats
         try:
-            while not (stop is not None and stop.is_set()):
-                rows = self._claim(limit)
+            done: list[Delivered] = []
+            release: list[int] = []
+            claimed = 0
+            while True:
+                stopping = (stop is not None and stop.is_set()) or claimed >= limit
+                rows = self._claim(0 if stopping else min(self.CLAIM_BATCH, limit - claimed), done, release)
+                done, release = [], []
                 if not rows:
                     break
+                claimed += len(rows)
                 for row in rows:
-                    self._deliver_one(row, stats)
-                if len(rows) < limit:
-                    break
+                    if stop is not None and stop.is_set():
+                        release.append(row.id)  # claimed, not sent: due again at once
+                    else:
+                        done.append(self._deliver_one(row, stats))
         finally:
             self._lock.release()
         return stats
 
-    def _deliver_one(self, row: Alert, stats: DeliveryStats) -> None:
+    def _deliver_one(self, row: Alert, stats: DeliveryStats) -> Delivered:
         sender = self.senders.get(row.target)
         if sender is None:
             result = SendResult(Outcome.FATAL, f"no enabled alert target named {row.target!r}")
@@ -237,12 +386,13 @@ class Outbox:
             except Exception as exc:
                 log.exception("sender_crashed", target=row.target, alert=row.id)
                 result = SendResult(Outcome.RETRY, f"sender error: {type(exc).__name__}: {exc}")
-        status = self._finish(row, result)
-        if status == "sent":
+        delivered = self._outcome(row, result)
+        if delivered.status == "sent":
             stats.sent += 1
-        elif status == "failed":
+        elif delivered.status == "failed":
             stats.failed += 1
             log.warning("alert_failed", alert=row.id, target=row.target, error=result.detail)
         else:
             stats.retried += 1
             log.info("alert_retry", alert=row.id, target=row.target, error=result.detail)
+        return delivered

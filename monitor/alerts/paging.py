@@ -255,20 +255,37 @@ def cancel_pending_pages(session: Session, incident: Incident, now: datetime) ->
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def resolved_notice(session: Session, incident: Incident, paging: Paging, now: datetime) -> int:
-    """Tell every target that was paged (or is being paged right now) that it is over."""
-    targets = sorted(
+def paged_targets(session: Session, incident: Incident) -> list[str]:
+    """Targets that were paged for the incident (or are being paged right now)."""
+    return sorted(
         set(
             session.scalars(
                 select(Alert.target).where(
                     Alert.incident_id == incident.id,
                     Alert.kind == "incident",
-                    Alert.status.in_(("sent", "pending")),
+                    Alert.step.like("page:%") | Alert.step.like("raise:%"),
+                    Alert.status.in_(("sent", "pending", "folded")),
                 )
             )
         )
     )
-    payload = incident_payload(session, incident, "resolved", [], paging, now)
+
+
+def _notice(session: Session, incident: Incident, step: str, paging: Paging, now: datetime) -> int:
+    payload = incident_payload(session, incident, step, [], paging, now)
     payload.pop("ack_url", None)
-    payload.pop("resolve_url", None)
-    return write_rows(session, incident, "resolved", targets, payload)
+    if step == "resolved":
+        payload.pop("resolve_url", None)
+    payload["acknowledged_by"] = incident.acknowledged_by
+    payload["resolved_by"] = incident.resolved_by
+    return write_rows(session, incident, step, paged_targets(session, incident), payload)
+
+
+def acknowledged_notice(session: Session, incident: Incident, paging: Paging, now: datetime) -> int:
+    """Tell everyone who was paged that someone took the incident (and who), so they stand down."""
+    return _notice(session, incident, "acknowledged", paging, now)
+
+
+def resolved_notice(session: Session, incident: Incident, paging: Paging, now: datetime) -> int:
+    """Tell every target that was paged (or is being paged right now) that it is over."""
+    return _notice(session, incident, "resolved", paging, now)

@@ -115,7 +115,7 @@ class AckServer:
 
     def _act(self, action: str, code: str, actor: str) -> ActionResult:
         if action == "ack":
-            return acknowledge_ref(self.db, code, actor=actor, now=self.clock())
+            return acknowledge_ref(self.db, code, self.paging(), actor=actor, now=self.clock())
         return resolve_ref(self.db, code, self.paging(), actor=actor, now=self.clock())
 
     @staticmethod

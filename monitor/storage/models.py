@@ -174,6 +174,8 @@ class Alert(Base):
         Index("ix_alerts_status", "status", "next_attempt_at"),
         Index("ix_alerts_incident", "incident_id"),
         Index("ix_alerts_target_sent", "target", "sent_at"),
+        Index("ix_alerts_folded", "folded_into"),
+        Index("ix_alerts_target_dispatched", "target", "dispatched_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -184,7 +186,7 @@ class Alert(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/sent/failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/sent/failed/cancelled/folded/collecting
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
@@ -193,6 +195,11 @@ class Alert(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     step: Mapped[str | None] = mapped_column(String(32), nullable=True)  # page:0:r0, resolved, digest ...
+    # noise control (migration 0003): status "folded" rows are listed in the digest/overflow row
+    # ``folded_into``; a summary row is "collecting" until due. ``dispatched_at``: first handed to
+    # the sender (the hourly cap counts these).
+    folded_into: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Incident(Base):
@@ -291,3 +298,11 @@ class Lock(Base):
     __tablename__ = "locks"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class AlertTarget(Base):
+    """One row per alert target with noise control: locked while its alerts are shaped."""
+
+    __tablename__ = "alert_targets"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)

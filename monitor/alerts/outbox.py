@@ -187,13 +187,13 @@ class Delivered:
 class Outbox:
     """Delivers pending alert rows through the configured senders.
 
-    One **cycle** is one transaction: record the outcomes of the previous cycle's sends, apply
-    noise control (``monitor.alerts.shaping``) under the noisy targets' lock rows, and claim the
-    next due rows (a conditional UPDATE, the lease). Then the claimed rows are sent outside any
-    transaction. So delivery needs one write transaction per ``CLAIM_BATCH`` alerts instead of
-    1 + 2 per alert, which matters on SQLite where it queues behind ingest for the one write
-    lock. A crash re-sends at most the rows of one cycle that were sent but not yet recorded;
-    each carries its idempotency key.
+    One **cycle** is one transaction: record the outcome of the previous send, apply noise
+    control (``monitor.alerts.shaping``) under the noisy targets' lock rows, and claim up to
+    ``CLAIM_BATCH`` due rows (one conditional UPDATE, the lease). The rows are sent outside any
+    transaction; each outcome is recorded before the next send. So delivery needs one write
+    transaction per alert instead of 1 + 1 per claimed row + 1 per alert, which matters on
+    SQLite where each queues behind ingest for the one write lock. A crash re-sends only the
+    alert whose send was in flight or not yet recorded; it carries its idempotency key.
     """
 
     CLAIM_BATCH = 20
@@ -352,26 +352,33 @@ class Outbox:
         return Delivered(row.id, row.target, "failed", values)
 
     def deliver(self, *, limit: int = 200, stop: threading.Event | None = None) -> DeliveryStats:
-        """Send what is due now; safe to call from several threads (one runs at a time)."""
+        """Send what is due now; safe to call from several threads (one runs at a time).
+
+        Each outcome is recorded before the next send starts (an OK answered by a receiver is
+        never re-sent because a *later* send was interrupted); the last outcome of a claimed
+        batch is recorded in the transaction that claims the next batch.
+        """
         stats = DeliveryStats()
         if not self._lock.acquire(blocking=False):
             return stats
         try:
-            done: list[Delivered] = []
-            release: list[int] = []
-            claimed = 0
-            while True:
-                stopping = (stop is not None and stop.is_set()) or claimed >= limit
-                rows = self._claim(0 if stopping else min(self.CLAIM_BATCH, limit - claimed), done, release)
-                done, release = [], []
-                if not rows:
-                    break
-                claimed += len(rows)
-                for row in rows:
+            rows = self._claim(min(self.CLAIM_BATCH, limit))
+            claimed = len(rows)
+            while rows:
+                last: list[Delivered] = []
+                release: list[int] = []
+                for index, row in enumerate(rows):
                     if stop is not None and stop.is_set():
-                        release.append(row.id)  # claimed, not sent: due again at once
+                        release = [r.id for r in rows[index:]]  # claimed, not sent: due at once
+                        break
+                    delivered = self._deliver_one(row, stats)
+                    if index < len(rows) - 1:
+                        self._claim(0, [delivered])
                     else:
-                        done.append(self._deliver_one(row, stats))
+                        last = [delivered]
+                stopping = bool(release) or (stop is not None and stop.is_set()) or claimed >= limit
+                rows = self._claim(0 if stopping else min(self.CLAIM_BATCH, limit - claimed), last, release)
+                claimed += len(rows)
         finally:
             self._lock.release()
         return stats

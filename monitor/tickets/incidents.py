@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.analysis.findings import Priority, most_urgent, priority_rank
@@ -59,6 +60,9 @@ def message_heat(config: IncidentsConfig, message: Message) -> float:
 def heat_of(config: IncidentsConfig, likes: int, reposts: int, replies: int, followers: int | None) -> float:
     h = config.heat
     return likes * h.likes + reposts * h.reposts + replies * h.replies + (followers or 0) * h.followers
+
+
+_MESSAGES = cast(Table, StoredMessage.__table__)
 
 
 def _set_column(session: Session, ids: Sequence[int], **values: int) -> None:
@@ -148,10 +152,18 @@ def cluster_messages(
         touched.setdefault(ref.index, []).append(item)
     session.flush()
     out: dict[int, tuple[Cluster, list[NewMessage]]] = {}
+    links: list[dict[str, int]] = []
     for position, items in touched.items():
         cluster = rows[position]
-        _set_column(session, [item.row.id for item in items], cluster_id=cluster.id)
+        links += [{"b_id": item.row.id, "b_cluster": cluster.id} for item in items]
         out[cluster.id] = (cluster, items)
+    # one executemany, not one UPDATE per cluster (most posts start a cluster of their own)
+    session.execute(
+        update(_MESSAGES)
+        .where(_MESSAGES.c.id == bindparam("b_id"))
+        .values(cluster_id=bindparam("b_cluster")),
+        links,
+    )
     return out
 
 

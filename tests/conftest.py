@@ -14,7 +14,6 @@ from sqlalchemy import create_engine, text
 from monitor.storage.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 SERVERS = {

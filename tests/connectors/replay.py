@@ -25,7 +25,9 @@ import yaml
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from tests.shared_data import SHARED_DATA
+
+DATA = SHARED_DATA
 
 
 @dataclass(frozen=True)

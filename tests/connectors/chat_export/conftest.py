@@ -8,10 +8,11 @@ import pytest
 
 from connectors.chat_export import ChatExportConfig, ChatExportConnector
 from monitor.message import Batch, Checkpoint, Message, Quarantined
+from tests.shared_data import SHARED_DATA
 
 # Shared third-party samples live next to the repository, never inside it.
 REPO = Path(__file__).resolve().parents[3]
-CHAT_SAMPLES = REPO.parent / "shared" / "data" / "chat"
+CHAT_SAMPLES = SHARED_DATA / "chat"
 
 
 def make(path: Path, **settings: Any) -> ChatExportConnector:

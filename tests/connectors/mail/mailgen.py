@@ -15,9 +15,10 @@ import html
 import quopri
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+from tests.shared_data import SHARED_DATA
+
+DATA = SHARED_DATA
 
 # (label written in the mail, codec used to produce the bytes, traditional script?)
 VARIANTS: list[tuple[str, str, bool]] = [

@@ -21,7 +21,8 @@ from monitor.analysis.backtest import compare
 from monitor.analysis.engine import load_analyzer
 from monitor.cli import load_or_exit
 from monitor.errors import ConfigError
-from monitor.message import Author, Engagement, Message
+from monitor.message import Message
+from monitor.storage.convert import to_message
 from monitor.storage.db import Database
 from monitor.storage.models import Source, StoredMessage, utcnow
 
@@ -55,20 +56,7 @@ def stored_messages(
     if source:
         query = query.where(Source.name == source)
     for row, source_name in session.execute(query):
-        message = Message(
-            source=source_name,
-            external_id=row.external_id,
-            thread_key=row.thread_key,
-            text=row.text,
-            created_at=row.created_at,
-            channel=row.channel,
-            author=Author(row.author_id, row.author_name, row.author_followers),
-            title=row.title,
-            html=row.html,
-            url=row.url,
-            engagement=Engagement(row.likes, row.reposts, row.replies),
-            raw_ref=row.raw_ref,
-        )
+        message = to_message(row, source_name)
         yield message, list((row.analysis or {}).get("rules", []))
 
 

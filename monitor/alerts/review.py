@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from monitor.alerts.outbox import enqueue_ticket_alerts
 from monitor.alerts.paging import Paging, enqueue_incident_pages
 from monitor.analysis.findings import Analysis, Finding
-from monitor.ingest.store import NewMessage
-from monitor.message import Author, Engagement, Message
+from monitor.ingest.store import MessageRow, NewMessage
+from monitor.storage.convert import to_message
 from monitor.storage.db import Database
 from monitor.storage.models import Source, StoredMessage
 from monitor.tickets.incidents import update_incidents
@@ -49,19 +49,8 @@ def _rebuild(row: StoredMessage, source: Source) -> NewMessage:
         Finding(rule_id=rule, priority=record.get("priority"), alert=bool(record.get("alert")))
         for rule in record.get("rules") or ["review"]
     )
-    message = Message(
-        source=source.name,
-        external_id=row.external_id,
-        thread_key=row.thread_key,
-        text=row.text,
-        created_at=row.created_at,
-        channel=row.channel,
-        author=Author(row.author_id, row.author_name, row.author_followers),
-        title=row.title,
-        url=row.url,
-        engagement=Engagement(row.likes, row.reposts, row.replies),
-    )
-    return NewMessage(row, message, Analysis(findings))  # type: ignore[arg-type]
+    message_row = MessageRow(row.id, row.thread_key, row.channel, row.ticket_id)
+    return NewMessage(message_row, to_message(row, source.name), Analysis(findings))
 
 
 def decide(db: Database, message_id: int, *, approve: bool, paging: Paging, now: datetime) -> str:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationInfo, model_validator
 
-from monitor.message import Batch, Checkpoint, Message
+from monitor.message import Batch, Checkpoint, Message, Quarantined
 
 
 class ConnectorConfig(BaseModel):
@@ -40,6 +40,34 @@ class ConnectorConfig(BaseModel):
 
 
 C = TypeVar("C", bound=ConnectorConfig)
+
+
+class BatchBuffer:
+    """Collects one fetch's items and cuts them into batches of ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.messages: list[Message] = []
+        self.quarantined: list[Quarantined] = []
+
+    def add(self, item: Message | Quarantined) -> None:
+        if isinstance(item, Message):
+            self.messages.append(item)
+        else:
+            self.quarantined.append(item)
+
+    @property
+    def full(self) -> bool:
+        return len(self.messages) + len(self.quarantined) >= self.size
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.quarantined)
+
+    def take(self, checkpoint: Checkpoint) -> Batch:
+        """The waiting items as a Batch valid with ``checkpoint``; the buffer is empty afterwards."""
+        batch = Batch(tuple(self.messages), checkpoint, tuple(self.quarantined))
+        self.messages, self.quarantined = [], []
+        return batch
 
 
 class Connector(ABC, Generic[C]):

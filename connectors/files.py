@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from connectors.base import ConfigPath, Connector, ConnectorConfig
+from connectors.base import BatchBuffer, ConfigPath, Connector, ConnectorConfig
 from connectors.filestate import (
     KEEP_RAW,
     Line,
@@ -91,8 +91,7 @@ class FilesConnector(Connector[FilesConfig]):
         self, checkpoint: Checkpoint | None, *, batch_size: int = 500, stop: threading.Event | None = None
     ) -> Iterator[Batch]:
         states: dict[str, Any] = dict((checkpoint or {}).get("files", {}))
-        messages: list[Message] = []
-        bad: list[Quarantined] = []
+        buffer = BatchBuffer(batch_size)
         folder = self.config.path
         for path in list_files(folder, self.config.pattern):
             if stop is not None and stop.is_set():
@@ -102,17 +101,13 @@ class FilesConnector(Connector[FilesConfig]):
                 states[name] = state
                 if item is None:
                     continue
-                if isinstance(item, Message):
-                    messages.append(item)
-                else:
-                    bad.append(item)
-                if len(messages) + len(bad) >= batch_size:
-                    yield Batch(tuple(messages), {"files": dict(states)}, tuple(bad))
-                    messages, bad = [], []
+                buffer.add(item)
+                if buffer.full:
+                    yield buffer.take({"files": dict(states)})
                     if stop is not None and stop.is_set():
                         return
-        if messages or bad or states != dict((checkpoint or {}).get("files", {})):
-            yield Batch(tuple(messages), {"files": dict(states)}, tuple(bad))
+        if buffer or states != dict((checkpoint or {}).get("files", {})):
+            yield buffer.take({"files": dict(states)})
 
     def _read_file(
         self, path: Path, name: str, state: dict[str, Any] | None

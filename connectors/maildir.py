@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from connectors.base import ConfigPath, Connector, ConnectorConfig
+from connectors.base import BatchBuffer, ConfigPath, Connector, ConnectorConfig
 from connectors.filestate import KEEP_RAW
 from connectors.mail.parse import parse_email
 from monitor.errors import BadInputError
@@ -66,26 +66,21 @@ class MaildirConnector(Connector[MaildirConfig]):
     ) -> Iterator[Batch]:
         watermark = int((checkpoint or {}).get("ctime_ns", -1))
         done = set((checkpoint or {}).get("keys", []))
-        messages: list[Message] = []
-        bad: list[Quarantined] = []
+        buffer = BatchBuffer(batch_size)
         for ctime, key, path in self._candidates(watermark, done):
             item = self._read(path, key)
             if item is None:
                 continue
-            if isinstance(item, Message):
-                messages.append(item)
-            else:
-                bad.append(item)
+            buffer.add(item)
             if ctime != watermark:
                 watermark, done = ctime, set()
             done.add(key)
-            if len(messages) + len(bad) >= batch_size:
-                yield Batch(tuple(messages), {"ctime_ns": watermark, "keys": sorted(done)}, tuple(bad))
-                messages, bad = [], []
+            if buffer.full:
+                yield buffer.take({"ctime_ns": watermark, "keys": sorted(done)})
                 if stop is not None and stop.is_set():
                     return
-        if messages or bad:
-            yield Batch(tuple(messages), {"ctime_ns": watermark, "keys": sorted(done)}, tuple(bad))
+        if buffer:
+            yield buffer.take({"ctime_ns": watermark, "keys": sorted(done)})
 
     def _read(self, path: Path, key: str) -> Message | Quarantined | None:
         ref = f"{path.parent.name}/{path.name}"

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from connectors.base import ConfigPath, Connector, ConnectorConfig
+from connectors.base import BatchBuffer, ConfigPath, Connector, ConnectorConfig
 from connectors.filestate import KEEP_RAW, is_settled, new_state, read_lines, resume_offset
 from connectors.mail.parse import parse_email
 from monitor.errors import BadInputError
@@ -51,8 +51,7 @@ class MboxConnector(Connector[MboxConfig]):
             return
         offset = resume_offset(path, (checkpoint or {}).get("file"))
         settled = is_settled(path, self.config.settle_seconds)
-        messages: list[Message] = []
-        bad: list[Quarantined] = []
+        buffer = BatchBuffer(batch_size)
         done_offset = offset
         chunks: list[bytes] = []
         size = 0
@@ -60,11 +59,10 @@ class MboxConnector(Connector[MboxConfig]):
         with path.open("rb") as handle:
             for line in read_lines(handle, offset, 1024 * 1024):
                 if _FROM.match(line.raw) and (chunks or size):
-                    messages, bad = self._emit(chunks, size, start, messages, bad)
+                    buffer.add(self._emit(chunks, size, start))
                     done_offset = line.start
-                    if len(messages) + len(bad) >= batch_size:
-                        yield Batch(tuple(messages), {"file": new_state(path, done_offset)}, tuple(bad))
-                        messages, bad = [], []
+                    if buffer.full:
+                        yield buffer.take({"file": new_state(path, done_offset)})
                         if stop is not None and stop.is_set():
                             return
                     chunks, size, start = [], 0, line.start
@@ -75,29 +73,18 @@ class MboxConnector(Connector[MboxConfig]):
                     chunks.append(line.raw)
             end = handle.tell()
         if (chunks or size) and settled:
-            messages, bad = self._emit(chunks, size, start, messages, bad)
+            buffer.add(self._emit(chunks, size, start))
             done_offset = end
-        if messages or bad or done_offset != offset:
-            yield Batch(tuple(messages), {"file": new_state(path, done_offset)}, tuple(bad))
+        if buffer or done_offset != offset:
+            yield buffer.take({"file": new_state(path, done_offset)})
 
-    def _emit(
-        self, chunks: list[bytes], size: int, start: int, messages: list[Message], bad: list[Quarantined]
-    ) -> tuple[list[Message], list[Quarantined]]:
+    def _emit(self, chunks: list[bytes], size: int, start: int) -> Message | Quarantined:
         raw = b"".join(chunks)
         ref = f"{self.config.path.name}@{start}"
         if size > self.config.max_message_bytes:
-            bad.append(
-                Quarantined(
-                    self.name,
-                    f"message larger than {self.config.max_message_bytes} bytes",
-                    raw[:KEEP_RAW],
-                    ref,
-                    size,
-                )
-            )
-            return messages, bad
+            reason = f"message larger than {self.config.max_message_bytes} bytes"
+            return Quarantined(self.name, reason, raw[:KEEP_RAW], ref, size)
         try:
-            messages.append(self.parse_raw(raw, ref))
+            return self.parse_raw(raw, ref)
         except BadInputError as exc:
-            bad.append(Quarantined(self.name, str(exc), raw, raw_ref=ref))
-        return messages, bad
+            return Quarantined(self.name, str(exc), raw, raw_ref=ref)

@@ -9,6 +9,7 @@ file, recognise the repeated alert id.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from monitor.alerts.lanes import Delivered, Lanes
 from monitor.alerts.masking import mask_personal_data
 from monitor.alerts.noise import Action, Window, decide
 from monitor.alerts.noise_config import NoiseConfig
@@ -173,30 +175,30 @@ class DeliveryStats:
     retried: int = 0
     failed: int = 0
 
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """One send's outcome, recorded in the next delivery transaction."""
-
-    row_id: int
-    target: str
-    status: str  # sent / retry / failed
-    values: Mapping[str, Any]
+    def count(self, done: Sequence[Delivered]) -> None:
+        for item in done:
+            if item.status == "sent":
+                self.sent += 1
+            elif item.status == "failed":
+                self.failed += 1
+            else:
+                self.retried += 1
 
 
 class Outbox:
-    """Delivers pending alert rows through the configured senders.
+    """Delivers pending alert rows through the configured senders, each target on its own lane.
 
-    One **cycle** is one transaction: record the outcome of the previous send, apply noise
-    control (``monitor.alerts.shaping``) under the noisy targets' lock rows, and claim up to
-    ``CLAIM_BATCH`` due rows (one conditional UPDATE, the lease). The rows are sent outside any
-    transaction; each outcome is recorded before the next send. So delivery needs one write
-    transaction per alert instead of 1 + 1 per claimed row + 1 per alert, which matters on
-    SQLite where each queues behind ingest for the one write lock. A crash re-sends only the
-    alert whose send was in flight or not yet recorded; it carries its idempotency key.
+    One **cycle** is one transaction: record the outcomes of the sends that finished, apply noise
+    control (``monitor.alerts.shaping``) under the noisy targets' lock rows, and claim the oldest
+    due row of every target that has no send in flight (one conditional UPDATE, the lease). Each
+    claimed row is sent on its target's lane (``monitor.alerts.lanes``) outside any transaction,
+    so a receiver hanging until its read timeout delays only its own target; the outcome is
+    recorded before that target's next row is claimed. A target's alerts thus go out in order,
+    one at a time, and a crash re-sends at most the one alert per target whose send was in
+    flight or not yet recorded; it carries its idempotency key.
     """
 
-    CLAIM_BATCH = 20
+    SCAN = 200  # due rows read per round of a claim
 
     def __init__(
         self, db: Database, senders: Mapping[str, Sender], config: AlertsConfig, *, instance: str
@@ -211,10 +213,13 @@ class Outbox:
         if self.noisy:
             ensure_target_rows(db, self.noisy)
         self.clock: Callable[[], datetime] = utcnow  # injectable for tests of quiet hours and caps
+        self.lanes = Lanes()
         self._lock = threading.Lock()
         self._cycles = threading.Condition()
         self.cycles_started = 0
         self.cycles_done = 0
+        self._wakes = 0  # wake() calls so far
+        self._wakes_seen = 0  # the most wake() calls a committed (or failed) cycle had seen at its start
 
     def release_own_claims(self) -> int:
         """At start-up: rows this instance had claimed when it died are due again at once."""
@@ -226,21 +231,31 @@ class Outbox:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
+    def wake(self) -> int:
+        """New rows were committed: the delivery loop runs a cycle now. Returns a number for
+        :meth:`wait_for_wake`."""
+        with self._cycles:
+            self._wakes += 1
+            number = self._wakes
+        self.lanes.activity.set()
+        return number
+
     # --- the cycle transaction -----------------------------------------------------------------
-    def _claim(self, limit: int, done: Sequence[Delivered] = (), release: Sequence[int] = ()) -> list[Alert]:
-        """One transaction: record ``done``, un-claim ``release``, shape and claim up to ``limit``."""
+    def _claim(self, limit: int, done: Sequence[Delivered] = ()) -> list[Alert]:
+        """One transaction: record ``done``, shape and claim up to ``limit`` rows (one per free target)."""
         with self._cycles:
             self.cycles_started += 1
-            number = self.cycles_started
+            number, wakes = self.cycles_started, self._wakes
         try:
             now = self.clock()
             with self.db.transaction() as session:
                 lock_targets(session, self.noisy)  # first statement: see the module docstring
-                self._record(session, done, release, now)
+                self._record(session, done, now)
                 return self._claim_due(session, limit, now) if limit > 0 else []
         finally:
             with self._cycles:
                 self.cycles_done = max(self.cycles_done, number)
+                self._wakes_seen = max(self._wakes_seen, wakes)
                 self._cycles.notify_all()
 
     def wait_for_cycle(self, number: int, timeout: float) -> bool:
@@ -248,9 +263,12 @@ class Outbox:
         with self._cycles:
             return self._cycles.wait_for(lambda: self.cycles_done >= number, timeout)
 
-    def _record(
-        self, session: Session, done: Sequence[Delivered], release: Sequence[int], now: datetime
-    ) -> None:
+    def wait_for_wake(self, number: int, timeout: float) -> bool:
+        """Block until a cycle that began after ``wake()`` returned ``number`` has committed."""
+        with self._cycles:
+            return self._cycles.wait_for(lambda: self._wakes_seen >= number, timeout)
+
+    def _record(self, session: Session, done: Sequence[Delivered], now: datetime) -> None:
         sent = [d.row_id for d in done if d.status == "sent"]
         if sent:
             session.execute(
@@ -267,41 +285,30 @@ class Outbox:
                     .values(**item.values)
                     .execution_options(synchronize_session=False)
                 )
-        if release:
-            session.execute(
-                update(Alert)
-                .where(Alert.id.in_(list(release)), Alert.claimed_by == self.instance)
-                .values(next_attempt_at=now, claimed_by=None, attempts=Alert.attempts - 1)
-                .execution_options(synchronize_session=False)
-            )
 
     def _claim_due(self, session: Session, limit: int, now: datetime) -> list[Alert]:
+        """The oldest due row of each target with nothing in flight here or in another instance."""
         windows: dict[str, Window] = {}
         if self.noisy:
             promote_due_summaries(session, self.noisy, windows, now)
-        rows = list(
-            session.scalars(
-                select(Alert)
-                .where(Alert.status == "pending", Alert.next_attempt_at <= now)
-                .order_by(Alert.id)
-                .limit(limit)
-            )
+        leased = select(Alert.target).where(
+            Alert.status == "pending", Alert.claimed_by.is_not(None), Alert.next_attempt_at > now
         )
+        skip = set(self.lanes.busy())
         keep: list[Alert] = []
-        for row in rows:
-            config = self.noisy.get(row.target)
-            if config is None or row.dispatched_at is not None:
-                keep.append(row)
-                continue
-            window = windows.get(row.target) or hour_window(session, row.target, now)
-            decision = decide(config, priority=row.priority, kind=row.kind, now=now, window=window)
-            if decision.action is Action.SEND or decision.due is None:
-                keep.append(row)
-                windows[row.target] = window.plus_one(now)
-            else:
-                windows[row.target] = window
-                fold(session, row, decision.action.value, decision.due, now)
-                log.info("alert_held", alert=row.id, target=row.target, why=decision.why)
+        for _round in range(5):  # each round folds or keeps every row it reads: it makes progress
+            query = select(Alert).where(
+                Alert.status == "pending", Alert.next_attempt_at <= now, Alert.target.not_in(leased)
+            )
+            if skip:
+                query = query.where(Alert.target.not_in(sorted(skip)))
+            rows = list(session.scalars(query.order_by(Alert.id).limit(self.SCAN)))
+            for row in rows:
+                if row.target not in skip and len(keep) < limit and self._shape(session, row, windows, now):
+                    keep.append(row)
+                    skip.add(row.target)
+            if len(rows) < self.SCAN or len(keep) >= limit:
+                break
         if not keep:
             return []
         ids = [r.id for r in keep]
@@ -309,7 +316,7 @@ class Outbox:
             update(Alert)
             .where(Alert.id.in_(ids), Alert.status == "pending", Alert.next_attempt_at <= now)
             .values(
-                next_attempt_at=now + LEASE,
+                next_attempt_at=now + self._lease({r.target for r in keep}),
                 claimed_by=self.instance,
                 attempts=Alert.attempts + 1,
                 dispatched_at=func.coalesce(Alert.dispatched_at, now),
@@ -320,6 +327,26 @@ class Outbox:
             session.scalars(select(Alert.id).where(Alert.id.in_(ids), Alert.claimed_by == self.instance))
         )
         return [r for r in keep if r.id in mine]
+
+    def _shape(self, session: Session, row: Alert, windows: dict[str, Window], now: datetime) -> bool:
+        """Noise control for one row: True = send it now; False = it was folded into a summary."""
+        config = self.noisy.get(row.target)
+        if config is None or row.dispatched_at is not None:
+            return True
+        window = windows.get(row.target) or hour_window(session, row.target, now)
+        decision = decide(config, priority=row.priority, kind=row.kind, now=now, window=window)
+        if decision.action is Action.SEND or decision.due is None:
+            windows[row.target] = window.plus_one(now)
+            return True
+        windows[row.target] = window
+        fold(session, row, decision.action.value, decision.due, now)
+        log.info("alert_held", alert=row.id, target=row.target, why=decision.why)
+        return False
+
+    def _lease(self, targets: set[str]) -> timedelta:
+        """Long enough to cover the slowest of these targets' sends (its timeouts)."""
+        longest = max((s.longest_send_seconds() for t in targets if (s := self.senders.get(t))), default=0.0)
+        return max(LEASE, timedelta(seconds=longest + 10))
 
     # --- sending ------------------------------------------------------------------------------
     def _outgoing(self, row: Alert, sender: Sender) -> dict[str, Any]:
@@ -351,39 +378,44 @@ class Outbox:
         values = {"status": "failed", "last_error": result.detail or "gave up", "claimed_by": None}
         return Delivered(row.id, row.target, "failed", values)
 
-    def deliver(self, *, limit: int = 200, stop: threading.Event | None = None) -> DeliveryStats:
-        """Send what is due now; safe to call from several threads (one runs at a time).
+    def deliver(
+        self, *, limit: int = 200, stop: threading.Event | None = None, poll_seconds: float = 1.0
+    ) -> DeliveryStats:
+        """Send what is due, every target on its own lane; safe to call from several threads
+        (one runs at a time). Returns when no send is in flight and nothing more is due (or
+        ``limit`` rows were claimed and their sends ended), or at once when ``stop`` is set:
+        sends still in flight are then recorded by the next call, or their rows released at the
+        next start.
 
-        Each outcome is recorded before the next send starts (an OK answered by a receiver is
-        never re-sent because a *later* send was interrupted); the last outcome of a claimed
-        batch is recorded in the transaction that claims the next batch.
+        While lanes are busy the loop waits for a lane to finish or :meth:`wake`, at most
+        ``poll_seconds``, then runs the next cycle.
         """
         stats = DeliveryStats()
         if not self._lock.acquire(blocking=False):
             return stats
         try:
-            rows = self._claim(min(self.CLAIM_BATCH, limit))
-            claimed = len(rows)
-            while rows:
-                last: list[Delivered] = []
-                release: list[int] = []
-                for index, row in enumerate(rows):
-                    if stop is not None and stop.is_set():
-                        release = [r.id for r in rows[index:]]  # claimed, not sent: due at once
-                        break
-                    delivered = self._deliver_one(row, stats)
-                    if index < len(rows) - 1:
-                        self._claim(0, [delivered])
-                    else:
-                        last = [delivered]
-                stopping = bool(release) or (stop is not None and stop.is_set()) or claimed >= limit
-                rows = self._claim(0 if stopping else min(self.CLAIM_BATCH, limit - claimed), last, release)
+            claimed = 0
+            while True:
+                self.lanes.activity.clear()
+                done = self.lanes.take_finished()
+                stopping = (stop is not None and stop.is_set()) or claimed >= limit
+                try:
+                    rows = self._claim(0 if stopping else limit - claimed, done)
+                except Exception:
+                    self.lanes.give_back(done)
+                    raise
+                stats.count(done)
                 claimed += len(rows)
+                for row in rows:
+                    self.lanes.start(row.target, row.id, functools.partial(self._deliver_one, row))
+                if not self.lanes.in_flight() or (stop is not None and stop.is_set()):
+                    return stats
+                self.lanes.activity.wait(poll_seconds)
         finally:
             self._lock.release()
-        return stats
 
-    def _deliver_one(self, row: Alert, stats: DeliveryStats) -> Delivered:
+    def _deliver_one(self, row: Alert) -> Delivered:
+        """On the target's lane: send one row, return its outcome (nothing is written here)."""
         sender = self.senders.get(row.target)
         if sender is None:
             result = SendResult(Outcome.FATAL, f"no enabled alert target named {row.target!r}")
@@ -394,12 +426,8 @@ class Outbox:
                 log.exception("sender_crashed", target=row.target, alert=row.id)
                 result = SendResult(Outcome.RETRY, f"sender error: {type(exc).__name__}: {exc}")
         delivered = self._outcome(row, result)
-        if delivered.status == "sent":
-            stats.sent += 1
-        elif delivered.status == "failed":
-            stats.failed += 1
+        if delivered.status == "failed":
             log.warning("alert_failed", alert=row.id, target=row.target, error=result.detail)
-        else:
-            stats.retried += 1
+        elif delivered.status == "retry":
             log.info("alert_retry", alert=row.id, target=row.target, error=result.detail)
         return delivered

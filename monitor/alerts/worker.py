@@ -9,7 +9,9 @@ delivery transaction waiting behind back-to-back ingest transactions can starve 
 (measured: p99 stored -> received 11 s at ~700 messages/s). With ``handoff`` on, the poll
 thread, right after its batch committed, waits (bounded) until a delivery cycle that began after
 that commit - or the one already waiting for the lock - has committed. The alert's claim thus
-lands between two batches; sending happens outside any transaction and outside the poll thread.
+lands between two batches; sending happens outside any transaction and outside the poll thread,
+on the target's lane (``monitor.alerts.lanes``), so a hanging receiver never delays the cycle the
+poll thread waits for: only the delivery loop writes, the lanes only send.
 PostgreSQL and MariaDB writers do not serialise on one lock, so there is no hand-off there.
 """
 
@@ -34,31 +36,28 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._idle = True
 
     def start(self) -> DeliveryWorker:
         self._thread = threading.Thread(target=self._run, name="housekeeping:outbox", daemon=True)
         self._thread.start()
         return self
 
-    def kick(self) -> None:
-        """Deliver now (new rows were committed)."""
+    def kick(self) -> int:
+        """Deliver now (new rows were committed); also wakes a delivery loop waiting on lanes."""
+        number = self._outbox().wake()
         self._wake.set()
+        return number
 
     def after_commit(self, alerts: int) -> None:
         """Called by a poll thread after each committed batch (see the module docstring)."""
-        if alerts:
-            self.kick()
+        woken = self.kick() if alerts else 0
         if not self.handoff or self._thread is None or self._stop.is_set():
             return
         outbox = self._outbox()
-        if alerts and self._idle:
-            wanted = outbox.cycles_started + 1  # the cycle the kick starts, after this commit
+        if woken:
+            outbox.wait_for_wake(woken, HANDOFF_TIMEOUT)  # the cycle the kick starts, after this commit
         elif outbox.cycles_started > outbox.cycles_done:
-            wanted = outbox.cycles_started  # the cycle waiting for the write lock right now
-        else:
-            return
-        outbox.wait_for_cycle(wanted, HANDOFF_TIMEOUT)
+            outbox.wait_for_cycle(outbox.cycles_started, HANDOFF_TIMEOUT)  # waiting for the lock now
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -66,15 +65,12 @@ class DeliveryWorker:
             self._wake.clear()
             if self._stop.is_set():
                 break
-            self._idle = False
             try:
-                stats = self._outbox().deliver(stop=self._stop)
+                stats = self._outbox().deliver(stop=self._stop, poll_seconds=self.interval)
             except Exception as exc:  # the database went away: log, keep the thread, try again
                 log.warning("outbox_failed", error=f"{type(exc).__name__}: {exc}")
                 self._stop.wait(min(5.0, self.interval * 5))
                 continue
-            finally:
-                self._idle = True
             self._log(stats)
 
     @staticmethod
@@ -83,8 +79,9 @@ class DeliveryWorker:
             log.info("outbox", sent=stats.sent, retried=stats.retried, failed=stats.failed)
 
     def stop(self, timeout: float) -> None:
-        """Stop after the send in flight (claimed, unsent rows are released, due at once)."""
+        """Stop claiming; sends in flight are recorded by the next ``deliver`` (the shutdown flush)."""
         self._stop.set()
         self._wake.set()
+        self._outbox().lanes.activity.set()
         if self._thread is not None:
             self._thread.join(timeout)

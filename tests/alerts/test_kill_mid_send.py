@@ -1,9 +1,10 @@
 """The daemon is SIGKILLed while a send is in flight, then restarted.
 
 Two webhook targets on 127.0.0.1: ``fast`` answers 200 at once; ``slow`` holds its third request
-until after the kill, so the daemon dies with that send in flight. After the restart every alert
-reaches each target; a target never gets an idempotency key twice if it had answered 200 before
-the kill. The one request whose 200 the kill cut off is sent again (at-least-once by design,
+until after the kill, so the daemon dies with that send in flight. Targets are sent on lanes of
+their own, so ``fast`` gets (and the outbox records) all its alerts while ``slow`` hangs. After the
+restart every alert reaches each target; a target never gets an idempotency key twice if it had
+answered 200 before the kill. The one request whose 200 the kill cut off is sent again (at-least-once by design,
 docs/reliability.md) with the identical body and idempotency key, so the receiver can drop it.
 """
 
@@ -131,6 +132,14 @@ def test_kill_mid_send_resends_only_the_unacknowledged_send(
     first = DaemonProcess(path, tmp_path / "first.log")
     try:
         wait_for(r.holding.is_set, 60, what="the third send to /slow to be in flight")
+        wait_for(
+            lambda: (
+                scalar(db, "select count(*) from alerts where target = 'fast' and status = 'sent'") == ALERTS
+            ),
+            60,
+            what="every alert to /fast sent and recorded while /slow hangs",
+        )
+        assert not r.release.is_set() and len(r.keys("/slow")) == 3, "/slow is still holding its third"
         first.signal(signal.SIGKILL)
         first.proc.wait(10)
     finally:

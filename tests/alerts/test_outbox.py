@@ -111,16 +111,18 @@ def test_alert_for_a_removed_target_fails_visibly(sqlite_db: Database) -> None:
 def test_claimed_rows_are_invisible_to_another_instance(sqlite_db: Database) -> None:
     seed(sqlite_db, 2)
     first = Outbox(sqlite_db, {"rec": Recorder("rec")}, AlertsConfig(), instance="a")
-    claimed = first._claim(10)  # instance a took the rows and then died before sending
-    assert len(claimed) == 2
+    claimed = first._claim(10)  # instance a took a row and then died before sending
+    assert [r.id for r in claimed] == [1], "one row per target at a time, the oldest first"
     other = Recorder("rec")
+    # while the target has a leased row, another instance sends neither it nor the next one
     assert Outbox(sqlite_db, {"rec": other}, AlertsConfig(), instance="b").deliver().sent == 0
     assert other.received == []
     # the same instance restarting takes its claims back at once
     restarted = Recorder("rec")
     outbox = Outbox(sqlite_db, {"rec": restarted}, AlertsConfig(), instance="a")
-    assert outbox.release_own_claims() == 2
+    assert outbox.release_own_claims() == 1
     assert outbox.deliver().sent == 2
+    assert [p["id"] for p in restarted.received] == [1, 2]
 
 
 def test_group_chat_senders_get_personal_data_masked_but_the_database_keeps_it(sqlite_db: Database) -> None:

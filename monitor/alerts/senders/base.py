@@ -44,6 +44,10 @@ class Sender(ABC):
     def send(self, payload: dict[str, Any]) -> SendResult:
         """Deliver one alert. ``payload['id']`` is the alert id: an idempotency key for receivers."""
 
+    def longest_send_seconds(self) -> float:
+        """How long one ``send`` may take at most (its timeouts); the outbox's lease covers it."""
+        return 0.0
+
     def close(self) -> None:  # noqa: B027 - optional hook, most senders hold nothing
         """Release files/connections."""
 

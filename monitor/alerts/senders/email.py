@@ -53,6 +53,11 @@ class EmailSender(Sender):
         message.set_content(body, charset="utf-8")
         return message
 
+    def longest_send_seconds(self) -> float:
+        config = self.config
+        assert isinstance(config, EmailConfig)
+        return 4 * config.timeout_seconds  # connect, STARTTLS, login, DATA: each its own timeout
+
     def send(self, payload: dict[str, Any]) -> SendResult:
         config = self.config
         assert isinstance(config, EmailConfig)

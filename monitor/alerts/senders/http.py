@@ -105,6 +105,11 @@ class HttpSender(Sender):
             return SendResult(Outcome.RETRY, detail, retry_after(response))
         return SendResult(Outcome.FATAL, detail)
 
+    def longest_send_seconds(self) -> float:
+        config = self.config
+        assert isinstance(config, HttpSenderConfig)
+        return config.connect_timeout_seconds + config.read_timeout_seconds
+
     def close(self) -> None:
         self.session.close()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.tickets.fingerprint import Fingerprint
+from monitor.tickets.fingerprint import Fingerprint, sketch_similarity
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,11 @@ class ClusterIndex:
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
         self.clusters: list[ClusterRef] = []
+        self._sets: list[frozenset[int]] = []  # each cluster's sketch as a set, for the comparisons
         self._by_key: dict[int, list[int]] = {}
+        # a fingerprint seen before: its best cluster then and how many clusters there were. Clusters
+        # never change their sketch and are only appended, so only the ones added since are compared.
+        self._memo: dict[Fingerprint, tuple[ClusterRef | None, float, int]] = {}
 
     def __len__(self) -> int:
         return len(self.clusters)
@@ -34,24 +38,25 @@ class ClusterIndex:
     def add(self, fp: Fingerprint, cluster_id: int | None = None) -> ClusterRef:
         ref = ClusterRef(len(self.clusters), cluster_id, fp.sketch)
         self.clusters.append(ref)
+        self._sets.append(frozenset(fp.sketch))
         for key in fp.keys:
             self._by_key.setdefault(key, []).append(ref.index)
         return ref
 
     def find(self, fp: Fingerprint) -> ClusterRef | None:
         """The most similar cluster at or above the threshold (ties: the oldest)."""
-        best: ClusterRef | None = None
-        best_score = self.threshold
+        best, best_score, first = self._memo.get(fp, (None, self.threshold, 0))
+        mine = frozenset(fp.sketch)
         seen: set[int] = set()
         for key in fp.keys:
             for index in self._by_key.get(key, ()):
-                if index in seen:
+                if index < first or index in seen:
                     continue
                 seen.add(index)
-                ref = self.clusters[index]
-                score = fp.similarity(ref.sketch)
+                score = sketch_similarity(mine, self._sets[index])
                 if score > best_score or (score == best_score and (best is None or index < best.index)):
-                    best, best_score = ref, score
+                    best, best_score = self.clusters[index], score
+        self._memo[fp] = (best, best_score, len(self.clusters))
         return best
 
     def assign(self, fp: Fingerprint) -> tuple[ClusterRef, bool]:

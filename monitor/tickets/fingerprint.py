@@ -98,12 +98,20 @@ class Fingerprint:
 
     def similarity(self, other: tuple[int, ...]) -> float:
         """Estimated Jaccard similarity with another sketch (exact for short posts)."""
-        if not self.sketch or not other:
-            return 0.0
-        mine, theirs = set(self.sketch), set(other)
-        union = sorted(mine | theirs)[:SKETCH]
-        both = sum(1 for value in union if value in mine and value in theirs)
-        return both / len(union)
+        return sketch_similarity(frozenset(self.sketch), frozenset(other))
+
+
+def sketch_similarity(mine: frozenset[int], theirs: frozenset[int]) -> float:
+    """Bottom-k estimate of Jaccard: of the ``SKETCH`` smallest hashes of both sketches together,
+    the share that is in both (all of them, i.e. exact Jaccard, when they are fewer)."""
+    both = mine & theirs
+    if not both:
+        return 0.0  # also: an empty sketch is similar to nothing
+    union = len(mine) + len(theirs) - len(both)
+    if union <= SKETCH:
+        return len(both) / union
+    cut = sorted(mine | theirs)[SKETCH - 1]
+    return sum(1 for value in both if value <= cut) / SKETCH
 
 
 EMPTY = Fingerprint(())
@@ -122,7 +130,9 @@ def sketch_of(feats: set[str]) -> Fingerprint:
     return Fingerprint(tuple(sorted(map(_hash, feats))[:SKETCH]), keys)
 
 
+@lru_cache(maxsize=16_384)
 def fingerprint(text: str) -> Fingerprint:
+    """The post's fingerprint (cached: reposts and copy-paste complaints repeat the same text)."""
     return sketch_of(features(text))
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Integer, Table, TextualSelect, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from monitor.analysis.findings import Priority, most_urgent, priority_rank
@@ -28,7 +29,7 @@ from monitor.message import Message
 from monitor.storage.models import Cluster, Incident, IncidentEvent, Lock, Source, StoredMessage
 from monitor.tickets.clusters import ClusterIndex
 from monitor.tickets.fingerprint import Fingerprint, fingerprint
-from monitor.tickets.incident_settings import IncidentsConfig
+from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
 
 _CHUNK = 400
 
@@ -167,36 +168,106 @@ def cluster_messages(
     return out
 
 
-def _window_count(session: Session, cluster_id: int, start: datetime, end: datetime) -> int:
-    query = select(func.count()).where(
-        StoredMessage.cluster_id == cluster_id,
-        StoredMessage.created_at > start,
-        StoredMessage.created_at <= end,
+Window = tuple[int, datetime, datetime]  # cluster id, start (exclusive), end (inclusive)
+_UNION = 200  # count subqueries per statement (SQLite allows 500 terms in a compound SELECT)
+
+
+@lru_cache(maxsize=32)
+def _counts_statement(terms: int) -> TextualSelect:
+    """``terms`` indexed counts in one ``UNION ALL`` (built once per size: constructing and
+    compiling hundreds of ``select()`` objects per batch cost more than running them)."""
+    table = _MESSAGES.name
+    sql = " UNION ALL ".join(
+        f"SELECT {n} AS k, count(*) AS n FROM {table}"
+        f" WHERE cluster_id = :c{n} AND created_at > :s{n} AND created_at <= :e{n}"
+        for n in range(terms)
     )
-    return int(session.scalar(query) or 0)
+    stamp = StoredMessage.__table__.c.created_at.type
+    binds = [bindparam(f"{kind}{n}", type_=stamp) for n in range(terms) for kind in ("s", "e")]
+    return text(sql).bindparams(*binds).columns(k=Integer, n=Integer)
+
+
+def window_counts(session: Session, windows: Sequence[Window]) -> dict[Window, int]:
+    """Posts per (cluster, window): one ``UNION ALL`` of indexed counts per 200 windows, so a
+    batch costs one round trip however many stories it touched."""
+    unique = list(dict.fromkeys(windows))
+    counts: dict[Window, int] = {}
+    for begin in range(0, len(unique), _UNION):
+        chunk = unique[begin : begin + _UNION]
+        params: dict[str, object] = {}
+        for n, (cluster_id, start, end) in enumerate(chunk):
+            params[f"c{n}"], params[f"s{n}"], params[f"e{n}"] = cluster_id, start, end
+        for number, count in session.execute(_counts_statement(len(chunk)), params):
+            counts[chunk[int(number)]] = int(count or 0)
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeQuery:
+    """One story to test against the spike rules: its size, the batch's newest post, ``since``."""
+
+    cluster_id: int
+    message_count: int
+    end: datetime
+    since: datetime | None
+
+
+def _rules(config: IncidentsConfig) -> list[SpikeRule]:
+    return sorted(config.spikes, key=lambda r: priority_rank(r.priority))
+
+
+def _window(rule: SpikeRule, query: SpikeQuery) -> Window:
+    window = timedelta(minutes=rule.window_minutes)
+    start = max(query.end - window, query.since) if query.since else query.end - window
+    return (query.cluster_id, start, query.end)
+
+
+def _baseline_window(rule: SpikeRule, query: SpikeQuery) -> Window:
+    window = timedelta(minutes=rule.window_minutes)
+    return (query.cluster_id, query.end - timedelta(hours=rule.baseline_hours), query.end - window)
+
+
+def spike_levels(
+    session: Session, queries: Sequence[SpikeQuery], config: IncidentsConfig
+) -> dict[int, tuple[Priority | None, str]]:
+    """The most urgent spike rule that holds for each story at its ``end``, and why.
+
+    Two round trips per batch at most: the rules' windows of every story, then the baselines of
+    the (story, rule) pairs whose window reached ``min_count``.
+    """
+    out: dict[int, tuple[Priority | None, str]] = {q.cluster_id: (None, "") for q in queries}
+    if not config.spikes:
+        return out
+    rules = _rules(config)
+    smallest = min(r.min_count for r in rules)
+    tested = [q for q in queries if q.message_count >= smallest]
+    counts = window_counts(session, [_window(rule, q) for q in tested for rule in rules])
+    held = [(q, rule) for q in tested for rule in rules if counts[_window(rule, q)] >= rule.min_count]
+    baselines = window_counts(session, [_baseline_window(rule, q) for q, rule in held])
+    for query in tested:
+        best: Priority | None = None
+        why = ""
+        for rule in rules:
+            count = counts[_window(rule, query)]
+            if count < rule.min_count:
+                continue
+            windows = max(1.0, (rule.baseline_hours * 60 - rule.window_minutes) / rule.window_minutes)
+            baseline = baselines[_baseline_window(rule, query)] / windows
+            if count >= rule.baseline_factor * baseline and priority_rank(rule.priority) < priority_rank(
+                best
+            ):
+                best = rule.priority
+                why = f"{count} posts in {rule.window_minutes:g} min (baseline {baseline:.1f})"
+        out[query.cluster_id] = (best, why)
+    return out
 
 
 def spike_level(
     session: Session, cluster: Cluster, config: IncidentsConfig, *, end: datetime, since: datetime | None
 ) -> tuple[Priority | None, str]:
     """The most urgent spike rule that holds for the story at ``end``, and why."""
-    if not config.spikes or cluster.message_count < min(r.min_count for r in config.spikes):
-        return None, ""
-    best: Priority | None = None
-    why = ""
-    for rule in sorted(config.spikes, key=lambda r: priority_rank(r.priority)):
-        window = timedelta(minutes=rule.window_minutes)
-        start = max(end - window, since) if since else end - window
-        count = _window_count(session, cluster.id, start, end)
-        if count < rule.min_count:
-            continue
-        base_start = end - timedelta(hours=rule.baseline_hours)
-        windows = max(1.0, (rule.baseline_hours * 60 - rule.window_minutes) / rule.window_minutes)
-        baseline = _window_count(session, cluster.id, base_start, end - window) / windows
-        if count >= rule.baseline_factor * baseline and priority_rank(rule.priority) < priority_rank(best):
-            best = rule.priority
-            why = f"{count} posts in {rule.window_minutes:g} min (baseline {baseline:.1f})"
-    return best, why
+    query = SpikeQuery(cluster.id, cluster.message_count, end, since)
+    return spike_levels(session, [query], config)[cluster.id]
 
 
 def _event(
@@ -302,12 +373,21 @@ def update_incidents(
         return []
     session.execute(select(Lock.name).where(Lock.name == "incidents").with_for_update())
     changes: list[IncidentChange] = []
-    for cluster, items in cluster_messages(session, new, config, now=now).values():
+    touched = list(cluster_messages(session, new, config, now=now).values())
+    linked = sorted({c.incident_id for c, _ in touched if c.incident_id})
+    for begin in range(0, len(linked), _CHUNK):  # into the identity map: session.get needs no query
+        session.scalars(select(Incident).where(Incident.id.in_(linked[begin : begin + _CHUNK]))).all()
+    queries: list[SpikeQuery] = []
+    for cluster, items in touched:
+        current = session.get(Incident, cluster.incident_id) if cluster.incident_id else None
+        since = current.resolved_at if current is not None and current.state == "resolved" else None
         end = max(i.message.created_at for i in items)
+        queries.append(SpikeQuery(cluster.id, cluster.message_count, end, since))
+    spikes = spike_levels(session, queries, config)
+    for cluster, items in touched:
         current = session.get(Incident, cluster.incident_id) if cluster.incident_id else None
         active = current if current is not None and current.state != "resolved" else None
-        since = current.resolved_at if current is not None and active is None else None
-        spike, why = spike_level(session, cluster, config, end=end, since=since)
+        spike, why = spikes[cluster.id]
         heat = heat_level(config, (active.heat if active else 0.0) + (0.0 if active else cluster.heat))
         if active is not None:
             _grow(session, active, items, config, now)

@@ -1,6 +1,8 @@
-"""End-to-end pipeline throughput on SQLite, next to ceilings measured in the same run.
+"""End-to-end pipeline throughput on SQLite (and PostgreSQL, MariaDB), next to ceilings measured
+in the same run.
 
     .venv/bin/python bench/pipeline.py [--sizes 10000 100000] [--batch-size 500] [--profile]
+                                       [--databases sqlite postgresql mariadb] [--server-sizes 10000]
 
 For each size, generated feedback (mixed Chinese/English, ~5 % alerting, ~10 messages per
 thread; ``tests/helpers/workload.py``) is written as JSONL files. Each measurement runs in its
@@ -12,6 +14,8 @@ own child process, so its peak RSS (VmHWM, read by the child at the end) is its 
 * ``analyze``   build Messages and run the analyzer over them, no storage: the analysis cost;
 * ``store``     SQLAlchemy Core ``executemany`` of the same rows into the real ``messages``
   table (same indexes, pragmas and 500-row transactions): the storage ceiling.
+* ``pipeline-postgresql``, ``pipeline-mariadb``: the pipeline on a throwaway database on
+  127.0.0.1 (PostgreSQL 5432 user postgres; MariaDB 3306 root), created and dropped per run.
 
 ``--profile`` runs the pipeline once more under cProfile and prints the top functions.
 """
@@ -19,12 +23,16 @@ own child process, so its peak RSS (VmHWM, read by the child at the end) is its 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +44,16 @@ from tests.helpers.workload import generate, write_config, write_rules  # noqa: 
 
 SOURCE = "feedback"
 KINDS = ("pipeline", "read", "analyze", "store")
+SERVERS = {
+    "postgresql": (
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
+    ),
+    "mariadb": (
+        "mysql+pymysql://root@127.0.0.1:3306/",
+        "mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4",
+    ),
+}
 TARGET = 2_000  # messages/s, issue 4
 
 
@@ -52,7 +70,33 @@ def _config(data: Path, batch_size: int) -> Path:
     )
 
 
-def child_pipeline(data: Path, batch_size: int) -> dict[str, Any]:
+def _server_database(kind: str) -> Iterator[str]:
+    """A throwaway database on the local server: its URL, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    admin_url, url = SERVERS[kind]
+    name = f"yq_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            text(f"CREATE DATABASE {name}" + (" CHARACTER SET utf8mb4" if kind == "mariadb" else ""))
+        )
+    try:
+        yield url.format(db=name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+def child_pipeline(data: Path, batch_size: int, database: str = "sqlite") -> dict[str, Any]:
+    if database == "sqlite":
+        return _pipeline(data, batch_size, None)
+    with contextmanager(_server_database)(database) as url:
+        return _pipeline(data, batch_size, url)
+
+
+def _pipeline(data: Path, batch_size: int, url: str | None) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from monitor.config import load_config
@@ -60,7 +104,12 @@ def child_pipeline(data: Path, batch_size: int) -> dict[str, Any]:
     from monitor.runtime import Runtime
     from monitor.storage.models import Alert, Ticket
 
-    config = load_config(_config(data, batch_size))
+    path = _config(data, batch_size)
+    if url is not None:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        settings["database"] = {"url": url}
+        path.write_text(json.dumps(settings), encoding="utf-8")
+    config = load_config(path)
     runtime = Runtime(config)
     runtime.db.upgrade()
     connector = runtime.connectors[SOURCE]
@@ -73,6 +122,8 @@ def child_pipeline(data: Path, batch_size: int) -> dict[str, Any]:
     with runtime.db.read() as session:
         tickets = session.scalar(select(func.count()).select_from(Ticket))
         alerts = session.scalar(select(func.count()).select_from(Alert))
+    runtime.close()
+    runtime.db.dispose()
     return {"messages": stats.new, "seconds": seconds, "tickets": tickets, "alerts": alerts}
 
 
@@ -155,11 +206,12 @@ def child_store(data: Path, batch_size: int) -> dict[str, Any]:
     return {"messages": len(rows), "seconds": time.perf_counter() - started}
 
 
-CHILDREN = {
+CHILDREN: dict[str, Callable[[Path, int], dict[str, Any]]] = {
     "pipeline": child_pipeline,
     "read": child_read,
     "analyze": child_analyze,
     "store": child_store,
+    **{f"pipeline-{kind}": functools.partial(child_pipeline, database=kind) for kind in SERVERS},
 }
 
 
@@ -213,6 +265,8 @@ def table(rows: list[tuple[int, str, dict[str, Any], float]]) -> str:
 
 LABELS = {
     "pipeline": "pipeline: files -> stored -> tickets -> outbox",
+    "pipeline-postgresql": "pipeline on PostgreSQL (ratio: / analysis)",
+    "pipeline-mariadb": "pipeline on MariaDB (ratio: / analysis)",
     "read": "read ceiling: json.loads the same files",
     "analyze": "analysis only (minimal rules)",
     "store": "storage ceiling: Core executemany insert",
@@ -236,7 +290,21 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--batch-size", type=int, default=500, help="the daemon's default batch size")
     parser.add_argument("--profile", action="store_true", help="cProfile the pipeline at the first size")
-    parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--databases",
+        nargs="+",
+        choices=["sqlite", *SERVERS],
+        default=["sqlite", *SERVERS],
+        help="pipeline rows: SQLite always; PostgreSQL/MariaDB on 127.0.0.1 (throwaway databases)",
+    )
+    parser.add_argument(
+        "--server-sizes",
+        type=int,
+        nargs="+",
+        default=[10_000],
+        help="sizes at which the PostgreSQL/MariaDB rows are measured (they are slower)",
+    )
+    parser.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -260,13 +328,25 @@ def main() -> int:
             for kind in KINDS:
                 ratio = pipeline["rate"] / results[kind]["rate"]
                 rows.append((size, LABELS[kind], results[kind], ratio))
+            for server in (d for d in args.databases if d in SERVERS and size in args.server_sizes):
+                result = measure(f"pipeline-{server}", data, args.batch_size)
+                if (result["messages"], result["tickets"], result["alerts"]) != (
+                    pipeline["messages"],
+                    pipeline["tickets"],
+                    pipeline["alerts"],
+                ):
+                    raise SystemExit(f"{server} stored something else than SQLite: {result} / {pipeline}")
+                rows.append(
+                    (size, LABELS[f"pipeline-{server}"], result, result["rate"] / results["analyze"]["rate"])
+                )
             print(
                 f"n={size:,}: {pipeline['tickets']:,} tickets, {pipeline['alerts']:,} outbox rows,"
                 f" {alerting:,} alerting messages",
                 file=sys.stderr,
             )
     print(f"yuqing pipeline benchmark - SQLite, batch size {args.batch_size}, {os.cpu_count()} CPUs")
-    print("ratio = pipeline msg/s / this row's msg/s (1.00 on the pipeline row)\n")
+    print("ratio = pipeline msg/s / this row's msg/s (1.00 on the pipeline row);")
+    print("PostgreSQL/MariaDB rows: that pipeline's msg/s / the same run's analysis-only msg/s\n")
     print(table(rows))
     verdict = min(r[2]["rate"] for r in rows if r[1] == LABELS["pipeline"])
     print(f"\nslowest pipeline run: {verdict:,.0f} msg/s (target >= {TARGET:,})")

@@ -206,3 +206,56 @@ def test_review_queue_holds_messages_until_approved(sqlite_db: Database) -> None
         assert [a.kind for a in session.scalars(select(Alert))] == ["ticket"]
     with pytest.raises(LookupError):
         decide(sqlite_db, row.id, approve=False, paging=p, now=T0)
+
+
+def test_window_counts_of_a_batch_match_one_count_per_window(any_db: Database) -> None:
+    """The batched spike counts (UNION ALL, 200 windows per statement) count like one query each:
+    start exclusive, end inclusive, per cluster."""
+    from sqlalchemy import func
+
+    from monitor.tickets.incidents import window_counts
+
+    feed(any_db, [post(i, minutes=i) for i in range(30)], paging())
+    with any_db.read() as session:
+        clusters = sorted(set(session.scalars(select(StoredMessage.cluster_id)).all()))
+        windows = [
+            (cluster, T0 + timedelta(minutes=a), T0 + timedelta(minutes=a + width))
+            for cluster in [*clusters, 999]
+            for a in range(-2, 31)
+            for width in (0, 1, 5, 40)
+        ]
+        assert len(windows) > 200  # more than one statement
+        counts = window_counts(session, windows)
+        for cluster, start, end in windows:
+            expected = session.scalar(
+                select(func.count()).where(
+                    StoredMessage.cluster_id == cluster,
+                    StoredMessage.created_at > start,
+                    StoredMessage.created_at <= end,
+                )
+            )
+            assert counts[(cluster, start, end)] == expected, (cluster, start, end)
+
+
+def test_cluster_index_remembering_fingerprints_assigns_like_a_full_scan() -> None:
+    """Repeated posts reuse their earlier comparison and only compare clusters added since."""
+    import random
+
+    rng = random.Random(7)
+    stories = ["".join(rng.choice("快递包裹客服投诉外卖退款骑手商家") for _ in range(16)) for _ in range(40)]
+    posts = [fingerprint(rng.choice(stories) + rng.choice(["", "转发", "同样遭遇"])) for _ in range(600)]
+    index = ClusterIndex(0.6)
+    reference: list[tuple[tuple[int, ...], set[int]]] = []  # first sketch and LSH keys per cluster
+    for fp in posts:
+        scores = [
+            (fp.similarity(sketch), -n)
+            for n, (sketch, keys) in enumerate(reference)
+            if keys & set(fp.keys)  # a candidate: shares a band key
+        ]
+        best = max((s for s in scores if s[0] >= 0.6), default=None)
+        ref, created = index.assign(fp)
+        if best is None:
+            assert created and ref.index == len(reference)
+            reference.append((fp.sketch, set(fp.keys)))
+        else:
+            assert not created and ref.index == -best[1]

@@ -46,7 +46,13 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        # psycopg prepares a statement server-side after 5 runs; PostgreSQL's generic plan for the
+        # IN-list lookups of ingest then ignores external_id in the unique index (measured: 100-row
+        # batches 103 ms instead of 64 ms at 15k messages). Plan each execution with its values.
+        connect_args["prepare_threshold"] = None
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
 
 
 class Database:

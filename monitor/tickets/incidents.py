@@ -86,8 +86,9 @@ def _candidates(session: Session, keys: set[int], cutoff: datetime) -> list[Clus
     ordered = sorted(keys)
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
+        # The key indexes are selective, last_seen is not (most clusters are recent): filtering
+        # it in SQL let PostgreSQL plan on ix_clusters_last_seen and scan every recent cluster.
         query = select(Cluster).where(
-            Cluster.last_seen >= cutoff,
             or_(
                 Cluster.key0.in_(chunk),
                 Cluster.key1.in_(chunk),
@@ -95,7 +96,7 @@ def _candidates(session: Session, keys: set[int], cutoff: datetime) -> list[Clus
                 Cluster.key3.in_(chunk),
             ),
         )
-        found.update({c.id: c for c in session.scalars(query)})
+        found.update({c.id: c for c in session.scalars(query) if c.last_seen >= cutoff})
     return [found[i] for i in sorted(found)]
 
 

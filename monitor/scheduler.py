@@ -12,9 +12,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import SchedulerConfig
 
-OUTBOX_JOB = "housekeeping:outbox"
 RULES_JOB = "housekeeping:rules"
-MAINTENANCE_JOB = "housekeeping:maintenance"
 ESCALATION_JOB = "housekeeping:escalation"
 
 

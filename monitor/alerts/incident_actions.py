@@ -6,10 +6,12 @@ job. Each call is one transaction, so a state change never exists without its ou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
+from sqlalchemy.orm import Session
 
 from monitor.alerts.paging import (
     Paging,
@@ -19,6 +21,7 @@ from monitor.alerts.paging import (
     resolved_notice,
 )
 from monitor.storage.db import Database
+from monitor.storage.models import Incident
 from monitor.tickets.incident_state import (
     acknowledge,
     due_for_escalation,
@@ -42,37 +45,42 @@ class ActionResult:
     notices: int = 0
 
 
-def acknowledge_ref(
-    db: Database, ref: str, paging: Paging, *, actor: str, now: datetime, note: str | None = None
+# state change -> notice to everyone already paged, per action
+_ACTIONS: dict[str, tuple[Callable[..., bool], Callable[[Session, Incident, Paging, datetime], int]]] = {
+    "acknowledged": (acknowledge, acknowledged_notice),
+    "resolved": (resolve, resolved_notice),
+}
+
+
+def _act(
+    action: str, db: Database, ref: str, paging: Paging, *, actor: str, now: datetime, note: str | None
 ) -> ActionResult:
-    """Stop the paging; everyone already paged gets an "acknowledged by" notice, so they stand down."""
+    change, notice = _ACTIONS[action]
     with db.transaction() as session:
         incident = find_incident(session, ref)
         if incident is None:
             raise UnknownIncident(f"no incident for {ref!r}")
-        changed = acknowledge(session, incident, actor=actor, now=now, note=note)
+        changed = change(session, incident, actor=actor, now=now, note=note)
         notices = 0
         if changed:
             cancel_pending_pages(session, incident, now)
-            notices = acknowledged_notice(session, incident, paging, now)
-            log.info("incident_acknowledged", incident=incident.code, actor=actor, notices=notices)
+            notices = notice(session, incident, paging, now)
+            log.info(f"incident_{action}", incident=incident.code, actor=actor, notices=notices)
         return ActionResult(incident.code or "", incident.state, changed, notices)
+
+
+def acknowledge_ref(
+    db: Database, ref: str, paging: Paging, *, actor: str, now: datetime, note: str | None = None
+) -> ActionResult:
+    """Stop the paging; everyone already paged gets an "acknowledged by" notice, so they stand down."""
+    return _act("acknowledged", db, ref, paging, actor=actor, now=now, note=note)
 
 
 def resolve_ref(
     db: Database, ref: str, paging: Paging, *, actor: str, now: datetime, note: str | None = None
 ) -> ActionResult:
-    with db.transaction() as session:
-        incident = find_incident(session, ref)
-        if incident is None:
-            raise UnknownIncident(f"no incident for {ref!r}")
-        changed = resolve(session, incident, actor=actor, now=now, note=note)
-        notices = 0
-        if changed:
-            cancel_pending_pages(session, incident, now)
-            notices = resolved_notice(session, incident, paging, now)
-            log.info("incident_resolved", incident=incident.code, actor=actor, notices=notices)
-        return ActionResult(incident.code or "", incident.state, changed, notices)
+    """Close the incident; everyone who was paged gets one resolved notice."""
+    return _act("resolved", db, ref, paging, actor=actor, now=now, note=note)
 
 
 @dataclass

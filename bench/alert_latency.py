@@ -39,10 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.registry import sender_class
 from monitor.alerts.worker import DeliveryWorker
-from monitor.config import AlertsConfig, TargetConfig
+from monitor.config import AlertsConfig
 from monitor.message import Author, Batch, Message
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
+from monitor.targets import TargetConfig
 from monitor.tickets.clusters import ClusterIndex
 from monitor.tickets.fingerprint import fingerprint
 from tests.helpers.builders import KeywordStub

@@ -109,7 +109,7 @@ def stage_connector(info: dict[str, object], folder: str, batch_size: int) -> in
 
 
 def stage_pipeline(info: dict[str, object], folder: str, batch_size: int, db_path: str) -> int:
-    from monitor.analysis.findings import Analysis
+    from monitor.findings import Analysis
     from monitor.pipeline import poll_source
     from monitor.storage.db import Database
 

@@ -1,4 +1,4 @@
-"""The connector contract every source implements, and the shared config base class.
+"""The connector contract every source implements, and the connectors' config base class.
 
 A connector is one module and one class that declares itself: a ``kind`` (the key used in the
 configuration), a ``channel`` (what kind of channel its messages come from) and a pydantic
@@ -10,33 +10,16 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationInfo, model_validator
+from typing import ClassVar, Generic, TypeVar
 
 from monitor.message import Batch, Checkpoint, Message, Quarantined
+from monitor.plugin import ConfigPath, PluginConfig
+
+__all__ = ["BatchBuffer", "ConfigPath", "Connector", "ConnectorConfig"]
 
 
-class ConnectorConfig(BaseModel):
+class ConnectorConfig(PluginConfig):
     """Base for connector settings: unknown keys are errors, instances are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _secret_files(cls, data: Any) -> Any:
-        secret = {
-            name for name, f in cls.model_fields.items() if f.annotation in (SecretStr, SecretStr | None)
-        }
-        return read_secret_files(data, secret)
-
-    def masked(self) -> dict[str, Any]:
-        """The settings as a dict with every secret replaced by ``**********``."""
-        out: dict[str, Any] = {}
-        for key, value in self:
-            out[key] = "**********" if isinstance(value, SecretStr) else value
-        return out
 
 
 C = TypeVar("C", bound=ConnectorConfig)
@@ -133,37 +116,3 @@ class Connector(ABC, Generic[C]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
-
-
-def resolve_path(value: Path, info: ValidationInfo) -> Path:
-    """Relative paths in configuration are relative to the configuration file's directory."""
-    base = (info.context or {}).get("base_dir") if info.context else None
-    value = value.expanduser()
-    return value if value.is_absolute() or base is None else Path(base) / value
-
-
-ConfigPath = Annotated[Path, AfterValidator(resolve_path)]
-"""A filesystem path in configuration, resolved against the configuration file's directory."""
-
-
-def read_secret_files(data: Any, secret_fields: set[str]) -> Any:
-    """Replace ``<field>_file: PATH`` by ``<field>: <file contents>`` for secret fields.
-
-    Used as a ``mode="before"`` validator so that secrets can live in files (systemd credentials,
-    Kubernetes secrets) instead of the configuration; the content never reaches a log.
-    """
-    if not isinstance(data, dict):
-        return data
-    out = dict(data)
-    for field_name in secret_fields:
-        key = f"{field_name}_file"
-        if key not in out:
-            continue
-        if field_name in out:
-            raise ValueError(f"give either {field_name} or {key}, not both")
-        path = Path(str(out.pop(key))).expanduser()
-        try:
-            out[field_name] = path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ValueError(f"{key}: cannot read secret file {path}: {exc.strerror}") from None
-    return out

@@ -14,16 +14,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from connectors.base import ConfigPath, ConnectorConfig
+from connectors.base import ConnectorConfig
 from connectors.registry import REGISTRY as CONNECTORS
 from connectors.registry import connector_class
-from monitor.alerts.noise_config import NoiseConfig
 from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.plugin import ConfigPath
+from monitor.targets import NAME_PATTERN, TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig
 from monitor.yamlsource import YamlDocument, load_yaml
-
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class _Model(BaseModel):
@@ -86,15 +85,6 @@ class SourceConfig(_Model):
     settings: Any = None  # the connector's Config instance (validated separately)
 
 
-class TargetConfig(NoiseConfig):
-    """An alert target (sender): common keys, noise control (quiet hours, digest, hourly cap:
-    ``monitor.alerts.noise_config``) plus the sender's own section."""
-
-    name: str = Field(pattern=NAME_PATTERN)
-    kind: str
-    enabled: bool = True
-    min_priority: Literal["L1", "L2", "L3"] = "L3"
-    settings: Any = None
 
 
 class AckServerConfig(_Model):

@@ -21,12 +21,12 @@ from connectors.base import Connector
 from monitor.alerts.outbox import enqueue_ticket_alerts
 from monitor.alerts.paging import Paging, enqueue_incident_pages
 from monitor.alerts.review import hold_for_review
-from monitor.analysis.findings import Analysis, Analyzer
-from monitor.config import TargetConfig
+from monitor.findings import Analysis, Analyzer
 from monitor.ingest.store import get_or_create_source, save_checkpoint, store_messages, store_quarantined
 from monitor.message import Batch, Checkpoint
 from monitor.storage.db import Database
 from monitor.storage.models import Source, utcnow
+from monitor.targets import TargetConfig
 from monitor.tickets.incidents import update_incidents
 from monitor.tickets.service import assign_tickets
 

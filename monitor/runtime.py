@@ -24,11 +24,12 @@ from monitor.alerts.paging import Paging
 from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.registry import sender_class
 from monitor.analysis.engine import load_analyzer, rules_fingerprint
-from monitor.analysis.findings import Analyzer
 from monitor.analysis.schema import SentimentSettings
-from monitor.config import AppConfig, SourceConfig, TargetConfig
+from monitor.config import AppConfig, SourceConfig
 from monitor.errors import ConfigError
+from monitor.findings import Analyzer
 from monitor.storage.db import Database
+from monitor.targets import TargetConfig
 
 log = structlog.get_logger("yuqing")
 

@@ -17,11 +17,12 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.paging import Paging
 from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.registry import sender_class
-from monitor.config import AlertsConfig, TargetConfig
+from monitor.config import AlertsConfig
 from monitor.message import Author, Batch, Engagement, Message
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Incident, StoredMessage, Ticket
+from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
 from tests.helpers.builders import KeywordStub
 from tests.helpers.receiver import Receiver, receiver

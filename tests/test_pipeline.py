@@ -7,11 +7,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from monitor.config import TargetConfig
 from monitor.message import Batch, Quarantined
 from monitor.pipeline import load_checkpoint, process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, QuarantineItem, StoredMessage, Ticket, TicketEvent
+from monitor.targets import TargetConfig
 from tests.helpers.builders import KeywordStub, message
 
 ANALYZER = KeywordStub({"紧急": ("L1", True), "投诉": ("L2", True), "建议": ("L3", False)})

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.alerts.noise_config import NoiseConfig
+from monitor.targets import NoiseConfig
 
 HOUR = timedelta(hours=1)
 SUMMARY_KINDS = ("digest", "overflow")

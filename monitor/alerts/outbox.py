@@ -24,14 +24,14 @@ from sqlalchemy.orm import Session
 from monitor.alerts.lanes import Delivered, Lanes
 from monitor.alerts.masking import mask_personal_data
 from monitor.alerts.noise import Action, Window, decide
-from monitor.alerts.noise_config import NoiseConfig
 from monitor.alerts.senders.base import Outcome, Sender, SendResult
 from monitor.alerts.shaping import ensure_target_rows, fold, hour_window, lock_targets, promote_due_summaries
 from monitor.alerts.silences import Subject, active_silences, matching
-from monitor.analysis.findings import priority_rank
-from monitor.config import AlertsConfig, TargetConfig
+from monitor.config import AlertsConfig
+from monitor.findings import priority_rank
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, Silence, Source, TicketEvent, utcnow
+from monitor.targets import NoiseConfig, TargetConfig
 from monitor.tickets.service import TicketChange
 
 log = structlog.get_logger("yuqing.alerts")

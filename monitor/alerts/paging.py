@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from monitor.alerts.links import LinkSigner
 from monitor.alerts.oncall import OnCall
 from monitor.alerts.silences import Subject, active_silences, matching
-from monitor.analysis.findings import priority_rank
-from monitor.config import TargetConfig
+from monitor.findings import priority_rank
 from monitor.storage.models import Alert, Incident, IncidentEvent, StoredMessage
+from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig
 from monitor.tickets.incidents import IncidentChange
 

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts.outbox import enqueue_ticket_alerts
 from monitor.alerts.paging import Paging, enqueue_incident_pages
-from monitor.analysis.findings import Analysis, Finding
-from monitor.ingest.store import MessageRow, NewMessage
+from monitor.findings import Analysis, Finding
 from monitor.storage.convert import to_message
 from monitor.storage.db import Database
 from monitor.storage.models import Source, StoredMessage
+from monitor.stored import MessageRow, NewMessage
 from monitor.tickets.incidents import update_incidents
 from monitor.tickets.service import assign_tickets
 

@@ -24,10 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.alerts.noise import HOUR, Action, Window, summary_due
-from monitor.alerts.noise_config import NoiseConfig
-from monitor.analysis.findings import most_urgent
+from monitor.findings import most_urgent
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, AlertTarget
+from monitor.targets import NoiseConfig
 
 MAX_ITEMS = 100
 TITLE_CHARS = 120

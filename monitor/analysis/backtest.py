@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from monitor.analysis.findings import Analysis, Analyzer
+from monitor.findings import Analysis, Analyzer
 from monitor.message import Message
 
 FiredBefore = Analyzer | Callable[[Message], Iterable[str]]

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.analysis.findings import Analysis, Finding
 from monitor.analysis.keywords import KeywordIndex
 from monitor.analysis.normalize import Normalizer, Text
 from monitor.analysis.rules import MessageContext, Rule, candidates
@@ -26,6 +25,7 @@ from monitor.analysis.schema import SentimentSettings
 from monitor.analysis.segment import Segmenter, Tokens
 from monitor.analysis.sentiment import SentimentStage, build_sentiment
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.findings import Analysis, Finding
 from monitor.message import Message
 
 __all__ = ["Engine", "Trace", "load_analyzer", "load_engine", "rule_files", "rules_fingerprint"]
@@ -54,7 +54,7 @@ class Trace:
 
 
 class Engine:
-    """A compiled rule set as an :class:`~monitor.analysis.findings.Analyzer`. Immutable; thread-safe."""
+    """A compiled rule set as an :class:`~monitor.findings.Analyzer`. Immutable; thread-safe."""
 
     def __init__(
         self,

@@ -28,8 +28,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from monitor.analysis.findings import Analysis, Analyzer
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.findings import Analysis, Analyzer
 from monitor.message import Author, Engagement, Message
 from monitor.yamlsource import load_yaml
 

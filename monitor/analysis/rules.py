@@ -18,11 +18,11 @@ from typing import Literal
 
 import re2
 
-from monitor.analysis.findings import Finding, Match, Priority, Sentiment
 from monitor.analysis.keywords import Span
 from monitor.analysis.normalize import CJK_CLASS, Text
 from monitor.analysis.schema import MatchMode
 from monitor.analysis.segment import Tokens
+from monitor.findings import Finding, Match, Priority, Sentiment
 from monitor.message import Message
 
 NEAR_RE = re.compile(r"^\s*(.+?)\s+NEAR/(\d+)\s+(.+?)\s*$")

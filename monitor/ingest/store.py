@@ -3,42 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from monitor.analysis.findings import Analysis
+from monitor.findings import Analysis
 from monitor.message import Checkpoint, Message, Quarantined
 from monitor.storage.models import QuarantineItem, Source, StoredMessage, utcnow
+from monitor.stored import MessageRow, NewMessage
 
 MESSAGES = cast(Table, StoredMessage.__table__)
 QUARANTINE_RAW_CAP = 1024 * 1024  # raw bytes kept per quarantine row; the full size is recorded
 _CHUNK = 500
 
 
-@dataclass(slots=True)
-class MessageRow:
-    """The columns of a just-inserted ``messages`` row that the ticket and alert stages use.
-
-    Messages are inserted with one bulk statement rather than as ORM objects (the unit of work
-    cost ten times the insert itself); ``ticket_id`` is filled in by the ticket stage.
-    """
-
-    id: int
-    thread_key: str
-    channel: str
-    ticket_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NewMessage:
-    """A message stored by this batch, with its row and its analysis."""
-
-    row: MessageRow
-    message: Message
-    analysis: Analysis
 
 
 def get_or_create_source(session: Session, name: str, kind: str) -> Source:

@@ -23,10 +23,10 @@ from typing import cast
 from sqlalchemy import Integer, Table, TextualSelect, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from monitor.analysis.findings import Priority, most_urgent, priority_rank
-from monitor.ingest.store import NewMessage
+from monitor.findings import Priority, most_urgent, priority_rank
 from monitor.message import Message
 from monitor.storage.models import Cluster, Incident, IncidentEvent, Lock, Source, StoredMessage
+from monitor.stored import NewMessage
 from monitor.tickets.clusters import ClusterIndex
 from monitor.tickets.fingerprint import Fingerprint, fingerprint
 from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule

@@ -13,9 +13,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from monitor.analysis.findings import Priority, most_urgent, priority_rank
-from monitor.ingest.store import NewMessage
+from monitor.findings import Priority, most_urgent, priority_rank
 from monitor.storage.models import Source, StoredMessage, Ticket, TicketEvent, utcnow
+from monitor.stored import NewMessage
 
 STATUSES = ("received", "processing", "resolved")
 TRANSITIONS: dict[str, set[str]] = {

@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from monitor.alerts.links import LinkSigner
 from monitor.alerts.paging import Paging
-from monitor.config import TargetConfig
 from monitor.http.ackserver import AckServer
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, Incident, utcnow
+from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
 from tests.helpers.builders import KeywordStub, message
 

@@ -21,11 +21,12 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.registry import sender_class
 from monitor.alerts.worker import DeliveryWorker
-from monitor.config import AlertsConfig, TargetConfig
+from monitor.config import AlertsConfig
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert
+from monitor.targets import TargetConfig
 from tests.alerts.test_outbox import ANALYZER
 from tests.helpers.builders import message
 from tests.helpers.daemon import wait_for

@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.alerts.noise import Action, Window, decide, quiet_until
-from monitor.alerts.noise_config import NoiseConfig
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.base import Sender, SenderConfig, SendResult
 from monitor.alerts.silences import add_silence
-from monitor.config import AlertsConfig, TargetConfig, load_config
+from monitor.config import AlertsConfig, load_config
 from monitor.errors import ConfigError
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, TicketEvent
+from monitor.targets import NoiseConfig, TargetConfig
 from tests.helpers.builders import KeywordStub, message
 
 ANALYZER = KeywordStub({"紧急": ("L1", True), "重要": ("L2", True), "一般": ("L3", True)})

@@ -11,11 +11,12 @@ from sqlalchemy import select, update
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
 from monitor.alerts.senders.jsonl import JsonlConfig, JsonlSender
-from monitor.config import AlertsConfig, TargetConfig
+from monitor.config import AlertsConfig
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, utcnow
+from monitor.targets import TargetConfig
 from tests.helpers.builders import KeywordStub, message
 
 ANALYZER = KeywordStub({"紧急": ("L1", True)})

@@ -15,10 +15,11 @@ from aiosmtpd.handlers import Message as MessageHandler
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.base import Outcome, Sender
 from monitor.alerts.senders.registry import sender_class
-from monitor.config import AlertsConfig, TargetConfig
+from monitor.config import AlertsConfig
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
+from monitor.targets import TargetConfig
 from tests.alerts.test_outbox import ANALYZER, make_due, statuses
 from tests.helpers.builders import message
 from tests.helpers.receiver import Receiver, receiver

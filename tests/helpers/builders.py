@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from monitor.analysis.findings import Analysis, Finding, Match
+from monitor.findings import Analysis, Finding, Match
 from monitor.message import Author, Message
 
 

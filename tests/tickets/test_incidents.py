@@ -11,12 +11,12 @@ from monitor.alerts.incident_actions import run_escalation
 from monitor.alerts.paging import Paging
 from monitor.alerts.review import decide
 from monitor.alerts.silences import add_silence
-from monitor.analysis.findings import Analysis, Finding
-from monitor.config import TargetConfig
+from monitor.findings import Analysis, Finding
 from monitor.message import Author, Batch, Message
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, Incident, IncidentEvent, StoredMessage, Ticket
+from monitor.targets import TargetConfig
 from monitor.tickets.clusters import ClusterIndex
 from monitor.tickets.fingerprint import features, fingerprint, jaccard, strip_noise
 from monitor.tickets.incident_settings import HeatConfig, IncidentsConfig, SpikeRule

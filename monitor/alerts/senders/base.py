@@ -7,10 +7,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from connectors.base import ConnectorConfig
+from monitor.plugin import PluginConfig
 
 
-class SenderConfig(ConnectorConfig):
+class SenderConfig(PluginConfig):
     """Base for sender settings (same rules as connector settings: strict, secrets masked)."""
 
 

@@ -11,8 +11,8 @@ import json
 import os
 from typing import Any, BinaryIO, ClassVar
 
-from connectors.base import ConfigPath
 from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
+from monitor.plugin import ConfigPath
 
 TAIL_BYTES = 4 * 1024 * 1024  # re-sends only concern the last few lines written before a crash
 

@@ -1,7 +1,7 @@
 """Sentiment: a score in [-1, 1] and a label per message, by a trained model or a lexicon.
 
 Both methods implement :class:`Scorer` (``score(normalized_text, tokens) -> float``);
-:class:`SentimentStage` turns a score into a :class:`~monitor.analysis.findings.Sentiment` with a
+:class:`SentimentStage` turns a score into a :class:`~monitor.findings.Sentiment` with a
 neutral band. Which method runs and which files it reads come from :class:`SentimentSettings`
 (``sentiment:`` in a rule file, or passed by the daemon).
 """
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from monitor.analysis.findings import Sentiment
 from monitor.analysis.normalize import Normalizer
 from monitor.analysis.schema import SentimentSettings
 from monitor.analysis.sentiment.lexicon import SHIPPED as SHIPPED_LEXICON
 from monitor.analysis.sentiment.lexicon import Lexicon, LexiconScorer, load_lexicon
 from monitor.analysis.sentiment.linear import LinearModel
+from monitor.findings import Sentiment
 
 SHIPPED_MODEL = Path(__file__).with_name("model.json")
 

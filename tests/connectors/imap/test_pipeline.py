@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from connectors.imap import ImapConnector
-from monitor.analysis.findings import Analysis
+from monitor.findings import Analysis
 from monitor.pipeline import poll_source
 from monitor.storage.db import Database
 from monitor.storage.models import StoredMessage

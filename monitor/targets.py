@@ -1,14 +1,14 @@
-"""Noise-control settings of one alert target (keys of an ``alerts.targets[]`` entry).
+"""An alert target's configuration (one ``alerts.targets[]`` entry) and its noise-control keys.
 
-Kept apart from ``monitor.config`` so the decision code (``monitor.alerts.noise``) and its tests
-use the same models without loading the whole configuration machinery.
+A leaf module: the configuration loader, the alert stage and its tests share these models without
+importing each other (no config <-> alerts cycle).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -80,3 +80,18 @@ class NoiseConfig(_Model):
     def active(self) -> bool:
         """Whether anything here can hold, fold or cap an alert."""
         return bool(self.quiet_hours or self.digest is not None or self.max_per_hour is not None)
+
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""Names of sources, targets and instances: safe in logs, file names and metric labels."""
+
+
+class TargetConfig(NoiseConfig):
+    """An alert target (sender): common keys, noise control (quiet hours, digest, hourly cap)
+    plus the sender's own section."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str
+    enabled: bool = True
+    min_priority: Level = "L3"
+    settings: Any = None

@@ -44,8 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.analysis.engine import load_analyzer  # noqa: E402
-from monitor.analysis.ruleset import rule_files  # noqa: E402
+from monitor.analysis.engine import load_analyzer, rule_files  # noqa: E402
 from monitor.message import Message  # noqa: E402
 from monitor.yamlsource import load_yaml  # noqa: E402
 

@@ -18,7 +18,7 @@ Two analyzers run on the same items in the same run:
 * **yuqing**: ``load_analyzer(rules/)`` - exactly what the daemon and ``yuqing analyze`` build from
   the default rules (normalization, segmentation, negation/compound handling, sentiment ...).
 * **naive substring**: every keyword literal of the same rule files (read with the project's YAML
-  loader; ``keywords.any``/``all`` and any other positive group; each side of ``A NEAR/n B`` and
+  loader; ``keywords.any``/``all``/``any_of``/``all_of``, nested groups flattened; each side of ``A NEAR/n B`` and
   each ``|`` alternative on its own; ``none`` lists ignored), matched as a plain case-insensitive
   substring of the raw title + text; a hit gives its rule's priority. No normalization, no tokens,
   no exclusions - the matcher the issue's precision numbers are measured against.
@@ -53,6 +53,7 @@ ESCALATING = frozenset({"L1", "L2"})
 RECALL_MIN, FALSE_ESCALATION_MAX = 0.97, 0.05
 NEAR = re.compile(r"\s+NEAR/\d+\s+")
 LABELS = ("escalate", "calm")
+POSITIVE_GROUPS = frozenset({"any", "all", "any_of", "all_of"})  # keyword groups that make a rule fire
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +153,8 @@ def naive_keywords(rule_paths: Sequence[Path]) -> list[tuple[str, str, str]]:
             keywords = rule.get("keywords") or {}
             if priority not in ESCALATING or not isinstance(keywords, dict):
                 continue
-            for group, value in keywords.items():
-                if not str(group).startswith("none"):
-                    out.extend((w.casefold(), str(rule.get("id")), priority) for w in _literals(value))
+            for group in POSITIVE_GROUPS & keywords.keys():
+                out.extend((w.casefold(), str(rule.get("id")), priority) for w in _literals(keywords[group]))
     return out
 
 

@@ -141,19 +141,20 @@ def test_bench_prints_tables_for_a_slice() -> None:
     result = run_bench("--limit", "3", "--by", "class", "--by", "script", "--by", "channel", "--errors")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "precision set: 27 items" in out  # 3 from each of the 9 files
+    n = 3 * len(FILES)  # --limit 3: the first 3 items of every file
+    assert f"precision set: {n} items" in out
     for cls in CLASSES:
         assert f"| {cls} |" in out
     for heading in ("by class", "by script", "by channel", "missed escalations", "false escalations"):
         assert heading in out
-    assert out.count("| **overall** | 27 |") == 3
+    assert out.count(f"| **overall** | {n} |") == 3
 
 
 def test_bench_json_and_check_agree() -> None:
     result = run_bench("--limit", "2", "--json", "--check", "--by", "length")
     data = json.loads(result.stdout)
     overall = data["breakdowns"]["length"]["yuqing"]["overall"]
-    assert overall["n"] == 18
+    assert overall["n"] == 2 * len(FILES)
     assert set(data["breakdowns"]["length"]["naive"]) == {"short", "email", "overall"}
     assert result.returncode == (1 if data["check"] else 0)
 

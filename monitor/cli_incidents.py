@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from monitor.cli import load_or_exit
+from monitor.cli import CliError, load_or_exit, open_database, positive_int
 from monitor.config import AppConfig
 from monitor.errors import ConfigError
 from monitor.storage.db import Database
@@ -24,9 +24,7 @@ EXIT_NOT_FOUND = 3
 
 def _setup(args: argparse.Namespace) -> tuple[AppConfig, Database]:
     config = load_or_exit(args)
-    db = Database(config.database_url)
-    db.upgrade()
-    return config, db
+    return config, open_database(config)
 
 
 def _paging(config: AppConfig) -> Any:
@@ -118,7 +116,12 @@ def cmd_incidents_list(args: argparse.Namespace) -> int:
 def _parse_time(value: str | None, zone: ZoneInfo) -> datetime:
     if not value:
         return datetime.now(UTC)
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(
+            f"时间格式不对 / not a time: {value!r} — 例如 e.g. 2026-12-24T09:00 或 2026-12-24T09:00+08:00"
+        ) from None
     return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
 
 
@@ -274,7 +277,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     listing = incidents.add_parser("list")
     listing.add_argument("--state", choices=["open", "acknowledged", "resolved"])
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=positive_int, default=50)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_incidents_list)
     oncall = sub.add_parser("oncall", help="who is on call").add_subparsers(
@@ -284,7 +287,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     who.add_argument("--at", help="ISO time (default now; naive = on-call timezone)")
     who.set_defaults(func=cmd_oncall_who)
     preview = oncall.add_parser("preview", help="shifts of the next days")
-    preview.add_argument("--days", type=int, default=14)
+    preview.add_argument("--days", type=positive_int, default=14)
     preview.add_argument("--start", help="ISO time (default now)")
     preview.set_defaults(func=cmd_oncall_preview)
     silence = sub.add_parser("silence", help="mute alerts").add_subparsers(
@@ -301,16 +304,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_silence)
     remove = silence.add_parser("remove")
-    remove.add_argument("id", type=int)
+    remove.add_argument("id", type=positive_int)
     remove.set_defaults(func=cmd_silence)
     review = sub.add_parser("review", help="messages waiting for review").add_subparsers(
         dest="review_command", required=True
     )
     rl = review.add_parser("list")
-    rl.add_argument("--limit", type=int, default=100)
+    rl.add_argument("--limit", type=positive_int, default=100)
     rl.add_argument("--json", action="store_true")
     rl.set_defaults(func=cmd_review)
     for name in ("approve", "reject"):
         decision = review.add_parser(name)
-        decision.add_argument("id", type=int, help="message id")
+        decision.add_argument("id", type=positive_int, help="message id")
         decision.set_defaults(func=cmd_review)

@@ -24,8 +24,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_CONFIG
-    daemon.runtime.db.upgrade()
-    log.info("database", url=daemon.runtime.db.masked_url)
+    db = daemon.runtime.db
+    schema = db.schema()
+    if schema.status == "newer":
+        print(
+            f"{db.masked_url}: 数据库版本 {schema.current} 新于本程序 ({schema.head})，拒绝运行 / the schema is newer"
+            " than this yuqing: refusing to run (upgrade yuqing, or restore the matching version)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    db.upgrade()
+    log.info("database", url=db.masked_url, schema=schema.head)
     return daemon.run_once() if args.once else daemon.run_forever()
 
 

@@ -31,7 +31,7 @@ from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from connectors.mail.imap_config import ImapConfig
-from monitor.errors import AuthError, ConfigError, ConfigIssue, UnavailableError
+from monitor.errors import AuthError, ConfigError, ConfigIssue, UnavailableError, describe
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -144,7 +144,7 @@ class ImapSession:
         return client
 
     def _translate(self, exc: BaseException, doing: str) -> Exception:
-        text = f"{self.source}: cannot {doing}: {type(exc).__name__}: {exc}"
+        text = f"{self.source}: cannot {doing}: {type(exc).__name__}: {describe(exc)}"
         if _is_cert_error(exc):
             return AuthError(text + " (TLS certificate refused)")
         if isinstance(exc, LoginError):

@@ -138,7 +138,7 @@ class QuarantineItem(Base):
     raw: Mapped[bytes] = mapped_column(LongBlob)
     raw_size: Mapped[int] = mapped_column(BigInteger)
     raw_ref: Mapped[str] = mapped_column(String(1024), default="")
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/retried/resolved
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/retried/discarded
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -81,6 +81,20 @@ class Database:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
 
+    def downgrade(self, revision: str) -> None:
+        """Undo migrations down to ``revision`` (``base`` removes the schema)."""
+        with self.engine.begin() as connection:
+            cfg = alembic_config(self.url)
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, revision)
+
+    def current_revision(self) -> str | None:
+        """The database's schema revision (``None`` when it has no yuqing schema); no writes."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
@@ -99,10 +98,29 @@ def test_every_migration_goes_up_and_down_with_data(kind: str, tmp_path: Path) -
                 assert _seeded_rows(db) == expected, f"data lost downgrading to {revision}"
             _alembic(db, "upgrade", "head")
             assert _seeded_rows(db) == expected
-            with db.engine.connect() as conn:
-                assert MigrationContext.configure(conn).get_current_revision() == revisions[-1]
+            assert db.current_revision() == revisions[-1]
             _alembic(db, "downgrade", "base")
             left = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
             assert left == set(), f"tables left after downgrade to base: {sorted(left)}"
         finally:
             db.dispose()
+
+
+def test_db_current_and_downgrade_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+    from tests.helpers.builders import write_config
+
+    config = str(write_config(tmp_path / "c.yaml", {"state_dir": str(tmp_path / "state"), "sources": []}))
+    head = _revisions(f"sqlite:///{tmp_path / 'state' / 'yuqing.db'}")[-1]
+    assert main(["--config", config, "db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["--config", config, "db", "current"]) == 0
+    assert capsys.readouterr().out.strip() == head
+    assert main(["--config", config, "db", "downgrade", "0001"]) == 0
+    assert "schema at 0001" in capsys.readouterr().out
+    assert main(["--config", config, "db", "downgrade", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["--config", config, "db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["--config", config, "db", "current"]) == 0
+    assert capsys.readouterr().out.strip() == head

@@ -74,6 +74,32 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    """Undo migrations down to ``revision`` (rollback to an older yuqing; stop the daemon first)."""
+    from alembic.util.exc import CommandError
+
+    from monitor.storage.db import Database
+
+    config = load_or_exit(args)
+    db = Database(config.database_url)
+    try:
+        db.downgrade(args.revision)
+    except CommandError as exc:
+        print(f"db downgrade: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"database {db.masked_url}: schema at {db.current_revision()}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from monitor.storage.db import Database
+
+    config = load_or_exit(args)
+    db = Database(config.database_url)
+    print(db.current_revision() or "(empty: no yuqing schema)")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the daemon in the foreground")
     run.add_argument("--once", action="store_true", help="poll every source once, deliver alerts and exit")
@@ -85,3 +111,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply schema migrations")
     upgrade.set_defaults(func=cmd_db_upgrade)
+    downgrade = db_sub.add_parser("downgrade", help="undo migrations down to REVISION (rollback; daemon stopped)")
+    downgrade.add_argument("revision", help="e.g. 0003, or base")
+    downgrade.set_defaults(func=cmd_db_downgrade)
+    current = db_sub.add_parser("current", help="print the database's schema revision")
+    current.set_defaults(func=cmd_db_current)

@@ -31,6 +31,7 @@ from monitor.scheduler import (
     make_scheduler,
     poll_job_id,
 )
+from monitor.service import WATCHDOG_JOB, ServiceNotifier
 
 log = structlog.get_logger("yuqing.daemon")
 MAX_BACKOFF = 900.0
@@ -55,6 +56,7 @@ class Daemon:
         self._watchers: dict[str, threading.Thread] = {}
         self.ack_server: Any = None
         self.worker: DeliveryWorker | None = None
+        self.notifier = ServiceNotifier()
 
     # --- one poll -----------------------------------------------------------------------------
     def poll(self, source: SourceConfig) -> PollStats | None:
@@ -172,7 +174,9 @@ class Daemon:
         self._start_scheduler()
         self._start_watchers()
         self._start_ack_server()
-        log.info("started", sources=[s.name for s in self.runtime.config.sources if s.enabled])
+        sources = [s.name for s in self.runtime.config.sources if s.enabled]
+        log.info("started", sources=sources, watchdog_s=self.notifier.watchdog_seconds)
+        self.notifier.ready(f"watching {len(sources)} sources")
         while not self.stop.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
@@ -191,6 +195,8 @@ class Daemon:
         add_interval_job(
             self.scheduler, ESCALATION_JOB, self.escalate, config.alerts.escalation_interval_seconds
         )
+        if self.notifier.watchdog_seconds:
+            add_interval_job(self.scheduler, WATCHDOG_JOB, self.notifier.watchdog, self.notifier.watchdog_seconds)
         self.scheduler.start()
 
     def _schedule_sources(self) -> None:
@@ -255,6 +261,7 @@ class Daemon:
         timeout = self.runtime.config.scheduler.shutdown_timeout_seconds
         deadline = time.monotonic() + timeout
         log.info("stopping", timeout_s=timeout)
+        self.notifier.stopping()
         if self.scheduler is not None:
             closer = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
             closer.start()
@@ -301,6 +308,13 @@ class Daemon:
 
     def reload(self) -> bool:
         """Re-read the configuration file; keep running on the old one if the new one is invalid."""
+        self.notifier.reloading()
+        try:
+            return self._reload()
+        finally:
+            self.notifier.ready("running")
+
+    def _reload(self) -> bool:
         try:
             config = load_config(self.config_path)
         except ConfigError as exc:

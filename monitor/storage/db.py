@@ -84,13 +84,24 @@ class Database:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
 
+    def downgrade(self, revision: str) -> None:
+        """Undo migrations down to ``revision`` (``base`` removes the schema)."""
+        with self.engine.begin() as connection:
+            cfg = alembic_config(self.url)
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, revision)
+
+    def current_revision(self) -> str | None:
+        """The database's schema revision (``None`` when it has no yuqing schema); no writes."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
     def schema(self) -> SchemaState:
         """Where this database's schema stands against the migrations this code ships (no writes)."""
         script = ScriptDirectory.from_config(alembic_config(self.url))
         head = script.get_current_head()
         known = {rev.revision for rev in script.walk_revisions()}
-        with self.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+        current = self.current_revision()
         if current is None:
             return SchemaState("missing", None, head)
         if current == head:

@@ -7,7 +7,7 @@ import sys
 
 import structlog
 
-from monitor.cli import EXIT_CONFIG, config_path, load_or_exit
+from monitor.cli import EXIT_CONFIG, CliError, config_path, load_or_exit
 from monitor.errors import ConfigError
 from monitor.logging import configure_logging
 
@@ -82,6 +82,11 @@ def cmd_db_downgrade(args: argparse.Namespace) -> int:
 
     config = load_or_exit(args)
     db = Database(config.database_url)
+    known = db.revisions()
+    if args.revision != "base" and args.revision not in known:
+        raise CliError(
+            f"没有这个版本 / unknown revision {args.revision!r}: 可选 choose base or one of {', '.join(known)}"
+        )
     try:
         db.downgrade(args.revision)
     except CommandError as exc:

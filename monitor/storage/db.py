@@ -96,11 +96,15 @@ class Database:
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
+    def revisions(self) -> list[str]:
+        """The schema revisions this code ships, oldest first."""
+        script = ScriptDirectory.from_config(alembic_config(self.url))
+        return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
     def schema(self) -> SchemaState:
         """Where this database's schema stands against the migrations this code ships (no writes)."""
-        script = ScriptDirectory.from_config(alembic_config(self.url))
-        head = script.get_current_head()
-        known = {rev.revision for rev in script.walk_revisions()}
+        known = self.revisions()
+        head = known[-1] if known else None
         current = self.current_revision()
         if current is None:
             return SchemaState("missing", None, head)

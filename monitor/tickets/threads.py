@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from monitor.storage.models import Source, StoredMessage, Ticket
@@ -83,14 +83,14 @@ def _keys(session: Session, source_id: int, keys: Iterable[str]) -> dict[str, in
             Ticket.source_id == source_id, Ticket.thread_key.in_(chunk)
         )
         found.update({key: ticket_id for key, ticket_id in session.execute(tickets)})
-        latest: dict[str, tuple[int, int]] = {}
-        query = select(c.thread_key, c.id, c.ticket_id).where(
+        # the latest ticketed message per key (one row per key, however long the thread)
+        latest = select(c.thread_key, func.max(c.id)).where(
             c.source_id == source_id, c.thread_key.in_(chunk), c.ticket_id.is_not(None)
-        )
-        for key, row_id, ticket_id in session.execute(query):
-            if key not in latest or row_id > latest[key][0]:
-                latest[key] = (row_id, ticket_id)
-        found.update({key: pair[1] for key, pair in latest.items()})
+        ).group_by(c.thread_key)
+        row_keys = {row_id: key for key, row_id in session.execute(latest)}
+        if row_keys:
+            tickets_of = select(c.id, c.ticket_id).where(c.id.in_(list(row_keys)))
+            found.update({row_keys[row_id]: ticket_id for row_id, ticket_id in session.execute(tickets_of)})
     return found
 
 
@@ -102,12 +102,14 @@ def _topics(
     if not wanted or window <= timedelta(0):
         return {}
     since = min(m.created_at for m in wanted) - window
+    authors = sorted({m.author.id[:255] for m in wanted})
     found: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
     c = MESSAGES.c
     for chunk in _chunks(m.topic[:64] for m in wanted):
         query = select(c.topic, c.author_id, c.created_at, c.ticket_id).where(
             c.source_id == source_id,
             c.topic.in_(chunk),
+            c.author_id.in_(authors[:_CHUNK]) if len(authors) <= _CHUNK else c.author_id.is_not(None),
             c.ticket_id.is_not(None),
             c.created_at >= since,
         )

@@ -225,9 +225,10 @@ class _Run:
         family = _family(parser.name)
         ids = StableIds(family, resume.get("ids") if resume else None)
         config = self.connector.config
-        sampled = [] if resume or config.conversations != "auto" else self._two_party(file)
-        conversations = Conversations(config.conversation_gap_minutes, config.conversations,
-                                      resume.get("conversations") if resume else None, two_party=sampled)
+        known = resume.get("conversations") if resume else None  # None: new file or older checkpoint
+        sampled = self._two_party(file) if known is None and config.conversations == "auto" else []
+        conversations = Conversations(config.conversation_gap_minutes, config.conversations, known,
+                                      two_party=sampled)
         offset = int(resume["offset"]) if resume else 0
         parser_state = parser.state()
         with file.open() as stream:

@@ -105,7 +105,7 @@ def pipeline_sink(config: Any, source_name: str, *, alert: bool) -> BatchSink:
 
     def store(batch: Batch) -> Stored:
         stats = process_batch(db, source_name, SOURCE_KIND, batch, analyzer, targets,
-                              advance_checkpoint=False)
+                              advance_checkpoint=False, tickets=config.tickets)
         return Stored(stats.new, stats.duplicates, stats.quarantined)
 
     return store

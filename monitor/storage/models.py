@@ -98,6 +98,11 @@ class StoredMessage(Base):
         Index("ix_messages_cluster", "cluster_id", "created_at"),
         Index("ix_messages_incident", "incident_id"),
         Index("ix_messages_review", "review_status"),
+        # threading (migration 0006): replies find their parent by its id, a thread's messages by
+        # key, a subject-only reply the same author's conversation by topic
+        Index("ix_messages_ref", "ref_id"),
+        Index("ix_messages_thread", "source_id", "thread_key"),
+        Index("ix_messages_topic", "source_id", "topic", "author_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -125,6 +130,9 @@ class StoredMessage(Base):
     cluster_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     review_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # pending/approved/rejected
+    # threading (migration 0006): see Message.ref_id / Message.topic
+    ref_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     source: Mapped[Source] = relationship()
 

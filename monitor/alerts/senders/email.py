@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr
 
 from monitor.alerts.render import render
 from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
+from monitor.tickets.service import ticket_subject
 
 
 class EmailConfig(SenderConfig):
@@ -42,7 +43,8 @@ class EmailSender(Sender):
         assert isinstance(config, EmailConfig)
         body = render("text", payload)
         message = EmailMessage()
-        message["Subject"] = f"{config.subject_prefix} {body.splitlines()[0] if body else 'alert'}"[:250]
+        subject = f"{config.subject_prefix} {body.splitlines()[0] if body else 'alert'}"
+        message["Subject"] = ticket_subject(subject, payload.get("ticket"))[:250]
         message["From"] = config.sender
         message["To"] = ", ".join(config.to)
         message["Date"] = formatdate(localtime=False)

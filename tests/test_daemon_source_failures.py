@@ -71,7 +71,8 @@ def test_revoked_credentials_disable_the_source_once_and_the_others_keep_running
         daemon.poll(sources["good"])
     assert bad.calls == 1, "a disabled source is not polled again"
     (alert,) = operator_alerts(daemon)
-    assert "bad" in alert["title"] and "token revoked" in alert["title"]
+    assert "bad" in alert["title"] and alert["problem"] == "source-auth:bad"
+    assert alert["errors"] == ["401 Unauthorized: token revoked"]
     with daemon.runtime.db.read() as session:
         assert [m.external_id for m in session.scalars(select(StoredMessage))] == ["good"]
     assert daemon.health["bad"].disabled

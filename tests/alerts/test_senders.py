@@ -147,13 +147,15 @@ def test_generic_webhook_sends_the_payload_signed() -> None:
         (500, "", Outcome.RETRY),
         (503, "", Outcome.RETRY),
         (429, "", Outcome.RETRY),
-        (401, "", Outcome.FATAL),
-        (403, "", Outcome.FATAL),
-        (404, "", Outcome.FATAL),
+        (401, "", Outcome.AUTH),
+        (403, "", Outcome.AUTH),
+        (404, "", Outcome.AUTH),
+        (400, "", Outcome.FATAL),
         (200, '{"errcode":45009,"errmsg":"api freq out of limit"}', Outcome.RETRY),
-        (200, '{"errcode":93000,"errmsg":"invalid webhook url"}', Outcome.FATAL),
+        (200, '{"errcode":93000,"errmsg":"invalid webhook url"}', Outcome.AUTH),
+        (200, '{"errcode":40008,"errmsg":"invalid message type"}', Outcome.FATAL),
     ],
-    ids=["500", "503", "429", "401", "403", "404", "wecom-rate-limit", "wecom-bad-key"],
+    ids=["500", "503", "429", "401", "403", "404", "400", "wecom-rate-limit", "wecom-bad-key", "wecom-bad-body"],
 )
 def test_status_mapping(status: int, body: str, outcome: Outcome) -> None:
     with receiver() as r:

@@ -2,7 +2,8 @@
 
 The ``Message-ID`` is derived from the idempotency key, and the key is also sent as
 ``X-Yuqing-Idempotency-Key``: a mail system or a person can recognise a re-send after a crash.
-SMTP 4xx answers and connection failures are RETRY; 5xx (including 535 authentication) FATAL.
+SMTP 4xx answers and connection failures are RETRY; 530/534/535 (authentication) AUTH; other 5xx
+FATAL.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pydantic import Field, SecretStr
 
 from monitor.alerts.render import render
 from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
+
+SMTP_AUTH_FAILED = {530, 534, 535}  # authentication required / mechanism too weak / credentials invalid
 
 
 class EmailConfig(SenderConfig):
@@ -80,6 +83,7 @@ class EmailSender(Sender):
                 client.send_message(message)
         except smtplib.SMTPResponseException as exc:
             outcome = Outcome.RETRY if 400 <= exc.smtp_code < 500 else Outcome.FATAL
+            outcome = Outcome.AUTH if exc.smtp_code in SMTP_AUTH_FAILED else outcome
             return SendResult(outcome, f"SMTP {exc.smtp_code} from {config.host}")
         except smtplib.SMTPRecipientsRefused as exc:
             return SendResult(Outcome.FATAL, f"recipients refused: {sorted(exc.recipients)}")

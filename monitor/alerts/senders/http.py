@@ -7,9 +7,11 @@ way we lay them out); and it retries on its own, which fights the outbox's backo
 is a thin ``requests`` call whose whole payload is ours; apprise stays available as the ``apprise``
 kind for every other service it knows.
 
-Mapping: 2xx -> the provider's own body check (WeCom/DingTalk/Feishu answer 200 with an error
-code); 408, 425, 429 and 5xx, timeouts and connection errors -> RETRY (honouring Retry-After);
-other 4xx -> FATAL.
+Mapping (:func:`monitor.netpolicy.classify_status`): 2xx -> the provider's own body check
+(WeCom/DingTalk/Feishu answer 200 with an error code); 408, 425, 429 and 5xx, timeouts and
+connection errors -> RETRY (honouring Retry-After in seconds or as an HTTP date); 401/403, and
+404/410 since the URL carries the key or token (a hook that does not exist) -> AUTH (the target
+is disabled and the operator told, ``monitor.alerts.senders.guard``); other 4xx -> FATAL.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import requests
 from pydantic import Field
 
 from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
+from monitor.netpolicy import Verdict, classify_status, parse_retry_after
 
-RETRY_STATUS = {408, 425, 429}
 _SECRETS_IN_URL = re.compile(
     r"(key|access_token|token|sig|sign)=[^&]+|/bot[^/]+|/hook/[^/?]+|/services/[^?]+"
 )
@@ -50,14 +52,6 @@ def mask_url(url: str) -> str:
     return _SECRETS_IN_URL.sub(
         lambda m: m.group(0).split("=")[0] + "=***" if "=" in m.group(0) else "/***", url
     )
-
-
-def retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 class HttpSender(Sender):
@@ -101,9 +95,10 @@ class HttpSender(Sender):
         if 200 <= status < 300:
             return self.body_result(response)
         detail = f"HTTP {status} from {mask_url(req.url)}: {response.text[:200]}"
-        if status in RETRY_STATUS or status >= 500:
-            return SendResult(Outcome.RETRY, detail, retry_after(response))
-        return SendResult(Outcome.FATAL, detail)
+        verdict = classify_status(status, url_is_credential=True)
+        if verdict is Verdict.RETRY:
+            return SendResult(Outcome.RETRY, detail, parse_retry_after(response.headers.get("Retry-After")))
+        return SendResult(Outcome.AUTH if verdict is Verdict.AUTH else Outcome.FATAL, detail)
 
     def longest_send_seconds(self) -> float:
         config = self.config

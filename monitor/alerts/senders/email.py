@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, ClassVar, Literal
@@ -61,26 +62,45 @@ class EmailSender(Sender):
         assert isinstance(config, EmailConfig)
         return 4 * config.timeout_seconds  # connect, STARTTLS, login, DATA: each its own timeout
 
-    def send(self, payload: dict[str, Any]) -> SendResult:
+    def _session(self) -> smtplib.SMTP:
+        """A connected client, TLS set up and logged in as configured."""
         config = self.config
         assert isinstance(config, EmailConfig)
-        message = self.build(payload)
+        if config.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                config.host, config.port, timeout=config.timeout_seconds, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
         try:
-            if config.security == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(
-                    config.host,
-                    config.port,
-                    timeout=config.timeout_seconds,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
-            with client:
-                if config.security == "starttls":
-                    client.starttls(context=ssl.create_default_context())
-                if config.username and config.password is not None:
-                    client.login(config.username, config.password.get_secret_value())
+            if config.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if config.username and config.password is not None:
+                client.login(config.username, config.password.get_secret_value())
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def check(self) -> list[str]:
+        """Connect, STARTTLS/SSL and log in, then QUIT: the credentials are tried, nothing is sent."""
+        result = self._outcome(lambda: self._session().quit())
+        return [] if result.outcome is Outcome.OK else [result.detail]
+
+    def send(self, payload: dict[str, Any]) -> SendResult:
+        message = self.build(payload)
+
+        def deliver() -> None:
+            with self._session() as client:
                 client.send_message(message)
+
+        return self._outcome(deliver)
+
+    def _outcome(self, action: Callable[[], object]) -> SendResult:
+        config = self.config
+        assert isinstance(config, EmailConfig)
+        try:
+            action()
         except smtplib.SMTPResponseException as exc:
             outcome = Outcome.RETRY if 400 <= exc.smtp_code < 500 else Outcome.FATAL
             outcome = Outcome.AUTH if exc.smtp_code in SMTP_AUTH_FAILED else outcome

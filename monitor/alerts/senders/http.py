@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from abc import abstractmethod
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import Field
@@ -27,6 +29,7 @@ from pydantic import Field
 from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
 from monitor.netpolicy import Verdict, classify_status, parse_retry_after
 
+CHECK_PAYLOAD: dict[str, Any] = {"id": 0, "kind": "operator", "state": "test", "title": "check"}
 _SECRETS_IN_URL = re.compile(
     r"(key|access_token|token|sig|sign)=[^&]+|/bot[^/]+|/hook/[^/?]+|/services/[^?]+"
 )
@@ -100,6 +103,12 @@ class HttpSender(Sender):
             return SendResult(Outcome.RETRY, detail, parse_retry_after(response.headers.get("Retry-After")))
         return SendResult(Outcome.AUTH if verdict is Verdict.AUTH else Outcome.FATAL, detail)
 
+    def check(self) -> list[str]:
+        """Resolve and TCP-connect to the endpoint (nothing is posted)."""
+        config = self.config
+        assert isinstance(config, HttpSenderConfig)
+        return reachable(self.request(CHECK_PAYLOAD).url, timeout=config.connect_timeout_seconds)
+
     def longest_send_seconds(self) -> float:
         config = self.config
         assert isinstance(config, HttpSenderConfig)
@@ -107,6 +116,21 @@ class HttpSender(Sender):
 
     def close(self) -> None:
         self.session.close()
+
+
+def reachable(url: str, *, timeout: float) -> list[str]:
+    """Problems reaching ``url``'s host and port (DNS, TCP connect), without sending a request."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [f"not an http(s) URL: {mask_url(url)}"]
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except socket.gaierror as exc:
+        return [f"无法解析 cannot resolve {parts.hostname}: {exc.strerror}"]
+    except OSError as exc:
+        return [f"无法连接 cannot connect to {parts.hostname}:{port}: {exc.strerror or type(exc).__name__}"]
+    return []
 
 
 def body_bytes(body: dict[str, Any]) -> bytes:

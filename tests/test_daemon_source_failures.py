@@ -88,3 +88,19 @@ def test_an_unavailable_source_backs_off_without_paging(tmp_path: Path) -> None:
     assert bad.calls == 1, "the second poll falls inside the backoff"
     assert daemon.health["bad"].failures == 1 and not daemon.health["bad"].disabled
     assert operator_alerts(daemon) == []
+
+
+def test_a_source_that_works_again_after_a_reload_sends_one_fixed_notice(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path)
+    good = daemon.runtime.connectors["bad"]
+    daemon.runtime.connectors["bad"] = Failing(good, AuthError("401 Unauthorized"))  # type: ignore[arg-type]
+    source = next(s for s in daemon.runtime.config.sources if s.name == "bad")
+    daemon.poll(source)
+    daemon.runtime.connectors["bad"] = good
+    daemon.health.pop("bad")  # what a reload (SIGHUP) with fixed credentials does
+    daemon.poll(source)
+    daemon.poll(source)
+    assert [(a["problem"], a["state"]) for a in operator_alerts(daemon)] == [
+        ("source-auth:bad", "open"),
+        ("source-auth:bad", "fixed"),
+    ]

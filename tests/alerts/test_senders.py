@@ -163,6 +163,28 @@ def test_status_mapping(status: int, body: str, outcome: Outcome) -> None:
         assert make("wecom", **base(r, "wecom")).send(PAYLOAD).outcome is outcome
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [("120", 120.0), ("HTTP-DATE+90", 90.0), ("soon", None)],
+    ids=["seconds", "http-date", "garbage"],
+)
+def test_a_429_honours_retry_after_in_seconds_and_http_dates(retry_after: str, expected: float | None) -> None:
+    import email.utils
+    import time
+
+    if retry_after.startswith("HTTP-DATE"):
+        retry_after = email.utils.formatdate(time.time() + 90, usegmt=True)
+    with receiver() as r:
+        r.script = [(429, "slow down")]
+        r.headers = {"Retry-After": retry_after}
+        result = make("slack", **base(r, "slack")).send(PAYLOAD)
+    assert result.outcome is Outcome.RETRY
+    if expected is None:
+        assert result.retry_after is None
+    else:
+        assert result.retry_after is not None and abs(result.retry_after - expected) < 3
+
+
 def test_timeout_and_refused_connection_are_retry() -> None:
     with receiver() as r:
         import threading

@@ -32,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate everything (sources, every sender's settings, rules, on-call, ack links); with
     connections allowed, reach every source and every sender's endpoint without sending."""
-    from monitor.config_checks import ack_link_problems
+    from monitor.config_checks import ack_link_problems, disabled_target_warnings
     from monitor.runtime import Runtime
 
     config = load_or_exit(args)
@@ -43,6 +43,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_CONFIG
+    warnings += disabled_target_warnings(runtime.db)
     if not args.no_connect:
         for name, connector in runtime.connectors.items():
             problems += [f"sources.{name}: {p}" for p in connector.check()]

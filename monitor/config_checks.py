@@ -4,9 +4,11 @@ people on call are (a phone, not the server's loopback)."""
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitor.config import AppConfig
+from monitor.storage.db import Database
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
@@ -45,3 +47,27 @@ def ack_link_problems(config: AppConfig) -> tuple[list[str], list[str]]:
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         warnings.append(f"alerts.ack.public_url: {ack.public_url} is plain http; links carry signatures, prefer https")
     return [], warnings
+
+
+def disabled_target_warnings(db: Database) -> list[str]:
+    """Targets disabled in the database after rejecting our credentials (none if there is no
+    database yet: ``check-config`` creates nothing)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    from monitor.alerts.target_state import disabled_targets
+
+    url = make_url(db.url)
+    if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).exists()):
+        return []
+    try:
+        if not inspect(db.engine).has_table("target_states"):
+            return []
+        disabled = disabled_targets(db)
+    except Exception as exc:  # the database is the daemon's business; check-config only reports
+        return [f"database: cannot read target states ({type(exc).__name__})"]
+    return [
+        f"alerts.targets.{name}: 已停用 disabled after rejecting credentials ({reason[:160]}); "
+        f"fix it, then: yuqing alerts enable {name}"
+        for name, reason in sorted(disabled.items())
+    ]

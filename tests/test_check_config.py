@@ -73,3 +73,21 @@ def test_an_unreachable_sender_fails_the_check_and_no_connect_skips_it(tmp_path:
     assert f"alerts.targets.nofile: {tmp_path / 'plain'} 不是目录 is not a directory" in checked.stderr
     assert "access_token" not in checked.stderr
     assert offline.returncode == 0, offline.stderr
+
+
+def test_a_target_disabled_in_the_database_is_reported(tmp_path: Path) -> None:
+    from monitor.alerts.target_state import disable
+    from monitor.config import load_config
+    from monitor.storage.db import Database
+
+    path = config(tmp_path, [{"name": "c", "kind": "console"}])
+    fresh = yuqing("--config", str(path), "check-config", "--no-connect")
+    assert fresh.returncode == 0 and not (tmp_path / "yuqing.db").exists(), "check-config creates nothing"
+    app = load_config(path)
+    db = Database(app.database_url)
+    db.upgrade()
+    assert disable(db, app.alerts.targets[0], "HTTP 403 from https://hooks.example/***", None)
+    result = yuqing("--config", str(path), "check-config", "--no-connect")
+    assert result.returncode == 0
+    assert "alerts.targets.c: 已停用 disabled after rejecting credentials (HTTP 403" in result.stderr
+    assert "yuqing alerts enable c" in result.stderr

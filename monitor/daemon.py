@@ -67,6 +67,7 @@ class Daemon:
         if connector is None:
             return None
         bound = log.bind(source=source.name)
+        self._check_path(source)
         try:
             stats = poll_source(
                 runtime.db,
@@ -105,6 +106,26 @@ class Daemon:
         emit = bound.info if (stats.fetched or stats.quarantined) else bound.debug
         emit("poll", **stats.summary(), new_tickets=stats.new_ticket_codes[:10])
         return stats
+
+    def _check_path(self, source: SourceConfig) -> None:
+        """A file-based source (files, maildir, mbox, chat export) whose ``path`` is missing is
+        the ``source-path:<source>`` operator problem, told once; fixed when the path is back."""
+        path = getattr(source.settings, "path", None)
+        if not isinstance(path, Path):
+            return
+        key = f"source-path:{source.name}"
+        problems = self.runtime.problems
+        if path.exists():
+            told = problems.fixed(key)
+        else:
+            told = problems.report(
+                key,
+                f"数据源 {source.name} 的路径不存在 Source {source.name}: path does not exist",
+                [f"{path}: 不存在 missing (moved, unmounted or not created yet)"],
+                hint="创建或挂载该路径，或修改配置后 SIGHUP Create or mount it, or fix the path and reload",
+            )
+        if told:
+            self._kick_outbox()
 
     def _after_batch(self, stats: PollStats) -> None:
         if self.worker is not None:

@@ -104,3 +104,18 @@ def test_a_source_that_works_again_after_a_reload_sends_one_fixed_notice(tmp_pat
         ("source-auth:bad", "open"),
         ("source-auth:bad", "fixed"),
     ]
+
+
+def test_a_missing_source_folder_is_told_once_and_fixed_when_it_is_back(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path)
+    source = next(s for s in daemon.runtime.config.sources if s.name == "good")
+    folder = tmp_path / "good"
+    folder.rename(tmp_path / "moved")
+    for _ in range(3):
+        daemon.poll(source)
+    (tmp_path / "moved").rename(folder)
+    daemon.poll(source)
+    daemon.poll(source)
+    notices = [(a["problem"], a["state"]) for a in operator_alerts(daemon)]
+    assert notices == [("source-path:good", "open"), ("source-path:good", "fixed")]
+    assert str(folder) in operator_alerts(daemon)[0]["errors"][0]

@@ -99,3 +99,19 @@ def test_the_email_check_logs_in_and_sends_nothing() -> None:
     finally:
         controller.stop()
     assert received == []
+
+
+def test_alerts_requeued_by_enable_are_sent_even_if_the_guard_saw_the_target_disabled(tmp_path: Path) -> None:
+    from monitor.alerts.senders.base import Outcome
+    from monitor.alerts.target_state import enable
+
+    runtime = Runtime(load_config(write(tmp_path, "k")))
+    runtime.db.upgrade()
+    ops = next(t for t in runtime.config.alerts.targets if t.name == "ops")
+    assert disable(runtime.db, ops, "HTTP 401", None)
+    sender = runtime.senders["ops"]
+    payload = {"id": 1, "kind": "operator", "state": "test", "title": "t"}
+    assert sender.send(payload).outcome is Outcome.FATAL, "disabled: fails at once"
+    assert enable(runtime.db, "ops").was_disabled  # another process, while the guard's cache is fresh
+    assert sender.send(payload).outcome is Outcome.OK, "checked again before failing an alert"
+    runtime.close()

@@ -5,7 +5,8 @@ exist, SMTP 535) disables the target in the database (``monitor.alerts.target_st
 ``on_disabled`` once - the runtime raises the ``sender-auth:<target>`` operator problem there.
 While the target is disabled its alerts fail at once with a reason naming the way back
 (``yuqing alerts enable``); they are queued again when it is enabled. The disabled set is read
-from the database at most every ``refresh_seconds``, so an ``alerts enable`` run elsewhere is seen.
+from the database at the first send and then, after sends, at most every ``refresh_seconds``, so
+an ``alerts enable`` (or a disable by another instance) is seen within a few seconds.
 """
 
 from __future__ import annotations
@@ -44,16 +45,28 @@ class TargetGuard:
         self._disabled: dict[str, str] = {}
         self._read_at = float("-inf")
 
-    def disabled(self, name: str) -> str | None:
-        """Why ``name`` is disabled, or None."""
+    def disabled(self, name: str, *, fresh: bool = False) -> str | None:
+        """Why ``name`` is disabled, or None. The database is read the first time, or when
+        ``fresh`` (before failing an alert: ``alerts enable`` may have run a moment ago)."""
+        with self._lock:
+            if fresh or self._read_at == float("-inf"):
+                self._refresh()
+            return self._disabled.get(name)
+
+    def refresh_if_due(self) -> None:
+        """Re-read the disabled set when it is older than ``refresh_seconds``. Called after a
+        send, never before one: on SQLite every transaction waits for the write lock, which must
+        not delay an alert on its way out."""
         with self._lock:
             if time.monotonic() - self._read_at >= self.refresh_seconds:
-                try:
-                    self._disabled = disabled_targets(self.db)
-                except Exception as exc:  # database away: keep the last known set, sends go on
-                    log.warning("target_state_unreadable", error=f"{type(exc).__name__}: {exc}")
-                self._read_at = time.monotonic()
-            return self._disabled.get(name)
+                self._refresh()
+
+    def _refresh(self) -> None:
+        try:
+            self._disabled = disabled_targets(self.db)
+        except Exception as exc:  # database away: keep the last known set, sends go on
+            log.warning("target_state_unreadable", error=f"{type(exc).__name__}: {exc}")
+        self._read_at = time.monotonic()
 
     def rejected(self, name: str, detail: str, alert_id: int | None) -> None:
         target = self.targets.get(name)
@@ -79,6 +92,8 @@ class GuardedSender(Sender):
     def send(self, payload: dict[str, Any]) -> SendResult:
         reason = self.guard.disabled(self.name)
         if reason is not None:
+            reason = self.guard.disabled(self.name, fresh=True)  # rare path: confirm before failing
+        if reason is not None:
             return SendResult(
                 Outcome.FATAL,
                 f"目标已停用 target disabled ({reason[:200]}); 修正后 fix, then: yuqing alerts enable {self.name}",
@@ -87,6 +102,7 @@ class GuardedSender(Sender):
         if result.outcome is Outcome.AUTH:
             alert_id = payload.get("id")
             self.guard.rejected(self.name, result.detail, int(alert_id) if isinstance(alert_id, int) else None)
+        self.guard.refresh_if_due()
         return result
 
     def longest_send_seconds(self) -> float:

@@ -32,10 +32,13 @@ def _plain(value: Any) -> Any:
 
 
 def target_fingerprint(target: TargetConfig) -> str:
-    """A digest of the target's kind and settings (secrets included, so a new token counts)."""
+    """A digest of the target's kind and settings (secrets included, so a new token counts).
+
+    PBKDF2 rather than one SHA-256: the row sits in a database more people can read than the
+    configuration, and a weak SMTP password must not be cheap to guess from it."""
     settings = target.settings.model_dump(mode="python") if isinstance(target.settings, BaseModel) else {}
     text = json.dumps({"kind": target.kind, "settings": settings}, sort_keys=True, default=_plain)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.pbkdf2_hmac("sha256", text.encode(), f"yuqing-target:{target.name}".encode(), 100_000).hex()
 
 
 def disabled_targets(db: Database) -> dict[str, str]:
@@ -91,10 +94,7 @@ def enable(db: Database, name: str) -> Enabled:
 
 def changed_since_disabled(db: Database, targets: Sequence[TargetConfig]) -> list[str]:
     """Disabled targets whose configuration is no longer the one that was rejected."""
-    current = {t.name: target_fingerprint(t) for t in targets if t.enabled}
+    configured = {t.name: t for t in targets if t.enabled}
     with db.read() as session:
-        return [
-            row.name
-            for row in session.scalars(select(TargetState))
-            if row.name in current and current[row.name] != row.fingerprint
-        ]
+        stored = {row.name: row.fingerprint for row in session.scalars(select(TargetState))}
+    return [n for n, f in stored.items() if n in configured and target_fingerprint(configured[n]) != f]

@@ -58,7 +58,7 @@ def mask_url(url: str) -> str:
 
 
 class HttpSender(Sender):
-    """POST a JSON body built by the subclass; map the answer to ok / retry / fatal."""
+    """POST a JSON body built by the subclass; map the answer to ok / retry / auth / fatal."""
 
     Config: ClassVar[type[SenderConfig]] = HttpSenderConfig
 

@@ -42,6 +42,23 @@ def _actor(args: argparse.Namespace) -> str:
     return str(args.actor or f"cli:{getpass.getuser()}")
 
 
+def _known_actor(args: argparse.Namespace, config: AppConfig) -> str | None:
+    """``--actor`` must be one of the on-call ``people`` (id or name) when an on-call file is
+    configured; None (after printing why) when it is not."""
+    if not args.actor or config.alerts.oncall is None:
+        return _actor(args)
+    from monitor.alerts.oncall_config import load_oncall, person_id
+
+    try:
+        return person_id(load_oncall(config.alerts.oncall), args.actor)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+    except ValueError as exc:
+        print(f"--actor: {exc}", file=sys.stderr)
+    return None
+
+
 def cmd_ack(args: argparse.Namespace) -> int:
     from monitor.alerts.incident_actions import UnknownIncident, acknowledge_ref, resolve_ref
     from monitor.tickets.incident_state import IncidentStateError
@@ -49,11 +66,14 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
     config, db = _setup(args)
     now = utcnow()
+    actor = _known_actor(args, config)
+    if actor is None:
+        return 2
     try:
         if args.command == "ack":
-            result = acknowledge_ref(db, args.ref, _paging(config), actor=_actor(args), now=now, note=args.note)
+            result = acknowledge_ref(db, args.ref, _paging(config), actor=actor, now=now, note=args.note)
         else:
-            result = resolve_ref(db, args.ref, _paging(config), actor=_actor(args), now=now, note=args.note)
+            result = resolve_ref(db, args.ref, _paging(config), actor=actor, now=now, note=args.note)
         print(f"{result.code}: {result.state}{'' if result.changed else ' (unchanged)'}")
         return 0
     except UnknownIncident:
@@ -69,7 +89,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
         status = "processing" if args.command == "ack" else "resolved"
         if ticket.status != status:
             try:
-                set_status(session, ticket, status, actor=_actor(args), note=args.note)
+                set_status(session, ticket, status, actor=actor, note=args.note)
             except TransitionError as exc:
                 print(str(exc), file=sys.stderr)
                 return 1
@@ -270,7 +290,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parser = sub.add_parser(name, help=help_text)
         parser.add_argument("ref", help="INC-42 or Q000123")
         parser.add_argument("--note")
-        parser.add_argument("--actor", help="who (default cli:<user>)")
+        parser.add_argument("--actor", help="who: a people id or name of the on-call file (default cli:<user>)")
         parser.set_defaults(func=cmd_ack)
     incidents = sub.add_parser("incidents", help="list incidents").add_subparsers(
         dest="incidents_command", required=True

@@ -39,21 +39,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate everything (sources, every sender's settings, rules, on-call, ack links); with
+    connections allowed, reach every source and every sender's endpoint without sending."""
+    from monitor.config_checks import ack_link_problems, disabled_target_warnings
     from monitor.runtime import Runtime
 
     config = load_or_exit(args)
-    problems: list[str] = []
+    problems, warnings = ack_link_problems(config)
     try:
         runtime = Runtime(config)
     except ConfigError as exc:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_CONFIG
+    warnings += disabled_target_warnings(runtime.db)
     if not args.no_connect:
         for name, connector in runtime.connectors.items():
             problems += [f"sources.{name}: {p}" for p in connector.check()]
         for name, sender in runtime.senders.items():
             problems += [f"alerts.targets.{name}: {p}" for p in sender.check()]
+    runtime.close()
+    for warning in warnings:
+        print(f"  警告 warning: {warning}", file=sys.stderr)
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)
     if problems:
@@ -109,7 +116,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the daemon in the foreground")
     run.add_argument("--once", action="store_true", help="poll every source once, deliver alerts and exit")
     run.set_defaults(func=cmd_run)
-    check = sub.add_parser("check-config", help="validate the configuration and connect to every source")
+    check = sub.add_parser(
+        "check-config", help="validate the configuration and reach every source and alert target"
+    )
     check.add_argument("--no-connect", action="store_true", help="only validate, do not connect")
     check.set_defaults(func=cmd_check_config)
     db = sub.add_parser("db", help="database administration")

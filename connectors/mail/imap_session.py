@@ -17,7 +17,6 @@ server down, ``[UNAVAILABLE]`` -> :class:`UnavailableError`; a folder that does 
 
 from __future__ import annotations
 
-import random
 import ssl
 import subprocess
 import threading
@@ -31,6 +30,7 @@ from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from connectors.mail.imap_config import ImapConfig
+from monitor import netpolicy
 from monitor.errors import AuthError, ConfigError, ConfigIssue, UnavailableError, describe
 
 log = structlog.get_logger(__name__)
@@ -63,9 +63,8 @@ class FolderInfo:
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random, capped at ``maximum``."""
-    ceiling = min(maximum, initial * (1 << min(attempt, 30)))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    """Exponential backoff with "equal jitter", capped at ``maximum`` (:func:`monitor.netpolicy.backoff`)."""
+    return netpolicy.backoff(attempt, base=initial, cap=maximum)
 
 
 def _is_cert_error(exc: BaseException) -> bool:

@@ -314,3 +314,36 @@ class AlertTarget(Base):
     __tablename__ = "alert_targets"
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class TargetState(Base):
+    """A target switched off because its receiver rejected our credentials (migration 0004).
+
+    A row means disabled; ``alerts enable`` or a changed configuration of the target (its
+    ``fingerprint`` differs) deletes it. Stored, not in memory: a restart or another instance
+    sharing the database sees it.
+    """
+
+    __tablename__ = "target_states"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    first_alert_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    disabled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OperatorProblem(Base):
+    """One distinct problem the operator must fix (``rules:<file>``, ``sender-auth:<target>`` ...)
+    with every error it currently has; ``revision`` counts its notices (migration 0004)."""
+
+    __tablename__ = "operator_problems"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open/fixed
+    title: Mapped[str] = mapped_column(Text, default="")
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -20,9 +20,7 @@ from typing import Any, TextIO
 
 from monitor.analysis.engine import Engine, Trace, load_engine
 from monitor.analysis.fixtures import run_fixtures
-from monitor.analysis.lint import lint_segmentation
-from monitor.analysis.normalize import Normalizer
-from monitor.analysis.ruleset import compile_rule_set
+from monitor.analysis.lint import lint_rules, render
 from monitor.analysis.sentiment.linear import TrainConfig
 from monitor.analysis.sentiment.training import TrainingDataError, evaluate, read_labelled_csv, train_texts
 from monitor.errors import ConfigError
@@ -192,16 +190,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_lint(args: argparse.Namespace) -> int:
-    paths = _rule_paths(args)
-    rule_set, issues = compile_rule_set(paths, Normalizer())
-    if rule_set is not None:
-        issues = issues + lint_segmentation(load_engine(paths))
-    errors = [i for i in issues if i.severity == "error"]
-    warnings = [i for i in issues if i.severity == "warning"]
-    for issue in errors + warnings:
-        print(issue)
-    rules = len(rule_set.rules) if rule_set else 0
-    print(f"{len(errors)} 个错误 errors, {len(warnings)} 个警告 warnings, {rules} 条启用的规则 enabled rules")
+    report = lint_rules(_rule_paths(args), strict=args.strict)
+    errors, warnings = report.errors, report.warnings
+    for issue in report.issues:
+        print(render(issue))
+    print(
+        f"{len(errors)} 个错误 errors, {len(warnings)} 个警告 warnings, "
+        f"{report.rules} 条启用的规则 enabled rules"
+    )
     if errors or (args.strict and warnings):
         return EXIT_FAIL
     return EXIT_OK

@@ -94,7 +94,12 @@ _YAML_PROBLEMS: tuple[tuple[str, str, str, str], ...] = (
         "每个 &名字 只能定义一次",
         "define each &anchor once",
     ),
-    ("found undefined alias", "引用了未定义的锚点 *", "先用 &名字 定义再用 *名字", "define &name before *name"),
+    (
+        "found undefined alias",
+        "引用了未定义的锚点 *",
+        "先用 &名字 定义再用 *名字",
+        "define &name before *name",
+    ),
 )
 
 
@@ -117,7 +122,12 @@ def duplicate_key() -> Explained:
 
 
 def cannot_read(reason: object) -> Explained:
-    return Explained("无法读取文件", f"cannot read: {reason}", "检查路径、权限和 UTF-8 编码", "check path, permissions, UTF-8")
+    return Explained(
+        "无法读取文件",
+        f"cannot read: {reason}",
+        "检查路径、权限和 UTF-8 编码",
+        "check path, permissions, UTF-8",
+    )
 
 
 def env_missing(name: str) -> Explained:
@@ -134,7 +144,12 @@ def _ctx(err: Mapping[str, Any], key: str) -> str:
     return str(ctx.get(key, ""))
 
 
-_MAPPING = ("应为 “键: 值” 映射", "expected a mapping", "下一级的键要另起一行并缩进", "put nested keys on indented lines")
+_MAPPING = (
+    "应为 “键: 值” 映射",
+    "expected a mapping",
+    "下一级的键要另起一行并缩进",
+    "put nested keys on indented lines",
+)
 _NUMBER = ("应为数字", "expected a number", "例如 -0.5", "for example -0.5")
 _INTEGER = ("应为整数", "expected an integer", "例如 1000", "for example 1000")
 _BOOL = ("应为 true 或 false", "expected true or false", "", "")
@@ -147,7 +162,7 @@ _PYDANTIC_SIMPLE: dict[str, tuple[str, str, str, str]] = {
         "check spelling and indentation",
     ),
     "missing": ("缺少必填项", "required key missing", "加上这个键", "add this key"),
-    "string_type": ("应为文本", "expected text", "用引号括起来，例如 \"315\"", "quote the value"),
+    "string_type": ("应为文本", "expected text", '用引号括起来，例如 "315"', "quote the value"),
     "list_type": ("应为列表", "expected a list", *_LIST_HINT),
     "dict_type": _MAPPING,
     "model_type": _MAPPING,
@@ -213,7 +228,12 @@ _RE2_PROBLEMS: tuple[tuple[str, str, str, str], ...] = (
         "去掉查找，或改用关键词的 none: 排除",
         "RE2 has no lookahead; use keywords.none to exclude instead",
     ),
-    ("invalid perl operator", "RE2 不支持这个 (? 写法", "只能用 (?:…) (?P<名>…) (?i) 等", "RE2 supports (?:…) (?P<name>…) (?i)"),
+    (
+        "invalid perl operator",
+        "RE2 不支持这个 (? 写法",
+        "只能用 (?:…) (?P<名>…) (?i) 等",
+        "RE2 supports (?:…) (?P<name>…) (?i)",
+    ),
     (
         "invalid escape sequence: \\",
         "无效的转义（RE2 不支持反向引用 \\1 和 \\Z 等）",
@@ -224,10 +244,25 @@ _RE2_PROBLEMS: tuple[tuple[str, str, str, str], ...] = (
     ("missing )", "缺少右括号 )", "检查括号是否成对", "check that parentheses pair up"),
     ("unexpected )", "多了一个右括号 )", "检查括号是否成对", "check that parentheses pair up"),
     ("trailing \\", "末尾多了一个反斜杠 \\", "删除它，或写成 \\\\", "remove it or write \\\\"),
-    ("missing argument to repetition operator", "* + ? 前面缺少内容", "要匹配字面的 * 请写 \\*", "escape a literal * as \\*"),
+    (
+        "missing argument to repetition operator",
+        "* + ? 前面缺少内容",
+        "要匹配字面的 * 请写 \\*",
+        "escape a literal * as \\*",
+    ),
     ("bad repetition operator", "重复符号用错了（如 ** 或 ++）", "只保留一个", "keep only one"),
-    ("invalid repetition size", "重复次数无效（{m,n} 中 m > n 或超过 1000）", "例如 {2,5}", "for example {2,5}"),
-    ("invalid character class range", "字符范围无效（如 [z-a] 或未知的 \\p{…}）", "范围要从小到大，例如 [a-z]", "ranges go low to high"),
+    (
+        "invalid repetition size",
+        "重复次数无效（{m,n} 中 m > n 或超过 1000）",
+        "例如 {2,5}",
+        "for example {2,5}",
+    ),
+    (
+        "invalid character class range",
+        "字符范围无效（如 [z-a] 或未知的 \\p{…}）",
+        "范围要从小到大，例如 [a-z]",
+        "ranges go low to high",
+    ),
     ("invalid character class", "字符类无效", "检查 [ ] 里的内容", "check what is inside [ ]"),
     ("invalid named capture group", "命名分组写法无效", "写成 (?P<名字>…)", "write (?P<name>…)"),
     ("pattern too large", "正则表达式太大", "拆成几条更简单的规则", "split it into simpler patterns"),

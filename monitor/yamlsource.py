@@ -130,7 +130,9 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
         message = str(errortext.yaml_problem(exc.problem))
         return YamlDocument(name, None, issues=[ConfigIssue(name, line, "", message)])
     except yaml.YAMLError as exc:
-        return YamlDocument(name, None, issues=[ConfigIssue(name, None, "", str(errortext.yaml_problem(str(exc))))])
+        return YamlDocument(
+            name, None, issues=[ConfigIssue(name, None, "", str(errortext.yaml_problem(str(exc))))]
+        )
     doc = YamlDocument(name, data)
     if node is not None:
         _walk(node, (), doc)

@@ -98,7 +98,9 @@ def fixtures_covering(rule_file: Path, rule_ids: Collection[str]) -> list[Path]:
     unreadable fixture files are left to ``rules test`` to report."""
     ids = set(rule_ids)
     found: list[Path] = []
-    for path in fixture_files([rule_file.parent / "fixtures"]) if (rule_file.parent / "fixtures").is_dir() else []:
+    for path in (
+        fixture_files([rule_file.parent / "fixtures"]) if (rule_file.parent / "fixtures").is_dir() else []
+    ):
         try:
             cases = load_fixtures(path)
         except ConfigError:

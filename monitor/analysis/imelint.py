@@ -24,7 +24,9 @@ from monitor.errortext import Explained
 Severity = Literal["error", "warning"]
 SEPARATORS = "，、；：,;"
 _SPLIT = re.compile(r"\s*[，、；：;]\s*|(?<!\d)\s*,\s*|\s*,\s*(?!\d)")
-_FW_COLON_KEY = re.compile(r"^(?P<head>[ \u3000]*(?:-\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*：[ \t\u3000]*")
+_FW_COLON_KEY = re.compile(
+    r"^(?P<head>[ \u3000]*(?:-\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*：[ \t\u3000]*"
+)
 _FW_COLON_FLOW = re.compile(r"(?P<head>[{,]\s*)(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ \t]*：[ \t\u3000]*")
 _LIST_KEYS = r"any|all|none|all_of|any_of|compounds|tags|sources|channels|regex|dictionaries"
 _FW_BRACKETS = re.compile(rf"(?:\b(?:{_LIST_KEYS})\s*[:：]\s*[［【〔]|^\s*-\s*［)")
@@ -48,7 +50,9 @@ class Slip:
         text = str(self.explained)
         if not self.fix:
             return text
-        return text + "\n      建议改为 fix →" + "".join(f"\n        {line}" for line in self.fix.splitlines())
+        return (
+            text + "\n      建议改为 fix →" + "".join(f"\n        {line}" for line in self.fix.splitlines())
+        )
 
 
 def _yaml_word(word: str) -> str:
@@ -173,9 +177,8 @@ def _keyword_scalars(
         for key, value in node.value:
             name = str(key.value)
             here = (*path, name)
-            if inside and isinstance(value, yaml.ScalarNode) and name in {"word", *_GROUP_KEYS}:
-                yield value, node, here
-            elif not inside and name == "compounds" and isinstance(value, yaml.ScalarNode):
+            wanted = {"word", *_GROUP_KEYS} if inside else {"compounds"}
+            if isinstance(value, yaml.ScalarNode) and name in wanted:
                 yield value, node, here
             else:
                 yield from _keyword_scalars(value, here, inside or name in KEYWORD_KEYS)
@@ -243,7 +246,7 @@ def _check_keyword(
             Explained(
                 f"关键词 {value} 带着全角引号，引号会成为关键词的一部分",
                 "keyword wrapped in full-width quotes: the quotes become part of it",
-                "去掉全角引号，或改用半角引号 \"…\"",
+                '去掉全角引号，或改用半角引号 "…"',
                 "drop them or use ASCII quotes",
             ),
             source[:start] + _yaml_word(inner) + source[end:],

@@ -22,6 +22,7 @@ from monitor.analysis.imelint import Slip, keyword_slips, line_slips
 from monitor.analysis.normalize import Normalizer
 from monitor.analysis.rules import KeywordTerm, NearTerm
 from monitor.analysis.ruleset import LintIssue, RuleSet, compile_rule_set, rule_files
+from monitor.analysis.schema import SentimentSettings
 from monitor.analysis.segment import Segmenter
 from monitor.errors import ConfigError, ConfigIssue
 
@@ -89,7 +90,9 @@ class LintReport:
         return [i for i in self.issues if i.severity == "warning"]
 
 
-def lint_rules(paths: Sequence[Path], *, strict: bool = False) -> LintReport:
+def lint_rules(
+    paths: Sequence[Path], *, strict: bool = False, sentiment: SentimentSettings | None = None
+) -> LintReport:
     """Lint every rule file under ``paths``. ``strict`` turns keyword separators into errors and
     requires fixtures for every rule file with enabled rules."""
     rule_set, issues = compile_rule_set(paths, Normalizer())
@@ -99,7 +102,7 @@ def lint_rules(paths: Sequence[Path], *, strict: bool = False) -> LintReport:
     issues = _explain_late_yaml_errors(issues, slips) + slips
     if rule_set is not None:
         try:
-            issues += lint_segmentation(load_engine(paths))
+            issues += lint_segmentation(load_engine(paths, sentiment=sentiment))
         except ConfigError as exc:  # e.g. a sentiment file that loads but does not build
             issues += [LintIssue("error", i) for i in exc.issues]
         if strict:

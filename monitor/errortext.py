@@ -152,7 +152,12 @@ _MAPPING = (
 )
 _NUMBER = ("应为数字", "expected a number", "例如 -0.5", "for example -0.5")
 _INTEGER = ("应为整数", "expected an integer", "例如 1000", "for example 1000")
-_BOOL = ("应为 true 或 false", "expected true or false", "", "")
+_BOOL = (
+    "应为 true 或 false",
+    "expected true or false",
+    "写 true 或 false（不写 是/否）",
+    "write true or false",
+)
 # pydantic error type -> (Chinese, English, hint zh, hint en)
 _PYDANTIC_SIMPLE: dict[str, tuple[str, str, str, str]] = {
     "extra_forbidden": (

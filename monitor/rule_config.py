@@ -46,4 +46,4 @@ def load_rule_source(args: argparse.Namespace) -> RuleSource:
             [doc.issue(("rules", *err["loc"]), str(errortext.pydantic_error(err))) for err in exc.errors()]
         ) from None
     sentiment = rules.sentiment.settings() if rules.sentiment else None
-    return RuleSource(tuple(rules.paths), sentiment, path)
+    return RuleSource(tuple(Path(os.path.normpath(p)) for p in rules.paths), sentiment, path)

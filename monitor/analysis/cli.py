@@ -231,7 +231,10 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     if source is None or engine is None:
         return EXIT_CONFIG
     print(source.describe())
-    fixtures = list(args.fixtures) or [p / "fixtures" for p in source.paths if p.is_dir()]
+    fixtures = list(args.fixtures) or [p / "fixtures" for p in source.paths if (p / "fixtures").is_dir()]
+    if not fixtures:
+        print("没有找到测试样例 no fixtures found（规则目录下的 fixtures/ / fixtures/ next to the rules）")
+        return EXIT_FAIL
     try:
         results = run_fixtures(engine, fixtures)
     except ConfigError as exc:

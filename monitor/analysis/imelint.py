@@ -262,6 +262,10 @@ def _split_fix(node: yaml.ScalarNode, parent: yaml.Node | None, words: list[str]
     if isinstance(parent, yaml.SequenceNode):
         dash = source[: source.index("-") + 1] if "-" in source[:start] else " " * max(start - 2, 0) + "-"
         return "\n".join(f"{dash} {_yaml_word(w)}" for w in words)
-    if isinstance(parent, yaml.MappingNode):
+    if isinstance(parent, yaml.MappingNode) and not _is_value_of(parent, node, "word"):
         return source[:start] + f"[{items}]" + source[end:]
     return None
+
+
+def _is_value_of(mapping: yaml.MappingNode, node: yaml.Node, key: str) -> bool:
+    return any(v is node and str(k.value) == key for k, v in mapping.value)

@@ -37,6 +37,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     try:
         runtime = Runtime(config)
     except ConfigError as exc:
+        print(
+            f"规则或配置无效 rules or configuration invalid（{len(exc.issues)} 个错误 error(s)）:",
+            file=sys.stderr,
+        )
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_CONFIG

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from monitor import errortext
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, UnavailableError
@@ -141,11 +142,13 @@ class Daemon:
     def check_rules(self) -> None:
         error = self.runtime.rules.reload_if_changed()
         if error is not None:
+            # issues are Chinese first with a hint (monitor/errortext.py), one line each
             for issue in error.issues:
-                log.error("rules_invalid", issue=str(issue))
+                log.error("rules_invalid", issue=str(issue), file=issue.file, line=issue.line)
+            kept = errortext.rules_kept(len(error.issues))
+            log.error("rules_kept", message=str(kept))
             self.runtime.operator_alert(
-                f"rules-invalid:{self.runtime.rules.fingerprint}",
-                f"规则文件有错误，继续使用旧规则 Rule files invalid, old rules kept: {error.issues[0]}",
+                f"rules-invalid:{self.runtime.rules.fingerprint}", f"{kept.zh} {kept.en}: {error.issues[0]}"
             )
             self._kick_outbox()
 

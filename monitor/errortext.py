@@ -10,6 +10,7 @@ that a message can still be searched for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -103,13 +104,36 @@ _YAML_PROBLEMS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def yaml_problem(problem: str | None) -> Explained:
-    """A PyYAML syntax problem (``MarkedYAMLError.problem``)."""
+_IME_KEY = re.compile(r"^[ \u3000]*(?:-\s+)?[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*：|[{,]\s*[A-Za-z_]\w*[ \t]*：")
+
+
+def ime_cause(source: str, line: int) -> tuple[int, str, str] | None:
+    """The line (1-based) at or up to two lines above ``line`` with a full-width colon after a key
+    or a U+3000 indentation - the usual input-method cause of a YAML error reported late."""
+    lines = source.splitlines()
+    for number in range(line, max(line - 3, 0), -1):
+        text = lines[number - 1] if 0 < number <= len(lines) else ""
+        if _IME_KEY.search(text):
+            return number, "全角冒号“：”", "full-width colon"
+        if "\u3000" in text[: len(text) - len(text.lstrip(" \u3000\t"))]:
+            return number, "全角空格缩进", "ideographic-space indent"
+    return None
+
+
+def yaml_problem(problem: str | None, source: str = "", line: int | None = None) -> Explained:
+    """A PyYAML syntax problem (``MarkedYAMLError.problem``); with the file text and the reported
+    line, an input-method slip just above is named as the likely cause."""
     text = problem or "syntax error"
-    for needle, zh, hint_zh, hint_en in _YAML_PROBLEMS:
+    zh, hint_zh, hint_en = "", "", ""
+    for needle, message, hzh, hen in _YAML_PROBLEMS:
         if needle in text:
-            return Explained(f"YAML 语法错误：{zh}", f"YAML syntax error: {text}", hint_zh, hint_en)
-    return Explained("YAML 语法错误", f"YAML syntax error: {text}")
+            zh, hint_zh, hint_en = f"：{message}", hzh, hen
+            break
+    cause = ime_cause(source, line) if source and line else None
+    if cause is not None:
+        number, what_zh, what_en = cause
+        zh += f"（多半由第 {number} 行的{what_zh}引起 / most likely the {what_en} on line {number}）"
+    return Explained(f"YAML 语法错误{zh}", f"YAML syntax error: {text}", hint_zh, hint_en)
 
 
 def duplicate_key() -> Explained:

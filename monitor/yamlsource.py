@@ -127,7 +127,7 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        message = str(errortext.yaml_problem(exc.problem))
+        message = str(errortext.yaml_problem(exc.problem, text, line))
         return YamlDocument(name, None, issues=[ConfigIssue(name, line, "", message)])
     except yaml.YAMLError as exc:
         return YamlDocument(

@@ -101,8 +101,8 @@ def _rule_paths(args: argparse.Namespace) -> list[Path]:
     return list(source.paths) if source else []
 
 
-def _print_config_error(exc: ConfigError, out: TextIO) -> None:
-    print(f"规则无效 rules are invalid（{len(exc.issues)} 个错误 error(s)）:", file=out)
+def _print_config_error(exc: ConfigError, out: TextIO, what: str = "规则无效 rules are invalid") -> None:
+    print(f"{what}（{len(exc.issues)} 个错误 error(s)）:", file=out)
     for issue in exc.issues:
         print(f"  {issue}", file=out)
 
@@ -238,7 +238,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     try:
         results = run_fixtures(engine, fixtures)
     except ConfigError as exc:
-        _print_config_error(exc, sys.stderr)
+        _print_config_error(exc, sys.stderr, "测试样例无效 fixtures are invalid")
         return EXIT_CONFIG
     failed = [r for r in results if not r.ok]
     for result in failed:

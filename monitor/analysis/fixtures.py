@@ -28,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from monitor import errortext
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.findings import Analysis, Analyzer
 from monitor.message import Author, Engagement, Message
@@ -119,7 +120,9 @@ def load_fixtures(path: Path) -> list[tuple[Case, int | None]]:
     try:
         model = FixtureFile.model_validate(doc.data or {})
     except ValidationError as exc:
-        raise ConfigError([doc.issue(tuple(e["loc"]), str(e["msg"])) for e in exc.errors()]) from exc
+        raise ConfigError(
+            [doc.issue(tuple(e["loc"]), str(errortext.pydantic_error(e))) for e in exc.errors()]
+        ) from exc
     return [(case, doc.line_of(("cases", i))) for i, case in enumerate(model.cases)]
 
 

@@ -11,7 +11,6 @@ each keyword in a few neutral contexts and warn when it would not match in any o
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +98,7 @@ def lint_rules(
     slips: list[LintIssue] = []
     for path in rule_files(paths):
         slips.extend(_slip_issues(path, strict=strict))
-    issues = _explain_late_yaml_errors(issues, slips) + slips
+    issues = issues + slips
     if rule_set is not None:
         try:
             issues += lint_segmentation(load_engine(paths, sentiment=sentiment))
@@ -125,33 +124,6 @@ def _slip_issues(path: Path, *, strict: bool) -> list[LintIssue]:
         return []  # the rule set already reports unreadable files
     slips: list[Slip] = line_slips(text) + keyword_slips(text, strict=strict)
     return [LintIssue(s.severity, ConfigIssue(str(path), s.line, s.path, s.message)) for s in slips]
-
-
-_YAML_ERROR = re.compile("YAML 语法错误")
-
-
-def _explain_late_yaml_errors(issues: list[LintIssue], slips: list[LintIssue]) -> list[LintIssue]:
-    """Point a YAML syntax error at the IME slip a line or two above that caused it."""
-    out: list[LintIssue] = []
-    for item in issues:
-        issue = item.issue
-        cause = next(
-            (
-                s.issue.line
-                for s in slips
-                if s.severity == "error"
-                and s.issue.file == issue.file
-                and issue.line is not None
-                and s.issue.line is not None
-                and 0 <= issue.line - s.issue.line <= 2
-            ),
-            None,
-        )
-        if cause is not None and _YAML_ERROR.search(issue.message):
-            message = f"{issue.message}（多半由第 {cause} 行引起 most likely caused by line {cause}）"
-            item = LintIssue(item.severity, ConfigIssue(issue.file, issue.line, issue.path, message))
-        out.append(item)
-    return out
 
 
 def missing_fixtures(rule_set: RuleSet) -> list[LintIssue]:

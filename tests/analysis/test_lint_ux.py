@@ -105,7 +105,7 @@ def test_fullwidth_colon_is_reported_on_its_own_line(
     assert lines[first].startswith(f"{tmp_path / 'r.yaml'}:4 any: 键 any 后面是全角冒号")
     assert lines[first + 2].strip() == "any: [拉肚子, 腹泻]"
     # YAML's own error (one line late) points back at the cause
-    assert "r.yaml:5: YAML 语法错误" in out and "多半由第 4 行引起" in out
+    assert "r.yaml:5: YAML 语法错误" in out and "多半由第 4 行的全角冒号“：”引起 / most likely the full-width colon on line 4" in out
 
 
 LINE_SLIPS = [

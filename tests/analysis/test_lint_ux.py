@@ -61,6 +61,12 @@ SEPARATOR_CASES = [
         "    keywords: {any: [x], none: [a, b]}",
     ),
     (
+        "nested-groups",
+        "rules:\n  - id: a\n    keywords:\n      all_of: [[产品A，产品B], [拉肚子, 腹泻]]\n",
+        4,
+        "      all_of: [[产品A, 产品B], [拉肚子, 腹泻]]",
+    ),
+    (
         "keyword-spec-word",
         "rules:\n  - id: a\n    keywords:\n      any:\n        - {word: 退款，退货, match: substring}\n",
         5,

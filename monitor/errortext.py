@@ -120,20 +120,32 @@ def ime_cause(source: str, line: int) -> tuple[int, str, str] | None:
     return None
 
 
-def yaml_problem(problem: str | None, source: str = "", line: int | None = None) -> Explained:
-    """A PyYAML syntax problem (``MarkedYAMLError.problem``); with the file text and the reported
-    line, an input-method slip just above is named as the likely cause."""
+def yaml_problem(problem: str | None) -> Explained:
+    """A PyYAML syntax problem (``MarkedYAMLError.problem``)."""
     text = problem or "syntax error"
-    zh, hint_zh, hint_en = "", "", ""
-    for needle, message, hzh, hen in _YAML_PROBLEMS:
+    for needle, message, hint_zh, hint_en in _YAML_PROBLEMS:
         if needle in text:
-            zh, hint_zh, hint_en = f"：{message}", hzh, hen
-            break
-    cause = ime_cause(source, line) if source and line else None
-    if cause is not None:
-        number, what_zh, what_en = cause
-        zh += f"（多半由第 {number} 行的{what_zh}引起 / most likely the {what_en} on line {number}）"
-    return Explained(f"YAML 语法错误{zh}", f"YAML syntax error: {text}", hint_zh, hint_en)
+            return Explained(f"YAML 语法错误：{message}", f"YAML syntax error: {text}", hint_zh, hint_en)
+    return Explained("YAML 语法错误", f"YAML syntax error: {text}")
+
+
+def yaml_error(problem: str | None, source: str, line: int | None) -> tuple[int | None, Explained]:
+    """The line to report and the explanation of a YAML syntax error at ``line``.
+
+    PyYAML reports a full-width colon after a key (or an ideographic-space indent) on a later line;
+    when such a slip is up to two lines above, that line is reported and YAML's line is named.
+    """
+    explained = yaml_problem(problem)
+    cause = ime_cause(source, line) if line else None
+    if cause is None or line is None:
+        return line, explained
+    number, what_zh, what_en = cause
+    return number, Explained(
+        f"{explained.zh}——第 {number} 行用了{what_zh}（YAML 在第 {line} 行才报错）",
+        f"{explained.en} (caused by the {what_en} on line {number}; YAML noticed on line {line})",
+        explained.hint_zh,
+        explained.hint_en,
+    )
 
 
 def duplicate_key() -> Explained:

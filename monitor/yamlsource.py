@@ -127,8 +127,8 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        message = str(errortext.yaml_problem(exc.problem, text, line))
-        return YamlDocument(name, None, issues=[ConfigIssue(name, line, "", message)])
+        line, explained = errortext.yaml_error(exc.problem, text, line)
+        return YamlDocument(name, None, issues=[ConfigIssue(name, line, "", str(explained))])
     except yaml.YAMLError as exc:
         return YamlDocument(
             name, None, issues=[ConfigIssue(name, None, "", str(errortext.yaml_problem(str(exc))))]

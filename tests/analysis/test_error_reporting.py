@@ -58,10 +58,11 @@ def test_a_failed_rule_reload_logs_chinese_first_with_file_and_line(tmp_path: Pa
     with capture_logs() as events:
         daemon.check_rules()
     invalid = [e for e in events if e["event"] == "rules_invalid"]
-    assert [(e["file"], e["line"]) for e in invalid] == [(str(bad), 5)]
+    assert [(e["file"], e["line"]) for e in invalid] == [(str(bad), 4)]
     assert invalid[0]["issue"].startswith(
-        f"{bad}:5: YAML 语法错误：这里不能出现 “键: 值”（多半由第 4 行的全角冒号"
+        f"{bad}:4: YAML 语法错误：这里不能出现 “键: 值”——第 4 行用了全角冒号"
     )
+    assert "YAML 在第 5 行才报错" in invalid[0]["issue"]
     (kept,) = [e for e in events if e["event"] == "rules_kept"]
     assert kept["message"].startswith("规则文件有 1 个错误，继续使用旧规则")
     assert "yuqing rules lint" in kept["message"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import select
 
 from monitor.analysis.backtest import compare, excerpt
@@ -35,6 +36,15 @@ TEXTS = [
     "我要投诉耳机质量",
     "请问在哪里买充电宝",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    """``run --once`` configures structlog globally (level filter included); later tests that
+    capture log events must not inherit it."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture

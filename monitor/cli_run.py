@@ -30,6 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from monitor.analysis.lint import ime_slips
     from monitor.runtime import Runtime
 
     config = load_or_exit(args)
@@ -44,6 +45,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_CONFIG
+    for item in ime_slips(runtime.rules.paths):  # valid YAML, but a keyword that can never fire
+        print(f"  警告 warning: {item.issue}", file=sys.stderr)
     if not args.no_connect:
         for name, connector in runtime.connectors.items():
             problems += [f"sources.{name}: {p}" for p in connector.check()]

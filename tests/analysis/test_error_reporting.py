@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.runtime import RulesHolder
 from monitor.storage.db import Database
 from tests.helpers.builders import write_config, write_rules
 
@@ -81,3 +82,33 @@ def test_rules_test_reports_fixture_schema_errors_in_chinese(
     err = capsys.readouterr().err
     assert "测试样例无效 fixtures are invalid（1 个错误 error(s)）" in err
     assert "cases[0].expect.priority: 取值只能是 'L1', 'L2' or 'L3'" in err
+
+
+SLIP = "rules:\n  - id: food\n    keywords: {any: [拉肚子，腹泻]}\n    priority: L1\n"
+
+
+def test_check_config_warns_about_dead_keywords(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    config = config_in(tmp_path)
+    (tmp_path / "rules" / "food.yaml").write_text(SLIP, encoding="utf-8")
+    assert main(["check-config", "--no-connect", "--config", str(config)]) == 0
+    err = capfd.readouterr().err
+    assert (
+        f"警告 warning: {tmp_path / 'rules' / 'food.yaml'}:3 rules[0].keywords.any[0]: 关键词 “拉肚子，腹泻”"
+        in err
+    )
+    assert "any: [拉肚子, 腹泻]" in err
+
+
+def test_loading_and_reloading_rules_logs_ime_slips(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "rules")
+    with capture_logs() as events:
+        holder = RulesHolder.load([rules])
+    assert not [e for e in events if e["event"] == "rules_warning"]
+    food = rules / "food.yaml"
+    food.write_text(SLIP, encoding="utf-8")
+    os.utime(food, (1, 1))
+    with capture_logs() as events:
+        assert holder.reload_if_changed() is None
+    (warning,) = [e for e in events if e["event"] == "rules_warning"]
+    assert (warning["file"], warning["line"], warning["log_level"]) == (str(food), 3, "warning")
+    assert "里有分隔符「，」" in warning["issue"]

@@ -117,9 +117,11 @@ def cmd_version(_args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from monitor import cli_admin, cli_run
+    from monitor.rule_config import load_rule_source
 
     parser = argparse.ArgumentParser(prog="yuqing", description="輿情 feedback and public-opinion monitor")
     parser.add_argument("-c", "--config", help=CONFIG_HELP)
+    parser.set_defaults(rule_source=load_rule_source)  # rule commands read the config's rule paths
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cli_run.register(sub)
     cli_admin.register(sub)

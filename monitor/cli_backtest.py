@@ -1,8 +1,16 @@
 """``yuqing rules backtest``: run candidate rules over stored messages, show what would change.
 
-"Before" is what fired when each message was ingested (stored with the message); "after" is the
-candidate rule set (``--rules``, default: the configured rule paths). A rule change can so be
-judged on real traffic before it goes live.
+Two baselines:
+
+* ``live`` (the default with ``--rules``): the configured rules run again over the same messages.
+  The difference is exactly what the edit changes - unchanged rules never show up - no matter
+  what else changed since the messages came in (a retrained sentiment model, a newer release).
+* ``stored`` (the default without ``--rules``): what fired when each message was ingested. Rows
+  stored before per-rule alert flags were recorded count a stored rule as alerting when the
+  message alerted and the rule alerts in the configured rules.
+
+Examples show the ticket code (or the message row) and an excerpt around the keyword with phones,
+ID numbers and e-mail addresses masked.
 """
 
 from __future__ import annotations
@@ -13,17 +21,19 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.analysis.backtest import compare
-from monitor.analysis.engine import load_analyzer
+from monitor.alerts.masking import mask_personal_data
+from monitor.analysis.backtest import Outcome, compare
+from monitor.analysis.engine import Engine, load_analyzer
 from monitor.cli import load_or_exit, open_database
 from monitor.errors import ConfigError
 from monitor.message import Message
 from monitor.storage.convert import to_message
-from monitor.storage.models import Source, StoredMessage, utcnow
+from monitor.storage.models import Source, StoredMessage, Ticket, utcnow
 
 _SPAN = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -43,44 +53,81 @@ def parse_since(text: str) -> datetime:
 
 def stored_messages(
     session: Session, since: datetime, source: str | None
-) -> Iterator[tuple[Message, list[str]]]:
-    """Stored messages (as Messages) with the rule ids that fired on them at ingestion."""
+) -> Iterator[tuple[Message, dict[str, Any], str]]:
+    """Stored messages (as Messages) with their stored analysis and a reference people know:
+    the ticket code, else the message row (``消息 #12``)."""
     query = (
-        select(StoredMessage, Source.name)
+        select(StoredMessage, Source.name, Ticket.code)
         .join(Source, StoredMessage.source_id == Source.id)
+        .outerjoin(Ticket, StoredMessage.ticket_id == Ticket.id)
         .where(StoredMessage.ingested_at >= since)
         .order_by(StoredMessage.id)
         .execution_options(yield_per=1000)
     )
     if source:
         query = query.where(Source.name == source)
-    for row, source_name in session.execute(query):
-        message = to_message(row, source_name)
-        yield message, list((row.analysis or {}).get("rules", []))
+    for row, source_name, code in session.execute(query):
+        ref = code or f"消息 message #{row.id}"
+        yield to_message(row, source_name), dict(row.analysis or {}), ref
+
+
+def stored_outcome(record: dict[str, Any], live: Engine) -> Outcome:
+    """What fired and alerted at ingestion, from the stored analysis record."""
+    fired = frozenset(str(r) for r in record.get("rules") or [])
+    if "alerts" in record:
+        return Outcome(fired, frozenset(str(r) for r in record["alerts"] or []))
+    if not record.get("alert"):
+        return Outcome(fired, frozenset())
+    alerting = {rule.id for rule in live.rules if rule.outputs.alert}
+    return Outcome(fired, fired & alerting)
+
+
+def _load(paths: list[Path], config: Any, label: str) -> Engine | None:
+    sentiment = config.rules.sentiment.settings() if config.rules.sentiment else None
+    try:
+        return load_analyzer(paths, sentiment=sentiment)
+    except ConfigError as exc:
+        print(
+            f"{label}规则无效 {label} rules are invalid（{len(exc.issues)} 个错误 error(s)）:",
+            file=sys.stderr,
+        )
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return None
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     config = load_or_exit(args)
-    paths = [Path(p) for p in args.rules] if args.rules else list(config.rules.paths)
-    try:
-        candidate = load_analyzer(paths)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(f"  {issue}", file=sys.stderr)
+    live_paths = list(config.rules.paths)
+    candidate_paths = [Path(p) for p in args.rules] if args.rules else live_paths
+    baseline = args.baseline or ("live" if args.rules else "stored")
+    live = _load(live_paths, config, "当前 live ")
+    candidate = _load(candidate_paths, config, "候选 candidate ") if args.rules else live
+    if live is None or candidate is None:
         return 2
     db = open_database(config)
-    fired_then: dict[str, list[str]] = {}
-
-    def before(message: Message) -> list[str]:
-        return fired_then.pop(message.source + "\0" + message.external_id, [])
+    # compare() finishes each message before it asks for the next: keep only the current row's data
+    current: dict[str, Any] = {}
 
     def messages() -> Iterator[Message]:
         with db.read() as session:
-            for message, rules in stored_messages(session, args.since, args.source):
-                fired_then[message.source + "\0" + message.external_id] = rules
+            for message, record, ref in stored_messages(session, args.since, args.source):
+                current.update(record=record, ref=ref)
                 yield message
 
-    report = compare(messages(), before, candidate)
+    def before(message: Message) -> Outcome:
+        if baseline == "live":
+            return Outcome.of(live(message))
+        return stored_outcome(current["record"], live)
+
+    def ref(message: Message) -> str:
+        return str(current["ref"])
+
+    print(
+        f"基准 baseline: {'当前规则 live rules' if baseline == 'live' else '入库时的结果 stored at ingestion'}; "
+        f"候选 candidate: {', '.join(str(p) for p in candidate_paths)}"
+    )
+    report = compare(messages(), before, candidate, examples=args.examples, ref=ref, mask=mask_personal_data)
     for line in report.lines():
         print(line)
     return 0
@@ -98,4 +145,11 @@ def register_rules(rules_subparsers: argparse._SubParsersAction[argparse.Argumen
     backtest.add_argument(
         "--rules", action="append", help="candidate rule directory or file (default: configured)"
     )
+    backtest.add_argument(
+        "--baseline",
+        choices=("live", "stored"),
+        help="比较对象：live = 当前规则重跑（有 --rules 时默认），stored = 入库时的结果（否则默认）"
+        " / compare with the configured rules run again, or with what was stored at ingestion",
+    )
+    backtest.add_argument("--examples", type=int, default=3, help="每条规则显示几条例子 / examples per rule")
     backtest.set_defaults(func=cmd_backtest)

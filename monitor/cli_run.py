@@ -41,6 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate everything (sources, every sender's settings, rules, on-call, ack links); with
     connections allowed, reach every source and every sender's endpoint without sending."""
+    from monitor.analysis.lint import ime_slips
     from monitor.config_checks import ack_link_problems, disabled_target_warnings
     from monitor.runtime import Runtime
 
@@ -49,10 +50,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     try:
         runtime = Runtime(config)
     except ConfigError as exc:
+        print(
+            f"规则或配置无效 rules or configuration invalid（{len(exc.issues)} 个错误 error(s)）:",
+            file=sys.stderr,
+        )
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_CONFIG
     warnings += disabled_target_warnings(runtime.db)
+    # valid YAML, but a keyword that can never fire (full-width separators from an input method)
+    warnings += [str(item.issue) for item in ime_slips(runtime.rules.paths)]
     if not args.no_connect:
         for name, connector in runtime.connectors.items():
             problems += [f"sources.{name}: {p}" for p in connector.check()]

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from monitor import netpolicy
+from monitor import errortext, netpolicy
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, UnavailableError
@@ -175,9 +175,11 @@ class Daemon:
         error = rules.reload_if_changed()
         if error is None and rules.fingerprint == before:
             return
+        if error is not None:  # issues are Chinese first with a hint (monitor/errortext.py)
+            log.error("rules_kept", message=str(errortext.rules_kept(len(error.issues))))
         by_file: dict[str, list[str]] = {}
         for issue in error.issues if error is not None else []:
-            log.error("rules_invalid", issue=str(issue))
+            log.error("rules_invalid", issue=str(issue), file=issue.file, line=issue.line)
             by_file.setdefault(issue.file, []).append(str(issue))
         told = [
             self.runtime.problems.report(

@@ -100,7 +100,8 @@ def pipeline_sink(config: Any, source_name: str, *, alert: bool) -> BatchSink:
     from monitor.pipeline import process_batch
 
     db = open_database(config)
-    analyzer = load_analyzer(config.rules.paths)
+    sentiment = config.rules.sentiment.settings() if config.rules.sentiment else None
+    analyzer = load_analyzer(config.rules.paths, sentiment=sentiment)  # as the daemon does
     targets = [t for t in config.alerts.targets if t.enabled] if alert else []
 
     def store(batch: Batch) -> Stored:

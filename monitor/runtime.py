@@ -25,6 +25,7 @@ from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.guard import TargetGuard, guard_senders
 from monitor.alerts.senders.registry import sender_class
 from monitor.analysis.engine import load_analyzer, rules_fingerprint
+from monitor.analysis.lint import ime_slips
 from monitor.analysis.schema import SentimentSettings
 from monitor.config import AppConfig, SourceConfig
 from monitor.errors import ConfigError
@@ -71,6 +72,14 @@ def watched_files(paths: list[Path], sentiment: SentimentSettings | None) -> lis
     return [*paths, *extra]
 
 
+def log_ime_slips(paths: list[Path]) -> None:
+    """Valid rules can still hold input-method slips that make a keyword dead (``[拉肚子，腹泻]``):
+    say so in the log, with file, line and the fix, whenever rules are (re)loaded."""
+    for item in ime_slips(paths):
+        issue = item.issue
+        log.warning("rules_warning", issue=str(issue), file=issue.file, line=issue.line)
+
+
 @dataclass
 class RulesHolder:
     """The live analyzer, swapped atomically when the rule files (or sentiment files) change and validate."""
@@ -85,7 +94,9 @@ class RulesHolder:
     @classmethod
     def load(cls, paths: list[Path], sentiment: SentimentSettings | None = None) -> RulesHolder:
         fingerprint = rules_fingerprint(watched_files(paths, sentiment))
-        return cls(paths, load_analyzer(paths, sentiment=sentiment), fingerprint, sentiment)
+        holder = cls(paths, load_analyzer(paths, sentiment=sentiment), fingerprint, sentiment)
+        log_ime_slips(paths)
+        return holder
 
     @property
     def watched(self) -> list[Path]:
@@ -109,6 +120,7 @@ class RulesHolder:
             self.analyzer = analyzer
             self.last_error = None
             log.info("rules_reloaded", paths=[str(p) for p in self.paths])
+            log_ime_slips(self.paths)
             return None
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from monitor import errortext
 from monitor.errors import ConfigIssue
 
 KeyPath = tuple[str | int, ...]
@@ -69,7 +70,9 @@ def _walk(node: yaml.Node, path: KeyPath, doc: YamlDocument) -> None:
             key = str(key_node.value)
             if key in seen:
                 line = key_node.start_mark.line + 1
-                doc.issues.append(ConfigIssue(doc.file, line, format_path((*path, key)), "duplicate key"))
+                doc.issues.append(
+                    ConfigIssue(doc.file, line, format_path((*path, key)), str(errortext.duplicate_key()))
+                )
             seen.add(key)
             doc.lines[(*path, key)] = key_node.start_mark.line + 1
             _walk(value_node, (*path, key), doc)
@@ -91,7 +94,7 @@ def _expand(value: Any, path: KeyPath, doc: YamlDocument, env: Mapping[str, str]
                 return env[name]
             if default is not None:
                 return default
-            doc.issues.append(doc.issue(path, f"environment variable {name} is not set"))
+            doc.issues.append(doc.issue(path, str(errortext.env_missing(name))))
             return ""
 
         return _ENV.sub(replace, value)
@@ -110,7 +113,7 @@ def load_yaml(
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return YamlDocument(name, None, issues=[ConfigIssue(name, None, "", f"cannot read: {exc}")])
+        return YamlDocument(name, None, issues=[ConfigIssue(name, None, "", str(errortext.cannot_read(exc)))])
     doc = parse_yaml(text, name)
     if expand_env and doc.data is not None:
         doc.data = _expand(doc.data, (), doc, os.environ if env is None else env)
@@ -124,11 +127,12 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        return YamlDocument(
-            name, None, issues=[ConfigIssue(name, line, "", f"YAML syntax error: {exc.problem}")]
-        )
+        line, explained = errortext.yaml_error(exc.problem, text, line)
+        return YamlDocument(name, None, issues=[ConfigIssue(name, line, "", str(explained))])
     except yaml.YAMLError as exc:
-        return YamlDocument(name, None, issues=[ConfigIssue(name, None, "", f"YAML error: {exc}")])
+        return YamlDocument(
+            name, None, issues=[ConfigIssue(name, None, "", str(errortext.yaml_problem(str(exc))))]
+        )
     doc = YamlDocument(name, data)
     if node is not None:
         _walk(node, (), doc)

@@ -45,6 +45,6 @@ def test_backtest_reports_rules_that_would_start_and_stop_firing(
     )
     out = capsys.readouterr().out
     assert "3 条消息" in out
-    assert "c.refund: +1/-0 fired, +1/-0 alerts  e.g. 2" in out
+    assert "c.refund: +1/-0 fired, +1/-0 alerts\n    + Q000002  “我要退款”" in out
     assert "t.complaint: +0/-1 fired, +0/-1 alerts" in out
     assert "t.urgent" not in out

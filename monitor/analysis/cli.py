@@ -20,9 +20,8 @@ from typing import Any, TextIO
 
 from monitor.analysis.engine import Engine, Trace, load_engine
 from monitor.analysis.fixtures import run_fixtures
-from monitor.analysis.lint import lint_segmentation
-from monitor.analysis.normalize import Normalizer
-from monitor.analysis.ruleset import compile_rule_set
+from monitor.analysis.lint import lint_rules, render
+from monitor.analysis.rulesource import RuleSource, resolve
 from monitor.analysis.sentiment.linear import TrainConfig
 from monitor.analysis.sentiment.training import TrainingDataError, evaluate, read_labelled_csv, train_texts
 from monitor.errors import ConfigError
@@ -80,23 +79,40 @@ def _add_rules_option(parser: argparse.ArgumentParser) -> None:
         "--rules",
         type=Path,
         action="append",
-        help="规则目录或文件，可重复（默认 ./rules）/ rule directory or file, repeatable",
+        help="规则目录或文件，可重复（默认：配置文件的 rules.paths，无配置时 ./rules）"
+        "/ rule directory or file, repeatable (default: the configuration's rules.paths, else ./rules)",
     )
 
 
+def _source(args: argparse.Namespace) -> RuleSource | None:
+    """Rule paths from ``--rules`` or the configuration; prints the error and returns None if the
+    configuration cannot be read."""
+    try:
+        return resolve(args)
+    except ConfigError as exc:
+        print(f"配置无效 configuration is invalid（{len(exc.issues)} 个错误 error(s)）:", file=sys.stderr)
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return None
+
+
 def _rule_paths(args: argparse.Namespace) -> list[Path]:
-    return list(args.rules) if args.rules else [Path("rules")]
+    source = _source(args)
+    return list(source.paths) if source else []
 
 
-def _print_config_error(exc: ConfigError, out: TextIO) -> None:
-    print(f"规则无效 rules are invalid ({len(exc.issues)} error(s)):", file=out)
+def _print_config_error(exc: ConfigError, out: TextIO, what: str = "规则无效 rules are invalid") -> None:
+    print(f"{what}（{len(exc.issues)} 个错误 error(s)）:", file=out)
     for issue in exc.issues:
         print(f"  {issue}", file=out)
 
 
 def _load(args: argparse.Namespace) -> Engine | None:
+    source = _source(args)
+    if source is None:
+        return None
     try:
-        return load_engine(_rule_paths(args))
+        return load_engine(source.paths, sentiment=source.sentiment)
     except ConfigError as exc:
         _print_config_error(exc, sys.stderr)
         return None
@@ -192,30 +208,37 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_lint(args: argparse.Namespace) -> int:
-    paths = _rule_paths(args)
-    rule_set, issues = compile_rule_set(paths, Normalizer())
-    if rule_set is not None:
-        issues = issues + lint_segmentation(load_engine(paths))
-    errors = [i for i in issues if i.severity == "error"]
-    warnings = [i for i in issues if i.severity == "warning"]
-    for issue in errors + warnings:
-        print(issue)
-    rules = len(rule_set.rules) if rule_set else 0
-    print(f"{len(errors)} 个错误 errors, {len(warnings)} 个警告 warnings, {rules} 条启用的规则 enabled rules")
+    source = _source(args)
+    if source is None:
+        return EXIT_CONFIG
+    print(source.describe())
+    report = lint_rules(source.paths, strict=args.strict, sentiment=source.sentiment)
+    errors, warnings = report.errors, report.warnings
+    for issue in report.issues:
+        print(render(issue))
+    print(
+        f"{len(errors)} 个错误 errors, {len(warnings)} 个警告 warnings, "
+        f"{report.rules} 条启用的规则 enabled rules"
+    )
     if errors or (args.strict and warnings):
         return EXIT_FAIL
     return EXIT_OK
 
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
-    engine = _load(args)
-    if engine is None:
+    source = _source(args)
+    engine = _load(args) if source is not None else None
+    if source is None or engine is None:
         return EXIT_CONFIG
-    fixtures = list(args.fixtures) or [p / "fixtures" for p in _rule_paths(args) if p.is_dir()]
+    print(source.describe())
+    fixtures = list(args.fixtures) or [p / "fixtures" for p in source.paths if (p / "fixtures").is_dir()]
+    if not fixtures:
+        print("没有找到测试样例 no fixtures found（规则目录下的 fixtures/ / fixtures/ next to the rules）")
+        return EXIT_FAIL
     try:
         results = run_fixtures(engine, fixtures)
     except ConfigError as exc:
-        _print_config_error(exc, sys.stderr)
+        _print_config_error(exc, sys.stderr, "测试样例无效 fixtures are invalid")
         return EXIT_CONFIG
     failed = [r for r in results if not r.ok]
     for result in failed:

@@ -20,7 +20,7 @@ replies as one number). Every mismatch becomes a line of a readable diff.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from monitor import errortext
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.findings import Analysis, Analyzer
 from monitor.message import Author, Engagement, Message
@@ -91,6 +92,26 @@ def fixture_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
+def fixtures_covering(rule_file: Path, rule_ids: Collection[str]) -> list[Path]:
+    """Fixture files that test a rule file: in ``fixtures/`` next to it, the file of the same name
+    (``rules/escalation.yaml`` → ``rules/fixtures/escalation.yaml``) or any file with a case naming
+    one of its rules in ``expect.rules`` / ``expect.not_rules``. Files without cases do not count;
+    unreadable fixture files are left to ``rules test`` to report."""
+    ids = set(rule_ids)
+    found: list[Path] = []
+    for path in (
+        fixture_files([rule_file.parent / "fixtures"]) if (rule_file.parent / "fixtures").is_dir() else []
+    ):
+        try:
+            cases = load_fixtures(path)
+        except ConfigError:
+            continue
+        named = {r for case, _ in cases for r in (*case.expect.rules, *case.expect.not_rules)}
+        if cases and (path.stem == rule_file.stem or named & ids):
+            found.append(path)
+    return found
+
+
 def load_fixtures(path: Path) -> list[tuple[Case, int | None]]:
     """Cases of one file with their line numbers; ConfigError lists every schema problem."""
     doc = load_yaml(path, expand_env=False)  # rule files take no ${ENV} references
@@ -99,7 +120,9 @@ def load_fixtures(path: Path) -> list[tuple[Case, int | None]]:
     try:
         model = FixtureFile.model_validate(doc.data or {})
     except ValidationError as exc:
-        raise ConfigError([doc.issue(tuple(e["loc"]), str(e["msg"])) for e in exc.errors()]) from exc
+        raise ConfigError(
+            [doc.issue(tuple(e["loc"]), str(errortext.pydantic_error(e))) for e in exc.errors()]
+        ) from exc
     return [(case, doc.line_of(("cases", i))) for i, case in enumerate(model.cases)]
 
 

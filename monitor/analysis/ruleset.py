@@ -15,7 +15,9 @@ from typing import Any, Literal
 import re2
 from pydantic import ValidationError
 
+from monitor import errortext
 from monitor.analysis.normalize import Normalizer
+from monitor.analysis.regex import compile_pattern
 from monitor.analysis.rules import KeywordTerm, NearTerm, Outputs, Rule, Term, parse_near
 from monitor.analysis.schema import (
     KeywordEntry,
@@ -145,11 +147,7 @@ def _is_union_tag(part: str | int) -> bool:
 
 
 def _message(err: Any) -> str:
-    if err["type"] == "extra_forbidden":
-        return "未知的键 unknown key"
-    if err["type"] == "missing":
-        return "缺少必填项 required key missing"
-    return str(err["msg"])
+    return str(errortext.pydantic_error(err))
 
 
 def _take_sentiment(settings: SentimentSettings, path: Path, doc: YamlDocument, c: _Collector) -> None:
@@ -177,9 +175,9 @@ def _compile_rule(rule: RuleModel, at: KeyPath, doc: YamlDocument, c: _Collector
     patterns: list[re2._Regexp] = []
     for i, pattern in enumerate(rule.regex):
         try:
-            patterns.append(re2.compile(pattern))
+            patterns.append(compile_pattern(pattern))
         except re2.error as exc:
-            c.error(doc, (*at, "regex", i), f"RE2 不支持或语法错误 rejected by RE2: {exc}")
+            c.error(doc, (*at, "regex", i), str(errortext.re2_error(exc)))
     th = rule.thresholds
     has_condition = bool(groups["any"] or groups["all"] or rule.regex) or any(
         v is not None for v in (th.sentiment_max, th.followers_min, th.engagement_min)

@@ -50,6 +50,7 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
         "alert": analysis.alert,
         "review": analysis.review,
         "rules": [f.rule_id for f in analysis.findings],
+        "alerts": [f.rule_id for f in analysis.findings if f.alert],  # per rule, for rules backtest
         "keywords": sorted({m.keyword for f in analysis.findings for m in f.matches}),
         "sentiment": (
             {"score": analysis.sentiment.score, "label": analysis.sentiment.label}

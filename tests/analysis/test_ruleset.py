@@ -55,11 +55,11 @@ BAD_FILES = [
         "rules:\n  - id: a\n    regex: ['foo(?=bar)']\n",
         "bad.yaml:3 rules[0].regex[0]: RE2",
     ),
-    ("yaml-syntax", "rules:\n  - id: a\n    keywords: {any: [x]\n", "bad.yaml:4: YAML syntax"),
+    ("yaml-syntax", "rules:\n  - id: a\n    keywords: {any: [x]\n", "bad.yaml:4: YAML 语法错误"),
     (
         "duplicate-yaml-key",
         "rules:\n  - id: a\n    id: b\n    keywords: {any: [x]}\n",
-        "bad.yaml:3 rules[0].id: duplicate key",
+        "bad.yaml:3 rules[0].id: 重复的键",
     ),
     ("no-condition", "rules:\n  - id: a\n    priority: L1\n", "bad.yaml:2 rules[0]: 规则没有任何条件"),
     (

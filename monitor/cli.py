@@ -169,4 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # ``python -m monitor.cli``: run the imported module's main, so that the exception classes
+    # other modules raise (``monitor.cli.CliError``) are the ones it catches, not ``__main__``'s.
+    from monitor.cli import main as _main
+
+    raise SystemExit(_main())

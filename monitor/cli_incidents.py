@@ -64,11 +64,12 @@ def cmd_ack(args: argparse.Namespace) -> int:
     from monitor.tickets.incident_state import IncidentStateError
     from monitor.tickets.service import TransitionError, set_status
 
-    config, db = _setup(args)
-    now = utcnow()
-    actor = _known_actor(args, config)
+    config = load_or_exit(args)
+    actor = _known_actor(args, config)  # a usage error is reported before the database is opened
     if actor is None:
         return 2
+    db = open_database(config)
+    now = utcnow()
     try:
         if args.command == "ack":
             result = acknowledge_ref(db, args.ref, _paging(config), actor=actor, now=now, note=args.note)

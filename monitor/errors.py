@@ -51,3 +51,11 @@ class UnavailableError(YuqingError):
 
 class BadInputError(YuqingError):
     """One input cannot be parsed: quarantine it with its raw bytes and continue."""
+
+
+class SourceMissingError(UnavailableError):
+    """A configured local path (folder, Maildir, mbox file) is missing or unreadable.
+
+    Retried like any unavailable source (a network share may come back), but the operator is told
+    at once: a typo in the path or an unmounted disk never looks like an empty source.
+    """

@@ -58,6 +58,9 @@ class Message:
     # Why this is not feedback from a person ("bounce", "report", "auto-reply", "list"); "" when it
     # is. Set by the mail connectors; the ticket stage keeps noise out of tickets.
     noise: str = ""
+    # What was repaired on the way in, e.g. "time-unparsed" (fetch time used), "invalid-bytes-replaced"
+    # (undecodable bytes became U+FFFD). Stored with the message for operators; empty when clean.
+    flags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:

@@ -10,6 +10,7 @@ record keeps its offset before that record, so the rest is read once the file is
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -28,7 +29,8 @@ from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.parsers.slack import SlackContext, load_slack_context
 from connectors.chat_export.parsers.whatsapp import chat_name_from_file
 from connectors.chat_export.records import Broken, ParseSettings, Record
-from monitor.errors import UnavailableError
+from connectors.guard import guarded
+from connectors.paths import require_path
 from monitor.message import Author, Batch, Checkpoint, Engagement, Message, Quarantined
 
 log = structlog.get_logger(__name__)
@@ -69,8 +71,8 @@ class ChatExportConnector(Connector[ChatExportConfig]):
         batch_size: int = 500,
         stop: threading.Event | None = None,
     ) -> Iterator[Batch]:
-        if not self.config.path.exists():
-            raise UnavailableError(f"chat export path {self.config.path} does not exist (not mounted?)")
+        path = self.config.path
+        require_path(path, what="chat export source", kind="dir" if path.is_dir() else "file")
         files = self.files()
         states: dict[str, Any] = dict((checkpoint or {}).get("files") or {})
         run = _Run(self, states, max(1, batch_size))
@@ -187,6 +189,19 @@ class _Run:
         return {"format": parser.name, "size": file.size, "mtime": file.mtime_ns, "offset": offset,
                 "fp": fingerprint, "done": done, "parser": parser_state, "ids": ids.state()}
 
+    def _add(self, record: Record, family: str, ids: StableIds, file: ExportFile) -> None:
+        """The record as a message; if even that fails, the record's bytes as a quarantine row."""
+        made = guarded(
+            functools.partial(self.connector.message, record, family, ids, file),
+            source=self.connector.name,
+            raw=b"",
+            raw_ref=f"{file.key}@{record.start}",
+        )
+        if isinstance(made, Message):
+            self.messages.append(made)
+        else:
+            self.quarantined.append(self.connector.quarantine(Broken(record.start, record.end, made.reason), file))
+
     def read(self, file: ExportFile, previous: dict[str, Any] | None,
              stop: threading.Event | None) -> Iterator[Batch]:
         resume = self._resume_point(file, previous)
@@ -204,7 +219,7 @@ class _Run:
         with file.open() as stream:
             for item in parser.items(stream, offset):
                 if isinstance(item, Record):
-                    self.messages.append(self.connector.message(item, family, ids, file))
+                    self._add(item, family, ids, file)
                     offset, parser_state = item.end, parser.state()
                 else:
                     self.quarantined.append(self.connector.quarantine(item, file))

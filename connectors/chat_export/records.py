@@ -33,6 +33,7 @@ class Record:
     end: int
     likes: int = 0
     replies: int = 0
+    flags: tuple[str, ...] = ()  # Message.flags: time-unparsed, invalid-bytes-replaced
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,8 @@ class StoredMessage(Base):
     cluster_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     review_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # pending/approved/rejected
+    # what was repaired on the way in (migration 0005): comma-separated Message.flags, "" when clean
+    flags: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
     source: Mapped[Source] = relationship()
 

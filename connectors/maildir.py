@@ -43,8 +43,9 @@ class MaildirConnector(Connector[MaildirConfig]):
         problem = folder_problem(self.config.path)
         if problem is not None:
             return problem
+        # a Maildir checked out of git may lack the empty cur/; without new/ and cur/ it is none
         missing = [d for d in ("new", "cur") if folder_problem(self.config.path / d) is not None]
-        return f"{self.config.path} is not a Maildir (missing {', '.join(missing)}/)" if missing else None
+        return f"{self.config.path} is not a Maildir (no new/ or cur/)" if len(missing) == 2 else None
 
     def _candidates(self, after_ns: int, done: set[str]) -> list[tuple[int, str, Path]]:
         found: list[tuple[int, str, Path]] = []

@@ -12,7 +12,7 @@ import random
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,7 +21,7 @@ import structlog
 
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
-from monitor.errors import AuthError, ConfigError, UnavailableError
+from monitor.errors import AuthError, ConfigError, SourceMissingError, UnavailableError
 from monitor.pipeline import PollStats, poll_source
 from monitor.runtime import Runtime
 from monitor.scheduler import (
@@ -31,6 +31,7 @@ from monitor.scheduler import (
     make_scheduler,
     poll_job_id,
 )
+from monitor.storage.models import utcnow
 
 log = structlog.get_logger("yuqing.daemon")
 MAX_BACKOFF = 900.0
@@ -41,6 +42,9 @@ class SourceHealth:
     failures: int = 0
     not_before: float = 0.0
     disabled: str | None = None
+    failing_since: float | None = None  # monotonic time of the first failure of this episode
+    episode: str = ""  # wall-clock start of the episode: names its operator alerts
+    alerted: set[str] = field(default_factory=set)  # operator alerts raised in this episode
 
 
 class Daemon:
@@ -88,18 +92,57 @@ class Daemon:
             self._kick_outbox()
             return None
         except Exception as exc:
-            health.failures += 1
-            delay = min(MAX_BACKOFF, source.interval_seconds * 2 ** min(health.failures, 10))
-            if isinstance(exc, UnavailableError) and exc.retry_after:
-                delay = max(delay, exc.retry_after)
-            health.not_before = time.monotonic() + delay * random.uniform(0.8, 1.2)
-            bound.warning("poll_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=round(delay, 1))
+            self._failed(source, health, exc)
             return None
-        health.failures = 0
+        if health.alerted:
+            bound.info("source_recovered", failures=health.failures, since=health.episode)
+        health.failures, health.failing_since, health.episode, health.alerted = 0, None, "", set()
         # one summary event per poll; idle polls only at debug level so the log stays readable
         emit = bound.info if (stats.fetched or stats.quarantined) else bound.debug
         emit("poll", **stats.summary(), new_tickets=stats.new_ticket_codes[:10])
         return stats
+
+    def _failed(self, source: SourceConfig, health: SourceHealth, exc: Exception) -> None:
+        """Back off; tell the operator once per episode when a path is missing or the source is
+        stuck (failing for longer than ``interval_seconds x stuck_alert_intervals``)."""
+        bound = log.bind(source=source.name)
+        now = time.monotonic()
+        health.failures += 1
+        if health.failing_since is None:
+            health.failing_since, health.episode = now, utcnow().isoformat(timespec="seconds")
+        delay = min(MAX_BACKOFF, source.interval_seconds * 2 ** min(health.failures, 10))
+        if isinstance(exc, SourceMissingError):
+            delay = source.interval_seconds  # notice soon when the path (re)appears
+        elif isinstance(exc, UnavailableError) and exc.retry_after:
+            delay = max(delay, exc.retry_after)
+        health.not_before = now + delay * random.uniform(0.8, 1.2)
+        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, UnavailableError):  # classified: the message says it all
+            bound.error("poll_failed", error=error, retry_in_s=round(delay, 1))
+        else:  # unexpected: a bug or an unclassified failure; keep the traceback
+            bound.error("poll_failed", error=error, retry_in_s=round(delay, 1), exc_info=exc)
+        if isinstance(exc, SourceMissingError):
+            self._operator_once(health, "source-missing", source.name,
+                                f"数据源 {source.name} 的路径不可用 source path unavailable: {exc}")
+        stuck_after = source.interval_seconds * source.stuck_alert_intervals
+        if now - health.failing_since > stuck_after:
+            self._operator_once(
+                health, "source-stuck", source.name,
+                f"数据源 {source.name} 自 {health.episode} 起连续失败 {health.failures} 次 "
+                f"source failing since {health.episode} ({health.failures} polls): {error}",
+            )
+
+    def _operator_once(self, health: SourceHealth, kind: str, name: str, text: str) -> None:
+        if kind in health.alerted:
+            return
+        try:
+            self.runtime.operator_alert(f"{kind}:{name}:{health.episode}", text)
+        except Exception as exc:  # the database may be what is down: try again on the next failure
+            log.warning("operator_alert_failed", source=name, kind=kind, error=f"{type(exc).__name__}: {exc}")
+            return
+        health.alerted.add(kind)
+        log.warning("operator_alerted", source=name, kind=kind, since=health.episode)
+        self._kick_outbox()
 
     def _after_batch(self, stats: PollStats) -> None:
         if self.worker is not None:

@@ -109,7 +109,7 @@ class Daemon:
         now = time.monotonic()
         health.failures += 1
         if health.failing_since is None:
-            health.failing_since, health.episode = now, utcnow().isoformat(timespec="seconds")
+            health.failing_since, health.episode = now, utcnow().isoformat()
         delay = min(MAX_BACKOFF, source.interval_seconds * 2 ** min(health.failures, 10))
         if isinstance(exc, SourceMissingError):
             delay = source.interval_seconds  # notice soon when the path (re)appears

@@ -114,6 +114,7 @@ class ChatExportConnector(Connector[ChatExportConfig]):
             title=record.chat_name,
             engagement=Engagement(likes=record.likes, replies=record.replies),
             raw_ref=f"{file.key}@{record.start}",
+            flags=record.flags,
         )
 
     def quarantine(self, broken: Broken, file: ExportFile) -> Quarantined:

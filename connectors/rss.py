@@ -37,7 +37,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.base import Connector
-from connectors.guard import guarded
+from connectors.guard import failure_reason, guarded, is_source_error
 from connectors.http import (
     HttpSettings,
     Interrupted,
@@ -224,13 +224,18 @@ class RssConnector(Connector[RssConfig]):
         if len(fetched.body) > self.config.max_bytes:
             problem = f"feed larger than max_bytes={self.config.max_bytes}"
         else:
-            parsed = feedparser.parse(
-                fetched.body,
-                response_headers={"content-type": fetched.headers.get("Content-Type", "")},
-            )
-            if not parsed.entries and (parsed.bozo or not parsed.version):
-                reason = getattr(parsed, "bozo_exception", None) or "no feed recognised"
-                problem = f"not a valid RSS/Atom feed: {reason}"
+            try:
+                parsed = feedparser.parse(
+                    fetched.body,
+                    response_headers={"content-type": fetched.headers.get("Content-Type", "")},
+                )
+                if not parsed.get("entries") and (parsed.get("bozo") or not parsed.get("version")):
+                    reason = parsed.get("bozo_exception") or "no feed recognised"
+                    problem = f"not a valid RSS/Atom feed: {reason}"
+            except Exception as exc:  # feedparser is lenient, but an empty body has no .version
+                if is_source_error(exc):
+                    raise
+                problem = f"not a valid RSS/Atom feed: {failure_reason(exc)}"
         if problem is not None:
             digest = hashlib.sha256(fetched.body).hexdigest()
             if state.get("bad") == digest:

@@ -29,7 +29,7 @@ from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.parsers.slack import SlackContext, load_slack_context
 from connectors.chat_export.parsers.whatsapp import chat_name_from_file
 from connectors.chat_export.records import Broken, ParseSettings, Record
-from connectors.guard import guarded
+from connectors.guard import failure_reason, guarded, is_source_error
 from connectors.paths import require_path
 from monitor.message import Author, Batch, Checkpoint, Engagement, Message, Quarantined
 
@@ -121,8 +121,8 @@ class ChatExportConnector(Connector[ChatExportConfig]):
         end = min(broken.end, broken.start + self.config.max_quarantine_bytes)
         try:
             raw = file.read_range(broken.start, end)
-        except OSError as exc:
-            raw = f"<unreadable: {exc}>".encode()
+        except Exception as exc:  # a corrupt zip member cannot be read back either
+            raw = f"<unreadable: {type(exc).__name__}: {exc}>".encode()
         return Quarantined(
             source=self.name,
             reason=broken.reason,
@@ -205,6 +205,24 @@ class _Run:
 
     def read(self, file: ExportFile, previous: dict[str, Any] | None,
              stop: threading.Event | None) -> Iterator[Batch]:
+        """Read one file. A file that cannot be read at all (a corrupt zip member, Slack metadata
+        that is not JSON) is one quarantine row from where reading stopped, and is left alone
+        until it changes; the other files of the folder are read as usual."""
+        try:
+            yield from self._read(file, previous, stop)
+        except Exception as exc:
+            if is_source_error(exc):
+                raise
+            log.error("chat_export.file_unreadable", source=self.connector.name, file=file.key,
+                      error=type(exc).__name__, exc_info=exc)
+            start = int((self.states.get(file.key) or previous or {}).get("offset") or 0)
+            broken = Broken(start, max(start, file.size), f"unreadable export file: {failure_reason(exc)}")
+            self.quarantined.append(self.connector.quarantine(broken, file))
+            self.states[file.key] = {"format": None, "size": file.size, "mtime": file.mtime_ns, "done": True}
+            self.dirty = True
+
+    def _read(self, file: ExportFile, previous: dict[str, Any] | None,
+              stop: threading.Event | None) -> Iterator[Batch]:
         resume = self._resume_point(file, previous)
         parser = self._parser(file, resume)
         if parser is None:

@@ -24,6 +24,7 @@ from email.message import Message as StdMessage
 
 from connectors.hygiene import TIME_UNPARSED
 from connectors.mail.charsets import decode_text
+from connectors.mail.elide import Elided, elide
 from connectors.mail.headers import decode_header
 from connectors.mail.html import html_to_text
 from connectors.mail.noise import classify
@@ -104,7 +105,7 @@ def _text_of(part: StdMessage) -> str:
     return decode_text(payload, part.get_content_charset())
 
 
-def _walk(msg: StdMessage) -> tuple[list[str], list[str], list[Attachment], str | None]:
+def _walk(msg: StdMessage, elided: Elided) -> tuple[list[str], list[str], list[Attachment], str | None]:
     plains: list[str] = []
     htmls: list[str] = []
     attachments: list[Attachment] = []
@@ -112,12 +113,14 @@ def _walk(msg: StdMessage) -> tuple[list[str], list[str], list[Attachment], str 
     for part in msg.walk():
         if part.is_multipart():
             if isinstance(part.get_payload(), str):  # multipart without a usable boundary
+                elided.restore(part)
                 plains.append(_text_of(part))
             continue
         ctype = part.get_content_type()
         filename = part.get_filename()
         disposition = part.get_content_disposition()
         if ctype.startswith("text/") and disposition != "attachment" and not filename:
+            elided.restore(part)
             charset = charset or part.get_content_charset()
             if ctype == "text/html":
                 htmls.append(_text_of(part))
@@ -130,7 +133,7 @@ def _walk(msg: StdMessage) -> tuple[list[str], list[str], list[Attachment], str 
             Attachment(
                 name=decode_header(filename, hint=charset) if filename else "",
                 content_type=ctype,
-                size=encoded_size(part),
+                size=_size(part, elided),
             )
         )
     return plains, htmls, attachments, charset
@@ -150,6 +153,11 @@ def encoded_size(part: StdMessage) -> int:
     chars = len(payload) - sum(payload.count(c) for c in " \t\r\n")
     padding = payload.rstrip().endswith("==") + payload.rstrip().endswith("=")
     return max(0, chars * 3 // 4 - padding)
+
+
+def _size(part: StdMessage, elided: Elided) -> int:
+    size = elided.size(part)
+    return size if size is not None else encoded_size(part)
 
 
 def _report_type(msg: StdMessage) -> str:
@@ -197,8 +205,9 @@ def parse_mail(
     if cut:
         raise BadInputError(cut)
     try:
-        msg = _PARSER.parsebytes(_repair_header_names(raw))
-        plains, htmls, attachments, charset = _walk(msg)
+        elided = elide(raw)  # big attachment data never reaches the parser (connectors.mail.elide)
+        msg = _PARSER.parsebytes(_repair_header_names(elided.raw))
+        plains, htmls, attachments, charset = _walk(msg, elided)
     except Exception as exc:  # the stdlib parser raises arbitrary error types on junk input
         raise BadInputError(f"unparseable MIME: {type(exc).__name__}: {exc}") from exc
     if not msg.keys():

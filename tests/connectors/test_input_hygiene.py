@@ -306,3 +306,22 @@ def test_chat_messages_with_unreadable_times_are_kept_and_flagged(tmp_path: Path
     (msg,) = messages
     assert (msg.text, msg.flags) == ("时间坏了", ("time-unparsed",))
     assert msg.created_at.timestamp() >= before - 1
+
+
+@pytest.mark.parametrize("size", [300_000, 1_000_003, 3_000_001], ids=lambda n: f"{n}B")
+def test_large_attachments_are_measured_without_parsing_their_data(size: int) -> None:
+    """Long base64 runs are elided before the MIME parser (connectors.mail.elide); sizes stay exact,
+    and a huge base64 HTML body is still decoded to its text."""
+    html = "<html><body><p>我要退款，订单一直没到。</p>" + "<p>填充 filler</p>" * (size // 40) + "</body></html>"
+    msg = EmailMessage()
+    msg["From"], msg["Subject"] = "a@example.com", "大邮件"
+    msg.set_content("纯文本部分：请处理退款")
+    msg.add_alternative(html, subtype="html", cte="base64")
+    payload = os.urandom(size)
+    msg.add_attachment(payload, maintype="image", subtype="jpeg", filename="photo.jpg")
+    msg.add_attachment(payload[: size // 3], maintype="application", subtype="pdf", filename="scan.pdf")
+    parsed = parse_mail(msg.as_bytes(), source="s")
+    assert [(a.name, a.size) for a in parsed.attachments] == [("photo.jpg", size), ("scan.pdf", size // 3)]
+    assert parsed.message.text == "纯文本部分：请处理退款"
+    assert parsed.message.html is not None and "我要退款，订单一直没到。" in parsed.message.html
+    assert parsed.message.html.endswith("</body></html>\n")

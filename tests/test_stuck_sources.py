@@ -29,8 +29,9 @@ from monitor.findings import Analysis
 from monitor.ingest.bisect import is_infrastructure, process_resilient
 from monitor.message import Batch, Checkpoint, Message
 from monitor.pipeline import process_batch
+from monitor.quarantine import retry_quarantined
 from monitor.storage.db import Database
-from monitor.storage.models import Alert
+from monitor.storage.models import Alert, StoredMessage
 from tests.helpers.builders import message, write_config, write_rules
 from tests.helpers.poison import ANALYZER, poll_once
 
@@ -220,3 +221,17 @@ def test_a_stuck_source_raises_one_operator_alert_per_episode(tmp_path: Path) ->
     time.sleep(1.1)
     poll_now(daemon)
     assert len(operator_titles(daemon)) == 2, "a new episode is a new alert"
+
+
+def test_a_message_quarantined_by_the_pipeline_is_retried_under_its_own_id(tmp_path: Path) -> None:
+    write_feed(tmp_path / "in", {7}, count=10)
+    daemon = make_daemon(tmp_path, tmp_path / "in")
+    db = daemon.runtime.db
+    polled = poll_once(db, daemon.runtime.connectors["drop"], analyzer=PoisonAnalyzer())
+    assert (polled.stored, len(polled.quarantine)) == (9, 1)
+
+    (result,) = retry_quarantined(db, daemon.runtime.config, None)  # the real rules do not raise
+    assert result[1] == "stored"
+    with db.read() as session:
+        stored = {m.external_id: m.text for m in session.scalars(select(StoredMessage))}
+    assert stored["r7"] == "poison 7" and len(stored) == 10

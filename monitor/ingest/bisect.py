@@ -28,7 +28,7 @@ import structlog
 from sqlalchemy import exc as sa_exc
 
 from monitor.errors import BadInputError, YuqingError
-from monitor.message import Batch, Checkpoint, Message, Quarantined
+from monitor.message import Author, Batch, Checkpoint, Engagement, Message, Quarantined
 
 log = structlog.get_logger("yuqing.ingest")
 S = TypeVar("S")
@@ -101,7 +101,7 @@ def quarantine_message(message: Message, exc: BaseException) -> Quarantined:
     """A message the pipeline cannot store, as a quarantine row: the reason, where it came from
     (``raw_ref``) and the message itself as JSON."""
     text = str(exc).splitlines()[0][:300] if str(exc) else ""
-    reason = f"pipeline error {type(exc).__name__}: {text}".rstrip(": ")
+    reason = f"{PIPELINE_ERROR}{type(exc).__name__}: {text}".rstrip(": ")
     log.error("message_quarantined", source=message.source, raw_ref=_ref(message), reason=reason)
     return Quarantined(message.source, reason, message_json(message), raw_ref=_ref(message))
 
@@ -112,3 +112,16 @@ def message_json(message: Message) -> bytes:
 
     record = dataclasses.asdict(message)
     return json.dumps(record, ensure_ascii=False, default=default).encode("utf-8", "replace")
+
+
+PIPELINE_ERROR = "pipeline error "  # how the reason of a row written here starts
+
+
+def message_from_json(raw: bytes) -> Message:
+    """The message a pipeline-quarantined row holds (``quarantine retry``); ValueError if it is not one."""
+    data = json.loads(raw)
+    author = Author(**data.pop("author"))
+    engagement = Engagement(**data.pop("engagement"))
+    data["created_at"] = datetime.fromisoformat(data["created_at"])
+    data["flags"] = tuple(data.get("flags") or ())
+    return Message(author=author, engagement=engagement, **data)

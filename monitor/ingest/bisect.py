@@ -48,7 +48,7 @@ def is_infrastructure(exc: BaseException) -> bool:
         return True
     if isinstance(exc, sa_exc.DBAPIError):
         return exc.connection_invalidated or not isinstance(exc, sa_exc.DataError | sa_exc.IntegrityError)
-    return isinstance(exc, ConnectionError | MemoryError)
+    return isinstance(exc, ConnectionError)
 
 
 def process_resilient(process: Process[S], batch: Batch, *, source: str) -> tuple[list[S], Batch]:

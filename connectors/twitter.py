@@ -37,8 +37,9 @@ from connectors.http import (
     make_session,
     unavailable_from_exception,
 )
+from connectors.hygiene import optional_text, scalar_id
 from connectors.timeparse import in_bounds, resolve_time
-from monitor.errors import AuthError, UnavailableError, YuqingError
+from monitor.errors import AuthError, BadInputError, UnavailableError, YuqingError
 from monitor.message import Author, Batch, Checkpoint, Engagement, Message, Quarantined
 
 TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "public_metrics", "lang", "note_tweet"]
@@ -268,8 +269,10 @@ class TwitterConnector(Connector[TwitterConfig]):
         )
 
     def _message(self, stream: str, tweet: Mapping[str, Any], users: Mapping[str, Any]) -> Message:
-        tweet_id = str(tweet["id"])
-        author_id = str(tweet.get("author_id") or "")
+        tweet_id = scalar_id(tweet.get("id"), "id")
+        if not tweet_id.isdigit():
+            raise BadInputError(f"tweet id {tweet_id[:40]!r} is not a snowflake id")
+        author_id = scalar_id(tweet.get("author_id"), "author_id")
         user = users.get(author_id) or {}
         username = str(user.get("username") or "")
         metrics = tweet.get("public_metrics") or {}
@@ -284,7 +287,8 @@ class TwitterConnector(Connector[TwitterConfig]):
             source=self.name,
             external_id=tweet_id,
             thread_key=f"twitter:{tweet.get('conversation_id') or tweet_id}",
-            text=str(note.get("text") or tweet.get("text") or ""),
+            text=optional_text(note.get("text") if isinstance(note, dict) else None, "note_tweet.text")
+            or optional_text(tweet.get("text"), "text"),
             created_at=created_at,
             channel=self.channel,
             author=Author(

@@ -7,7 +7,9 @@ left for later while the file is still being written, and read once the file has
 
 from __future__ import annotations
 
+import codecs
 import csv
+import dataclasses
 import io
 import json
 import threading
@@ -31,6 +33,8 @@ from connectors.filestate import (
     relative_name,
     resume_offset,
 )
+from connectors.guard import guarded
+from connectors.paths import folder_problem, require_folder
 from connectors.records import FieldMap, record_to_message
 from monitor.errors import BadInputError
 from monitor.message import Batch, Checkpoint, Message, Quarantined
@@ -44,6 +48,7 @@ class FilesConfig(ConnectorConfig):
     format: Format = "auto"
     fields: FieldMap = FieldMap()
     timezone: str = "Asia/Shanghai"
+    time_format: str | None = None  # strptime pattern (or epoch/epoch_ms/iso) tried before the usual formats
     settle_seconds: float = Field(2.0, ge=0)
     max_record_bytes: int = Field(1024 * 1024, ge=1024)
     encoding: str = "utf-8"
@@ -58,7 +63,7 @@ def detect_format(path: Path, configured: Format) -> Format:
     if suffix in {".csv", ".tsv"}:
         return "csv"
     with path.open("rb") as handle:
-        first = handle.read(1).lstrip()
+        first = handle.read(64).removeprefix(codecs.BOM_UTF8).lstrip()[:1]
     return "jsonl" if first == b"{" else "text"
 
 
@@ -72,7 +77,8 @@ class FilesConnector(Connector[FilesConfig]):
         self._identity: dict[Path, dict[str, Any]] = {}
 
     def check(self) -> list[str]:
-        return [] if self.config.path.is_dir() else [f"folder {self.config.path} does not exist"]
+        problem = folder_problem(self.config.path)
+        return [problem] if problem else []
 
     def parse_raw(self, raw: bytes, raw_ref: str) -> Message:
         name = raw_ref.rsplit("@", 1)[0]
@@ -90,6 +96,7 @@ class FilesConnector(Connector[FilesConfig]):
     def fetch(
         self, checkpoint: Checkpoint | None, *, batch_size: int = 500, stop: threading.Event | None = None
     ) -> Iterator[Batch]:
+        require_folder(self.config.path, what="files source folder")
         states: dict[str, Any] = dict((checkpoint or {}).get("files", {}))
         buffer = BatchBuffer(batch_size)
         folder = self.config.path
@@ -146,6 +153,8 @@ class FilesConnector(Connector[FilesConfig]):
         header: list[str] | None = state.get("header") if offset else None
         pending: list[Line] = []  # physical lines of one CSV record with quoted newlines
         for line in read_lines(handle, offset, self.config.max_record_bytes):
+            if line.start == 0 and line.raw.startswith(codecs.BOM_UTF8):
+                line = dataclasses.replace(line, raw=line.raw[len(codecs.BOM_UTF8) :])  # Windows tools
             if not line.complete and not settled:
                 return  # a writer is still at work on the last line
             ref = f"{name}@{line.start}"
@@ -201,25 +210,31 @@ class FilesConnector(Connector[FilesConfig]):
     def _parse(
         self, raw: bytes, fmt: Format, name: str, ref: str, header: list[str] | None
     ) -> Message | Quarantined:
+        """One record; whatever goes wrong becomes its quarantine row (connectors.guard)."""
+        return guarded(
+            lambda: self._message(raw, fmt, ref, header),
+            source=self.name,
+            raw=raw,
+            raw_ref=ref,
+            suffix=f" in {name}",
+        )
+
+    def _message(self, raw: bytes, fmt: Format, ref: str, header: list[str] | None) -> Message:
         try:
             text = raw.decode(self.config.encoding)
         except UnicodeDecodeError as exc:
-            return self._bad(
-                f"invalid {self.config.encoding} at byte {exc.start} in {name}", raw, ref, len(raw)
-            )
-        try:
-            record = self._record(text, fmt, header, ref)
-            return record_to_message(
-                record,
-                self.config.fields,
-                source=self.name,
-                channel=self.channel,
-                zone=ZoneInfo(self.config.timezone),
-                raw_ref=ref,
-                default_time=datetime.now(UTC),
-            )
-        except BadInputError as exc:
-            return self._bad(f"{exc} in {name}", raw, ref, len(raw))
+            raise BadInputError(f"invalid {self.config.encoding} at byte {exc.start}") from None
+        record = self._record(text, fmt, header, ref)
+        return record_to_message(
+            record,
+            self.config.fields,
+            source=self.name,
+            channel=self.channel,
+            zone=ZoneInfo(self.config.timezone),
+            raw_ref=ref,
+            default_time=datetime.now(UTC),
+            time_format=self.config.time_format,
+        )
 
     def _record(self, text: str, fmt: Format, header: list[str] | None, ref: str) -> dict[str, Any]:
         if fmt == "jsonl":

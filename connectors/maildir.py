@@ -18,8 +18,10 @@ from pydantic import Field
 
 from connectors.base import BatchBuffer, ConfigPath, Connector, ConnectorConfig
 from connectors.filestate import KEEP_RAW
+from connectors.guard import guarded
 from connectors.mail.parse import parse_email
-from monitor.errors import BadInputError
+from connectors.paths import folder_problem
+from monitor.errors import SourceMissingError
 from monitor.message import Batch, Checkpoint, Message, Quarantined
 
 
@@ -34,8 +36,16 @@ class MaildirConnector(Connector[MaildirConfig]):
     Config = MaildirConfig
 
     def check(self) -> list[str]:
-        missing = [d for d in ("new", "cur") if not (self.config.path / d).is_dir()]
-        return [f"{self.config.path} is not a Maildir (missing {', '.join(missing)}/)"] if missing else []
+        problem = self._problem()
+        return [problem] if problem else []
+
+    def _problem(self) -> str | None:
+        problem = folder_problem(self.config.path)
+        if problem is not None:
+            return problem
+        # a Maildir checked out of git may lack the empty cur/; without new/ and cur/ it is none
+        missing = [d for d in ("new", "cur") if folder_problem(self.config.path / d) is not None]
+        return f"{self.config.path} is not a Maildir (no new/ or cur/)" if len(missing) == 2 else None
 
     def _candidates(self, after_ns: int, done: set[str]) -> list[tuple[int, str, Path]]:
         found: list[tuple[int, str, Path]] = []
@@ -64,6 +74,9 @@ class MaildirConnector(Connector[MaildirConfig]):
     def fetch(
         self, checkpoint: Checkpoint | None, *, batch_size: int = 500, stop: threading.Event | None = None
     ) -> Iterator[Batch]:
+        problem = self._problem()
+        if problem is not None:
+            raise SourceMissingError(f"maildir source: {problem}")
         watermark = int((checkpoint or {}).get("ctime_ns", -1))
         done = set((checkpoint or {}).get("keys", []))
         buffer = BatchBuffer(batch_size)
@@ -85,7 +98,8 @@ class MaildirConnector(Connector[MaildirConfig]):
     def _read(self, path: Path, key: str) -> Message | Quarantined | None:
         ref = f"{path.parent.name}/{path.name}"
         try:
-            size = path.stat().st_size
+            stat = path.stat()
+            size, mtime = stat.st_size, stat.st_mtime
             with path.open("rb") as handle:
                 raw = handle.read(self.config.max_message_bytes + 1)
         except FileNotFoundError:
@@ -93,8 +107,10 @@ class MaildirConnector(Connector[MaildirConfig]):
         if len(raw) > self.config.max_message_bytes:
             reason = f"message larger than {self.config.max_message_bytes} bytes"
             return Quarantined(self.name, reason, raw[:KEEP_RAW], raw_ref=ref, raw_size=size)
-        try:
-            received = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            return parse_email(raw, source=self.name, external_id=key, raw_ref=ref, received_at=received)
-        except BadInputError as exc:
-            return Quarantined(self.name, str(exc), raw, raw_ref=ref)
+        received = datetime.fromtimestamp(mtime, UTC)
+        return guarded(
+            lambda: parse_email(raw, source=self.name, external_id=key, raw_ref=ref, received_at=received),
+            source=self.name,
+            raw=raw,
+            raw_ref=ref,
+        )

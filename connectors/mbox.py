@@ -16,8 +16,9 @@ from pydantic import Field
 
 from connectors.base import BatchBuffer, ConfigPath, Connector, ConnectorConfig
 from connectors.filestate import KEEP_RAW, is_settled, new_state, read_lines, resume_offset
+from connectors.guard import guarded
 from connectors.mail.parse import parse_email
-from monitor.errors import BadInputError
+from connectors.paths import path_problem, require_path
 from monitor.message import Batch, Checkpoint, Message, Quarantined
 
 _FROM = re.compile(rb"^From \S*.*\d{4}\s*$")
@@ -36,7 +37,8 @@ class MboxConnector(Connector[MboxConfig]):
     Config = MboxConfig
 
     def check(self) -> list[str]:
-        return [] if self.config.path.is_file() else [f"mbox file {self.config.path} does not exist"]
+        problem = path_problem(self.config.path, kind="file")
+        return [f"mbox file {problem}"] if problem else []
 
     def parse_raw(self, raw: bytes, raw_ref: str) -> Message:
         first, _, rest = raw.partition(b"\n")
@@ -47,8 +49,7 @@ class MboxConnector(Connector[MboxConfig]):
         self, checkpoint: Checkpoint | None, *, batch_size: int = 500, stop: threading.Event | None = None
     ) -> Iterator[Batch]:
         path = self.config.path
-        if not path.is_file():
-            return
+        require_path(path, what="mbox source", kind="file")
         offset = resume_offset(path, (checkpoint or {}).get("file"))
         settled = is_settled(path, self.config.settle_seconds)
         buffer = BatchBuffer(batch_size)
@@ -84,7 +85,4 @@ class MboxConnector(Connector[MboxConfig]):
         if size > self.config.max_message_bytes:
             reason = f"message larger than {self.config.max_message_bytes} bytes"
             return Quarantined(self.name, reason, raw[:KEEP_RAW], ref, size)
-        try:
-            return self.parse_raw(raw, ref)
-        except BadInputError as exc:
-            return Quarantined(self.name, str(exc), raw, raw_ref=ref)
+        return guarded(lambda: self.parse_raw(raw, ref), source=self.name, raw=raw, raw_ref=ref)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
+from connectors.hygiene import optional_text, require_text, scalar_id
 from connectors.reposts import quoted_refs, repost_key
-from monitor.errors import BadInputError
+from connectors.timeparse import resolve_time
 from monitor.message import Author, Engagement, Message
 
 
@@ -34,23 +34,6 @@ class FieldMap(BaseModel):
     reply_to: str = "reply_to"  # id (or list of ids) of the post this one replies to, reposts or quotes
 
 
-def parse_time(value: Any, zone: ZoneInfo) -> datetime | None:
-    """ISO 8601 text or a Unix timestamp; naive times are in ``zone``."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value) / 1000 if value > 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, UTC)
-    text = str(value).strip()
-    if text.isdigit():
-        return parse_time(int(text), zone)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("/", "-"))
-    except ValueError:
-        raise BadInputError(f"unrecognised time {text[:40]!r}") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
-
-
 def _int(record: dict[str, Any], key: str) -> int:
     value = record.get(key)
     try:
@@ -72,49 +55,49 @@ def record_to_message(
     *,
     source: str,
     channel: str,
-    zone: ZoneInfo,
+    zone: tzinfo,
     raw_ref: str,
     default_time: datetime,
+    time_format: str | None = None,
 ) -> Message:
-    """Build a Message; raises BadInputError when the record has no text or a bad time."""
-    text = record.get(fields.text)
-    if text is None or (isinstance(text, str) and not text.strip()):
-        raise BadInputError(f"record has no {fields.text!r} field")
-    text = text if isinstance(text, str) else str(text)
-    author = record.get(fields.author)
-    author_id = "" if author is None else str(author)
+    """Build a Message; raises BadInputError when the record has no text, or text/ids that are
+    not strings. A time that cannot be read is not an error: the fetch time is used and flagged."""
+    text = require_text(record.get(fields.text), fields.text)
+    author_id = scalar_id(record.get(fields.author), fields.author)
+    record_id = scalar_id(record.get(fields.id), fields.id)
+    thread = scalar_id(record.get(fields.thread), fields.thread)
     created_raw = record.get(fields.created_at)
-    created_at = parse_time(created_raw, zone) or default_time
-    record_id = record.get(fields.id)
-    if record_id not in (None, ""):
-        external_id = str(record_id)
+    created_at, flags = resolve_time(created_raw, now=default_time, zone=zone, time_format=time_format)
+    if record_id:
+        external_id = record_id
     else:
-        basis = "\x1f".join([str(record.get(fields.thread) or ""), str(created_raw or ""), author_id, text])
+        basis = "\x1f".join([thread, str(created_raw or ""), author_id, text])
         external_id = "h:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
-    thread = record.get(fields.thread)
     followers = record.get(fields.followers)
+    url = record.get(fields.url)
     refs = _refs(record.get(fields.reply_to), text, external_id)
     return Message(
         source=source,
         external_id=external_id,
-        thread_key=str(thread) if thread not in (None, "") else (repost_key(text) or external_id),
+        thread_key=thread or repost_key(text) or external_id,
         ref_id=external_id,
         refs=refs,
         is_reply=bool(refs),
         text=text,
-        title=str(record.get(fields.title) or ""),
+        title=optional_text(record.get(fields.title), fields.title),
         created_at=created_at,
         channel=channel,
         author=Author(
             id=author_id,
-            display_name=str(record.get(fields.author_name) or author_id),
+            display_name=optional_text(record.get(fields.author_name), fields.author_name) or author_id,
             followers=int(followers)
             if isinstance(followers, int | str) and str(followers).isdigit()
             else None,
         ),
-        url=str(record[fields.url]) if record.get(fields.url) else None,
+        url=url if isinstance(url, str) and url else None,
         engagement=Engagement(
             _int(record, fields.likes), _int(record, fields.reposts), _int(record, fields.replies)
         ),
         raw_ref=raw_ref,
+        flags=flags,
     )

@@ -19,6 +19,7 @@ connector raises :class:`~monitor.errors.UnavailableError` instead of letting pr
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -33,6 +34,7 @@ import structlog
 from pydantic import Field, SecretStr, model_validator
 
 from connectors.base import Connector
+from connectors.guard import guarded
 from connectors.http import (
     CLIENT_ERROR_RETRY_AFTER,
     HttpSettings,
@@ -42,8 +44,9 @@ from connectors.http import (
     parse_retry_after,
 )
 from connectors.reposts import quoted_refs
+from connectors.timeparse import resolve_time
 from monitor.errors import AuthError, UnavailableError, YuqingError
-from monitor.message import Author, Batch, Checkpoint, Engagement, Message
+from monitor.message import Author, Batch, Checkpoint, Engagement, Message, Quarantined
 
 InboxKind = Literal["mentions", "comment_replies", "submission_replies", "messages", "unread"]
 log = structlog.get_logger(__name__)
@@ -207,10 +210,14 @@ class RedditConnector(Connector[RedditConfig]):
             except Interrupted:
                 return
             for new_state, chunk in _chunks(items, state, batch_size):
-                fresh = tuple(self._message(stream, item) for item in chunk if item["name"] not in emitted)
-                emitted.update(m.external_id for m in fresh)
+                parsed = [self._guarded(stream, item) for item in chunk if item["name"] not in emitted]
+                emitted.update(str(item["name"]) for item in chunk)
                 streams = {**streams, stream: new_state}
-                yield Batch(fresh, {"streams": streams})
+                yield Batch(
+                    tuple(m for m in parsed if isinstance(m, Message)),
+                    {"streams": streams},
+                    tuple(q for q in parsed if isinstance(q, Quarantined)),
+                )
                 if stop is not None and stop.is_set():
                     return
         if failures:
@@ -287,6 +294,14 @@ class RedditConnector(Connector[RedditConfig]):
                 )
         return UnavailableError(f"{what}: {type(exc).__name__}: {exc}", retry_after=CLIENT_ERROR_RETRY_AFTER)
 
+    def _guarded(self, stream: str, data: Mapping[str, Any]) -> Message | Quarantined:
+        return guarded(
+            lambda: self._message(stream, data),
+            source=self.name,
+            raw=lambda: json.dumps(dict(data), ensure_ascii=False, default=str).encode("utf-8", "replace"),
+            raw_ref=f"{stream}#{data.get('name')}",
+        )
+
     def _message(self, stream: str, data: Mapping[str, Any]) -> Message:
         name = str(data["name"])
         kind = name.split("_", 1)[0]
@@ -312,6 +327,7 @@ class RedditConnector(Connector[RedditConfig]):
         crossposted = str(data.get("crosspost_parent") or "")
         refs = tuple(dict.fromkeys([*([f"reddit:{crossposted}"] if crossposted else []),
                                     *quoted_refs(text, own=f"reddit:{name}")]))
+        created_at, flags = resolve_time(data.get("created_utc"), now=datetime.now(UTC), zone=UTC)
         return Message(
             source=self.name,
             external_id=name,
@@ -320,7 +336,7 @@ class RedditConnector(Connector[RedditConfig]):
             refs=refs,
             is_reply=bool(refs),
             text=text,
-            created_at=datetime.fromtimestamp(float(data.get("created_utc") or 0.0), tz=UTC),
+            created_at=created_at,
             channel=self.channel,
             author=Author(id=str(data.get("author_fullname") or author_name), display_name=author_name),
             title=title,
@@ -328,6 +344,7 @@ class RedditConnector(Connector[RedditConfig]):
             url=f"https://www.reddit.com{link}" if link else None,
             engagement=engagement,
             raw_ref=f"{stream}#{name}",
+            flags=flags,
         )
 
     def check(self) -> list[str]:

@@ -21,13 +21,15 @@ from __future__ import annotations
 import calendar
 import functools
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import feedparser
 import requests
@@ -35,6 +37,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.base import Connector
+from connectors.guard import failure_reason, guarded, is_source_error
 from connectors.http import (
     HttpSettings,
     Interrupted,
@@ -43,8 +46,10 @@ from connectors.http import (
     make_session,
     unavailable_from_exception,
 )
+from connectors.hygiene import TIME_UNPARSED
 from connectors.mail.html import html_to_text
 from connectors.reposts import quoted_refs, repost_key
+from connectors.timeparse import in_bounds, parse_time
 from monitor.errors import AuthError, UnavailableError, YuqingError
 from monitor.message import Author, Batch, Checkpoint, Message, Quarantined
 
@@ -80,6 +85,7 @@ class RssConfig(HttpSettings):
     max_bytes: int = Field(default=10_000_000, gt=0, description="larger bodies are quarantined")
     seen_ids: int = Field(default=1000, ge=10, description="entry ids remembered per feed")
     lookback_days: float = Field(default=3.0, ge=0)
+    timezone: str = Field(default="Asia/Shanghai", description="zone of feed times written without one")
 
     @field_validator("feeds", mode="before")
     @classmethod
@@ -219,32 +225,39 @@ class RssConnector(Connector[RssConfig]):
         if len(fetched.body) > self.config.max_bytes:
             problem = f"feed larger than max_bytes={self.config.max_bytes}"
         else:
-            parsed = feedparser.parse(
-                fetched.body,
-                response_headers={"content-type": fetched.headers.get("Content-Type", "")},
-            )
-            if not parsed.entries and (parsed.bozo or not parsed.version):
-                reason = getattr(parsed, "bozo_exception", None) or "no feed recognised"
-                problem = f"not a valid RSS/Atom feed: {reason}"
+            try:
+                parsed = feedparser.parse(
+                    fetched.body,
+                    response_headers={"content-type": fetched.headers.get("Content-Type", "")},
+                )
+                if not parsed.get("entries") and (parsed.get("bozo") or not parsed.get("version")):
+                    reason = parsed.get("bozo_exception") or "no feed recognised"
+                    problem = f"not a valid RSS/Atom feed: {reason}"
+            except Exception as exc:  # feedparser is lenient, but an empty body has no .version
+                if is_source_error(exc):
+                    raise
+                problem = f"not a valid RSS/Atom feed: {failure_reason(exc)}"
         if problem is not None:
             digest = hashlib.sha256(fetched.body).hexdigest()
             if state.get("bad") == digest:
                 return
             log.warning("rss.feed_quarantined", source=self.name, feed=url, reason=problem)
-            bad = Quarantined(
+            whole = Quarantined(
                 source=self.name,
                 reason=f"{url}: {problem}",
                 raw=fetched.body[:RAW_CAP],
                 raw_ref=url,
                 raw_size=len(fetched.body),
             )
-            yield {**state, "bad": digest}, Batch((), {}, (bad,))
+            yield {**state, "bad": digest}, Batch((), {}, (whole,))
             return
 
         fetched_at = datetime.now(UTC)
-        entries = [self._entry(url, e, fetched_at) for e in parsed.entries]
+        entries, broken = self._entries(url, parsed.entries, fetched_at)
         seen = list(state.get("seen", []))
         seen_set = set(seen)
+        bad = [(key, item) for key, item in broken if key not in seen_set]  # quarantined once, not per poll
+        seen_set.update(key for key, _ in bad)
         watermark = _parse_iso(state.get("watermark"))
         floor = watermark - timedelta(days=self.config.lookback_days) if watermark else None
         new: list[_Entry] = []
@@ -259,7 +272,8 @@ class RssConnector(Connector[RssConfig]):
         current.pop("bad", None)
         chunks = [new[i : i + batch_size] for i in range(0, len(new), batch_size)] or [[]]
         for index, chunk in enumerate(chunks):
-            seen = (seen + [e.key for e in chunk])[-self.config.seen_ids :]
+            quarantined = tuple(item for _, item in bad) if index == 0 else ()
+            seen = (seen + [key for key, _ in bad] * (index == 0) + [e.key for e in chunk])[-self.config.seen_ids :]
             times = [e.published for e in chunk if e.published] + ([watermark] if watermark else [])
             watermark = max(times) if times else None
             current = {**current, "seen": seen, "watermark": watermark.isoformat() if watermark else None}
@@ -269,9 +283,29 @@ class RssConnector(Connector[RssConfig]):
                 in_doc = [e.key for e in entries if e.key not in known]
                 current["seen"] = (seen + in_doc)[-self.config.seen_ids :]
                 current.update(validators)
-                if not chunk and current == state:
+                if not chunk and not quarantined and current == state:
                     return
-            yield current, Batch(tuple(e.message for e in chunk), {})
+            yield current, Batch(tuple(e.message for e in chunk), {}, quarantined)
+
+    def _entries(
+        self, url: str, raw_entries: list[Any], fetched_at: datetime
+    ) -> tuple[list[_Entry], list[tuple[str, Quarantined]]]:
+        """Every entry as a message; an entry that cannot be one becomes a quarantine row (with a
+        key from its content, remembered in ``seen`` so the same broken entry is quarantined once)."""
+        entries: list[_Entry] = []
+        bad: list[tuple[str, Quarantined]] = []
+        for index, raw_entry in enumerate(raw_entries):
+            item = guarded(
+                functools.partial(self._entry, url, raw_entry, fetched_at),
+                source=self.name,
+                raw=functools.partial(_entry_bytes, raw_entry),
+                raw_ref=f"{url}#entry-{index}",
+            )
+            if isinstance(item, Quarantined):
+                bad.append(("bad:" + hashlib.sha1(item.raw, usedforsecurity=False).hexdigest(), item))
+            else:
+                entries.append(item)
+        return entries, bad
 
     def _entry(self, url: str, entry: Any, fetched_at: datetime) -> _Entry:
         """One feedparser entry as a message (HTML content reduced to text, links kept)."""
@@ -288,7 +322,7 @@ class RssConnector(Connector[RssConfig]):
         if not ident:
             ident = "sha1:" + hashlib.sha1(f"{title}\n{text}".encode(), usedforsecurity=False).hexdigest()
         key = ident if ":" in ident else f"{url}#{ident}"
-        published = _entry_time(entry)
+        published, flags = _entry_time(entry, fetched_at, ZoneInfo(self.config.timezone))
         author_name = str(entry.get("author") or "")
         detail = entry.get("author_detail") or {}
         author = Author(
@@ -310,6 +344,7 @@ class RssConnector(Connector[RssConfig]):
             html=html or None,
             url=link or None,
             raw_ref=f"{url}#{ident}",
+            flags=flags,
         )
         return _Entry(key, message, published)
 
@@ -333,12 +368,26 @@ class RssConnector(Connector[RssConfig]):
         return problems
 
 
-def _entry_time(entry: Any) -> datetime | None:
+def _entry_time(entry: Any, fetched_at: datetime, zone: tzinfo) -> tuple[datetime | None, tuple[str, ...]]:
+    """feedparser's parsed time; else the raw text (RSSHub writes Weibo's ``3分钟前``, Chinese
+    dates) read by :mod:`connectors.timeparse`; flagged when a time was there but unreadable."""
     for field in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(field)
         if value:
-            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    return None
+            parsed = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            if in_bounds(parsed, fetched_at):
+                return parsed, ()
+    for field in ("published", "updated", "created"):
+        value = entry.get(field)
+        if isinstance(value, str) and value.strip():
+            found = parse_time(value, now=fetched_at, zone=zone)
+            return (found, ()) if found is not None else (None, (TIME_UNPARSED,))
+    return None, ()
+
+
+def _entry_bytes(entry: Any) -> bytes:
+    """A feed entry as JSON for its quarantine row (feedparser values are mostly strings)."""
+    return json.dumps(entry, ensure_ascii=False, default=str).encode("utf-8", "replace")
 
 
 def _parse_iso(value: Any) -> datetime | None:

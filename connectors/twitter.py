@@ -17,6 +17,7 @@ of a stream reads ``initial_pages`` pages (no backfill of a week of history).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ import tweepy
 from pydantic import Field, SecretStr, model_validator
 
 from connectors.base import Connector
+from connectors.guard import guarded
 from connectors.http import (
     HttpSettings,
     Interrupted,
@@ -35,9 +37,11 @@ from connectors.http import (
     make_session,
     unavailable_from_exception,
 )
+from connectors.hygiene import optional_text, scalar_id
 from connectors.reposts import quoted_refs
-from monitor.errors import AuthError, UnavailableError, YuqingError
-from monitor.message import Author, Batch, Checkpoint, Engagement, Message
+from connectors.timeparse import in_bounds, resolve_time
+from monitor.errors import AuthError, BadInputError, UnavailableError, YuqingError
+from monitor.message import Author, Batch, Checkpoint, Engagement, Message, Quarantined
 
 TWEET_FIELDS = [
     "created_at", "author_id", "conversation_id", "public_metrics", "lang", "note_tweet", "referenced_tweets",
@@ -190,18 +194,19 @@ class TwitterConnector(Connector[TwitterConfig]):
         emitted: set[str] = set()
         try:
             for stream in self._streams():
-                for state, messages in self._read_stream(policy, stream, streams.get(stream, {}), batch_size):
-                    fresh = tuple(m for m in messages if m.external_id not in emitted)
+                for state, items in self._read_stream(policy, stream, streams.get(stream, {}), batch_size):
+                    fresh = tuple(m for m in items if isinstance(m, Message) and m.external_id not in emitted)
                     emitted.update(m.external_id for m in fresh)
+                    bad = tuple(q for q in items if isinstance(q, Quarantined))
                     streams = {**streams, stream: state}
-                    yield Batch(fresh, {"streams": streams})
+                    yield Batch(fresh, {"streams": streams}, bad)
                     policy.check_stop()
         except Interrupted:
             return
 
     def _read_stream(
         self, policy: RetryPolicy, stream: str, state: Mapping[str, Any], batch_size: int
-    ) -> Iterator[tuple[dict[str, Any], list[Message]]]:
+    ) -> Iterator[tuple[dict[str, Any], list[Message | Quarantined]]]:
         since: str | None = state.get("since_id")
         run: dict[str, Any] = dict(state.get("run") or {})
         first_poll = since is None and not run
@@ -222,7 +227,7 @@ class TwitterConnector(Connector[TwitterConfig]):
         batch_size: int,
         *,
         first_poll: bool,
-    ) -> Iterator[tuple[dict[str, Any], list[Message]]]:
+    ) -> Iterator[tuple[dict[str, Any], list[Message | Quarantined]]]:
         token: str | None = run.get("token")
         newest: str | None = run.get("newest")
         below: str | None = run.get("below")
@@ -239,7 +244,7 @@ class TwitterConnector(Connector[TwitterConfig]):
             tweets.sort(key=lambda t: int(t["id"]), reverse=True)
             chunks = [tweets[i : i + batch_size] for i in range(0, len(tweets), batch_size)]
             for index, chunk in enumerate(chunks):
-                messages = [self._message(stream, t, users) for t in chunk]
+                messages = [self._guarded(stream, t, users) for t in chunk]
                 if index == len(chunks) - 1 and not next_token:
                     break  # the last chunk is yielded below with the completed state
                 below = chunk[-1]["id"]
@@ -256,22 +261,34 @@ class TwitterConnector(Connector[TwitterConfig]):
         else:
             yield {"since_id": since, "run": {"newest": newest, "token": token, "below": None}}, []
 
+    def _guarded(
+        self, stream: str, tweet: Mapping[str, Any], users: Mapping[str, Any]
+    ) -> Message | Quarantined:
+        return guarded(
+            lambda: self._message(stream, tweet, users),
+            source=self.name,
+            raw=lambda: json.dumps(dict(tweet), ensure_ascii=False, default=str).encode("utf-8", "replace"),
+            raw_ref=f"{stream}#{tweet.get('id')}",
+        )
+
     def _message(self, stream: str, tweet: Mapping[str, Any], users: Mapping[str, Any]) -> Message:
-        tweet_id = str(tweet["id"])
-        author_id = str(tweet.get("author_id") or "")
+        tweet_id = scalar_id(tweet.get("id"), "id")
+        if not tweet_id.isdigit():
+            raise BadInputError(f"tweet id {tweet_id[:40]!r} is not a snowflake id")
+        author_id = scalar_id(tweet.get("author_id"), "author_id")
         user = users.get(author_id) or {}
         username = str(user.get("username") or "")
         metrics = tweet.get("public_metrics") or {}
         followers = (user.get("public_metrics") or {}).get("followers_count")
-        created = tweet.get("created_at")
-        created_at = (
-            datetime.fromisoformat(str(created).replace("Z", "+00:00"))
-            if created
-            else snowflake_time(tweet_id)
-        )
+        fallback = snowflake_time(tweet_id)
+        created_at, flags = resolve_time(tweet.get("created_at"), now=datetime.now(UTC), zone=UTC)
+        if flags or not tweet.get("created_at"):
+            created_at = fallback if in_bounds(fallback, datetime.now(UTC)) else created_at
         note = tweet.get("note_tweet") or {}
         name = str(user.get("name") or "")
-        text = str(note.get("text") or tweet.get("text") or "")
+        text = optional_text(note.get("text") if isinstance(note, dict) else None, "note_tweet.text") or (
+            optional_text(tweet.get("text"), "text")
+        )
         thread, refs = _threading(tweet, text)
         return Message(
             source=self.name,
@@ -295,6 +312,7 @@ class TwitterConnector(Connector[TwitterConfig]):
                 replies=int(metrics.get("reply_count", 0)),
             ),
             raw_ref=f"{stream}#{tweet_id}",
+            flags=flags,
         )
 
     def check(self) -> list[str]:

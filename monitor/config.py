@@ -83,6 +83,8 @@ class SourceConfig(_Model):
     enabled: bool = True
     interval_seconds: float = Field(60.0, ge=0.5)
     batch_size: int = Field(500, ge=1, le=100_000)
+    stuck_alert_intervals: int = Field(5, ge=1)
+    """A source failing for longer than ``interval_seconds`` x this raises one operator alert."""
     settings: Any = None  # the connector's Config instance (validated separately)
 
 

@@ -21,7 +21,7 @@ import structlog
 from monitor import errortext, netpolicy
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
-from monitor.errors import AuthError, ConfigError, UnavailableError
+from monitor.errors import AuthError, ConfigError, SourceMissingError, UnavailableError, describe
 from monitor.pipeline import PollStats, poll_source
 from monitor.runtime import Runtime
 from monitor.scheduler import (
@@ -32,6 +32,7 @@ from monitor.scheduler import (
     poll_job_id,
 )
 from monitor.service import WATCHDOG_JOB, ServiceNotifier
+from monitor.storage.models import utcnow
 
 log = structlog.get_logger("yuqing.daemon")
 MAX_BACKOFF = 900.0
@@ -42,6 +43,8 @@ class SourceHealth:
     failures: int = 0
     not_before: float = 0.0
     disabled: str | None = None
+    failing_since: float | None = None  # monotonic time of the first failure of this episode
+    episode: str = ""  # wall-clock start of the episode, for the operator
 
 
 class Daemon:
@@ -95,15 +98,13 @@ class Daemon:
             self._kick_outbox()
             return None
         except Exception as exc:
-            health.failures += 1
-            delay = netpolicy.backoff(health.failures, base=source.interval_seconds, cap=MAX_BACKOFF)
-            if isinstance(exc, UnavailableError) and exc.retry_after:
-                delay = max(delay, exc.retry_after)
-            health.not_before = time.monotonic() + delay
-            bound.warning("poll_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=round(delay, 1))
+            self._failed(source, health, exc)
             return None
-        health.failures = 0
-        if runtime.problems.fixed(f"source-auth:{source.name}"):
+        if health.failing_since is not None:
+            bound.info("source_recovered", failures=health.failures, since=health.episode)
+        health.failures, health.failing_since, health.episode = 0, None, ""
+        told = runtime.problems.fixed(f"source-auth:{source.name}")
+        if runtime.problems.fixed(f"source-stuck:{source.name}") or told:
             self._kick_outbox()
         # one summary event per poll; idle polls only at debug level so the log stays readable
         emit = bound.info if (stats.fetched or stats.quarantined) else bound.debug
@@ -129,6 +130,40 @@ class Daemon:
             )
         if told:
             self._kick_outbox()
+
+    def _failed(self, source: SourceConfig, health: SourceHealth, exc: Exception) -> None:
+        """Back off; a source failing for longer than ``interval_seconds x stuck_alert_intervals``
+        is the ``source-stuck:<source>`` operator problem (told once, fixed when a poll works)."""
+        bound = log.bind(source=source.name)
+        now = time.monotonic()
+        if health.failing_since is None:
+            health.failing_since, health.episode = now, utcnow().isoformat()
+        delay = netpolicy.backoff(health.failures, base=source.interval_seconds, cap=MAX_BACKOFF)
+        health.failures += 1
+        if isinstance(exc, SourceMissingError):
+            delay = source.interval_seconds  # notice soon when the path (re)appears (_check_path tells)
+        elif isinstance(exc, UnavailableError) and exc.retry_after:
+            delay = max(delay, exc.retry_after)
+        health.not_before = now + delay
+        error = f"{type(exc).__name__}: {describe(exc)}"
+        if isinstance(exc, UnavailableError):  # classified: the message says it all
+            bound.error("poll_failed", error=error, retry_in_s=round(delay, 1))
+        else:  # unexpected: a bug or an unclassified failure; keep the traceback
+            bound.error("poll_failed", error=error, retry_in_s=round(delay, 1), exc_info=exc)
+        if now - health.failing_since > source.interval_seconds * source.stuck_alert_intervals:
+            try:
+                told = self.runtime.problems.report(
+                    f"source-stuck:{source.name}",
+                    f"数据源 {source.name} 自 {health.episode} 起连续失败 Source {source.name} failing since "
+                    f"{health.episode}",
+                    [error],
+                    hint="检查数据源与网络；恢复后自动关闭 Check the source; closes by itself when a poll works",
+                )
+            except Exception as problem:  # the database may be what is down: try on the next failure
+                bound.warning("operator_alert_failed", error=f"{type(problem).__name__}: {problem}")
+                return
+            if told:
+                self._kick_outbox()
 
     def _after_batch(self, stats: PollStats) -> None:
         if self.worker is not None:

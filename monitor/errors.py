@@ -64,3 +64,10 @@ def describe(exc: BaseException) -> str:
         arg.decode("utf-8", "replace") if isinstance(arg, bytes | bytearray) else str(arg) for arg in exc.args
     ]
     return "; ".join(part for part in parts if part) or type(exc).__name__
+
+class SourceMissingError(UnavailableError):
+    """A configured local path (folder, Maildir, mbox file) is missing or unreadable.
+
+    Retried like any unavailable source (a network share may come back), but the operator is told
+    at once: a typo in the path or an unmounted disk never looks like an empty source.
+    """

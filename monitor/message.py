@@ -69,6 +69,9 @@ class Message:
     topic: str = ""
     is_reply: bool = False
     ticket_code: str = ""
+    # What was repaired on the way in, e.g. "time-unparsed" (fetch time used), "invalid-bytes-replaced"
+    # (undecodable bytes became U+FFFD). Stored with the message for operators; empty when clean.
+    flags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:

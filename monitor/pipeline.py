@@ -8,6 +8,7 @@ and the batch is read again; storage deduplicates, so nothing is stored twice or
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from monitor.alerts.outbox import enqueue_ticket_alerts
 from monitor.alerts.paging import Paging, enqueue_incident_pages
 from monitor.alerts.review import hold_for_review
 from monitor.findings import Analysis, Analyzer
+from monitor.ingest.bisect import process_resilient
 from monitor.ingest.store import get_or_create_source, save_checkpoint, store_messages, store_quarantined
 from monitor.message import Batch, Checkpoint
 from monitor.storage.db import Database
@@ -121,6 +123,23 @@ def process_batch(
     return stats
 
 
+def _store(
+    db: Database,
+    source_name: str,
+    source_kind: str,
+    analyzer: Analyzer,
+    targets: Sequence[TargetConfig],
+    paging: Paging | None,
+    tickets: TicketsConfig | None,
+    batch: Batch,
+    advance_checkpoint: bool,
+) -> PollStats:
+    return process_batch(
+        db, source_name, source_kind, batch, analyzer, targets,
+        advance_checkpoint=advance_checkpoint, paging=paging, tickets=tickets,
+    )
+
+
 def poll_source(
     db: Database,
     source_name: str,
@@ -147,18 +166,16 @@ def poll_source(
         for batch in batches:
             if not len(batch) and batch.checkpoint == checkpoint:
                 continue
-            stats = process_batch(
-                db,
-                source_name,
-                connector.kind,
-                batch,
-                analyzer(),
-                targets(),
-                paging=paging() if paging is not None else None,
-                tickets=tickets,
+            store = functools.partial(
+                _store, db, source_name, connector.kind, analyzer(), targets(),
+                paging() if paging is not None else None, tickets,
             )
+            parts, stored = process_resilient(store, batch, source=source_name)
+            stats = PollStats()
+            for part in parts:
+                stats.add(part)
             checkpoint = batch.checkpoint
-            connector.after_commit(batch)
+            connector.after_commit(stored)
             total.add(stats)
             if on_batch is not None:
                 on_batch(stats)

@@ -21,7 +21,7 @@ def config(tmp_path: Path) -> Path:
         '{"id": "1", "text": "紧急：无法登录", "thread": "t1"}\n'
         '{"id": "2", "text": "还是不行", "thread": "t1"}\n'
         '{"id": "3", "text": "thanks", "thread": "t2"}\n'
-        '{"id": "4", "text": "bad", "created_at": "not a time"}\n',
+        '{"id": "4", "body": "bad"}\n',
         encoding="utf-8",
     )
     path = write_config(
@@ -100,16 +100,16 @@ def test_quarantine_list_show_and_retry_after_a_fix(
     rows = run_json(capsys, "quarantine", "list", "--json", "--config", str(config))
     assert isinstance(rows, list) and len(rows) == 1
     (row,) = rows
-    assert "unrecognised time" in row["reason"] and row["status"] == "pending"
+    assert "record has no 'text' field" in row["reason"] and row["status"] == "pending"
     capsys.readouterr()
     assert main(["quarantine", "show", str(row["id"]), "--raw", "--config", str(config)]) == 0
-    assert b'"not a time"' in capsys.readouterr().out.encode()
+    assert b'"body"' in capsys.readouterr().out.encode()
     # still bad: the retry says so and keeps the row
     assert main(["quarantine", "retry", str(row["id"]), "--config", str(config)]) == 1
     assert "still bad" in capsys.readouterr().out
-    # the operator fixes the mapping (times come from a field that is absent) and retries
+    # the operator fixes the mapping (this producer writes its text under "body") and retries
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
-    data["sources"][0]["files"]["fields"] = {"created_at": "ts"}
+    data["sources"][0]["files"]["fields"] = {"text": "body"}
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     assert main(["quarantine", "retry", "--all", "--config", str(config)]) == 0
     assert "stored" in capsys.readouterr().out

@@ -10,6 +10,7 @@ record keeps its offset before that record, so the rest is read once the file is
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -29,7 +30,8 @@ from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.parsers.slack import SlackContext, load_slack_context
 from connectors.chat_export.parsers.whatsapp import chat_name_from_file
 from connectors.chat_export.records import Broken, ParseSettings, Record
-from monitor.errors import UnavailableError
+from connectors.guard import failure_reason, guarded, is_source_error
+from connectors.paths import require_path
 from monitor.message import Author, Batch, Checkpoint, Engagement, Message, Quarantined
 
 log = structlog.get_logger(__name__)
@@ -71,8 +73,8 @@ class ChatExportConnector(Connector[ChatExportConfig]):
         batch_size: int = 500,
         stop: threading.Event | None = None,
     ) -> Iterator[Batch]:
-        if not self.config.path.exists():
-            raise UnavailableError(f"chat export path {self.config.path} does not exist (not mounted?)")
+        path = self.config.path
+        require_path(path, what="chat export source", kind="dir" if path.is_dir() else "file")
         files = self.files()
         states: dict[str, Any] = dict((checkpoint or {}).get("files") or {})
         run = _Run(self, states, max(1, batch_size))
@@ -122,14 +124,15 @@ class ChatExportConnector(Connector[ChatExportConfig]):
             title=record.chat_name,
             engagement=Engagement(likes=record.likes, replies=record.replies),
             raw_ref=f"{file.key}@{record.start}",
+            flags=record.flags,
         )
 
     def quarantine(self, broken: Broken, file: ExportFile) -> Quarantined:
         end = min(broken.end, broken.start + self.config.max_quarantine_bytes)
         try:
             raw = file.read_range(broken.start, end)
-        except OSError as exc:
-            raw = f"<unreadable: {exc}>".encode()
+        except Exception as exc:  # a corrupt zip member cannot be read back either
+            raw = f"<unreadable: {type(exc).__name__}: {exc}>".encode()
         return Quarantined(
             source=self.name,
             reason=broken.reason,
@@ -212,8 +215,40 @@ class _Run:
                 if callable(close):
                     close()
 
+    def _add(self, record: Record, family: str, ids: StableIds, file: ExportFile,
+             conversations: Conversations) -> None:
+        """The record as a message; if even that fails, the record's bytes as a quarantine row."""
+        made = guarded(
+            functools.partial(self.connector.message, record, family, ids, file, conversations),
+            source=self.connector.name,
+            raw=b"",
+            raw_ref=f"{file.key}@{record.start}",
+        )
+        if isinstance(made, Message):
+            self.messages.append(made)
+        else:
+            self.quarantined.append(self.connector.quarantine(Broken(record.start, record.end, made.reason), file))
+
     def read(self, file: ExportFile, previous: dict[str, Any] | None,
              stop: threading.Event | None) -> Iterator[Batch]:
+        """Read one file. A file that cannot be read at all (a corrupt zip member, Slack metadata
+        that is not JSON) is one quarantine row from where reading stopped, and is left alone
+        until it changes; the other files of the folder are read as usual."""
+        try:
+            yield from self._read(file, previous, stop)
+        except Exception as exc:
+            if is_source_error(exc):
+                raise
+            log.error("chat_export.file_unreadable", source=self.connector.name, file=file.key,
+                      error=type(exc).__name__, exc_info=exc)
+            start = int((self.states.get(file.key) or previous or {}).get("offset") or 0)
+            broken = Broken(start, max(start, file.size), f"unreadable export file: {failure_reason(exc)}")
+            self.quarantined.append(self.connector.quarantine(broken, file))
+            self.states[file.key] = {"format": None, "size": file.size, "mtime": file.mtime_ns, "done": True}
+            self.dirty = True
+
+    def _read(self, file: ExportFile, previous: dict[str, Any] | None,
+              stop: threading.Event | None) -> Iterator[Batch]:
         resume = self._resume_point(file, previous)
         parser = self._parser(file, resume)
         if parser is None:
@@ -234,7 +269,7 @@ class _Run:
         with file.open() as stream:
             for item in parser.items(stream, offset):
                 if isinstance(item, Record):
-                    self.messages.append(self.connector.message(item, family, ids, file, conversations))
+                    self._add(item, family, ids, file, conversations)
                     offset, parser_state = item.end, parser.state()
                 else:
                     self.quarantined.append(self.connector.quarantine(item, file))

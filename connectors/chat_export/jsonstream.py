@@ -15,7 +15,7 @@ import json
 import re
 from typing import IO, Any
 
-_WS = re.compile(r"[ \t\r\n]*")
+_WS = re.compile(r"[\ufeff \t\r\n]*")  # a BOM at the start of the file counts as whitespace
 _CHUNK = 1 << 20
 
 
@@ -26,6 +26,16 @@ class Truncated(Exception):
         super().__init__(reason)
         self.offset = offset
         self.reason = reason
+
+
+class TooDeep:
+    """Stands for a value nested too deeply for the decoder (it was skipped, not decoded)."""
+
+    def __repr__(self) -> str:
+        return "<value nested too deeply>"
+
+
+TOO_DEEP = TooDeep()
 
 
 class JsonReader:
@@ -98,6 +108,10 @@ class JsonReader:
         while True:
             try:
                 obj, end = self._scan(self._buf, self._pos)
+            except RecursionError:
+                # A value nested ~1,000 levels deep: skip its bytes so the next element is read.
+                self._skip_container()
+                return TOO_DEEP
             except json.JSONDecodeError as exc:
                 near_end = exc.pos >= len(self._buf) - 32 or exc.msg.startswith("Unterminated")
                 if near_end and self._fill():
@@ -107,3 +121,27 @@ class JsonReader:
                 continue  # a number cut by the window's end would decode short
             self._pos = end
             return obj
+
+    def _skip_container(self) -> None:
+        """Consume one array/object without decoding it: brackets counted outside strings."""
+        depth, in_string, escaped = 0, False, False
+        while True:
+            if self._pos >= len(self._buf) and not self._fill():
+                raise Truncated(self.byte_offset(), "document ends inside a value")
+            char = self._buf[self._pos]
+            self._pos += 1
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+            elif char in "]}":
+                depth -= 1
+                if depth <= 0:
+                    return

@@ -116,7 +116,7 @@ class JsonWalk:
         child = _CHILD_ROLES.get((frame.role, key)) if isinstance(key, str) else None
         if child is None:
             value = reader.value()
-            if key in _META_KEYS and frame.role in ("root", "chat") and not isinstance(value, dict | list):
+            if key in _META_KEYS and frame.role in ("root", "chat") and isinstance(value, str | int | float):
                 frame.meta[key] = value
             return
         reader.expect("[" if child in ("msgs", "chatlist") else "{")

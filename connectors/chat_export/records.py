@@ -38,6 +38,7 @@ class Record:
     message_id: str = ""
     reply_to: str = ""
     private: bool = False
+    flags: tuple[str, ...] = ()  # Message.flags: time-unparsed, invalid-bytes-replaced
 
 
 @dataclass(frozen=True, slots=True)

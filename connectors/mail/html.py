@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table"}
@@ -42,9 +43,12 @@ class _TextExtractor(HTMLParser):
 def html_to_text(html: str) -> str:
     """Readable text from HTML: scripts/styles dropped, blocks on their own lines, links kept."""
     extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    text = "".join(extractor.parts)
+    try:
+        extractor.feed(html)
+        extractor.close()
+        text = "".join(extractor.parts)
+    except AssertionError:  # html.parser raises it on unknown "<![keyword" sections: strip tags instead
+        text = unescape(re.sub(r"<[^>]*>", " ", html))
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

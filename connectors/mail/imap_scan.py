@@ -23,11 +23,11 @@ from urllib.parse import quote
 
 import structlog
 
+from connectors.guard import guarded
 from connectors.mail.identity import IDENTITY_FIELDS, header_block, mail_identity
 from connectors.mail.imap_config import ImapConfig
 from connectors.mail.imap_session import ImapSession, UidValidityChanged
 from connectors.mail.parse import parse_mail
-from monitor.errors import BadInputError
 from monitor.message import Message, Quarantined
 
 log = structlog.get_logger(__name__)
@@ -224,16 +224,17 @@ class FolderScanner:
             partial = f"{ref}/;PARTIAL=0.{len(raw)}"  # RFC 5092: only this prefix was kept
             return ScanItem(uid, quarantined=Quarantined(source, reason, raw, partial, size))
         received = when.astimezone(UTC) if when is not None and when.tzinfo else None
-        try:
-            parsed = parse_mail(raw, source=source, external_id=mail_identity(header_block(raw), size),
-                                raw_ref=ref, received_at=received)
-        except BadInputError as exc:
-            return ScanItem(uid, quarantined=Quarantined(source, str(exc), raw, ref, size))
-        except Exception as exc:  # a parser bug must not stop the mailbox: keep the mail, log the bug
-            log.exception("imap.parser_crashed", source=source, raw_ref=ref)
-            reason = f"parser error {type(exc).__name__}: {exc}"
-            return ScanItem(uid, quarantined=Quarantined(source, reason, raw, ref, size))
-        return ScanItem(uid, message=parsed.message)
+        item = guarded(
+            lambda: parse_mail(raw, source=source, external_id=mail_identity(header_block(raw), size),
+                               raw_ref=ref, received_at=received).message,
+            source=source,
+            raw=raw,
+            raw_ref=ref,
+            raw_size=size,
+        )
+        if isinstance(item, Quarantined):
+            return ScanItem(uid, quarantined=item)
+        return ScanItem(uid, message=item)
 
 
 def _search(low: int, high: int) -> Callable[[Any], list[int]]:

@@ -133,6 +133,8 @@ class StoredMessage(Base):
     # threading (migration 0006): see Message.ref_id / Message.topic
     ref_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # what was repaired on the way in (migration 0005): comma-separated Message.flags, "" when clean
+    flags: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
     source: Mapped[Source] = relationship()
 

@@ -121,12 +121,11 @@ def test_a_settled_file_cut_mid_record_quarantines_the_rest(tmp_path: Path) -> N
         (b'{"id": 1, "text": "ok"}\n\xff\xfe bad bytes\n', "invalid utf-8"),
         (b'{"id": 1, "text": "ok"}\n[1, 2]\n', "not an object"),
         (b'{"id": 1, "text": "ok"}\n{"id": 2}\n', "no 'text' field"),
-        (
-            b'{"id": 1, "text": "ok"}\n{"id": 2, "text": "x", "created_at": "yesterday"}\n',
-            "unrecognised time",
-        ),
+        (b'{"id": 1, "text": "ok"}\n{"id": 2, "text": ["x"]}\n', "'text' is a list, not text"),
+        (b'{"id": 1, "text": "ok"}\n{"id": {"n": 1}, "text": "x"}\n', "'id' must be a string or an integer"),
+        (b'{"id": 1, "text": "ok"}\n{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "RecursionError"),
     ],
-    ids=["invalid-utf8", "not-object", "no-text", "bad-time"],
+    ids=["invalid-utf8", "not-object", "no-text", "list-text", "object-id", "nested-100k"],
 )
 def test_bad_records_are_quarantined_and_the_rest_is_read(
     tmp_path: Path, content: bytes, reason: str

@@ -520,3 +520,39 @@ def test_weibo_repost_chains_and_quoted_links_share_one_thread(server: FeedServe
         ticket_of = {url: ticket for url, ticket in session.execute(select(StoredMessage.url, StoredMessage.ticket_id))}
     assert ticket_of["https://weibo.com/1/P1"] == ticket_of["https://weibo.com/1/P2"] == ticket_of["https://weibo.com/1/P4"]
     assert ticket_of["https://weibo.com/1/P3"] != ticket_of["https://weibo.com/1/P1"]
+
+
+# -- poison entries --------------------------------------------------------------------------------
+
+
+class BuggyRss(RssConnector):
+    """The real connector with a parser bug for one entry: feedparser sanitises every markup that
+    would break our own parsing, so the bug is planted (the guard around each entry is under test)."""
+
+    def _entry(self, url: str, entry: Any, fetched_at: datetime) -> Any:
+        if str(entry.get("link", "")).endswith("O4x00500"):
+            raise TypeError("unsupported operand type(s) for +: 'NoneType' and 'str'")
+        return super()._entry(url, entry, fetched_at)
+
+
+def test_one_poison_entry_among_a_thousand_is_quarantined_in_one_poll(
+    server: FeedServer, sqlite_db: Any
+) -> None:
+    """The 999 other entries of the same document are stored, the broken one is one quarantine row
+    with the entry as JSON, and the next poll (same document) stores or quarantines nothing again."""
+    from tests.helpers.poison import poll_once
+
+    route = Route(body=b"")
+    server.routes["/weibo/user/1"] = route
+    WeiboTimeline(route, start=1000)
+    route.etag = route.last_modified = None  # serve the full document every time
+    plain = make_connector(server, [{"route": "/weibo/user/1"}], seen_ids=2000, lookback_days=400)
+    connector = BuggyRss(plain.name, plain.config)
+
+    first = poll_once(sqlite_db, connector)
+    assert (first.stored, first.stats.new) == (999, 999)
+    ((reason, raw_ref, raw),) = first.quarantine
+    assert reason == "parser error TypeError: unsupported operand type(s) for +: 'NoneType' and 'str'"
+    assert raw_ref == f"{server.base}/weibo/user/1#entry-499" and b"O4x00500" in raw
+    again = poll_once(sqlite_db, connector)
+    assert (again.stats.new, again.stats.quarantined, len(again.quarantine)) == (0, 0, 1)

@@ -409,3 +409,42 @@ def test_retweets_and_quotes_thread_onto_the_original_tweet(
     tickets = [ticket_of[t["id"]] for t in tweets]
     assert tickets[0] == tickets[1] == tickets[2] == tickets[5]
     assert tickets[3] == tickets[4] != tickets[0]
+
+
+# -- poison tweets -------------------------------------------------------------------------------
+
+
+def test_one_poison_tweet_among_a_thousand_is_quarantined_in_one_poll(
+    adapter: ReplayAdapter, sqlite_db: Any
+) -> None:
+    """Ten pages of 100 tweets derived from the recorded search page, one whose ``like_count`` is
+    not a number: 999 stored, the bad tweet quarantined as JSON, since_id advanced, one poll."""
+    from tests.helpers.poison import poll_once
+
+    template = EARLIER.json()["data"][0]
+    first_id = int(template["id"])
+    tweets = []
+    for k in range(1000):
+        tweet = dict(template, id=str(first_id - k * (1000 << 22)), text=f"第{k}条投诉")
+        tweet["public_metrics"] = {"retweet_count": 0, "reply_count": 0, "like_count": 1, "quote_count": 0}
+        if k == 500:
+            tweet["public_metrics"] = dict(tweet["public_metrics"], like_count="n/a")
+        tweets.append(tweet)
+
+    def page(request: requests.PreparedRequest) -> Interaction:
+        token = {k: v[-1] for k, v in parse_qs(urlsplit(request.url or "").query).items()}.get("next_token")
+        start = int(token or 0)
+        chunk = tweets[start : start + 100]
+        meta: dict[str, Any] = {"result_count": len(chunk), "newest_id": chunk[0]["id"], "oldest_id": chunk[-1]["id"]}
+        if start + 100 < len(tweets):
+            meta["next_token"] = str(start + 100)
+        return EARLIER.with_json({"data": chunk, "meta": meta})
+
+    adapter.route("GET", SEARCH, page)
+    connector = make_connector(replay_session(adapter), page_size=100, initial_pages=10)
+    first = poll_once(sqlite_db, connector)
+    assert (first.stored, first.stats.new) == (999, 999)
+    ((reason, raw_ref, raw),) = first.quarantine
+    assert reason == "parser error ValueError: invalid literal for int() with base 10: 'n/a'"
+    assert raw_ref == f"search:Tweepy#{tweets[500]['id']}" and b'"n/a"' in raw
+    assert first.checkpoint["streams"]["search:Tweepy"] == {"since_id": str(first_id), "run": None}

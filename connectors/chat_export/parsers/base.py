@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, ClassVar
 
+import structlog
+
 from connectors.chat_export.files import ExportFile
-from connectors.chat_export.records import Item, ParseSettings
+from connectors.chat_export.records import Broken, Item, ParseSettings, Record
+from connectors.guard import failure_reason, is_source_error
+from monitor.errors import BadInputError
+
+log = structlog.get_logger("yuqing.connectors")
 
 
 class ChatParser(ABC):
@@ -40,3 +46,19 @@ class ChatParser(ABC):
 
     def state(self) -> dict[str, Any]:
         return {}
+
+    def guarded(self, start: int, end: int, build: Callable[[], Iterable[Item] | Item | None]) -> list[Item]:
+        """The items ``build`` makes of the record at ``[start, end)``; whatever it raises makes
+        the record one Broken span instead (connectors.guard), so the rest of the file is read."""
+        try:
+            made = build()
+        except Exception as exc:
+            if is_source_error(exc):
+                raise
+            if not isinstance(exc, BadInputError):
+                log.error("record_parse_failed", file=self.file.key, start=start, error=type(exc).__name__,
+                          exc_info=exc)
+            return [Broken(start, end, failure_reason(exc))]
+        if made is None:
+            return []
+        return [made] if isinstance(made, Record | Broken) else list(made)

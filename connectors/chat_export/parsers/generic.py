@@ -6,6 +6,7 @@ Only used when ``mapping`` is configured and the file has the mapped columns (CS
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from connectors.chat_export.csvrows import csv_rows
 from connectors.chat_export.files import ExportFile, sniff_encoding
 from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record
+from connectors.hygiene import TIME_UNPARSED, optional_text, require_text, scalar_id
+from connectors.timeparse import resolve_time
 
 
 def _lookup(obj: Any, dotted: str) -> Any:
@@ -26,23 +29,8 @@ def _lookup(obj: Any, dotted: str) -> Any:
     return obj
 
 
-def parse_time(value: Any, mapping: GenericMapping, settings: ParseSettings) -> datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        if mapping.time_format in ("epoch", "epoch_ms"):
-            number = float(value) / (1000 if mapping.time_format == "epoch_ms" else 1)
-            return datetime.fromtimestamp(number, tz=UTC)
-        text = str(value).strip()
-        parsed = (datetime.fromisoformat(text) if mapping.time_format == "iso"
-                  else datetime.strptime(text, mapping.time_format))
-    except (ValueError, OverflowError, OSError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=settings.timezone)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+def _text(value: Any, field: str) -> str:
+    return require_text(value, field, allow_empty=True)
 
 
 def _id(value: Any) -> str:
@@ -99,14 +87,16 @@ class GenericParser(ChatParser):
             yield from self._csv(stream, offset, mapping)
 
     def _record(self, get: Any, start: int, end: int, mapping: GenericMapping) -> Item:
-        created = parse_time(get(mapping.created_at), mapping, self.settings)
-        if created is None:
-            return Broken(start, end, f"no readable time in {mapping.created_at!r}")
-        chat = _text(get(mapping.chat)) if mapping.chat else ""
+        created, flags = resolve_time(get(mapping.created_at), now=datetime.now(UTC),
+                                      zone=self.settings.timezone, time_format=mapping.time_format)
+        if get(mapping.created_at) in (None, ""):
+            flags = (TIME_UNPARSED,)
+        chat = scalar_id(get(mapping.chat), mapping.chat) if mapping.chat else ""
         chat = chat or mapping.chat_value or self.settings.default_chat
-        sender = _text(get(mapping.sender)) if mapping.sender else ""
-        sender_id = (_text(get(mapping.sender_id)) if mapping.sender_id else "") or sender
-        return Record(chat, chat, sender_id, sender, created, _text(get(mapping.text)), start, end,
+        sender = optional_text(get(mapping.sender), mapping.sender) if mapping.sender else ""
+        sender_id = (scalar_id(get(mapping.sender_id), mapping.sender_id) if mapping.sender_id else "") or sender
+        text = _text(get(mapping.text), mapping.text)
+        return Record(chat, chat, sender_id, sender, created, text, start, end, flags=flags,
                       message_id=_id(get(mapping.id)) if mapping.id else "",
                       reply_to=_id(get(mapping.reply_to)) if mapping.reply_to else "")
 
@@ -119,14 +109,15 @@ class GenericParser(ChatParser):
                 continue
             try:
                 obj = json.loads(raw.decode(self._encoding))
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 cut = not raw.endswith(b"\n") and position >= self.file.size
                 yield Broken(start, position, f"invalid JSON line: {exc}", tail=cut)
                 continue
             if not isinstance(obj, dict):
                 yield Broken(start, position, "JSON line is not an object")
                 continue
-            yield self._record(lambda key, o=obj: _lookup(o, key), start, position, mapping)
+            build = functools.partial(self._record, functools.partial(_lookup, obj), start, position, mapping)
+            yield from self.guarded(start, position, build)
 
     def _csv(self, stream: IO[bytes], offset: int, mapping: GenericMapping) -> Iterator[Item]:
         for row in csv_rows(stream, offset, self._encoding, mapping.delimiter):
@@ -141,4 +132,5 @@ class GenericParser(ChatParser):
                              tail=tail)
                 continue
             fields = dict(zip(self._columns, row.values, strict=True))
-            yield self._record(fields.get, row.start, row.end, mapping)
+            yield from self.guarded(row.start, row.end,
+                                    functools.partial(self._record, fields.get, row.start, row.end, mapping))

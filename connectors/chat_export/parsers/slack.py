@@ -10,6 +10,7 @@ their attachments when the message text is empty.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -21,11 +22,13 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, ClassVar
 
 from connectors.chat_export.files import ExportFile
-from connectors.chat_export.jsonstream import Truncated
+from connectors.chat_export.jsonstream import TOO_DEEP, Truncated
 from connectors.chat_export.jsonwalk import Element, JsonWalk
 from connectors.chat_export.parsers.base import ChatParser
-from connectors.chat_export.parsers.telegram import scalar_id
+from connectors.chat_export.parsers.telegram import plain_id
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record, reaction_total
+from connectors.hygiene import TIME_UNPARSED, require_text, scalar_id
+from connectors.timeparse import resolve_time
 
 SKIPPED_SUBTYPES = frozenset({
     "channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
@@ -93,8 +96,8 @@ def load_slack_context(root: Path, file: ExportFile) -> SlackContext:
 
 def _thread_parent(message: dict[str, Any]) -> str:
     """``thread_ts`` of a threaded reply (the parent's ``ts``); "" for a parent or a plain post."""
-    parent = scalar_id(message.get("thread_ts"))
-    return parent if parent and parent != scalar_id(message.get("ts")) else ""
+    parent = plain_id(message.get("thread_ts"))
+    return parent if parent and parent != plain_id(message.get("ts")) else ""
 
 
 def render(text: str, users: dict[str, str]) -> str:
@@ -133,8 +136,7 @@ class SlackParser(ChatParser):
         self._last_end = None
         try:
             for element in self._walk.elements(stream, offset):
-                item = self._record(element)
-                if item is not None:
+                for item in self.guarded(element.start, element.end, functools.partial(self._record, element)):
                     self._last_end = element.end
                     yield item
         except Truncated as exc:
@@ -143,7 +145,7 @@ class SlackParser(ChatParser):
                          tail=True)
 
     def _text(self, message: dict[str, Any]) -> str:
-        text = str(message.get("text") or "")
+        text = require_text(message.get("text"), "text", allow_empty=True)
         if not text.strip():
             parts = []
             for attachment in message.get("attachments") or []:
@@ -156,15 +158,16 @@ class SlackParser(ChatParser):
 
     def _record(self, element: Element) -> Item | None:
         message = element.value
+        if message is TOO_DEEP:
+            return Broken(element.start, element.end, "Slack message nested too deeply to read")
         if not isinstance(message, dict):
             return Broken(element.start, element.end, "Slack message is not an object")
         if message.get("type", "message") != "message" or message.get("subtype") in SKIPPED_SUBTYPES:
             return None
-        try:
-            created = datetime.fromtimestamp(float(message["ts"]), tz=UTC)
-        except (KeyError, TypeError, ValueError, OverflowError):
-            return Broken(element.start, element.end, "Slack message without a readable ts")
-        sender_id = str(message.get("user") or message.get("bot_id") or "")
+        created, flags = resolve_time(message.get("ts"), now=datetime.now(UTC), zone=UTC)
+        if message.get("ts") in (None, ""):
+            flags = (TIME_UNPARSED,)
+        sender_id = scalar_id(message.get("user"), "user") or scalar_id(message.get("bot_id"), "bot_id")
         profile = message.get("user_profile") or {}
         sender_name = (self._context.users.get(sender_id) or message.get("username")
                        or profile.get("real_name") or sender_id)
@@ -180,7 +183,8 @@ class SlackParser(ChatParser):
             end=element.end,
             likes=reaction_total(message.get("reactions")),
             replies=replies if isinstance(replies, int) else 0,
-            message_id=scalar_id(message.get("ts")),
+            message_id=plain_id(message.get("ts")),
             reply_to=_thread_parent(message),
             private=self._private,
+            flags=flags,
         )

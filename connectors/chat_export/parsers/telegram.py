@@ -9,52 +9,60 @@ else from ``date`` (local time of the exporting machine: the configured timezone
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any, ClassVar
 
 from connectors.chat_export.files import ExportFile
-from connectors.chat_export.jsonstream import Truncated
+from connectors.chat_export.jsonstream import TOO_DEEP, Truncated
 from connectors.chat_export.jsonwalk import Element, JsonWalk
 from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record, reaction_total
+from connectors.hygiene import TIME_UNPARSED, optional_text, require_text, scalar_id
+from connectors.timeparse import parse_time
 
 # Telegram chat types with one other party: the whole chat is one conversation per quiet gap.
 PRIVATE_TYPES = frozenset({"personal_chat", "bot_chat", "saved_messages"})
 
 
-def scalar_id(value: Any) -> str:
-    """A message id as text; "" for anything that is not a plain number or string."""
+def plain_id(value: Any) -> str:
+    """A message id used only as a threading hint, as text; "" for anything that is not a plain
+    number or string (an odd reply id never costs the message)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         return ""
     return str(value)[:64]
 
 
 def flatten_text(text: Any) -> str:
-    """Telegram's ``text``: a string, or a list of strings and ``{"type", "text"}`` entities."""
-    if isinstance(text, str):
-        return text
+    """Telegram's ``text``: a string, or a list of strings and ``{"type", "text"}`` entities.
+
+    Anything else (a number, an object, an entity whose ``text`` is not a string) is not a
+    message text: BadInputError, so the message is quarantined with the reason.
+    """
+    if text is None:
+        return ""
     if isinstance(text, list):
-        return "".join(part if isinstance(part, str) else str(part.get("text", ""))
-                       for part in text if isinstance(part, str | dict))
-    return ""
+        parts = []
+        for part in text:
+            if isinstance(part, dict):
+                part = require_text(part.get("text"), "text entity", allow_empty=True)
+            parts.append(require_text(part, "text part", allow_empty=True))
+        return "".join(parts)
+    return require_text(text, "text", allow_empty=True)
 
 
-def message_time(message: dict[str, Any], settings: ParseSettings) -> datetime | None:
-    unix = message.get("date_unixtime")
-    if unix not in (None, ""):
-        try:
-            return datetime.fromtimestamp(int(unix), tz=UTC)
-        except (TypeError, ValueError, OverflowError):
-            return None
-    value = message.get("date")
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=settings.timezone)
+def message_time(message: dict[str, Any], settings: ParseSettings) -> tuple[datetime, tuple[str, ...]]:
+    """``date_unixtime`` (UTC), else ``date`` (local time of the exporting machine); the fetch
+    time with the ``time-unparsed`` flag when neither can be read."""
+    now = datetime.now(UTC)
+    for key in ("date_unixtime", "date"):
+        value = message.get(key)
+        if value not in (None, ""):
+            parsed = parse_time(value, now=now, zone=settings.timezone)
+            if parsed is not None:
+                return parsed, ()
+    return now, (TIME_UNPARSED,)
 
 
 class TelegramParser(ChatParser):
@@ -84,8 +92,7 @@ class TelegramParser(ChatParser):
         self._last_end = None
         try:
             for element in self._walk.elements(stream, offset):
-                item = self._record(element)
-                if item is not None:
+                for item in self.guarded(element.start, element.end, functools.partial(self._record, element)):
                     self._last_end = element.end
                     yield item
         except Truncated as exc:
@@ -96,30 +103,30 @@ class TelegramParser(ChatParser):
 
     def _record(self, element: Element) -> Item | None:
         message = element.value
+        if message is TOO_DEEP:
+            return Broken(element.start, element.end, "message nested too deeply to read")
         if not isinstance(message, dict):
             return Broken(element.start, element.end, "message entry is not an object")
         if message.get("type", "message") != "message":
             return None  # service entry: joined, phone call, pinned ...
-        created = message_time(message, self.settings)
-        if created is None:
-            return Broken(element.start, element.end, "message without a readable date")
+        created, flags = message_time(message, self.settings)
         chat = element.chat
         chat_id = str(chat.get("id") or chat.get("name") or self.settings.default_chat)
-        sender_name = message.get("from") or ""
-        sender_id = message.get("from_id")
-        sender_key = str(sender_id) if sender_id not in (None, "") else str(sender_name)
+        sender_name = optional_text(message.get("from"), "from")
+        sender_key = scalar_id(message.get("from_id"), "from_id") or sender_name
         return Record(
             chat_id=chat_id,
             chat_name=str(chat.get("name") or ""),
             sender_id=sender_key,
-            sender_name=str(sender_name),
+            sender_name=sender_name,
             created_at=created,
             text=flatten_text(message.get("text")),
             start=element.start,
             end=element.end,
             likes=reaction_total(message.get("reactions")),
-            message_id=scalar_id(message.get("id")),
-            reply_to=scalar_id(message.get("reply_to_message_id")),
+            message_id=plain_id(message.get("id")),
+            reply_to=plain_id(message.get("reply_to_message_id")),
             private=str(chat.get("type") or "") in PRIVATE_TYPES,
+            flags=flags,
         )
 

@@ -16,6 +16,7 @@ Media messages (图片, 语音, 视频, 表情 ...) are kept with empty text.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from connectors.chat_export.csvrows import Row, csv_rows
 from connectors.chat_export.files import ExportFile, sniff_encoding
 from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record
+from connectors.hygiene import TIME_UNPARSED
+from connectors.timeparse import parse_time
 
 WECHATMSG_COLUMNS = ("localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status",
                      "StrContent", "StrTime", "Remark", "NickName", "Sender")
@@ -44,15 +47,13 @@ def chat_from_file(default_chat: str) -> str:
 
 
 def local_time(value: str, settings: ParseSettings) -> datetime | None:
-    value = value.strip()
-    if value.isdigit():
-        number = int(value)
-        return datetime.fromtimestamp(number / 1000 if number > 10**11 else number, tz=UTC)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=settings.timezone)
+    """A Unix time (seconds or milliseconds) or a local date-time; None when unreadable."""
+    return parse_time(value, now=datetime.now(UTC), zone=settings.timezone)
+
+
+def _or_fetch_time(created: datetime | None) -> tuple[datetime, tuple[str, ...]]:
+    """An unreadable time never loses the message: the fetch time, flagged."""
+    return (created, ()) if created is not None else (datetime.now(UTC), (TIME_UNPARSED,))
 
 
 def _header_of(head: str) -> list[str]:
@@ -88,9 +89,7 @@ class WeChatCsvParser(ChatParser):
             if not self._columns:
                 self._columns = [c.strip() for c in row.values]
                 continue
-            item = self._item(row)
-            if item is not None:
-                yield item
+            yield from self.guarded(row.start, row.end, functools.partial(self._item, row))
 
     def _item(self, row: Row) -> Item | None:
         tail = not row.terminated and row.end >= self.file.size
@@ -108,29 +107,25 @@ class WeChatCsvParser(ChatParser):
         kind = int(fields["Type"]) if fields["Type"].strip().isdigit() else 1
         if kind == 10000:
             return None
-        created = (local_time(fields["CreateTime"], self.settings)
-                   or local_time(fields["StrTime"], self.settings))
-        if created is None:
-            return Broken(row.start, row.end, "WeChat row without a readable time")
+        created, flags = _or_fetch_time(local_time(fields["CreateTime"], self.settings)
+                                        or local_time(fields["StrTime"], self.settings))
         text = fields["StrContent"]
         if kind in _MEDIA_TYPES or (kind == 49 and text.lstrip().startswith("<")):
             text = ""
         sender_id = fields["Sender"] or ("me" if fields["IsSender"] == "1" else "")
         name = fields["Remark"] or fields["NickName"] or sender_id
         chat = chat_from_file(self.settings.default_chat)
-        return Record(chat, chat, sender_id, name, created, text, row.start, row.end)
+        return Record(chat, chat, sender_id, name, created, text, row.start, row.end, flags=flags)
 
     def _pywxdump(self, fields: dict[str, str], row: Row) -> Item | None:
         kind = fields["type_name"].strip()
         if kind in _SYSTEM_NAMES:
             return None
-        created = local_time(fields["CreateTime"], self.settings)
-        if created is None:
-            return Broken(row.start, row.end, "WeChat row without a readable time")
+        created, flags = _or_fetch_time(local_time(fields["CreateTime"], self.settings))
         text = "" if kind in _MEDIA_NAMES else fields["msg"]
         chat = fields["room_name"] or chat_from_file(self.settings.default_chat)
         sender = fields["talker"] or ("me" if fields["is_sender"] == "1" else "")
-        return Record(chat, chat, sender, sender, created, text, row.start, row.end)
+        return Record(chat, chat, sender, sender, created, text, row.start, row.end, flags=flags)
 
 
 class WeChatTxtParser(ChatParser):
@@ -178,15 +173,18 @@ class WeChatTxtParser(ChatParser):
                 yield Broken(orphan, start, "lines before the first WeChat message header")
                 orphan = None
             if pending is not None:
-                yield from self._finish(pending, body, start)
+                yield from self._finish_guarded(pending, body, start)
             pending, body = (header.group(1), header.group(2), start), []
         if pending is not None and not closed:
             # Every record ends with a blank line; without it the file was cut inside the record.
             yield Broken(pending[2], position, "file ends inside a WeChat message (cut off)", tail=True)
         elif pending is not None:
-            yield from self._finish(pending, body, position)
+            yield from self._finish_guarded(pending, body, position)
         elif orphan is not None:
             yield Broken(orphan, position, "no WeChat message header found", tail=True)
+
+    def _finish_guarded(self, pending: tuple[str, str, int], body: list[str], end: int) -> list[Item]:
+        return self.guarded(pending[2], end, lambda: list(self._finish(pending, body, end)))
 
     def _finish(self, pending: tuple[str, str, int], body: list[str], end: int) -> Iterator[Item]:
         stamp, sender, start = pending
@@ -194,12 +192,9 @@ class WeChatTxtParser(ChatParser):
             body.pop()
         if not body:
             return  # a one-line system note ("xx撤回了一条消息")
-        created = local_time(stamp, self.settings)
-        if created is None:
-            yield Broken(start, end, "impossible WeChat timestamp")
-            return
+        created, flags = _or_fetch_time(local_time(stamp, self.settings))
         text = "\n".join(body)
         if text.strip() in MEDIA_PLACEHOLDERS:
             text = ""
         chat = chat_from_file(self.settings.default_chat)
-        yield Record(chat, chat, sender, sender, created, text, start, end)
+        yield Record(chat, chat, sender, sender, created, text, start, end, flags=flags)

@@ -23,6 +23,7 @@ from typing import IO, Any, ClassVar
 from connectors.chat_export.files import ExportFile, sniff_encoding
 from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record
+from connectors.hygiene import INVALID_BYTES
 
 _SP = "[ \u202f\u00a0]"
 HEADER = re.compile(
@@ -48,11 +49,19 @@ SYSTEM_PREFIXES = (
     "訊息和通話已端對端加密",
     "訊息及通話均經端對端加密",
 )
+# What WhatsApp writes instead of a photo, video, voice note or file in a text-only export, per
+# locale: Android wraps it in angle brackets (some builds use U+2039 "‹" for the first one),
+# iOS writes "<kind> omitted" / "<attached: file>", and names files "(file attached)".
+_OPEN, _CLOSE = "[<‹〈＜]", "[>›〉＞]"
 _MEDIA = re.compile(
-    r"\u200e?(?:<Media omitted>|<media omitted>|<Medien ausgelassen>|<Multimedia omitido>"
-    r"|<Média omis>|<省略影音內容>|<省略媒体文件>|<媒体文件已忽略>|<附件：[^>]*>"
-    r"|<attached: [^>]*>|(?:image|video|audio|sticker|GIF|document) omitted"
-    r"|[^\n]* \(file attached\))"
+    r"[\u200e\u200f]?(?:"
+    + _OPEN + r"(?:Media omitted|media omitted|Medien ausgelassen|Multimedia omitido|Média omis"
+    r"|Mídia omitida|Media weggelaten|省略影音内容|省略影音內容|影音內容已略去|影音内容已略去"
+    r"|已省略多媒體檔案|已省略多媒体文件|省略媒体文件|媒体文件已忽略|媒體檔案已略去"
+    r"|(?:附件|已附加|attached)\s*[:：][^>›〉＞]*)" + _CLOSE
+    + r"|(?:image|video|audio|sticker|GIF|document|Contact card) omitted"
+    r"|(?:图片|圖片|图像|影像|影片|视频|視訊|音訊|音频|音頻|贴图|貼圖|文件|檔案|文檔|GIF)已(?:略去|省略|忽略)"
+    r"|[^\n]* \((?:file attached|文件附件|檔案已附加|已附加檔案)\))"
 )
 
 
@@ -123,6 +132,7 @@ class WhatsAppParser(ChatParser):
         self._order: str = str(self.resumed.get("order", ""))
         self._encoding: str = str(self.resumed.get("encoding", ""))
         self._dates: dict[tuple[str, str, str], tuple[int, int, int] | None] = {}
+        self._replaced = False  # the pending message had bytes invalid in the encoding (now U+FFFD)
 
     @classmethod
     def sniff(cls, head: str, file: ExportFile, settings: ParseSettings) -> int:
@@ -177,24 +187,28 @@ class WhatsAppParser(ChatParser):
         position = offset
         orphan_start: int | None = None
         last_line = ""
+        self._replaced = False
         for raw in stream:
             start, position = position, position + len(raw)
+            replaced = False
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError:
                 if position >= self.file.size and not raw.endswith(b"\n"):
                     if pending is not None:
-                        yield from self._finish(pending, body, start)
+                        yield from self._finish_guarded(pending, body, start)
                         pending = None
                     yield Broken(start, position, "file ends inside a character (cut off)", tail=True)
                     return
                 line = raw.decode(encoding, "replace")
+                replaced = True
             line = line.rstrip("\r\n")
             last_line = line if not raw.endswith(b"\n") else ""
             header = match_header(line)
             if header is None:
                 if pending is not None:
                     body.append(line)
+                    self._replaced = self._replaced or replaced
                 elif orphan_start is None:
                     orphan_start = start
                 continue
@@ -202,20 +216,24 @@ class WhatsAppParser(ChatParser):
                 yield Broken(orphan_start, start, "lines before the first message header")
                 orphan_start = None
             if pending is not None:
-                yield from self._finish(pending, body, start)
+                yield from self._finish_guarded(pending, body, start)
             pending, body = (header, start), [line[header.end():]]
+            self._replaced = replaced
         if pending is not None:
             end = position
             if last_line and len(body) > 1 and _PARTIAL_HEADER.fullmatch(last_line):
                 # Cut off inside the next message's header: keep the complete part.
                 end = position - len(last_line.encode(encoding))
                 body.pop()
-                yield from self._finish(pending, body, end)
+                yield from self._finish_guarded(pending, body, end)
                 yield Broken(end, position, "file ends inside a message header (cut off)", tail=True)
                 return
-            yield from self._finish(pending, body, end)
+            yield from self._finish_guarded(pending, body, end)
         elif orphan_start is not None:
             yield Broken(orphan_start, position, "no WhatsApp message header found", tail=True)
+
+    def _finish_guarded(self, pending: tuple[re.Match[str], int], body: list[str], end: int) -> list[Item]:
+        return self.guarded(pending[1], end, lambda: list(self._finish(pending, body, end)))
 
     def _finish(self, pending: tuple[re.Match[str], int], body: list[str], end: int) -> Iterator[Item]:
         header, start = pending
@@ -247,4 +265,5 @@ class WhatsAppParser(ChatParser):
             text = ""
         created = datetime(*ymd, hour, minute, second, tzinfo=self.settings.timezone)
         chat = self.settings.default_chat
-        yield Record(chat, chat, author, author, created, text, start, end)
+        flags = (INVALID_BYTES,) if self._replaced else ()
+        yield Record(chat, chat, author, author, created, text, start, end, flags=flags)

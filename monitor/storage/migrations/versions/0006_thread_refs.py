@@ -1,7 +1,7 @@
 """threading: a message's own reference id (RFC Message-ID, chat message id, post id) and topic
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29
 
 Numbered 0006 so that it does not clash with 0004/0005 written at the same time on other
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

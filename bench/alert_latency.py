@@ -47,6 +47,7 @@ from monitor.targets import TargetConfig
 from monitor.tickets.clusters import ClusterIndex
 from monitor.tickets.fingerprint import fingerprint
 from tests.helpers.builders import KeywordStub
+from tests.helpers.context import context
 from tests.helpers.receiver import receiver
 
 CHARS = "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起发当没成只如事把还用第样道想作种开美总从无情己面最女但现前些所同日手又行意动方期它头经长儿回位分爱老因很给名法间斯知世什两次使身者被高已亲其进此话常与活正感"
@@ -190,7 +191,7 @@ def bench_latency(kind: str, mode: str, seconds: float, rate: int) -> Run:
                 )
             sent += count
             if urgent_id is not None or rate:
-                stats = process_batch(db, "load", "bench", Batch(tuple(messages), {}), analyzer, [target])
+                stats = process_batch(context(db, analyzer, [target]), "load", "bench", Batch(tuple(messages), {}))
                 if urgent_id is not None:
                     stored_at[urgent_id] = time.perf_counter()
                 if worker is not None:

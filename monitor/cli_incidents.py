@@ -29,11 +29,11 @@ def _setup(args: argparse.Namespace) -> tuple[AppConfig, Database]:
     return config, db
 
 
-def _paging(config: AppConfig) -> Any:
-    from monitor.runtime import build_paging
+def _stories(config: AppConfig) -> Any:
+    from monitor.runtime import build_stories
 
     try:
-        return build_paging(config)
+        return build_stories(config)
     except ConfigError as exc:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
@@ -45,25 +45,27 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
-    from monitor.alerts.incident_actions import UnknownIncident, acknowledge_ref, resolve_ref
-    from monitor.tickets.incident_state import IncidentStateError
+    """``yuqing ack|resolve REF``: one meaning for tickets and incidents (``monitor.stories.lifecycle``)."""
+    from monitor.stories.lifecycle import StoryStateError, UnknownStory, act
     from monitor.tickets.service import TransitionError, set_status
 
     config, db = _setup(args)
-    now = utcnow()
+    state = "acknowledged" if args.command == "ack" else "resolved"
     try:
-        if args.command == "ack":
-            result = acknowledge_ref(db, args.ref, _paging(config), actor=_actor(args), now=now, note=args.note)
-        else:
-            result = resolve_ref(db, args.ref, _paging(config), actor=_actor(args), now=now, note=args.note)
-        print(f"{result.code}: {result.state}{'' if result.changed else ' (unchanged)'}")
+        result = act(db, _stories(config), args.ref, state, actor=_actor(args), now=utcnow(), note=args.note)
+        moved = (
+            f" · {result.tickets} 个工单 tickets -> {'processing' if state == 'acknowledged' else 'resolved'}"
+        )
+        print(
+            f"{result.code}: {result.state}{'' if result.changed else ' (unchanged)'}{moved if result.tickets else ''}"
+        )
         return 0
-    except UnknownIncident:
+    except UnknownStory:
         pass
-    except IncidentStateError as exc:
+    except StoryStateError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    with db.transaction() as session:  # a ticket that is in no incident: move the ticket itself
+    with db.transaction() as session:  # a ticket that never paged: move the ticket itself
         ticket = session.scalar(select(Ticket).where(Ticket.code == args.ref.upper()))
         if ticket is None:
             print(f"no incident or ticket {args.ref}", file=sys.stderr)
@@ -76,6 +78,59 @@ def cmd_ack(args: argparse.Namespace) -> int:
                 print(str(exc), file=sys.stderr)
                 return 1
         print(f"{ticket.code}: {ticket.status}")
+    return 0
+
+
+def cmd_story_show(args: argparse.Namespace) -> int:
+    """A story's state, who was told, and its trail with every note."""
+    from monitor.storage.models import StoryEvent
+    from monitor.stories.compose import story_code
+    from monitor.stories.lifecycle import find_story
+
+    _, db = _setup(args)
+    with db.read() as session:
+        story = find_story(session, args.ref)
+        if story is None:
+            print(f"no story for {args.ref}", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        record: dict[str, Any] = {
+            "code": story_code(session, story),
+            "kind": story.kind,
+            "state": story.state,
+            "severity": story.severity,
+            "title": story.title,
+            "route": story.route,
+            "team": story.team,
+            "receivers": story.receivers,
+            "tickets": len(story.tickets or []),
+            "messages": story.message_count,
+            "events": [
+                {
+                    "at": e.at.isoformat(),
+                    "kind": e.kind,
+                    "old": e.old_value,
+                    "new": e.new_value,
+                    "actor": e.actor,
+                    "note": e.note,
+                }
+                for e in session.scalars(
+                    select(StoryEvent).where(StoryEvent.story_id == story.id).order_by(StoryEvent.id)
+                )
+            ],
+        }
+    if args.json:
+        json.dump(record, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    print(
+        f"{record['code']} [{record['kind']}] {record['state']} {record['severity'] or '-'} {record['title']}"
+    )
+    print(
+        f"  路由 route: {record['route']} · 值班 team: {record['team'] or '-'} · 接收 receivers: {', '.join(record['receivers']) or '-'}"
+    )
+    for e in record["events"]:
+        note = f" — 备注 note: {e['note']}" if e["note"] else ""
+        print(f"  {e['at'][:19]} {e['kind']:<12} {e['old'] or ''}->{e['new'] or ''} by {e['actor']}{note}")
     return 0
 
 
@@ -124,11 +179,11 @@ def _parse_time(value: str | None, zone: ZoneInfo) -> datetime:
 
 def _oncall(args: argparse.Namespace) -> Any:
     config = load_or_exit(args)
-    paging = _paging(config)
-    if paging.oncall is None:
+    stories = _stories(config)
+    if stories.oncall is None:
         print("alerts.oncall is not configured", file=sys.stderr)
         raise SystemExit(2)
-    return paging.oncall
+    return stories.oncall
 
 
 def cmd_oncall_who(args: argparse.Namespace) -> int:
@@ -172,7 +227,7 @@ def _duration(value: str) -> timedelta:
 
 
 def cmd_silence(args: argparse.Namespace) -> int:
-    from monitor.alerts.silences import add_silence
+    from monitor.stories.silences import add_silence
 
     _, db = _setup(args)
     now = utcnow()
@@ -225,7 +280,9 @@ def cmd_silence(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from monitor.alerts.review import decide, pending_reviews
+    from monitor.pipeline import decide_review
+    from monitor.runtime import build_context
+    from monitor.stories.review import pending_reviews
 
     config, db = _setup(args)
     if args.review_command == "list":
@@ -249,14 +306,25 @@ def cmd_review(args: argparse.Namespace) -> int:
                 print(f"{r['id']:>6} {','.join(r['rules'])}: {r['text'][:80]}")
         return 0
     try:
-        state = decide(
-            db, args.id, approve=args.review_command == "approve", paging=_paging(config), now=utcnow()
-        )
+        analyzer = _analyzer(config)
+        context = build_context(config, db, analyzer, stories=_stories(config))
+        state = decide_review(context, args.id, approve=args.review_command == "approve")
     except LookupError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_NOT_FOUND
     print(f"message {args.id}: {state}")
     return 0
+
+
+def _analyzer(config: AppConfig) -> Any:
+    from monitor.analysis.engine import load_analyzer
+
+    try:
+        return load_analyzer(config.rules.paths)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -269,6 +337,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parser.add_argument("--note")
         parser.add_argument("--actor", help="who (default cli:<user>)")
         parser.set_defaults(func=cmd_ack)
+    story = sub.add_parser("story", help="one story (incident or ticket group)").add_subparsers(
+        dest="story_command", required=True
+    )
+    show = story.add_parser("show", help="state, route, who was told, trail with notes")
+    show.add_argument("ref", help="INC-42, Q000123 or S7")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_story_show)
     incidents = sub.add_parser("incidents", help="list incidents").add_subparsers(
         dest="incidents_command", required=True
     )

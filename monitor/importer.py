@@ -96,16 +96,15 @@ def pipeline_sink(config: Any, source_name: str, *, alert: bool) -> BatchSink:
     """Store through the daemon's pipeline, into the configured database."""
     from monitor.analysis.engine import load_analyzer
     from monitor.pipeline import process_batch
+    from monitor.runtime import build_context
     from monitor.storage.db import Database
 
     db = Database(config.database_url)
     db.upgrade()
-    analyzer = load_analyzer(config.rules.paths)
-    targets = [t for t in config.alerts.targets if t.enabled] if alert else []
+    context = build_context(config, db, load_analyzer(config.rules.paths), alerting=alert)
 
     def store(batch: Batch) -> Stored:
-        stats = process_batch(db, source_name, SOURCE_KIND, batch, analyzer, targets,
-                              advance_checkpoint=False)
+        stats = process_batch(context, source_name, SOURCE_KIND, batch, advance_checkpoint=False)
         return Stored(stats.new, stats.duplicates, stats.quarantined)
 
     return store

@@ -18,12 +18,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import structlog
 
-from monitor.alerts.incident_actions import ActionResult, UnknownIncident, acknowledge_ref, resolve_ref
 from monitor.alerts.links import LinkError, LinkSigner
-from monitor.alerts.paging import Paging
 from monitor.storage.db import Database
 from monitor.storage.models import utcnow
-from monitor.tickets.incident_state import IncidentStateError
+from monitor.stories.lifecycle import (
+    ActionResult,
+    StoryStateError,
+    UnknownStory,
+    acknowledge_ref,
+    resolve_ref,
+)
+from monitor.stories.settings import StoriesSettings
 
 log = structlog.get_logger("yuqing.http")
 LABELS = {"ack": "确认 Acknowledge", "resolve": "解决 Resolve"}
@@ -36,13 +41,13 @@ class AckServer:
         self,
         db: Database,
         signer: LinkSigner,
-        paging: Callable[[], Paging],
+        stories: Callable[[], StoriesSettings],
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.db, self.signer, self.paging, self.clock = db, signer, paging, clock
+        self.db, self.signer, self.stories, self.clock = db, signer, stories, clock
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -100,10 +105,10 @@ class AckServer:
         actor = f"link:{request.client_address[0]}"
         try:
             result = self._act(action, code, actor)
-        except UnknownIncident:
+        except UnknownStory:
             self._reply(request, HTTPStatus.NOT_FOUND, f"未找到 Not found: {code}")
             return
-        except IncidentStateError as exc:
+        except StoryStateError as exc:
             self._reply(request, HTTPStatus.CONFLICT, str(exc))
             return
         log.info("link_action", incident=code, action=action, changed=result.changed)
@@ -115,8 +120,8 @@ class AckServer:
 
     def _act(self, action: str, code: str, actor: str) -> ActionResult:
         if action == "ack":
-            return acknowledge_ref(self.db, code, self.paging(), actor=actor, now=self.clock())
-        return resolve_ref(self.db, code, self.paging(), actor=actor, now=self.clock())
+            return acknowledge_ref(self.db, code, self.stories(), actor=actor, now=self.clock())
+        return resolve_ref(self.db, code, self.stories(), actor=actor, now=self.clock())
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: HTTPStatus, text: str, extra: str = "") -> None:

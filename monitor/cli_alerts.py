@@ -33,7 +33,7 @@ EXIT_NOT_FOUND = 3
 
 def _duration(seconds: float) -> str:
     """``4h``, ``15m``, ``4h3s``, ``0s``."""
-    whole = int(round(seconds))
+    whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     text = "".join(f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
@@ -118,6 +118,7 @@ def _input(args: argparse.Namespace, config: Any) -> tuple[Message, Analysis]:
         from monitor.storage.models import Source, StoredMessage
 
         db = Database(config.database_url)
+        db.upgrade()
         with db.read() as session:
             row = session.get(StoredMessage, args.message_id)
             if row is None:

@@ -258,8 +258,9 @@ class Outbox:
                 payload[f"{action}_url"] = self.links.url(str(code), action, row.created_at)
         if sender.group_chat:
             _mask(payload)
-            payload["top"] = [_mask(dict(t)) for t in payload.get("top") or []]
-            payload["items"] = [_mask(dict(t)) for t in payload.get("items") or []]
+            for key in ("top", "items"):
+                if key in payload:
+                    payload[key] = [_mask(dict(t)) for t in payload[key] or []]
         return payload
 
     def _outcome(self, row: Alert, result: SendResult) -> Delivered:

@@ -27,6 +27,7 @@ from monitor.tickets.incidents import IncidentChange
 from monitor.tickets.service import TicketChange
 
 ACTIVE = ("open", "acknowledged")
+_CHUNK = 500
 
 
 def subject_of(
@@ -128,9 +129,37 @@ def grow(story: Story, count: int, severity: str | None, now: datetime) -> None:
         story.notify_at = max(now, story.notified_at + timedelta(seconds=story.group_interval_s))
 
 
-def _active(session: Session, *conditions: object) -> Story | None:
-    query = select(Story).where(Story.state.in_(ACTIVE), *conditions).order_by(Story.id.desc()).limit(1)  # type: ignore[arg-type]
-    return session.scalar(query)
+class Active:
+    """The open or acknowledged stories a batch can touch, by cluster, first ticket and incident:
+    loaded with a few ``IN`` queries per batch (not two queries per ticket)."""
+
+    def __init__(
+        self, session: Session, clusters: Iterable[int], tickets: Iterable[int], incidents: Iterable[int]
+    ) -> None:
+        self.by_cluster: dict[int, Story] = {}
+        self.by_ticket: dict[int, Story] = {}
+        self.by_incident: dict[int, Story] = {}
+        for column, keys in (
+            (Story.cluster_id, clusters),
+            (Story.ticket_id, tickets),
+            (Story.incident_id, incidents),
+        ):
+            ordered = sorted(set(keys))
+            for start in range(0, len(ordered), _CHUNK):
+                query = select(Story).where(
+                    Story.state.in_(ACTIVE), column.in_(ordered[start : start + _CHUNK])
+                )
+                for story in session.scalars(query.order_by(Story.id)):
+                    self.add(story)  # the newest story wins
+
+    def add(self, story: Story) -> Story:
+        if story.cluster_id is not None:
+            self.by_cluster[story.cluster_id] = story
+        if story.ticket_id is not None:
+            self.by_ticket[story.ticket_id] = story
+        if story.incident_id is not None:
+            self.by_incident[story.incident_id] = story
+        return story
 
 
 def _incident_story(
@@ -138,31 +167,37 @@ def _incident_story(
     settings: StoriesSettings,
     change: IncidentChange,
     clusters: Mapping[int, int],
+    active: Active,
     now: datetime,
 ) -> Story:
     incident: Incident = change.incident
     cluster = next((clusters[i.row.id] for i in change.messages if i.row.id in clusters), None)
-    story = _active(session, Story.incident_id == incident.id)
+    story = active.by_incident.get(incident.id)
     if story is None and cluster is not None:
-        story = _active(session, Story.cluster_id == cluster, Story.incident_id.is_(None))
-        if story is not None:  # the incident takes the ticket story over
+        story = active.by_cluster.get(cluster)
+        if story is not None and story.incident_id is None:  # the incident takes the ticket story over
             story.kind, story.incident_id, story.title = "incident", incident.id, incident.title[:255]
             event(session, story, "incident", now, new=incident.code)
+            active.add(story)
+        else:
+            story = None
     attrs = {**(incident.attributes or {}), "sources": list(incident.sources)}
     if story is None:
         subject = subject_of("incident", incident.severity, change.messages, attrs)
-        story = _open(
-            session,
-            settings,
-            subject,
-            now,
-            kind="incident",
-            severity=incident.severity,
-            title=incident.title[:255],
-            cluster_id=cluster,
-            incident_id=incident.id,
-            message_count=incident.message_count,
-            tickets=[],
+        story = active.add(
+            _open(
+                session,
+                settings,
+                subject,
+                now,
+                kind="incident",
+                severity=incident.severity,
+                title=incident.title[:255],
+                cluster_id=cluster,
+                incident_id=incident.id,
+                message_count=incident.message_count,
+                tickets=[],
+            )
         )
         incident.team = story.team
         return story
@@ -187,12 +222,13 @@ def _ticket_story(
     change: TicketChange,
     items: list[NewMessage],
     clusters: Mapping[int, int],
+    active: Active,
     now: datetime,
 ) -> Story | None:
     ticket = change.ticket
     cluster = next((clusters[i.row.id] for i in items if i.row.id in clusters), None)
-    story = _active(session, Story.cluster_id == cluster) if cluster is not None else None
-    story = story or _active(session, Story.ticket_id == ticket.id)
+    story = active.by_cluster.get(cluster) if cluster is not None else None
+    story = story or active.by_ticket.get(ticket.id)
     pages = change.alerting and (change.created or change.escalated)
     if story is not None:
         _tickets_of(story, [ticket.id])
@@ -204,19 +240,21 @@ def _ticket_story(
         (i for i in items if i.analysis.alert and i.analysis.priority == ticket.priority), items[0]
     )
     subject = subject_of("ticket", ticket.priority, items)
-    return _open(
-        session,
-        settings,
-        subject,
-        now,
-        kind="ticket",
-        severity=ticket.priority,
-        title=ticket.title[:255],
-        cluster_id=cluster,
-        ticket_id=ticket.id,
-        message_id=trigger.row.id,
-        message_count=len(items),
-        tickets=[ticket.id],
+    return active.add(
+        _open(
+            session,
+            settings,
+            subject,
+            now,
+            kind="ticket",
+            severity=ticket.priority,
+            title=ticket.title[:255],
+            cluster_id=cluster,
+            ticket_id=ticket.id,
+            message_id=trigger.row.id,
+            message_count=len(items),
+            tickets=[ticket.id],
+        )
     )
 
 
@@ -231,25 +269,33 @@ def observe(
     """Open or grow the stories this batch touched; return their ids (see module docstring)."""
     touched: dict[int, Story] = {}
     inhibited: dict[int, Incident] = {}
+    active = Active(
+        session,
+        clusters.values(),
+        [c.ticket.id for c in tickets],
+        [c.incident.id for c in incidents],
+    )
     for incident_change in incidents:
-        story = _incident_story(session, settings, incident_change, clusters, now)
+        story = _incident_story(session, settings, incident_change, clusters, active, now)
         touched[story.id] = story
         inhibited.update({i.row.id: incident_change.incident for i in incident_change.messages})
     for change in tickets:
         items = [i for i in change.messages if i.row.id not in inhibited]
         if items:
-            found = _ticket_story(session, settings, change, items, clusters, now)
+            found = _ticket_story(session, settings, change, items, clusters, active, now)
             if found is not None:
                 touched[found.id] = found
         else:
-            _inhibit(session, change, inhibited[change.messages[0].row.id], now)
+            _inhibit(session, change, inhibited[change.messages[0].row.id], active, now)
     return sorted(touched)
 
 
-def _inhibit(session: Session, change: TicketChange, incident: Incident, now: datetime) -> None:
+def _inhibit(
+    session: Session, change: TicketChange, incident: Incident, active: Active, now: datetime
+) -> None:
     """A ticket whose new messages all joined an incident: it belongs to the incident's story
     and does not page on its own (its trail says so)."""
-    story = _active(session, Story.incident_id == incident.id)
+    story = active.by_incident.get(incident.id)
     if story is not None:
         _tickets_of(story, [change.ticket.id])
     if change.alerting and (change.created or change.escalated):

@@ -199,7 +199,7 @@ def test_window_counts_of_a_batch_match_one_count_per_window(any_db: Database) -
     start exclusive, end inclusive, per cluster."""
     from sqlalchemy import func
 
-    from monitor.tickets.incidents import window_counts
+    from monitor.tickets.spikes import window_counts
 
     feed(any_db, [post(i, minutes=i) for i in range(30)], paging())
     with any_db.read() as session:

@@ -27,7 +27,16 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.storage.db import Database
-from monitor.storage.models import Alert, Incident, IncidentEvent, StoredMessage, Story, Ticket, TicketEvent
+from monitor.storage.models import (
+    Alert,
+    Incident,
+    IncidentEvent,
+    Lock,
+    StoredMessage,
+    Story,
+    Ticket,
+    TicketEvent,
+)
 from monitor.stories.compose import acknowledged_notice, resolved_notice, story_code
 from monitor.stories.notify import escalate, notify_due, send, told
 from monitor.stories.observe import event
@@ -198,6 +207,13 @@ def change_state(
     return ActionResult(code, state, True, notices, tickets)
 
 
+def serialise(session: Session) -> None:
+    """Take the ``incidents`` row lock first, like the batch transaction does: story rows are then
+    always locked under it, so a timer run or an ack never deadlocks with a batch (PostgreSQL,
+    MariaDB; SQLite serialises writers anyway)."""
+    session.execute(select(Lock.name).where(Lock.name == "incidents").with_for_update())
+
+
 def act(
     db: Database,
     settings: StoriesSettings,
@@ -210,6 +226,7 @@ def act(
 ) -> ActionResult:
     """``yuqing ack|resolve REF`` in one transaction (UnknownStory if ``REF`` names no story)."""
     with db.transaction() as session:
+        serialise(session)
         story = find_story(session, ref)
         if story is None:
             raise UnknownStory(f"no story for {ref!r}")
@@ -240,6 +257,7 @@ def run_timers(db: Database, settings: StoriesSettings, *, now: datetime) -> Tim
     """The ``housekeeping:stories`` job: due group timers, escalation steps, quiet incidents."""
     stats = TimerStats()
     with db.transaction() as session:
+        serialise(session)
         stats.notified = notify_due(session, settings, now)
         stats.pages += stats.notified
         cutoff = now - timedelta(minutes=settings.incidents.quiet_minutes)

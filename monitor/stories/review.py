@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from monitor.findings import priority_rank
 from monitor.notices import ReviewNeeded
 from monitor.storage.convert import to_analysis, to_message
 from monitor.storage.models import Source, StoredMessage
@@ -58,7 +57,7 @@ def review_notice(session: Session, settings: StoriesSettings, item: NewMessage)
         rules=sorted(f.rule_id for f in item.analysis.findings if f.review or f.alert),
         approve_command=f"yuqing review approve {item.row.id}",
     )
-    names = wanted(settings.targets, routing.receivers, priority if priority_rank(priority) < 3 else None)
+    names = wanted(settings.targets, routing.receivers, priority)
     return write_rows(session, f"review:{item.row.id}", names, notice, message_id=item.row.id)
 
 

@@ -9,7 +9,7 @@ it twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import structlog
@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from monitor.findings import priority_rank
 from monitor.notices import Notice, Person
-from monitor.storage.models import Alert, Story
+from monitor.storage.models import Alert, Silence, StoredMessage, Story
 from monitor.stories.compose import page_notice, update_notice
 from monitor.stories.observe import event
 from monitor.stories.queue import wanted, write_rows
 from monitor.stories.settings import StoriesSettings
+from monitor.stories.silences import active_silences
 from monitor.stories.silencing import silenced
 
 log = structlog.get_logger("yuqing.stories")
@@ -70,7 +71,13 @@ def told(session: Session, story: Story) -> list[str]:
 
 
 def send(
-    session: Session, settings: StoriesSettings, story: Story, notice: Notice, names: Collection[str]
+    session: Session,
+    settings: StoriesSettings,
+    story: Story,
+    notice: Notice,
+    names: Collection[str],
+    *,
+    fresh: bool = False,
 ) -> int:
     targets = wanted(
         settings.targets, names, None if notice.kind in ("resolved", "acknowledged") else story.severity
@@ -84,6 +91,7 @@ def send(
         ticket_id=story.ticket_id,
         incident_id=story.incident_id,
         message_id=story.message_id,
+        fresh=fresh,
     )
 
 
@@ -96,6 +104,7 @@ def page(
     now: datetime,
     *,
     everyone: bool = False,
+    fresh: bool = False,
 ) -> int:
     """A page for ``step``: the step's on-call people, plus the route's receivers on the first
     page and on repeats of a story without a team, plus everyone told so far when ``everyone``."""
@@ -109,11 +118,17 @@ def page(
         log.warning("story_nobody_to_page", story=story.id, step=step)
         return 0
     notice = page_notice(session, story, step, people, settings.incidents.top_messages)
-    return send(session, settings, story, notice, names)
+    return send(session, settings, story, notice, names, fresh=fresh)
 
 
-def first_page(session: Session, settings: StoriesSettings, story: Story, now: datetime) -> int:
-    if silenced(session, story, now):
+def first_page(
+    session: Session,
+    settings: StoriesSettings,
+    story: Story,
+    now: datetime,
+    silences: list[Silence] | None = None,
+) -> int:
+    if silenced(session, story, now, silences):
         return 0
     story.paged_at = story.notified_at = now
     story.notified_severity = story.severity
@@ -123,7 +138,7 @@ def first_page(session: Session, settings: StoriesSettings, story: Story, now: d
         now + timedelta(minutes=chain[1]) if len(chain) > 1 else now + repeat(settings, story)
     )
     event(session, story, "paged", now, new="page:0:0")
-    return page(session, settings, story, "page:0:0", 0, now)
+    return page(session, settings, story, "page:0:0", 0, now, fresh=True)
 
 
 def _raise(session: Session, settings: StoriesSettings, story: Story, now: datetime) -> int:
@@ -144,13 +159,15 @@ def _update(session: Session, settings: StoriesSettings, story: Story, now: date
     return send(session, settings, story, notice, told(session, story))
 
 
-def notify(session: Session, settings: StoriesSettings, story: Story, now: datetime) -> int:
+def notify(
+    session: Session, settings: StoriesSettings, story: Story, now: datetime, silences: list[Silence]
+) -> int:
     """The notification a due group timer stands for (at most one)."""
     story.notify_at = None
     if story.state == "resolved":
         return 0
     if story.paged_at is None:
-        return first_page(session, settings, story, now) if story.state == "open" else 0
+        return first_page(session, settings, story, now, silences) if story.state == "open" else 0
     if story.state != "open":
         return 0
     if priority_rank(story.severity) < priority_rank(story.notified_severity):
@@ -170,9 +187,21 @@ def notify_due(
             return 0
         query = query.where(Story.id.in_(sorted(only)))
     count = 0
-    for story in session.scalars(query.order_by(Story.id).with_for_update()):
-        count += notify(session, settings, story, now)
+    due = list(session.scalars(query.order_by(Story.id).with_for_update()))
+    if not due:
+        return 0
+    silences = active_silences(session, now)
+    _prefetch(session, due)
+    for story in due:
+        count += notify(session, settings, story, now, silences)
     return count
+
+
+def _prefetch(session: Session, stories: Sequence[Story]) -> None:
+    """The stories' opening messages into the identity map in one query (the pages quote them)."""
+    ids = sorted({s.message_id for s in stories if s.message_id is not None})
+    for start in range(0, len(ids), 500):
+        session.scalars(select(StoredMessage).where(StoredMessage.id.in_(ids[start : start + 500]))).all()
 
 
 def escalate(session: Session, settings: StoriesSettings, story: Story, now: datetime) -> int:

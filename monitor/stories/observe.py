@@ -106,9 +106,7 @@ def _open(
         **columns,
     )
     _route(story, settings, subject, now)
-    session.add(story)
-    session.flush()
-    event(session, story, "opened", now, new=story.severity, note=story.route)
+    session.add(story)  # flushed once for the whole batch (observe), then its "opened" event
     return story
 
 
@@ -139,6 +137,7 @@ class Active:
         self.by_cluster: dict[int, Story] = {}
         self.by_ticket: dict[int, Story] = {}
         self.by_incident: dict[int, Story] = {}
+        self.opened: list[Story] = []
         for column, keys in (
             (Story.cluster_id, clusters),
             (Story.ticket_id, tickets),
@@ -151,6 +150,11 @@ class Active:
                 )
                 for story in session.scalars(query.order_by(Story.id)):
                     self.add(story)  # the newest story wins
+
+    def new(self, story: Story) -> Story:
+        """A story opened by this batch (it has no id until the batch's one flush)."""
+        self.opened.append(story)
+        return self.add(story)
 
     def add(self, story: Story) -> Story:
         if story.cluster_id is not None:
@@ -184,7 +188,7 @@ def _incident_story(
     attrs = {**(incident.attributes or {}), "sources": list(incident.sources)}
     if story is None:
         subject = subject_of("incident", incident.severity, change.messages, attrs)
-        story = active.add(
+        story = active.new(
             _open(
                 session,
                 settings,
@@ -240,7 +244,7 @@ def _ticket_story(
         (i for i in items if i.analysis.alert and i.analysis.priority == ticket.priority), items[0]
     )
     subject = subject_of("ticket", ticket.priority, items)
-    return active.add(
+    return active.new(
         _open(
             session,
             settings,
@@ -267,7 +271,7 @@ def observe(
     now: datetime,
 ) -> list[int]:
     """Open or grow the stories this batch touched; return their ids (see module docstring)."""
-    touched: dict[int, Story] = {}
+    touched: dict[int, Story] = {}  # by id(story): new stories get their ids at the flush below
     inhibited: dict[int, Incident] = {}
     active = Active(
         session,
@@ -277,17 +281,20 @@ def observe(
     )
     for incident_change in incidents:
         story = _incident_story(session, settings, incident_change, clusters, active, now)
-        touched[story.id] = story
+        touched[id(story)] = story
         inhibited.update({i.row.id: incident_change.incident for i in incident_change.messages})
     for change in tickets:
         items = [i for i in change.messages if i.row.id not in inhibited]
         if items:
             found = _ticket_story(session, settings, change, items, clusters, active, now)
             if found is not None:
-                touched[found.id] = found
+                touched[id(found)] = found
         else:
             _inhibit(session, change, inhibited[change.messages[0].row.id], active, now)
-    return sorted(touched)
+    session.flush()
+    for story in active.opened:
+        event(session, story, "opened", now, new=story.severity, note=story.route)
+    return sorted(story.id for story in touched.values())
 
 
 def _inhibit(

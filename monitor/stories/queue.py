@@ -45,11 +45,14 @@ def write_rows(
     ticket_id: int | None = None,
     incident_id: int | None = None,
     message_id: int | None = None,
+    fresh: bool = False,
 ) -> int:
-    """One pending row per target that has not had ``key`` yet (idempotent)."""
+    """One pending row per target that has not had ``key`` yet (idempotent). ``fresh``: the key
+    cannot exist yet (a story's first page, under its row lock): no look-up; the unique
+    ``(dedupe_key, target)`` still refuses a duplicate."""
     if not targets:
         return 0
-    done = set(session.scalars(select(Alert.target).where(Alert.dedupe_key == key)))
+    done = set() if fresh else set(session.scalars(select(Alert.target).where(Alert.dedupe_key == key)))
     payload = notice.model_dump(mode="json")
     count = 0
     for target in targets:

@@ -7,13 +7,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.storage.models import IncidentEvent, StoredMessage, Story, TicketEvent
+from monitor.storage.models import IncidentEvent, Silence, StoredMessage, Story, TicketEvent
 from monitor.stories.observe import event
 from monitor.stories.silences import Subject, active_silences, matching
 
 
-def silenced(session: Session, story: Story, now: datetime) -> bool:
-    silences = active_silences(session, now)
+def silenced(session: Session, story: Story, now: datetime, silences: list[Silence] | None = None) -> bool:
+    """Whether an active silence matches the story (``silences``: the active ones, if already read)."""
+    silences = active_silences(session, now) if silences is None else silences
     if not silences:
         return False
     record = story.subject or {}

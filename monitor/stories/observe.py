@@ -31,9 +31,13 @@ _CHUNK = 500
 
 
 def subject_of(
-    kind: str, priority: str | None, items: Iterable[NewMessage], extra: Mapping[str, Sequence[str]] = {}
+    kind: str,
+    priority: str | None,
+    items: Iterable[NewMessage],
+    extra: Mapping[str, Sequence[str]] | None = None,
 ) -> Subject:
     """The route subject of a notice about ``items`` (plus an incident's stored attributes)."""
+    extra = extra or {}
     found: dict[str, set[str]] = {
         k: set(extra.get(k, ())) for k in ("feedback_type", "category", "department", "tags", "rules")
     }

@@ -1,4 +1,4 @@
-"""Alert latency and clustering throughput (issue 7).
+"""Alert latency and clustering throughput (issues 7, 11).
 
 1. Clustering: 100,000 posts (10,000 stories x 10 near-duplicate reposts, plus noise) through
    fingerprint + ClusterIndex, against a same-run baseline of raw blake2b hashing of the texts.
@@ -7,7 +7,9 @@
    outbox to a local HTTP receiver. p50/p99 from the message's stored time (the batch commit) to
    its arrival at the receiver, for: no load (the same-run baseline), the previous delivery wiring
    (a loop polling ``Outbox.deliver``) and the daemon's ``DeliveryWorker`` (woken by the commit,
-   SQLite hand-off). Message texts are generated before the clock starts.
+   SQLite hand-off). Message texts are generated before the clock starts. Since issue 11 every
+   alert goes through the route tree and the stories (incident clustering, grouping): L1 routes
+   with ``group_wait: 0``, the default route waits 30 s.
 
 Run: .venv/bin/python bench/alert_latency.py [--seconds 20] [--db sqlite|postgresql|both] [--posts 0]
 """
@@ -41,11 +43,15 @@ from monitor.alerts.senders.registry import sender_class
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AlertsConfig
 from monitor.message import Author, Batch, Message
-from monitor.pipeline import process_batch
+from monitor.pipeline import PipelineContext, process_batch
 from monitor.storage.db import Database
+from monitor.storage.models import utcnow
+from monitor.stories.routes import RouteConfig, RouteMatch
+from monitor.stories.settings import build_settings
 from monitor.targets import TargetConfig
 from monitor.tickets.clusters import ClusterIndex
 from monitor.tickets.fingerprint import fingerprint
+from monitor.tickets.incident_settings import IncidentsConfig
 from tests.helpers.builders import KeywordStub
 from tests.helpers.receiver import receiver
 
@@ -136,12 +142,20 @@ def bench_latency(kind: str, mode: str, seconds: float, rate: int) -> Run:
     """
     analyzer = KeywordStub({"紧急": ("L1", True)})
     target = TargetConfig(name="hook", kind="webhook", min_priority="L1")
+    # the route tree the daemon uses: 30 s group_wait by default, L1 at once (group_wait: 0)
+    route = RouteConfig(
+        receivers=["hook"],
+        group_wait=30,
+        routes=[RouteConfig(name="urgent", match=RouteMatch(priority=["L1"]), group_wait=0)],
+    )
+    stories = build_settings(route, [target], IncidentsConfig(), None)
     stored_at: dict[str, float] = {}
     arrived: dict[str, float] = {}
     per_batch = max(1, rate // 10)
     rng = random.Random(1)
     texts = ["".join(rng.choice(CHARS) for _ in range(30)) for _ in range(4096)]
     with database(kind) as db, receiver() as r:
+        context = PipelineContext(db, analyzer, stories, utcnow, True)
         original = r.server.RequestHandlerClass.do_POST  # type: ignore[attr-defined]
 
         def stamped(handler: object) -> None:
@@ -190,7 +204,7 @@ def bench_latency(kind: str, mode: str, seconds: float, rate: int) -> Run:
                 )
             sent += count
             if urgent_id is not None or rate:
-                stats = process_batch(db, "load", "bench", Batch(tuple(messages), {}), analyzer, [target])
+                stats = process_batch(context, "load", "bench", Batch(tuple(messages), {}))
                 if urgent_id is not None:
                     stored_at[urgent_id] = time.perf_counter()
                 if worker is not None:

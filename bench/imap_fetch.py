@@ -110,16 +110,19 @@ def stage_connector(info: dict[str, object], folder: str, batch_size: int) -> in
 
 def stage_pipeline(info: dict[str, object], folder: str, batch_size: int, db_path: str) -> int:
     from monitor.findings import Analysis
-    from monitor.pipeline import poll_source
+    from monitor.pipeline import PipelineContext, poll_source
     from monitor.storage.db import Database
+    from monitor.storage.models import utcnow
+    from monitor.stories.settings import build_settings
+    from monitor.tickets.incident_settings import IncidentsConfig
 
     db = Database(f"sqlite:///{db_path}")
     db.upgrade()
     nothing = Analysis(())
     global STARTED
     STARTED = time.perf_counter()  # the schema migration is not part of the measurement
-    stats = poll_source(db, "bench", _connector(info, folder), lambda: (lambda m: nothing),  # type: ignore[arg-type]
-                        lambda: [], batch_size=batch_size)
+    context = PipelineContext(db, lambda m: nothing, build_settings(None, [], IncidentsConfig(), None), utcnow, True)
+    stats = poll_source(lambda: context, "bench", _connector(info, folder), batch_size=batch_size)
     return stats.new
 
 

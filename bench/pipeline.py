@@ -115,9 +115,7 @@ def _pipeline(data: Path, batch_size: int, url: str | None) -> dict[str, Any]:
     connector = runtime.connectors[SOURCE]
     _warm_up(runtime.rules.current())
     started = time.perf_counter()
-    stats = poll_source(
-        runtime.db, SOURCE, connector, runtime.rules.current, runtime.targets, batch_size=batch_size
-    )
+    stats = poll_source(runtime.context, SOURCE, connector, batch_size=batch_size)
     seconds = time.perf_counter() - started
     with runtime.db.read() as session:
         tickets = session.scalar(select(func.count()).select_from(Ticket))

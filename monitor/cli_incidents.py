@@ -27,11 +27,11 @@ def _setup(args: argparse.Namespace) -> tuple[AppConfig, Database]:
     return config, open_database(config)
 
 
-def _paging(config: AppConfig) -> Any:
-    from monitor.runtime import build_paging
+def _stories(config: AppConfig) -> Any:
+    from monitor.runtime import build_stories
 
     try:
-        return build_paging(config)
+        return build_stories(config)
     except ConfigError as exc:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
@@ -47,7 +47,7 @@ def _known_actor(args: argparse.Namespace, config: AppConfig) -> str | None:
     configured; None (after printing why) when it is not."""
     if not args.actor or config.alerts.oncall is None:
         return _actor(args)
-    from monitor.alerts.oncall_config import load_oncall, person_id
+    from monitor.stories.oncall_config import load_oncall, person_id
 
     try:
         return person_id(load_oncall(config.alerts.oncall), args.actor)
@@ -60,8 +60,8 @@ def _known_actor(args: argparse.Namespace, config: AppConfig) -> str | None:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
-    from monitor.alerts.incident_actions import UnknownIncident, acknowledge_ref, resolve_ref
-    from monitor.tickets.incident_state import IncidentStateError
+    """``yuqing ack|resolve REF``: one meaning for tickets and incidents (``monitor.stories.lifecycle``)."""
+    from monitor.stories.lifecycle import StoryStateError, UnknownStory, act
     from monitor.tickets.service import TransitionError, set_status
 
     config = load_or_exit(args)
@@ -69,20 +69,22 @@ def cmd_ack(args: argparse.Namespace) -> int:
     if actor is None:
         return 2
     db = open_database(config)
-    now = utcnow()
+    state = "acknowledged" if args.command == "ack" else "resolved"
     try:
-        if args.command == "ack":
-            result = acknowledge_ref(db, args.ref, _paging(config), actor=actor, now=now, note=args.note)
-        else:
-            result = resolve_ref(db, args.ref, _paging(config), actor=actor, now=now, note=args.note)
-        print(f"{result.code}: {result.state}{'' if result.changed else ' (unchanged)'}")
+        result = act(db, _stories(config), args.ref, state, actor=actor, now=utcnow(), note=args.note)
+        moved = (
+            f" · {result.tickets} 个工单 tickets -> {'processing' if state == 'acknowledged' else 'resolved'}"
+        )
+        print(
+            f"{result.code}: {result.state}{'' if result.changed else ' (unchanged)'}{moved if result.tickets else ''}"
+        )
         return 0
-    except UnknownIncident:
+    except UnknownStory:
         pass
-    except IncidentStateError as exc:
+    except StoryStateError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    with db.transaction() as session:  # a ticket that is in no incident: move the ticket itself
+    with db.transaction() as session:  # a ticket that never paged: move the ticket itself
         ticket = session.scalar(select(Ticket).where(Ticket.code == args.ref.upper()))
         if ticket is None:
             print(f"no incident or ticket {args.ref}", file=sys.stderr)
@@ -95,6 +97,59 @@ def cmd_ack(args: argparse.Namespace) -> int:
                 print(str(exc), file=sys.stderr)
                 return 1
         print(f"{ticket.code}: {ticket.status}")
+    return 0
+
+
+def cmd_story_show(args: argparse.Namespace) -> int:
+    """A story's state, who was told, and its trail with every note."""
+    from monitor.storage.models import StoryEvent
+    from monitor.stories.compose import story_code
+    from monitor.stories.lifecycle import find_story
+
+    _, db = _setup(args)
+    with db.read() as session:
+        story = find_story(session, args.ref)
+        if story is None:
+            print(f"no story for {args.ref}", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        record: dict[str, Any] = {
+            "code": story_code(session, story),
+            "kind": story.kind,
+            "state": story.state,
+            "severity": story.severity,
+            "title": story.title,
+            "route": story.route,
+            "team": story.team,
+            "receivers": story.receivers,
+            "tickets": len(story.tickets or []),
+            "messages": story.message_count,
+            "events": [
+                {
+                    "at": e.at.isoformat(),
+                    "kind": e.kind,
+                    "old": e.old_value,
+                    "new": e.new_value,
+                    "actor": e.actor,
+                    "note": e.note,
+                }
+                for e in session.scalars(
+                    select(StoryEvent).where(StoryEvent.story_id == story.id).order_by(StoryEvent.id)
+                )
+            ],
+        }
+    if args.json:
+        json.dump(record, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    print(
+        f"{record['code']} [{record['kind']}] {record['state']} {record['severity'] or '-'} {record['title']}"
+    )
+    print(
+        f"  路由 route: {record['route']} · 值班 team: {record['team'] or '-'} · 接收 receivers: {', '.join(record['receivers']) or '-'}"
+    )
+    for e in record["events"]:
+        note = f" — 备注 note: {e['note']}" if e["note"] else ""
+        print(f"  {e['at'][:19]} {e['kind']:<12} {e['old'] or ''}->{e['new'] or ''} by {e['actor']}{note}")
     return 0
 
 
@@ -148,11 +203,11 @@ def _parse_time(value: str | None, zone: ZoneInfo) -> datetime:
 
 def _oncall(args: argparse.Namespace) -> Any:
     config = load_or_exit(args)
-    paging = _paging(config)
-    if paging.oncall is None:
+    stories = _stories(config)
+    if stories.oncall is None:
         print("alerts.oncall is not configured", file=sys.stderr)
         raise SystemExit(2)
-    return paging.oncall
+    return stories.oncall
 
 
 def cmd_oncall_who(args: argparse.Namespace) -> int:
@@ -196,7 +251,7 @@ def _duration(value: str) -> timedelta:
 
 
 def cmd_silence(args: argparse.Namespace) -> int:
-    from monitor.alerts.silences import add_silence
+    from monitor.stories.silences import add_silence
 
     _, db = _setup(args)
     now = utcnow()
@@ -249,7 +304,9 @@ def cmd_silence(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from monitor.alerts.review import decide, pending_reviews
+    from monitor.pipeline import decide_review
+    from monitor.runtime import build_context
+    from monitor.stories.review import pending_reviews
 
     config, db = _setup(args)
     if args.review_command == "list":
@@ -273,14 +330,25 @@ def cmd_review(args: argparse.Namespace) -> int:
                 print(f"{r['id']:>6} {','.join(r['rules'])}: {r['text'][:80]}")
         return 0
     try:
-        state = decide(
-            db, args.id, approve=args.review_command == "approve", paging=_paging(config), now=utcnow()
-        )
+        analyzer = _analyzer(config)
+        context = build_context(config, db, analyzer, stories=_stories(config))
+        state = decide_review(context, args.id, approve=args.review_command == "approve")
     except LookupError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_NOT_FOUND
     print(f"message {args.id}: {state}")
     return 0
+
+
+def _analyzer(config: AppConfig) -> Any:
+    from monitor.analysis.engine import load_analyzer
+
+    try:
+        return load_analyzer(config.rules.paths)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -293,6 +361,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parser.add_argument("--note")
         parser.add_argument("--actor", help="who: a people id or name of the on-call file (default cli:<user>)")
         parser.set_defaults(func=cmd_ack)
+    story = sub.add_parser("story", help="one story (incident or ticket group)").add_subparsers(
+        dest="story_command", required=True
+    )
+    show = story.add_parser("show", help="state, route, who was told, trail with notes")
+    show.add_argument("ref", help="INC-42, Q000123 or S7")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_story_show)
     incidents = sub.add_parser("incidents", help="list incidents").add_subparsers(
         dest="incidents_command", required=True
     )

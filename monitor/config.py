@@ -20,6 +20,7 @@ from connectors.registry import connector_class
 from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.plugin import ConfigPath
+from monitor.stories.routes import RouteConfig
 from monitor.targets import NAME_PATTERN, TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig
 from monitor.tickets.thread_settings import TicketsConfig
@@ -71,8 +72,17 @@ class SchedulerConfig(_Model):
     jitter_seconds: float = Field(1.0, ge=0)
     misfire_grace_seconds: int = Field(60, ge=1)
     outbox_interval_seconds: float = Field(1.0, gt=0)
-    housekeeping_interval_seconds: float = Field(60.0, gt=0)
     shutdown_timeout_seconds: float = Field(8.0, gt=0, le=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "housekeeping_interval_seconds" in data:
+            raise ValueError(
+                "housekeeping_interval_seconds was never used and is removed: delete it "
+                "(story timers run every alerts.escalation_interval_seconds)"
+            )
+        return data
 
 
 class SourceConfig(_Model):
@@ -105,10 +115,14 @@ class AckServerConfig(_Model):
 
 class AlertsConfig(_Model):
     targets: list[TargetConfig] = Field(default_factory=list)
+    route: RouteConfig | None = None
+    """The route tree every notice goes through (docs/alerts.zh.md). Without it: every target,
+    or the on-call file's own routes, notified at once (the behaviour before routes existed)."""
     oncall: ConfigPath | None = None
-    """On-call file (teams, rotations, escalation, routes); without it incidents page every target."""
+    """On-call file (people, teams, rotations, escalation chains) that routes name with ``oncall:``."""
     ack: AckServerConfig = AckServerConfig()
-    escalation_interval_seconds: float = Field(30.0, gt=0)
+    escalation_interval_seconds: float = Field(5.0, gt=0)
+    """How often story timers are checked: group_wait, group_interval updates, escalation steps."""
     max_attempts: int = Field(10, ge=1)
     retry_base_seconds: float = Field(5.0, gt=0)
     retry_max_seconds: float = Field(900.0, gt=0)

@@ -75,16 +75,12 @@ class Daemon:
         self._check_path(source)
         try:
             stats = poll_source(
-                runtime.db,
+                runtime.context,
                 source.name,
                 connector,
-                runtime.rules.current,
-                runtime.targets,
                 batch_size=source.batch_size,
                 stop=self.stop,
                 on_batch=self._after_batch,
-                paging=runtime.current_paging,
-                tickets=runtime.config.tickets,
             )
         except AuthError as exc:
             health.disabled = str(exc)
@@ -179,24 +175,24 @@ class Daemon:
             log.info("outbox", sent=stats.sent, retried=stats.retried, failed=stats.failed)
 
     def escalate(self) -> None:
-        """Re-notify and escalate unacknowledged incidents; auto-resolve quiet ones."""
-        from monitor.alerts.incident_actions import run_escalation
+        """Story timers: grouped notifications due, escalation steps, quiet incidents resolved."""
         from monitor.storage.models import utcnow
+        from monitor.stories.lifecycle import run_timers
 
-        stats = run_escalation(self.runtime.db, self.runtime.paging, now=utcnow())
+        stats = run_timers(self.runtime.db, self.runtime.stories, now=utcnow())
         if stats.pages:
             self._kick_outbox()
 
     def _start_ack_server(self) -> None:
         ack = self.runtime.config.alerts.ack
-        if not ack.enabled or self.runtime.paging.links is None or self.ack_server is not None:
+        if not ack.enabled or self.runtime.links is None or self.ack_server is not None:
             return
         from monitor.http.ackserver import AckServer
 
         self.ack_server = AckServer(
             self.runtime.db,
-            self.runtime.paging.links,
-            lambda: self.runtime.paging,
+            self.runtime.links,
+            lambda: self.runtime.stories,
             host=ack.listen,
             port=ack.port,
         ).start()

@@ -98,15 +98,15 @@ def pipeline_sink(config: Any, source_name: str, *, alert: bool) -> BatchSink:
     from monitor.analysis.engine import load_analyzer
     from monitor.cli import open_database
     from monitor.pipeline import process_batch
+    from monitor.runtime import build_context
 
     db = open_database(config)
     sentiment = config.rules.sentiment.settings() if config.rules.sentiment else None
     analyzer = load_analyzer(config.rules.paths, sentiment=sentiment)  # as the daemon does
-    targets = [t for t in config.alerts.targets if t.enabled] if alert else []
+    context = build_context(config, db, analyzer, alerting=alert)
 
     def store(batch: Batch) -> Stored:
-        stats = process_batch(db, source_name, SOURCE_KIND, batch, analyzer, targets,
-                              advance_checkpoint=False, tickets=config.tickets)
+        stats = process_batch(context, source_name, SOURCE_KIND, batch, advance_checkpoint=False)
         return Stored(stats.new, stats.duplicates, stats.quarantined)
 
     return store

@@ -1,9 +1,14 @@
 """The whole flow for one source, in one place.
 
 ``poll_source`` reads batches from a connector; ``process_batch`` analyses a batch, then - in ONE
-transaction - stores its new messages and quarantine rows, assigns tickets, writes the outbox rows
-the findings call for and advances the source's checkpoint. A crash anywhere rolls all of it back
-and the batch is read again; storage deduplicates, so nothing is stored twice or lost.
+transaction - stores its new messages and quarantine rows, assigns tickets, clusters posts and
+opens incidents, opens or grows stories (``monitor.stories``) and writes the notifications that
+are due now, and advances the source's checkpoint. A crash anywhere rolls all of it back and the
+batch is read again; storage deduplicates, so nothing is stored twice or lost.
+
+Everything configurable comes in one frozen :class:`PipelineContext`, built by the runtime
+(``monitor.runtime.build_context``): no defaults here that would let a caller bypass the
+configuration (incident settings, routes).
 """
 
 from __future__ import annotations
@@ -17,21 +22,37 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.base import Connector
-from monitor.alerts.outbox import enqueue_ticket_alerts
-from monitor.alerts.paging import Paging, enqueue_incident_pages
-from monitor.alerts.review import hold_for_review
 from monitor.findings import Analysis, Analyzer
 from monitor.ingest.bisect import process_resilient
 from monitor.ingest.store import get_or_create_source, save_checkpoint, store_messages, store_quarantined
 from monitor.message import Batch, Checkpoint
 from monitor.storage.db import Database
-from monitor.storage.models import Source, utcnow
-from monitor.targets import TargetConfig
+from monitor.storage.models import Source
+from monitor.stored import NewMessage
+from monitor.stories.notify import notify_due
+from monitor.stories.observe import observe
+from monitor.stories.review import hold_for_review, release
+from monitor.stories.settings import StoriesSettings
 from monitor.tickets.incidents import update_incidents
 from monitor.tickets.service import assign_tickets
 from monitor.tickets.thread_settings import TicketsConfig
+
+
+@dataclass(frozen=True)
+class PipelineContext:
+    """Everything one batch needs, built once per configuration (and rule reload) by the runtime."""
+
+    db: Database
+    analyzer: Analyzer
+    stories: StoriesSettings
+    clock: Callable[[], datetime]
+    alerting: bool
+    """False for history imports (``yuqing import`` without ``--alert``): no story, no notice."""
+    tickets: TicketsConfig
+    """How messages find their ticket (subject window; ``docs/threading.md``)."""
 
 
 @dataclass
@@ -82,94 +103,94 @@ def load_checkpoint(db: Database, source_name: str) -> Checkpoint | None:
         return dict(value) if value else None
 
 
+def flow(
+    session: Session, context: PipelineContext, source: Source, new: Sequence[NewMessage], now: datetime
+) -> PollStats:
+    """Tickets -> clusters and incidents -> stories -> notifications due now, for messages that
+    were just stored (or just approved from the review queue)."""
+    stats = PollStats()
+    changes = assign_tickets(session, source, new, settings=context.tickets)
+    stats.tickets = sum(1 for c in changes if c.created)
+    stats.new_ticket_codes = [c.ticket.code for c in changes if c.created and c.ticket.code]
+    incidents = update_incidents(session, new, context.stories.incidents, now=now)
+    stats.incidents = sum(1 for c in incidents.changes if c.kind == "opened")
+    if not context.alerting:
+        return stats
+    touched = observe(session, context.stories, changes, incidents.changes, incidents.clusters, now)
+    stats.alerts += notify_due(session, context.stories, now, only=touched)  # group_wait 0: now
+    return stats
+
+
 def process_batch(
-    db: Database,
+    context: PipelineContext,
     source_name: str,
     source_kind: str,
     batch: Batch,
-    analyzer: Analyzer,
-    targets: Sequence[TargetConfig],
     *,
     advance_checkpoint: bool = True,
-    paging: Paging | None = None,
-    now: datetime | None = None,
-    tickets: TicketsConfig | None = None,
 ) -> PollStats:
     """Store one batch exactly once (see module docstring).
 
     Messages whose analysis asks for review wait in the review queue (no ticket, incident or
-    alert until approved); noise (bounces, auto-replies, list mail) is stored only. ``now`` is injectable for tests; escalation timers start from it.
+    page until approved; an L1/L2 one sends a review notice); noise (bounces, auto-replies, list
+    mail) is stored only.
     """
-    analysed: list[tuple[Any, Analysis]] = [(m, analyzer(m)) for m in batch.messages]
-    stats = PollStats(fetched=len(batch.messages), batches=1)
-    paging = paging or Paging(tuple(targets))
-    now = now or utcnow()
-    with db.transaction() as session:
+    analysed: list[tuple[Any, Analysis]] = [(m, context.analyzer(m)) for m in batch.messages]
+    now = context.clock()
+    with context.db.transaction() as session:
         source = get_or_create_source(session, source_name, source_kind)
-        stored, stats.duplicates = store_messages(session, source, analysed)
-        stats.new = len(stored)
-        stats.quarantined = store_quarantined(session, source, batch.quarantined)
+        stored, duplicates = store_messages(session, source, analysed)
+        quarantined = store_quarantined(session, source, batch.quarantined)
+        flowing, reviews = hold_for_review(session, context.stories, stored, notify=context.alerting)
         # machine mail (bounces, auto-replies, list traffic) is stored but never ticketed or paged
-        new = [item for item in hold_for_review(session, stored) if not item.message.noise]
-        changes = assign_tickets(session, source, new, settings=tickets)
-        stats.tickets = sum(1 for c in changes if c.created)
-        stats.new_ticket_codes = [c.ticket.code for c in changes if c.created and c.ticket.code]
-        stats.alerts = enqueue_ticket_alerts(session, source, changes, targets)
-        incidents = update_incidents(session, new, paging.incidents, now=now)
-        stats.incidents = sum(1 for c in incidents if c.kind == "opened")
-        stats.alerts += enqueue_incident_pages(session, incidents, paging, now=now)
+        new = [item for item in flowing if not item.message.noise]
+        stats = flow(session, context, source, new, now)
+        stats.alerts += reviews
         if advance_checkpoint:
             save_checkpoint(source, batch.checkpoint)
+    stats.fetched, stats.batches = len(batch.messages), 1
+    stats.new, stats.duplicates, stats.quarantined = len(stored), duplicates, quarantined
     return stats
 
 
-def _store(
-    db: Database,
-    source_name: str,
-    source_kind: str,
-    analyzer: Analyzer,
-    targets: Sequence[TargetConfig],
-    paging: Paging | None,
-    tickets: TicketsConfig | None,
-    batch: Batch,
-    advance_checkpoint: bool,
-) -> PollStats:
-    return process_batch(
-        db, source_name, source_kind, batch, analyzer, targets,
-        advance_checkpoint=advance_checkpoint, paging=paging, tickets=tickets,
-    )
+def decide_review(context: PipelineContext, message_id: int, *, approve: bool) -> str:
+    """Approve (the same flow as a new message: ticket, incident, story) or reject one message."""
+    with context.db.transaction() as session:
+        released = release(session, message_id, approve=approve)
+        if released is None:
+            return "rejected"
+        source, item = released
+        flow(session, context, source, [item], context.clock())
+        return "approved"
+
+
+def _store(context: PipelineContext, source_name: str, source_kind: str, batch: Batch, advance: bool) -> PollStats:
+    return process_batch(context, source_name, source_kind, batch, advance_checkpoint=advance)
 
 
 def poll_source(
-    db: Database,
+    context: Callable[[], PipelineContext],
     source_name: str,
     connector: Connector[Any],
-    analyzer: Callable[[], Analyzer],
-    targets: Callable[[], Sequence[TargetConfig]],
     *,
     batch_size: int = 500,
     stop: threading.Event | None = None,
     on_batch: Callable[[PollStats], None] | None = None,
-    paging: Callable[[], Paging] | None = None,
-    tickets: TicketsConfig | None = None,
 ) -> PollStats:
     """Read everything new from a source, batch by batch; stop between batches when asked.
 
-    ``analyzer`` and ``targets`` are called per batch so that a configuration or rule reload
-    applies from the next batch on, and never in the middle of one.
+    ``context`` is called per batch so that a configuration or rule reload applies from the next
+    batch on, and never in the middle of one.
     """
     started = time.monotonic()
     total = PollStats()
-    checkpoint = load_checkpoint(db, source_name)
+    checkpoint = load_checkpoint(context().db, source_name)
     batches = connector.fetch(checkpoint, batch_size=batch_size, stop=stop)
     try:
         for batch in batches:
             if not len(batch) and batch.checkpoint == checkpoint:
                 continue
-            store = functools.partial(
-                _store, db, source_name, connector.kind, analyzer(), targets(),
-                paging() if paging is not None else None, tickets,
-            )
+            store = functools.partial(_store, context(), source_name, connector.kind)
             parts, stored = process_resilient(store, batch, source=source_name)
             stats = PollStats()
             for part in parts:

@@ -44,15 +44,7 @@ def retry_quarantined(db: Database, config: AppConfig, ids: list[int] | None) ->
             _record_attempt(db, item_id, str(exc))
             results.append((item_id, f"still bad: {exc}"))
             continue
-        stats = process_batch(
-            db,
-            source_name,
-            kind,
-            Batch((message,), {}),
-            runtime.rules.current(),
-            runtime.targets(),
-            advance_checkpoint=False,
-        )
+        stats = process_batch(runtime.context(), source_name, kind, Batch((message,), {}), advance_checkpoint=False)
         _record_attempt(db, item_id, None)
         results.append((item_id, "stored" if stats.new else "duplicate (already stored)"))
     return results

@@ -7,8 +7,9 @@ the same pieces, so there is one way to wire the system.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,7 @@ import structlog
 from connectors.base import Connector
 from connectors.registry import connector_class
 from monitor.alerts.links import LinkSigner, load_or_create_secret
-from monitor.alerts.oncall import OnCall
-from monitor.alerts.oncall_config import load_oncall
 from monitor.alerts.outbox import Outbox
-from monitor.alerts.paging import Paging
 from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.guard import TargetGuard, guard_senders
 from monitor.alerts.senders.registry import sender_class
@@ -30,8 +28,13 @@ from monitor.analysis.schema import SentimentSettings
 from monitor.config import AppConfig, SourceConfig
 from monitor.errors import ConfigError
 from monitor.findings import Analyzer
+from monitor.pipeline import PipelineContext
 from monitor.storage.db import Database
+from monitor.storage.models import utcnow
+from monitor.stories.oncall_config import load_oncall
 from monitor.stories.operator import OperatorProblems
+from monitor.stories.queue import enqueue_operator_alert
+from monitor.stories.settings import StoriesSettings, build_settings
 from monitor.targets import TargetConfig
 
 log = structlog.get_logger("yuqing")
@@ -56,14 +59,28 @@ def link_signer(config: AppConfig) -> LinkSigner:
     return LinkSigner(secret, base, timedelta(hours=ack.link_ttl_hours))
 
 
-def build_paging(config: AppConfig) -> Paging:
-    """Targets, incident settings, on-call schedule and link signer (ConfigError if invalid)."""
-    targets = tuple(t for t in config.alerts.targets if t.enabled)
+def build_stories(config: AppConfig) -> StoriesSettings:
+    """Route tree, targets, on-call schedule and incident settings (ConfigError if invalid)."""
+    targets = [t for t in config.alerts.targets if t.enabled]
     oncall = None
     if config.alerts.oncall is not None:
-        oncall = OnCall(load_oncall(config.alerts.oncall, known_targets={t.name for t in targets}))
-    links = link_signer(config) if config.alerts.ack.enabled else None
-    return Paging(targets, config.incidents, oncall, links)
+        oncall = load_oncall(config.alerts.oncall, known_targets={t.name for t in targets})
+    return build_settings(
+        config.alerts.route, config.alerts.targets, config.incidents, oncall, file=config.source_file
+    )
+
+
+def build_context(
+    config: AppConfig,
+    db: Database,
+    analyzer: Analyzer,
+    *,
+    stories: StoriesSettings | None = None,
+    alerting: bool = True,
+    clock: Callable[[], datetime] = utcnow,
+) -> PipelineContext:
+    """The one way to make a :class:`PipelineContext`: everything from the configuration."""
+    return PipelineContext(db, analyzer, stories or build_stories(config), clock, alerting, config.tickets)
 
 
 def watched_files(paths: list[Path], sentiment: SentimentSettings | None) -> list[Path]:
@@ -134,17 +151,26 @@ class Runtime:
         self.connectors: dict[str, Connector[Any]] = {
             s.name: build_connector(s) for s in config.sources if s.enabled
         }
-        self.problems = OperatorProblems(self.db, self.targets)
         guard = TargetGuard(self.db, {t.name: t for t in config.alerts.targets}, self._sender_rejected)
         self.senders = guard_senders(build_senders(config.alerts.targets), guard)
-        self.outbox = Outbox(self.db, self.senders, config.alerts, instance=config.instance)
-        self.paging = build_paging(config)
+        self.stories = build_stories(config)
+        self.problems = OperatorProblems(self.db, self.targets, lambda: self.stories.routes)
+        self.links = link_signer(config) if config.alerts.ack.enabled else None
+        self.outbox = Outbox(
+            self.db, self.senders, config.alerts, instance=config.instance, links=self.links, reaches=self._reaches
+        )
 
-    def current_paging(self) -> Paging:
-        return self.paging
+    def context(self) -> PipelineContext:
+        """The pipeline context for the next batch (the current rules)."""
+        return build_context(self.config, self.db, self.rules.current(), stories=self.stories)
 
     def targets(self) -> list[TargetConfig]:
         return [t for t in self.config.alerts.targets if t.enabled]
+
+    def _reaches(self) -> dict[str, list[str]]:
+        """On-call person id -> the targets that reach that person (for personal ack links)."""
+        oncall = self.stories.oncall
+        return {pid: list(p.targets) for pid, p in oncall.people.items()} if oncall is not None else {}
 
     def _sender_rejected(self, name: str, detail: str) -> None:
         self.problems.report(
@@ -165,6 +191,9 @@ class Runtime:
             self.problems.fixed(f"sender-auth:{name}")
             log.info("target_enabled", target=name, why="configuration changed")
         return names
+
+    def operator_alert(self, dedupe_key: str, text: str) -> None:
+        enqueue_operator_alert(self.db, dedupe_key, text, self.targets(), routes=self.stories.routes)
 
     def close(self) -> None:
         for connector in self.connectors.values():

@@ -13,7 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.config import SchedulerConfig
 
 RULES_JOB = "housekeeping:rules"
-ESCALATION_JOB = "housekeeping:escalation"
+ESCALATION_JOB = "housekeeping:stories"
 
 
 def poll_job_id(source: str) -> str:

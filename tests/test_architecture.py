@@ -8,15 +8,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def test_import_contracts_hold() -> None:
-    """connectors never import tickets/alerts/storage; analysis never imports tickets/alerts."""
+def test_layers_contract_holds() -> None:
+    """One layers contract: face > alerts > stories > tickets > ingest > storage >
+    connectors | analysis > leaf records (pyproject.toml); nothing imports upwards."""
     result = subprocess.run([str(BIN / "lint-imports")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 3 kept, 0 broken" in result.stdout
+    assert "Contracts: 1 kept, 0 broken" in result.stdout
+    assert "Layers: face > alerts > stories > tickets" in result.stdout
+
+
+@pytest.mark.parametrize("package", ["monitor/alerts", "monitor/stories"], ids=["alerts", "stories"])
+def test_no_module_over_400_lines(package: str) -> None:
+    sizes = {
+        p.relative_to(ROOT).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+        for p in (ROOT / package).rglob("*.py")
+    }
+    assert sizes and {p: n for p, n in sizes.items() if n > 400} == {}
 
 
 def test_systemd_unit_verifies(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """200 reposts of one complaint in 5 minutes across Weibo-RSS, Reddit and a chat export:
-one incident, one page to the primary, escalation to the secondary when nobody acknowledges,
-silence after the acknowledgement, one resolved notice to everyone paged. Injected clock, no sleeps."""
+one incident, one page to the primary (after the route's group_wait), escalation to the secondary
+15 minutes after that page when nobody acknowledges, silence after the acknowledgement, one
+resolved notice to everyone paged. Injected clock, no sleeps."""
 
 from __future__ import annotations
 
@@ -10,21 +11,21 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from monitor.alerts.incident_actions import acknowledge_ref, resolve_ref, run_escalation
-from monitor.alerts.oncall import OnCall
-from monitor.alerts.oncall_config import OnCallConfig
 from monitor.alerts.outbox import Outbox
-from monitor.alerts.paging import Paging
 from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.registry import sender_class
 from monitor.config import AlertsConfig
 from monitor.message import Author, Batch, Engagement, Message
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
-from monitor.storage.models import Incident, StoredMessage, Ticket
+from monitor.storage.models import Incident, StoredMessage, Story, Ticket
+from monitor.stories.lifecycle import acknowledge_ref, resolve_ref
+from monitor.stories.lifecycle import run_timers as run_escalation
+from monitor.stories.settings import StoriesSettings
 from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
 from tests.helpers.builders import KeywordStub
+from tests.helpers.context import context, settings
 from tests.helpers.receiver import Receiver, receiver
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -97,14 +98,18 @@ def reposts(n: int) -> list[Message]:
     return out
 
 
-def setup(r: Receiver) -> tuple[Paging, list[TargetConfig], dict[str, Sender]]:
+ROUTE = {"oncall": "pr", "group_wait": "60s", "group_interval": "60m"}
+
+
+def setup(r: Receiver) -> tuple[StoriesSettings, list[TargetConfig], dict[str, Sender]]:
     cls = sender_class("webhook")
     names = ("zhang", "wang", "chen")
     targets = [TargetConfig(name=n, kind="webhook", min_priority="L1") for n in names]
-    paging = Paging(
-        tuple(targets),
-        IncidentsConfig(spikes=[SpikeRule(window_minutes=10, min_count=20, priority="L1")]),
-        OnCall(OnCallConfig.model_validate(ONCALL)),
+    paging = settings(
+        targets,
+        incidents=IncidentsConfig(spikes=[SpikeRule(window_minutes=10, min_count=20, priority="L1")]),
+        oncall=ONCALL,
+        route=ROUTE,
     )
     senders = {n: cls(n, cls.Config.model_validate({"url": f"{r.url}/{n}"})) for n in names}
     return paging, targets, senders
@@ -119,7 +124,7 @@ def by_path(r: Receiver) -> dict[str, list[dict[str, Any]]]:
 
 def test_two_hundred_reposts_page_once_escalate_stop_on_ack_and_resolve_once(sqlite_db: Database) -> None:
     with receiver() as r:
-        paging, targets, senders = setup(r)
+        paging, _targets, senders = setup(r)
         outbox = Outbox(sqlite_db, senders, AlertsConfig(), instance="t")
         messages = reposts(200)
         for start in range(0, 200, 30):  # batches per source, interleaved in time
@@ -127,16 +132,7 @@ def test_two_hundred_reposts_page_once_escalate_stop_on_ack_and_resolve_once(sql
             for source, kind in SOURCES:
                 mine = tuple(m for m in chunk if m.source == source)
                 if mine:
-                    process_batch(
-                        sqlite_db,
-                        source,
-                        kind,
-                        Batch(mine, {}),
-                        ANALYZER,
-                        targets,
-                        paging=paging,
-                        now=mine[-1].created_at,
-                    )
+                    process_batch(context(sqlite_db, ANALYZER, stories=paging, now=mine[-1].created_at), source, kind, Batch(mine, {}))
             outbox.deliver()
         with sqlite_db.read() as session:
             incidents = list(session.scalars(select(Incident)))
@@ -153,11 +149,14 @@ def test_two_hundred_reposts_page_once_escalate_stop_on_ack_and_resolve_once(sql
             linked = session.scalar(select(func.count()).where(StoredMessage.incident_id == incident.id))
             assert linked == 200
             assert session.scalar(select(func.count()).select_from(Ticket)) == 200  # one per thread, linked
-            opened = incident.opened_at
+            story = session.scalars(select(Story)).one()  # the incident took the ticket story over
+            assert (story.kind, story.incident_id, story.team) == ("incident", incident.id, "pr")
+            assert story.paged_at is not None and story.paged_at >= story.opened_at + timedelta(seconds=60)
+            opened = story.paged_at  # escalation steps count from the first page
         assert {k: len(v) for k, v in by_path(r).items()} == {"zhang": 1}
         page = by_path(r)["zhang"][0]
         assert page["incident"] == "INC-1" and page["step"] == "page:0:0"
-        assert page["idempotency_key"] == "incident:1:page:0:0@zhang"
+        assert page["idempotency_key"] == f"story:{story.id}:page:0:0@zhang"
         assert page["recipients"] == [{"id": "zhang", "name": "张伟", "mention": ""}]
         assert len(page["top"]) == 3 and all(t["url"] for t in page["top"])
 
@@ -196,16 +195,7 @@ def test_two_hundred_reposts_page_once_escalate_stop_on_ack_and_resolve_once(sql
             )
             for i in range(30)
         ]
-        process_batch(
-            sqlite_db,
-            "weibo-rss",
-            "rss",
-            Batch(tuple(more), {}),
-            ANALYZER,
-            targets,
-            paging=paging,
-            now=T0 + timedelta(minutes=21),
-        )
+        process_batch(context(sqlite_db, ANALYZER, stories=paging, now=T0 + timedelta(minutes=21)), "weibo-rss", "rss", Batch(tuple(more), {}))
         outbox.deliver()
         assert {k: len(v) for k, v in by_path(r).items()} == {"zhang": 2, "wang": 2}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from monitor.alerts.templates import render_text
+from monitor.alerts.render import render
 from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.storage.models import Alert, OperatorProblem, TargetState
@@ -90,7 +90,7 @@ def test_five_broken_saves_are_one_alert_with_every_error_and_one_fixed_notice(t
     assert any("unknown" in e for e in opened["errors"]) and any("rules[1].priority" in e for e in opened["errors"])
     assert fixed["problem"] == opened["problem"]
     assert fixed["errors"] == opened["errors"], "the last save had the first save's errors again"
-    assert "【已修复 Fixed】" in render_text(fixed) and "- " + opened["errors"][1] in render_text(opened)
+    assert "【已修复 Fixed】" in render("text", fixed) and "- " + opened["errors"][1] in render("text", opened)
 
 
 def test_a_receiver_answering_401_disables_the_target_with_one_operator_alert(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from monitor.alerts.operator_notice import OperatorNotice, render_operator
+from monitor.alerts.render import render
+from monitor.notices import OperatorNotice
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, OperatorProblem
 from monitor.stories.operator import OperatorProblems
@@ -51,11 +52,12 @@ def test_operator_notice_renders_every_error_in_every_format() -> None:
         problem="rules:r.yaml",
         state="open",
         title="规则文件有错误 Rule file invalid: r.yaml",
-        errors=("r.yaml:3 a: <bad>", "r.yaml:9 b: worse"),
-        since=datetime(2026, 11, 29, 2, 0, tzinfo=UTC),
+        errors=["r.yaml:3 a: <bad>", "r.yaml:9 b: worse"],
+        since=datetime(2026, 11, 29, 2, 0, tzinfo=UTC).isoformat(),
+        priority="L2",
     )
-    payload = {**notice.payload(), "id": 5, "idempotency_key": "operator:rules:r.yaml:1@ops"}
-    text = render_operator("text", payload)
+    payload = {**notice.model_dump(mode="json"), "id": 5, "idempotency_key": "operator:rules:r.yaml:1@ops"}
+    text = render("text", payload)
     assert text.splitlines()[:4] == [
         "【运维问题 Operator problem】规则文件有错误 Rule file invalid: r.yaml",
         "错误 Errors (2):",
@@ -63,5 +65,8 @@ def test_operator_notice_renders_every_error_in_every_format() -> None:
         "- r.yaml:9 b: worse",
     ]
     assert "工单 Ticket" not in text and "来源" not in text
-    assert render_operator("markdown", payload).startswith("### 【运维问题 Operator problem】")
-    assert "- r.yaml:3 a: &lt;bad&gt;" in render_operator("telegram", payload)
+    assert render("markdown", payload).startswith("### 【运维问题 Operator problem】")
+    assert "• r.yaml:3 a: &lt;bad&gt;" in render("telegram", payload)
+    many = {**payload, "errors": [f"e{i}" for i in range(35)]}
+    assert "另有 5 条 and 5 more" in render("text", many) and "- e29" in render("text", many)
+    assert "- e30" not in render("text", many)

@@ -13,6 +13,7 @@ from monitor.storage.db import Database
 from monitor.storage.models import Alert, QuarantineItem, StoredMessage, Ticket, TicketEvent
 from monitor.targets import TargetConfig
 from tests.helpers.builders import KeywordStub, message
+from tests.helpers.context import context
 
 ANALYZER = KeywordStub({"紧急": ("L1", True), "投诉": ("L2", True), "建议": ("L3", False)})
 TARGETS = [
@@ -28,8 +29,8 @@ def count(db: Database, model: type) -> int:
 
 def test_batch_and_checkpoint_commit_together_and_replay_stores_nothing_twice(any_db: Database) -> None:
     batch = Batch((message("a", "t1"), message("b", "t1"), message("c", "t2")), {"pos": 3})
-    first = process_batch(any_db, "src", "files", batch, ANALYZER, TARGETS)
-    second = process_batch(any_db, "src", "files", batch, ANALYZER, TARGETS)
+    first = process_batch(context(any_db, ANALYZER, TARGETS), "src", "files", batch)
+    second = process_batch(context(any_db, ANALYZER, TARGETS), "src", "files", batch)
     assert (first.new, first.duplicates, first.tickets) == (3, 0, 2)
     assert (second.new, second.duplicates, second.tickets) == (0, 3, 0)
     assert count(any_db, StoredMessage) == 3
@@ -39,18 +40,18 @@ def test_batch_and_checkpoint_commit_together_and_replay_stores_nothing_twice(an
 
 def test_duplicate_ids_inside_one_batch_are_stored_once(sqlite_db: Database) -> None:
     batch = Batch((message("a"), message("a")), {"pos": 2})
-    stats = process_batch(sqlite_db, "src", "files", batch, ANALYZER, TARGETS)
+    stats = process_batch(context(sqlite_db, ANALYZER, TARGETS), "src", "files", batch)
     assert (stats.new, stats.duplicates) == (1, 1)
 
 
 def test_same_external_id_in_two_sources_is_two_messages(sqlite_db: Database) -> None:
-    process_batch(sqlite_db, "one", "files", Batch((message("a", source="one"),), {}), ANALYZER, TARGETS)
-    process_batch(sqlite_db, "two", "files", Batch((message("a", source="two"),), {}), ANALYZER, TARGETS)
+    process_batch(context(sqlite_db, ANALYZER, TARGETS), "one", "files", Batch((message("a", source="one"),), {}))
+    process_batch(context(sqlite_db, ANALYZER, TARGETS), "two", "files", Batch((message("a", source="two"),), {}))
     assert count(sqlite_db, StoredMessage) == 2
 
 
 def test_a_failing_batch_stores_nothing_and_keeps_the_old_checkpoint(sqlite_db: Database) -> None:
-    process_batch(sqlite_db, "src", "files", Batch((message("a"),), {"pos": 1}), ANALYZER, TARGETS)
+    process_batch(context(sqlite_db, ANALYZER, TARGETS), "src", "files", Batch((message("a"),), {"pos": 1}))
 
     def broken(msg):  # type: ignore[no-untyped-def]
         if msg.external_id == "c":
@@ -58,16 +59,14 @@ def test_a_failing_batch_stores_nothing_and_keeps_the_old_checkpoint(sqlite_db: 
         return ANALYZER(msg)
 
     with pytest.raises(RuntimeError):
-        process_batch(
-            sqlite_db, "src", "files", Batch((message("b"), message("c")), {"pos": 3}), broken, TARGETS
-        )
+        process_batch(context(sqlite_db, broken, TARGETS), "src", "files", Batch((message("b"), message("c")), {"pos": 3}))
     assert count(sqlite_db, StoredMessage) == 1
     assert load_checkpoint(sqlite_db, "src") == {"pos": 1}
 
 
 def test_messages_of_one_thread_share_a_ticket_across_batches_with_an_audit_trail(any_db: Database) -> None:
-    process_batch(any_db, "src", "files", Batch((message("a", "t1", "你好"),), {}), ANALYZER, TARGETS)
-    process_batch(any_db, "src", "files", Batch((message("b", "t1", "我要投诉"),), {}), ANALYZER, TARGETS)
+    process_batch(context(any_db, ANALYZER, TARGETS), "src", "files", Batch((message("a", "t1", "你好"),), {}))
+    process_batch(context(any_db, ANALYZER, TARGETS), "src", "files", Batch((message("b", "t1", "我要投诉"),), {}))
     with any_db.read() as session:
         tickets = list(session.scalars(select(Ticket)))
         assert len(tickets) == 1
@@ -82,17 +81,17 @@ def test_messages_of_one_thread_share_a_ticket_across_batches_with_an_audit_trai
 
 def test_ticket_codes_are_sequential_and_unique(sqlite_db: Database) -> None:
     batch = Batch(tuple(message(f"m{i}", f"t{i}") for i in range(12)), {})
-    process_batch(sqlite_db, "src", "files", batch, ANALYZER, TARGETS)
+    process_batch(context(sqlite_db, ANALYZER, TARGETS), "src", "files", batch)
     with sqlite_db.read() as session:
         codes = list(session.scalars(select(Ticket.code).order_by(Ticket.id)))
     assert codes == [f"Q{i:06d}" for i in range(1, 13)]
 
 
 def test_alert_written_once_per_ticket_and_priority_for_the_targets_that_want_it(any_db: Database) -> None:
-    process_batch(any_db, "src", "files", Batch((message("a", "t1", "我要投诉"),), {}), ANALYZER, TARGETS)
-    process_batch(any_db, "src", "files", Batch((message("b", "t1", "再次投诉"),), {}), ANALYZER, TARGETS)
-    process_batch(any_db, "src", "files", Batch((message("c", "t1", "紧急!"),), {}), ANALYZER, TARGETS)
-    process_batch(any_db, "src", "files", Batch((message("d", "t1", "还是紧急"),), {}), ANALYZER, TARGETS)
+    process_batch(context(any_db, ANALYZER, TARGETS), "src", "files", Batch((message("a", "t1", "我要投诉"),), {}))
+    process_batch(context(any_db, ANALYZER, TARGETS), "src", "files", Batch((message("b", "t1", "再次投诉"),), {}))
+    process_batch(context(any_db, ANALYZER, TARGETS), "src", "files", Batch((message("c", "t1", "紧急!"),), {}))
+    process_batch(context(any_db, ANALYZER, TARGETS), "src", "files", Batch((message("d", "t1", "还是紧急"),), {}))
     with any_db.read() as session:
         rows = [(a.priority, a.target, a.status) for a in session.scalars(select(Alert).order_by(Alert.id))]
     # L2 complaint: only the L3-and-up target; escalation to L1: both targets; repeats: nothing
@@ -100,9 +99,7 @@ def test_alert_written_once_per_ticket_and_priority_for_the_targets_that_want_it
 
 
 def test_non_alerting_findings_set_priority_without_paging(sqlite_db: Database) -> None:
-    stats = process_batch(
-        sqlite_db, "src", "files", Batch((message("a", "t1", "一点建议"),), {}), ANALYZER, TARGETS
-    )
+    stats = process_batch(context(sqlite_db, ANALYZER, TARGETS), "src", "files", Batch((message("a", "t1", "一点建议"),), {}))
     assert stats.alerts == 0
     with sqlite_db.read() as session:
         assert session.scalar(select(Ticket.priority)) == "L3"
@@ -110,9 +107,7 @@ def test_non_alerting_findings_set_priority_without_paging(sqlite_db: Database) 
 
 def test_quarantined_items_are_stored_with_raw_bytes_and_reason(sqlite_db: Database) -> None:
     bad = Quarantined("src", "invalid JSON", b"\xff{broken", raw_ref="f.jsonl@0")
-    stats = process_batch(
-        sqlite_db, "src", "files", Batch((message("a"),), {"pos": 2}, (bad,)), ANALYZER, TARGETS
-    )
+    stats = process_batch(context(sqlite_db, ANALYZER, TARGETS), "src", "files", Batch((message("a"),), {"pos": 2}, (bad,)))
     assert stats.quarantined == 1
     with sqlite_db.read() as session:
         item = session.scalar(select(QuarantineItem))
@@ -126,14 +121,7 @@ def test_quarantined_items_are_stored_with_raw_bytes_and_reason(sqlite_db: Datab
 
 
 def test_alert_payload_carries_ticket_text_and_rule(sqlite_db: Database) -> None:
-    process_batch(
-        sqlite_db,
-        "src",
-        "files",
-        Batch((message("a", "t9", "设备紧急故障", title="求助"),), {}),
-        ANALYZER,
-        TARGETS,
-    )
+    process_batch(context(sqlite_db, ANALYZER, TARGETS), "src", "files", Batch((message("a", "t9", "设备紧急故障", title="求助"),), {}))
     with sqlite_db.read() as session:
         alert = session.scalar(select(Alert).where(Alert.target == "pager"))
         assert alert is not None
@@ -149,9 +137,7 @@ def test_noise_mail_is_stored_but_never_ticketed_or_alerted(sqlite_db: Database)
     from dataclasses import replace
 
     bounce = replace(message("n1", "t1", "紧急 Delivery failed"), noise="bounce")
-    stats = process_batch(
-        sqlite_db, "src", "mail", Batch((bounce, message("a", "t2", "紧急")), {}), ANALYZER, TARGETS
-    )
+    stats = process_batch(context(sqlite_db, ANALYZER, TARGETS), "src", "mail", Batch((bounce, message("a", "t2", "紧急")), {}))
     assert (stats.new, stats.tickets) == (2, 1)
     with sqlite_db.read() as session:
         rows = {m.external_id: m.ticket_id for m in session.scalars(select(StoredMessage))}

@@ -67,17 +67,22 @@ def personal_links(
     reaches: Mapping[str, Sequence[str]],
     signer: LinkSigner,
     now: datetime,
+    *,
+    code: str,
 ) -> dict[str, Any]:
-    """The incident payload for one target: every recipient gets links signed for them, and when
-    the target reaches exactly one recipient (their e-mail, their own chat) the message's links
-    are theirs. ``reaches``: person id -> the targets that reach them."""
-    code = str(payload.get("incident") or "")
+    """The payload for one target with its acknowledge/resolve links: every recipient gets links
+    signed for them, and when the target reaches exactly one recipient (their e-mail, their own
+    chat) the message's links are theirs; otherwise the message's links name nobody.
+    ``reaches``: person id -> the targets that reach them."""
     out = dict(payload)
+    for action in ("ack", "resolve"):
+        out[f"{action}_url"] = signer.url(code, action, now)
     recipients = [dict(r) for r in payload.get("recipients") or []]
     for person in recipients:
         person["ack_url"] = signer.url(code, "ack", now, person=person["id"])
         person["resolve_url"] = signer.url(code, "resolve", now, person=person["id"])
-    out["recipients"] = recipients
+    if recipients:
+        out["recipients"] = recipients
     mine = [p for p in recipients if target in reaches.get(p["id"], ())]
     if len(mine) == 1:
         out["ack_url"], out["resolve_url"] = mine[0]["ack_url"], mine[0]["resolve_url"]

@@ -1,4 +1,7 @@
-"""The alert outbox: rows written in the finding's transaction, delivered by a sender job.
+"""The outbox, delivery half: pending ``alerts`` rows are claimed and sent by the senders.
+
+The queue half - notices written as rows in the transaction that decided them - is
+``monitor.stories.queue``.
 
 Delivery claims a row by pushing its ``next_attempt_at`` forward (a lease) in a conditional
 UPDATE, so two delivery loops - threads or daemon instances sharing a database - never send the
@@ -14,156 +17,39 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerts.lanes import Delivered, Lanes
+from monitor.alerts.links import LinkSigner, personal_links
 from monitor.alerts.masking import mask_personal_data
 from monitor.alerts.noise import Action, Window, decide
 from monitor.alerts.senders.base import Outcome, Sender, SendResult
 from monitor.alerts.shaping import ensure_target_rows, fold, hour_window, lock_targets, promote_due_summaries
-from monitor.alerts.silences import Subject, active_silences, matching
-from monitor.config import AlertsConfig
-from monitor.findings import priority_rank
 from monitor.netpolicy import backoff
 from monitor.storage.db import Database
-from monitor.storage.models import Alert, Silence, Source, TicketEvent, utcnow
+from monitor.storage.models import Alert, utcnow
 from monitor.targets import NoiseConfig, TargetConfig
-from monitor.tickets.service import TicketChange
 
 log = structlog.get_logger("yuqing.alerts")
 LEASE = timedelta(seconds=30)
-EXCERPT_CHARS = 280
+LINKED = ("ticket", "incident")  # notices that carry acknowledge/resolve links
 
 
-def _payload(change: TicketChange, source: Source) -> dict[str, Any]:
-    ticket = change.ticket
-    trigger = next(
-        (n for n in change.messages if n.analysis.alert and n.analysis.priority == ticket.priority),
-        change.messages[0],
-    )
-    findings = [f for f in trigger.analysis.findings if f.alert]
-    return {
-        "kind": "ticket",
-        "reason": "new ticket"
-        if change.created
-        else f"priority {change.old_priority or '-'} -> {ticket.priority}",
-        "ticket": ticket.code,
-        "priority": ticket.priority,
-        "status": ticket.status,
-        "source": source.name,
-        "channel": ticket.channel,
-        "title": ticket.title,
-        "excerpt": trigger.message.text[:EXCERPT_CHARS],
-        "author": trigger.message.author.display_name,
-        "url": trigger.message.url,
-        "message_id": trigger.row.id,
-        "external_id": trigger.message.external_id,
-        "created_at": trigger.message.created_at.isoformat(),
-        "rules": [f.rule_id for f in findings],
-        "keywords": sorted({m.keyword for f in findings for m in f.matches}),
-    }
+class DeliveryConfig(Protocol):
+    """What delivery needs from ``alerts:`` (``monitor.config.AlertsConfig`` has it)."""
 
-
-def _silenced_by(
-    session: Session, change: TicketChange, payload: dict[str, Any], silences: list[Silence], now: datetime
-) -> bool:
-    """A ticket alert matching a silence is not written; the ticket's audit trail says why."""
-    trigger = next((n for n in change.messages if n.row.id == payload["message_id"]), change.messages[0])
-    subject = Subject(
-        rules=frozenset(payload["rules"]),
-        tags=frozenset(t for f in trigger.analysis.findings for t in f.tags),
-        sources=frozenset({payload["source"]}),
-        text=f"{payload['title']}\n{trigger.message.text}",
-    )
-    silence = matching(silences, subject)
-    if silence is None:
-        return False
-    session.add(
-        TicketEvent(
-            ticket_id=change.ticket.id,
-            kind="silenced",
-            new_value=f"{silence.matcher}:{silence.value}"[:255],
-            message_id=trigger.row.id,
-            at=now,
-        )
-    )
-    return True
-
-
-def enqueue_ticket_alerts(
-    session: Session,
-    source: Source,
-    changes: Sequence[TicketChange],
-    targets: Sequence[TargetConfig],
-    *,
-    now: datetime | None = None,
-) -> int:
-    """Write one outbox row per (ticket reaching a new alerting priority) x (target that wants it),
-    unless an active silence matches the ticket's rules, tags, source or text."""
-    count = 0
-    now = now or utcnow()
-    silences: list[Silence] | None = None
-    for change in changes:
-        ticket = change.ticket
-        if not ticket.priority or not change.alerting or not (change.created or change.escalated):
-            continue
-        payload = _payload(change, source)
-        if silences is None:
-            silences = active_silences(session, now)
-        if silences and _silenced_by(session, change, payload, silences, now):
-            continue
-        for target in targets:
-            if not target.enabled or priority_rank(ticket.priority) > priority_rank(target.min_priority):
-                continue
-            session.add(
-                Alert(
-                    dedupe_key=f"ticket:{ticket.id}:{ticket.priority}",
-                    target=target.name,
-                    kind="ticket",
-                    priority=ticket.priority,
-                    ticket_id=ticket.id,
-                    message_id=payload["message_id"],
-                    payload=payload,
-                )
-            )
-            count += 1
-    return count
-
-
-def enqueue_operator_alert(
-    db: Database | Session,
-    dedupe_key: str,
-    text: str,
-    targets: Sequence[TargetConfig],
-    *,
-    payload: Mapping[str, Any] | None = None,
-) -> int:
-    """An alert for the operator (a source disabled, rules invalid); once per dedupe key.
-
-    ``db`` may be an open session (the caller's transaction: the problem's state and its notice
-    commit together); ``payload`` is the notice (``OperatorNotice.payload()``), default a bare text.
-    """
-    if isinstance(db, Database):
-        with db.transaction() as session:
-            return enqueue_operator_alert(session, dedupe_key, text, targets, payload=payload)
-    session, count = db, 0
-    body = dict(payload) if payload is not None else {"kind": "operator", "reason": "operator", "title": text}
-    body.setdefault("priority", "L2")
-    body.setdefault("excerpt", text)
-    for target in targets:
-        if not target.enabled:
-            continue
-        exists = session.scalar(select(Alert.id).where(Alert.dedupe_key == dedupe_key, Alert.target == target.name))
-        if exists is None:
-            session.add(
-                Alert(dedupe_key=dedupe_key, target=target.name, kind="operator", priority="L2", payload=body)
-            )
-            count += 1
-    return count
+    @property
+    def targets(self) -> Sequence[TargetConfig]: ...
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def retry_base_seconds(self) -> float: ...
+    @property
+    def retry_max_seconds(self) -> float: ...
 
 
 def _mask(item: dict[str, Any]) -> dict[str, Any]:
@@ -205,9 +91,18 @@ class Outbox:
     SCAN = 200  # due rows read per round of a claim
 
     def __init__(
-        self, db: Database, senders: Mapping[str, Sender], config: AlertsConfig, *, instance: str
+        self,
+        db: Database,
+        senders: Mapping[str, Sender],
+        config: DeliveryConfig,
+        *,
+        instance: str,
+        links: LinkSigner | None = None,
+        reaches: Callable[[], Mapping[str, Sequence[str]]] = dict,
     ) -> None:
         self.db = db
+        self.links = links
+        self.reaches = reaches  # on-call person id -> the targets that reach them (personal links)
         self.senders = dict(senders)
         self.config = config
         self.instance = instance
@@ -358,10 +253,15 @@ class Outbox:
         payload["id"] = row.id
         payload["target"] = row.target
         payload["idempotency_key"] = f"{row.dedupe_key}@{row.target}"
+        code = payload.get("story")
+        if self.links is not None and code and payload.get("kind") in LINKED:
+            # from the row's creation time: a re-send after a crash is byte-identical
+            payload = personal_links(payload, row.target, self.reaches(), self.links, row.created_at, code=str(code))
         if sender.group_chat:
             _mask(payload)
-            payload["top"] = [_mask(dict(t)) for t in payload.get("top") or []]
-            payload["items"] = [_mask(dict(t)) for t in payload.get("items") or []]
+            for key in ("top", "items"):
+                if key in payload:
+                    payload[key] = [_mask(dict(t)) for t in payload[key] or []]
         return payload
 
     def _outcome(self, row: Alert, result: SendResult) -> Delivered:

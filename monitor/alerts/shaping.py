@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts.noise import HOUR, Action, Window, summary_due
 from monitor.findings import most_urgent
+from monitor.notices import Summary, SummaryItem
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, AlertTarget
 from monitor.targets import NoiseConfig
@@ -99,7 +100,7 @@ def fold(session: Session, row: Alert, kind: str, due: datetime, now: datetime) 
 
 def _item(row: Alert) -> dict[str, Any]:
     payload = row.payload or {}
-    ref = payload.get("incident") or payload.get("ticket") or f"#{row.id}"
+    ref = payload.get("story") or payload.get("incident") or payload.get("ticket") or f"#{row.id}"
     return {
         "alert": row.id,
         "kind": row.kind,
@@ -128,18 +129,19 @@ def summary_payload(session: Session, summary: Alert) -> dict[str, Any]:
         if summary.kind == "overflow"
         else f"{len(items)} 条告警汇总 alerts collected"
     )
-    return {
-        "kind": summary.kind,
-        "reason": summary.kind,
-        "priority": summary.priority,
-        "title": title,
-        "excerpt": title,
-        "count": len(items),
-        "suppressed": len(items),
-        "items": items[:MAX_ITEMS],
-        "more": max(0, len(items) - MAX_ITEMS),
-        "since": items[0]["created_at"] if items else None,
-    }
+    notice = Summary(
+        kind=summary.kind,
+        step=summary.kind,
+        priority=summary.priority,
+        title=title,
+        excerpt=title,
+        count=len(items),
+        suppressed=len(items),
+        items=[SummaryItem.model_validate(i) for i in items[:MAX_ITEMS]],
+        more=max(0, len(items) - MAX_ITEMS),
+        since=items[0]["created_at"] if items else None,
+    )
+    return notice.model_dump(mode="json")
 
 
 def promote_due_summaries(

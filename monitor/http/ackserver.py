@@ -18,12 +18,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import structlog
 
-from monitor.alerts.incident_actions import ActionResult, UnknownIncident, acknowledge_ref, resolve_ref
 from monitor.alerts.links import LinkError, LinkSigner
-from monitor.alerts.paging import Paging
 from monitor.storage.db import Database
 from monitor.storage.models import utcnow
-from monitor.tickets.incident_state import IncidentStateError
+from monitor.stories.lifecycle import (
+    ActionResult,
+    StoryStateError,
+    UnknownStory,
+    acknowledge_ref,
+    resolve_ref,
+)
+from monitor.stories.settings import StoriesSettings
 
 log = structlog.get_logger("yuqing.http")
 LABELS = {"ack": "确认 Acknowledge", "resolve": "解决 Resolve"}
@@ -36,13 +41,13 @@ class AckServer:
         self,
         db: Database,
         signer: LinkSigner,
-        paging: Callable[[], Paging],
+        stories: Callable[[], StoriesSettings],
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.db, self.signer, self.paging, self.clock = db, signer, paging, clock
+        self.db, self.signer, self.stories, self.clock = db, signer, stories, clock
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -104,10 +109,10 @@ class AckServer:
         actor = person or f"link:{request.client_address[0]}"  # a person's link records the person
         try:
             result = self._act(action, code, actor)
-        except UnknownIncident:
+        except UnknownStory:
             self._reply(request, HTTPStatus.NOT_FOUND, f"未找到 Not found: {code}")
             return
-        except IncidentStateError as exc:
+        except StoryStateError as exc:
             self._reply(request, HTTPStatus.CONFLICT, str(exc))
             return
         log.info("link_action", incident=code, action=action, actor=actor, changed=result.changed)
@@ -121,18 +126,18 @@ class AckServer:
         """The on-call name of a link's person; a person no longer in ``people`` is refused."""
         if not person:
             return ""
-        oncall = self.paging().oncall
+        oncall = self.stories().oncall
         if oncall is None:
             return person
         known = oncall.people.get(person)
         if known is None:
             raise LinkError(f"unknown person {person!r}")
-        return known.name
+        return str(known.name)
 
     def _act(self, action: str, code: str, actor: str) -> ActionResult:
         if action == "ack":
-            return acknowledge_ref(self.db, code, self.paging(), actor=actor, now=self.clock())
-        return resolve_ref(self.db, code, self.paging(), actor=actor, now=self.clock())
+            return acknowledge_ref(self.db, code, self.stories(), actor=actor, now=self.clock())
+        return resolve_ref(self.db, code, self.stories(), actor=actor, now=self.clock())
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: HTTPStatus, text: str, extra: str = "") -> None:

@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from monitor.findings import Analysis
+from monitor.findings import Analysis, Finding
 from monitor.message import Checkpoint, Message, Quarantined
 from monitor.storage.models import QuarantineItem, Source, StoredMessage, utcnow
 from monitor.stored import MessageRow, NewMessage
@@ -43,6 +43,21 @@ def _existing_ids(session: Session, source_id: int, external_ids: Sequence[str])
     return found
 
 
+def finding_record(finding: Finding) -> dict[str, Any]:
+    """Every analysed field of a finding, so that a review approval can rebuild it exactly."""
+    return {
+        "rule_id": finding.rule_id,
+        "priority": finding.priority,
+        "alert": finding.alert,
+        "review": finding.review,
+        "feedback_type": finding.feedback_type,
+        "category": finding.category,
+        "department": finding.department,
+        "tags": list(finding.tags),
+        "matches": [[m.keyword, m.start, m.end, m.field] for m in finding.matches],
+    }
+
+
 def analysis_record(analysis: Analysis) -> dict[str, Any]:
     """The JSON kept with a stored message: what fired and why."""
     return {
@@ -52,6 +67,7 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
         "rules": [f.rule_id for f in analysis.findings],
         "alerts": [f.rule_id for f in analysis.findings if f.alert],  # per rule, for rules backtest
         "keywords": sorted({m.keyword for f in analysis.findings for m in f.matches}),
+        "findings": [finding_record(f) for f in analysis.findings],
         "sentiment": (
             {"score": analysis.sentiment.score, "label": analysis.sentiment.label}
             if analysis.sentiment

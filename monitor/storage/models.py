@@ -183,6 +183,7 @@ class Alert(Base):
         UniqueConstraint("dedupe_key", "target", name="uq_alert_dedupe_target"),
         Index("ix_alerts_status", "status", "next_attempt_at"),
         Index("ix_alerts_incident", "incident_id"),
+        Index("ix_alerts_story", "story_id"),
         Index("ix_alerts_target_sent", "target", "sent_at"),
         Index("ix_alerts_folded", "folded_into"),
         Index("ix_alerts_target_dispatched", "target", "dispatched_at"),
@@ -204,7 +205,8 @@ class Alert(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
-    step: Mapped[str | None] = mapped_column(String(32), nullable=True)  # page:0:r0, resolved, digest ...
+    step: Mapped[str | None] = mapped_column(String(32), nullable=True)  # page:0:0, update:2, resolved, digest ...
+    story_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # migration 0004
     # noise control (migration 0003): status "folded" rows are listed in the digest/overflow row
     # ``folded_into``; a summary row is "collecting" until due. ``dispatched_at``: first handed to
     # the sender (the hourly cap counts these).
@@ -349,3 +351,70 @@ class OperatorProblem(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Story(Base):
+    """One story (an incident, or a ticket group that belongs to no incident): who was told what.
+
+    Group timers are columns (``notify_at``, ``next_escalation_at``), so a restart or a second
+    instance sees the same state (migration 0004, ``monitor.stories``).
+    """
+
+    __tablename__ = "stories"
+    __table_args__ = (
+        Index("ix_stories_notify", "notify_at"),
+        Index("ix_stories_escalation", "state", "next_escalation_at"),
+        Index("ix_stories_cluster", "cluster_id", "state"),
+        Index("ix_stories_incident", "incident_id"),
+        Index("ix_stories_ticket", "ticket_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # incident / ticket / review / operator
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open/acknowledged/resolved
+    severity: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    cluster_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    ticket_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # the message that opened it
+    route: Mapped[str] = mapped_column(String(255), default="")
+    receivers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    group_wait_s: Mapped[float] = mapped_column(Float, default=0.0)
+    group_interval_s: Mapped[float] = mapped_column(Float, default=300.0)
+    repeat_interval_s: Mapped[float] = mapped_column(Float, default=14400.0)
+    subject: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what the routes matched on
+    tickets: Mapped[list[int]] = mapped_column(JSON, default=list)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    pending_messages: Mapped[int] = mapped_column(Integer, default=0)  # folded into the next update
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notify_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # group timer
+    paged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    notified_severity: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    updates: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    page_round: Mapped[int] = mapped_column(Integer, default=0)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoryEvent(Base):
+    """Audit trail of a story: opened, paged, update, raised, escalated, acknowledged, resolved, note."""
+
+    __tablename__ = "story_events"
+    __table_args__ = (Index("ix_story_events_story", "story_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    story_id: Mapped[int] = mapped_column(BigId)
+    kind: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    new_value: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    actor: Mapped[str] = mapped_column(String(128), default="system")
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

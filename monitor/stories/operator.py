@@ -10,7 +10,7 @@ second instance sharing the database does not tell the operator again.
   already at work on it (five broken saves of one rule file are one problem, one notice).
 * :meth:`OperatorProblems.fixed` - an open problem becomes fixed and one "fixed" notice is queued.
 
-Each notice is an :class:`~monitor.alerts.operator_notice.OperatorNotice` written to the outbox
+Each notice is a :class:`~monitor.notices.OperatorNotice` written to the outbox
 in the same transaction as the problem's new state (``enqueue_operator_alert``), to every enabled
 target except those disabled for rejecting our credentials.
 """
@@ -20,16 +20,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from typing import Literal
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from monitor.alerts.operator_notice import OperatorNotice
-from monitor.alerts.outbox import enqueue_operator_alert
+from monitor.notices import OperatorNotice
 from monitor.storage.db import Database
 from monitor.storage.models import OperatorProblem, TargetState, utcnow
+from monitor.stories.queue import enqueue_operator_alert
+from monitor.stories.routes import RouteTree
 from monitor.targets import TargetConfig
 
 log = structlog.get_logger("yuqing.operator")
@@ -42,11 +44,13 @@ class OperatorProblems:
         self,
         db: Database,
         targets: Callable[[], Sequence[TargetConfig]],
+        routes: Callable[[], RouteTree | None] = lambda: None,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.targets = targets
+        self.routes = routes  # the ``operators`` route of the tree; None: every enabled target
         self.clock = clock
         self._open: set[str] | None = None  # keys open when last looked; saves a query per fixed()
 
@@ -78,7 +82,7 @@ class OperatorProblems:
         row.revision += 1
         row.opened_at = row.updated_at = now
         row.fixed_at = None
-        notice = OperatorNotice(problem=key, state="open", title=title, errors=errors, since=now, hint=hint)
+        notice = _notice(key, "open", title, errors, now, hint)
         self._notify(session, row, notice)
         log.error("operator_problem", problem=key, errors=len(errors))
         return True
@@ -116,9 +120,7 @@ class OperatorProblems:
         now = self.clock()
         row.state, row.fixed_at, row.updated_at = "fixed", now, now
         row.revision += 1
-        notice = OperatorNotice(
-            problem=key, state="fixed", title=title or row.title, errors=tuple(row.errors), since=row.opened_at
-        )
+        notice = _notice(key, "fixed", title or row.title, tuple(row.errors), row.opened_at, "")
         self._notify(session, row, notice)
         log.info("operator_problem_fixed", problem=key)
         return True
@@ -128,7 +130,7 @@ class OperatorProblems:
         targets = [t for t in self.targets() if t.enabled and t.name not in disabled]
         key = row.key if len(row.key) <= 200 else hashlib.sha256(row.key.encode()).hexdigest()
         enqueue_operator_alert(
-            session, f"operator:{key}:{row.revision}", notice.title, targets, payload=notice.payload()
+            session, f"operator:{key}:{row.revision}", notice.title, targets, routes=self.routes(), notice=notice
         )
 
     def open_problems(self) -> list[OperatorProblem]:
@@ -143,3 +145,18 @@ class OperatorProblems:
         if self._open is None:
             self._open = {p.key for p in self.open_problems()}
         return self._open
+
+
+def _notice(
+    key: str, state: Literal["open", "fixed"], title: str, errors: Sequence[str], since: datetime, hint: str
+) -> OperatorNotice:
+    return OperatorNotice(
+        priority="L2",
+        title=title,
+        errors=list(errors),
+        problem=key,
+        state=state,
+        since=since.isoformat(),
+        hint=hint,
+        step="operator",
+    )

@@ -17,19 +17,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import cast
 
-from sqlalchemy import Integer, Table, TextualSelect, bindparam, or_, select, text, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.findings import Priority, most_urgent, priority_rank
+from monitor.findings import Priority, most_urgent
 from monitor.message import Message
 from monitor.storage.models import Cluster, Incident, IncidentEvent, Lock, Source, StoredMessage
 from monitor.stored import NewMessage
 from monitor.tickets.clusters import ClusterIndex
 from monitor.tickets.fingerprint import Fingerprint, fingerprint
-from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
+from monitor.tickets.incident_settings import IncidentsConfig
+from monitor.tickets.spikes import SpikeQuery, SpikeResult, spike_levels
 
 _CHUNK = 400
 
@@ -169,108 +169,6 @@ def cluster_messages(
     return out
 
 
-Window = tuple[int, datetime, datetime]  # cluster id, start (exclusive), end (inclusive)
-_UNION = 200  # count subqueries per statement (SQLite allows 500 terms in a compound SELECT)
-
-
-@lru_cache(maxsize=32)
-def _counts_statement(terms: int) -> TextualSelect:
-    """``terms`` indexed counts in one ``UNION ALL`` (built once per size: constructing and
-    compiling hundreds of ``select()`` objects per batch cost more than running them)."""
-    table = _MESSAGES.name
-    sql = " UNION ALL ".join(
-        f"SELECT {n} AS k, count(*) AS n FROM {table}"
-        f" WHERE cluster_id = :c{n} AND created_at > :s{n} AND created_at <= :e{n}"
-        for n in range(terms)
-    )
-    stamp = StoredMessage.__table__.c.created_at.type
-    binds = [bindparam(f"{kind}{n}", type_=stamp) for n in range(terms) for kind in ("s", "e")]
-    return text(sql).bindparams(*binds).columns(k=Integer, n=Integer)
-
-
-def window_counts(session: Session, windows: Sequence[Window]) -> dict[Window, int]:
-    """Posts per (cluster, window): one ``UNION ALL`` of indexed counts per 200 windows, so a
-    batch costs one round trip however many stories it touched."""
-    unique = list(dict.fromkeys(windows))
-    counts: dict[Window, int] = {}
-    for begin in range(0, len(unique), _UNION):
-        chunk = unique[begin : begin + _UNION]
-        params: dict[str, object] = {}
-        for n, (cluster_id, start, end) in enumerate(chunk):
-            params[f"c{n}"], params[f"s{n}"], params[f"e{n}"] = cluster_id, start, end
-        for number, count in session.execute(_counts_statement(len(chunk)), params):
-            counts[chunk[int(number)]] = int(count or 0)
-    return counts
-
-
-@dataclass(frozen=True, slots=True)
-class SpikeQuery:
-    """One story to test against the spike rules: its size, the batch's newest post, ``since``."""
-
-    cluster_id: int
-    message_count: int
-    end: datetime
-    since: datetime | None
-
-
-def _rules(config: IncidentsConfig) -> list[SpikeRule]:
-    return sorted(config.spikes, key=lambda r: priority_rank(r.priority))
-
-
-def _window(rule: SpikeRule, query: SpikeQuery) -> Window:
-    window = timedelta(minutes=rule.window_minutes)
-    start = max(query.end - window, query.since) if query.since else query.end - window
-    return (query.cluster_id, start, query.end)
-
-
-def _baseline_window(rule: SpikeRule, query: SpikeQuery) -> Window:
-    window = timedelta(minutes=rule.window_minutes)
-    return (query.cluster_id, query.end - timedelta(hours=rule.baseline_hours), query.end - window)
-
-
-def spike_levels(
-    session: Session, queries: Sequence[SpikeQuery], config: IncidentsConfig
-) -> dict[int, tuple[Priority | None, str]]:
-    """The most urgent spike rule that holds for each story at its ``end``, and why.
-
-    Two round trips per batch at most: the rules' windows of every story, then the baselines of
-    the (story, rule) pairs whose window reached ``min_count``.
-    """
-    out: dict[int, tuple[Priority | None, str]] = {q.cluster_id: (None, "") for q in queries}
-    if not config.spikes:
-        return out
-    rules = _rules(config)
-    smallest = min(r.min_count for r in rules)
-    tested = [q for q in queries if q.message_count >= smallest]
-    counts = window_counts(session, [_window(rule, q) for q in tested for rule in rules])
-    held = [(q, rule) for q in tested for rule in rules if counts[_window(rule, q)] >= rule.min_count]
-    baselines = window_counts(session, [_baseline_window(rule, q) for q, rule in held])
-    for query in tested:
-        best: Priority | None = None
-        why = ""
-        for rule in rules:
-            count = counts[_window(rule, query)]
-            if count < rule.min_count:
-                continue
-            windows = max(1.0, (rule.baseline_hours * 60 - rule.window_minutes) / rule.window_minutes)
-            baseline = baselines[_baseline_window(rule, query)] / windows
-            if count >= rule.baseline_factor * baseline and priority_rank(rule.priority) < priority_rank(
-                best
-            ):
-                best = rule.priority
-                why = f"{count} posts in {rule.window_minutes:g} min (baseline {baseline:.1f})"
-        out[query.cluster_id] = (best, why)
-    return out
-
-
-def spike_level(
-    session: Session, cluster: Cluster, config: IncidentsConfig, *, end: datetime, since: datetime | None
-) -> tuple[Priority | None, str]:
-    """The most urgent spike rule that holds for the story at ``end``, and why."""
-    query = SpikeQuery(cluster.id, cluster.message_count, end, since)
-    return spike_levels(session, [query], config)[cluster.id]
-
-
 def _event(
     session: Session,
     incident: Incident,
@@ -292,6 +190,7 @@ def _event(
 def _attributes(items: Sequence[NewMessage], old: dict[str, list[str]]) -> dict[str, list[str]]:
     out = {key: set(values) for key, values in old.items()}
     for item in items:
+        out.setdefault("channels", set()).add(item.message.channel)
         for finding in item.analysis.findings:
             out.setdefault("rules", set()).add(finding.rule_id)
             out.setdefault("tags", set()).update(finding.tags)
@@ -299,6 +198,24 @@ def _attributes(items: Sequence[NewMessage], old: dict[str, list[str]]) -> dict[
                 value = getattr(finding, name)
                 if value:
                     out.setdefault(name, set()).add(value)
+    return {key: sorted(values) for key, values in out.items()}
+
+
+def _row_attributes(rows: Sequence[StoredMessage]) -> dict[str, list[str]]:
+    """Attributes of every post the incident claims (from their stored analysis), so an incident
+    carries the same attributes whichever batch opened it."""
+    out: dict[str, set[str]] = {}
+    for row in rows:
+        record = row.analysis or {}
+        out.setdefault("channels", set()).add(row.channel)
+        for finding in record.get("findings") or []:
+            out.setdefault("rules", set()).add(str(finding["rule_id"]))
+            out.setdefault("tags", set()).update(str(t) for t in finding.get("tags") or ())
+            for name in ("category", "department", "feedback_type"):
+                if finding.get(name):
+                    out.setdefault(name, set()).add(str(finding[name]))
+        if not record.get("findings"):
+            out.setdefault("rules", set()).update(str(r) for r in record.get("rules") or ())
     return {key: sorted(values) for key, values in out.items()}
 
 
@@ -331,7 +248,7 @@ def _open(
         heat=sum(heat_of(config, r.likes, r.reposts, r.replies, r.author_followers) for r in rows),
         reach=sum(r.author_followers or 0 for r in rows),
         sources=_source_names(session, {r.source_id for r in rows}),
-        attributes=_attributes(items, {}),
+        attributes=_row_attributes(rows),
         first_seen=min(r.created_at for r in rows),
         last_seen=max(r.created_at for r in rows),
         opened_at=now,
@@ -366,15 +283,45 @@ def _grow(
     incident.updated_at = now
 
 
+@dataclass
+class IncidentResult:
+    """What the incident step did to a batch: incident changes, and each new post's cluster."""
+
+    changes: list[IncidentChange] = field(default_factory=list)
+    clusters: dict[int, int] = field(default_factory=dict)  # message row id -> cluster id
+
+
+def _heat_first(config: IncidentsConfig, cluster: Cluster, items: Sequence[NewMessage]) -> datetime | None:
+    """When the story's heat first reached an incident threshold (None: it did not)."""
+    if not config.heat.thresholds:
+        return None
+    bar = min(config.heat.thresholds.values())
+    heat = cluster.heat - sum(message_heat(config, i.message) for i in items)
+    for item in items:
+        heat += message_heat(config, item.message)
+        if heat >= bar:
+            return item.message.created_at
+    return None
+
+
 def update_incidents(
     session: Session, new: Sequence[NewMessage], config: IncidentsConfig, *, now: datetime
-) -> list[IncidentChange]:
-    """Cluster the batch's posts and open, grow or raise incidents (see module docstring)."""
-    if not config.enabled or not new:
-        return []
+) -> IncidentResult:
+    """Cluster the batch's posts and open, grow or raise incidents (see module docstring).
+
+    Posts are taken in timestamp order and the rules are evaluated at each post's time, and
+    stories open in the order their rule first held: the same posts cut into batches of 1, 25 or
+    500 open the same incidents. Clustering runs even with incidents disabled (stories group by
+    cluster).
+    """
+    if not new:
+        return IncidentResult()
     session.execute(select(Lock.name).where(Lock.name == "incidents").with_for_update())
-    changes: list[IncidentChange] = []
-    touched = list(cluster_messages(session, new, config, now=now).values())
+    ordered = sorted(new, key=lambda i: (i.message.created_at, i.row.id))
+    touched = list(cluster_messages(session, ordered, config, now=now).values())
+    result = IncidentResult(clusters={i.row.id: c.id for c, items in touched for i in items})
+    if not config.enabled:
+        return result
     linked = sorted({c.incident_id for c, _ in touched if c.incident_id})
     for begin in range(0, len(linked), _CHUNK):  # into the identity map: session.get needs no query
         session.scalars(select(Incident).where(Incident.id.in_(linked[begin : begin + _CHUNK]))).all()
@@ -382,32 +329,45 @@ def update_incidents(
     for cluster, items in touched:
         current = session.get(Incident, cluster.incident_id) if cluster.incident_id else None
         since = current.resolved_at if current is not None and current.state == "resolved" else None
-        end = max(i.message.created_at for i in items)
-        queries.append(SpikeQuery(cluster.id, cluster.message_count, end, since))
+        ends = tuple(sorted({i.message.created_at for i in items}))
+        queries.append(SpikeQuery(cluster.id, cluster.message_count, ends, since))
     spikes = spike_levels(session, queries, config)
+    openings: list[tuple[datetime, int, Cluster, list[NewMessage], Priority, str]] = []
     for cluster, items in touched:
         current = session.get(Incident, cluster.incident_id) if cluster.incident_id else None
         active = current if current is not None and current.state != "resolved" else None
-        spike, why = spikes[cluster.id]
-        heat = heat_level(config, (active.heat if active else 0.0) + (0.0 if active else cluster.heat))
+        spike = spikes[cluster.id]
         if active is not None:
-            _grow(session, active, items, config, now)
-            heat = heat_level(config, active.heat)
-            severity = most_urgent(active.severity, spike, heat)
-            if severity is not None and severity != active.severity:
-                old = active.severity
-                active.severity = severity
-                _event(session, active, "severity", old, severity, now, note=why or "heat")
-                changes.append(IncidentChange(active, "raised", old, items))
-            else:
-                changes.append(IncidentChange(active, "grew", active.severity, items))
+            result.changes.append(_grow_or_raise(session, active, items, config, spike, now))
             continue
         if config.require_finding and cluster.priority is None:
             continue
-        trigger = most_urgent(spike, heat)
+        heat = heat_level(config, cluster.heat)
+        trigger = most_urgent(spike.priority, heat)
         if trigger is None:
             continue
-        reason = why if spike == trigger else f"heat {cluster.heat:.0f}"
+        reason = spike.why if spike.priority == trigger else f"heat {cluster.heat:.0f}"
+        first = min(t for t in (spike.first, _heat_first(config, cluster, items) if heat else None) if t)
+        openings.append((first, cluster.id, cluster, items, trigger, reason))
+    for _first, _id, cluster, items, trigger, reason in sorted(openings, key=lambda o: (o[0], o[1])):
         incident = _open(session, cluster, items, config, trigger, reason, now)
-        changes.append(IncidentChange(incident, "opened", None, items))
-    return changes
+        result.changes.append(IncidentChange(incident, "opened", None, items))
+    return result
+
+
+def _grow_or_raise(
+    session: Session,
+    active: Incident,
+    items: list[NewMessage],
+    config: IncidentsConfig,
+    spike: SpikeResult,
+    now: datetime,
+) -> IncidentChange:
+    _grow(session, active, items, config, now)
+    severity = most_urgent(active.severity, spike.priority, heat_level(config, active.heat))
+    if severity is not None and severity != active.severity:
+        old = active.severity
+        active.severity = severity
+        _event(session, active, "severity", old, severity, now, note=spike.why or "heat")
+        return IncidentChange(active, "raised", old, items)
+    return IncidentChange(active, "grew", active.severity, items)

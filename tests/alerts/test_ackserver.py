@@ -11,31 +11,36 @@ import pytest
 from sqlalchemy import select
 
 from monitor.alerts.links import LinkSigner
-from monitor.alerts.paging import Paging
+from monitor.alerts.outbox import Outbox
+from monitor.alerts.senders.registry import sender_class
+from monitor.config import AlertsConfig
 from monitor.http.ackserver import AckServer
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, Incident, utcnow
+from monitor.stories.settings import StoriesSettings
 from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
 from tests.helpers.builders import KeywordStub, message
+from tests.helpers.context import context, settings
 
 ANALYZER = KeywordStub({"投诉": ("L2", True)})
 
 
-def open_incident(db: Database, signer: LinkSigner) -> tuple[Paging, dict[str, str]]:
-    paging = Paging(
-        (TargetConfig(name="pr", kind="console"),),
-        IncidentsConfig(spikes=[SpikeRule(min_count=3, priority="L1")]),
-        None,
-        signer,
+def open_incident(db: Database, signer: LinkSigner) -> tuple[StoriesSettings, dict[str, str]]:
+    """One incident paged to ``pr``; the links the outbox puts in that page (``Outbox.links``)."""
+    stories = settings(
+        [TargetConfig(name="pr", kind="console")],
+        incidents=IncidentsConfig(spikes=[SpikeRule(min_count=3, priority="L1")]),
     )
     batch = Batch(tuple(message(f"m{i}", f"t{i}", "这家店太差了我要投诉退款") for i in range(3)), {})
-    process_batch(db, "src", "files", batch, ANALYZER, [], paging=paging)
+    process_batch(context(db, ANALYZER, stories=stories), "src", "files", batch)
+    outbox = Outbox(db, {"pr": sender_class("console")("pr", None)}, AlertsConfig(), instance="t", links=signer)
     with db.read() as session:
-        payload = session.scalars(select(Alert.payload)).one()
-    return paging, payload
+        row = session.scalars(select(Alert)).one()
+        payload = outbox._outgoing(row, outbox.senders["pr"])
+    return stories, payload
 
 
 def call(url: str, *, post: bool = False, data: bytes = b"") -> tuple[int, str]:

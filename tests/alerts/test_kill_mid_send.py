@@ -25,7 +25,15 @@ import pytest
 from tests.helpers.builders import write_config, write_rules
 from tests.helpers.daemon import DaemonProcess, scalar, wait_for
 
-ALERTS = 6  # urgent messages -> 6 ticket alerts per target
+ALERTS = 6  # six different urgent stories -> 6 pages per target (near-duplicates would be one story)
+STORIES = [
+    "紧急：电池起火，充电宝在宿舍冒烟",
+    "紧急 外卖骑手在小区门口摔伤了没人管",
+    "紧急!! 电梯困人半小时物业不接电话",
+    "紧急：收到的奶粉罐子里有异物，孩子已经喝了",
+    "紧急 账户被盗刷三千元，客服一直占线",
+    "紧急：门店燃气泄漏的味道很重，店员还在营业",
+]
 
 
 @dataclass
@@ -123,7 +131,7 @@ def test_kill_mid_send_resends_only_the_unacknowledged_send(
 ) -> None:
     r, url = receivers
     path = config(tmp_path, url)
-    records = [{"id": str(i), "text": f"紧急：电池起火 {i}", "thread": f"t{i}"} for i in range(ALERTS)]
+    records = [{"id": str(i), "text": STORIES[i], "thread": f"t{i}"} for i in range(ALERTS)]
     part = tmp_path / "inbox" / ".a.part"
     part.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in records), encoding="utf-8")
     part.rename(tmp_path / "inbox" / "a.jsonl")
@@ -161,7 +169,7 @@ def test_kill_mid_send_resends_only_the_unacknowledged_send(
     finally:
         second.kill()
 
-    expected = {f"ticket:{n}:L1" for n in range(1, ALERTS + 1)}
+    expected = {f"story:{n}:page:0:0" for n in range(1, ALERTS + 1)}
     for target in ("fast", "slow"):
         keys = r.keys(f"/{target}")
         assert {k.removesuffix(f"@{target}") for k in keys} == expected, target

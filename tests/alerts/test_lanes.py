@@ -29,6 +29,7 @@ from monitor.storage.models import Alert
 from monitor.targets import TargetConfig
 from tests.alerts.test_outbox import ANALYZER
 from tests.helpers.builders import message
+from tests.helpers.context import context
 from tests.helpers.daemon import wait_for
 
 PATIENCE = 30.0  # seconds the test waits for an event; the slow receiver holds until released
@@ -108,7 +109,7 @@ def senders(url: str) -> dict[str, Sender]:
 def seed(db: Database, first: int, count: int) -> int:
     """``count`` urgent messages on threads of their own: one ticket alert per target each."""
     batch = Batch(tuple(message(f"m{i}", f"t{i}", f"紧急 {i}") for i in range(first, first + count)), {})
-    return process_batch(db, "src", "files", batch, ANALYZER, TARGETS).alerts
+    return process_batch(context(db, ANALYZER, TARGETS), "src", "files", batch).alerts
 
 
 def expected_keys(db: Database, target: str) -> list[str]:

@@ -15,15 +15,16 @@ from sqlalchemy import func, select
 from monitor.alerts.noise import Action, Window, decide, quiet_until
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.base import Sender, SenderConfig, SendResult
-from monitor.alerts.silences import add_silence
 from monitor.config import AlertsConfig, load_config
 from monitor.errors import ConfigError
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, TicketEvent
+from monitor.stories.silences import add_silence
 from monitor.targets import NoiseConfig, TargetConfig
 from tests.helpers.builders import KeywordStub, message
+from tests.helpers.context import context
 
 ANALYZER = KeywordStub({"紧急": ("L1", True), "重要": ("L2", True), "一般": ("L3", True)})
 # 2026-12-01 23:30 in Shanghai (15:30 UTC): inside a 22:00-08:00 quiet window
@@ -53,7 +54,7 @@ def target(**noise: Any) -> TargetConfig:
 
 def seed(db: Database, texts: list[str], tgt: TargetConfig, *, start: int = 0) -> None:
     batch = Batch(tuple(message(f"m{start + i}", f"t{start + i}", t) for i, t in enumerate(texts)), {})
-    process_batch(db, "src", "files", batch, ANALYZER, [tgt])
+    process_batch(context(db, ANALYZER, [tgt]), "src", "files", batch)
 
 
 def outbox(db: Database, tgt: TargetConfig, at: datetime, recorder: Recorder, instance: str = "a") -> Outbox:

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.alerts.oncall import OnCall
-from monitor.alerts.oncall_config import load_oncall
 from monitor.errors import ConfigError
+from monitor.stories.oncall import OnCall
+from monitor.stories.oncall_config import load_oncall
 
 ROOT = Path(__file__).resolve().parents[2]
 SH = ZoneInfo("Asia/Shanghai")

@@ -18,6 +18,7 @@ from monitor.storage.db import Database
 from monitor.storage.models import Alert, utcnow
 from monitor.targets import TargetConfig
 from tests.helpers.builders import KeywordStub, message
+from tests.helpers.context import context
 
 ANALYZER = KeywordStub({"紧急": ("L1", True)})
 
@@ -44,7 +45,7 @@ class Recorder(Sender):
 
 def seed(db: Database, n: int = 3, text: str = "紧急 {i}", target: str = "rec") -> None:
     batch = Batch(tuple(message(f"m{i}", f"t{i}", text.format(i=i)) for i in range(n)), {})
-    process_batch(db, "src", "files", batch, ANALYZER, [TargetConfig(name=target, kind="console")])
+    process_batch(context(db, ANALYZER, [TargetConfig(name=target, kind="console")]), "src", "files", batch)
 
 
 def statuses(db: Database) -> list[tuple[str, int]]:

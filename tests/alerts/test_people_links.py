@@ -10,18 +10,21 @@ import yaml
 from sqlalchemy import select
 
 from monitor.alerts.links import LinkSigner
-from monitor.alerts.oncall import OnCall
-from monitor.alerts.oncall_config import load_oncall
-from monitor.alerts.paging import Paging
+from monitor.alerts.outbox import Outbox
+from monitor.alerts.senders.registry import sender_class
+from monitor.config import AlertsConfig
 from monitor.http.ackserver import AckServer
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
-from monitor.storage.models import Alert, Incident, IncidentEvent
+from monitor.storage.models import Alert, Incident, StoryEvent
+from monitor.stories.oncall_config import load_oncall
+from monitor.stories.settings import StoriesSettings
 from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
 from tests.alerts.test_ackserver import ANALYZER, call, local
 from tests.helpers.builders import message, write_config, write_rules
+from tests.helpers.context import context, settings
 from tests.helpers.daemon import yuqing
 
 ONCALL = {
@@ -55,22 +58,37 @@ def oncall_file(tmp_path: Path, people: dict[str, object] | None = None) -> Path
     return path
 
 
-def open_incident(db: Database, paging: Paging) -> dict[str, dict[str, object]]:
+def stories_for(path: Path) -> StoriesSettings:
+    return settings(
+        list(TARGETS),
+        incidents=IncidentsConfig(spikes=[SpikeRule(min_count=3, priority="L1")]),
+        oncall=load_oncall(path),
+    )
+
+
+def open_incident(db: Database, stories: StoriesSettings, signer: LinkSigner) -> dict[str, dict[str, object]]:
+    """One incident paged; per target, the payload the outbox sends (links are added at delivery)."""
     batch = Batch(tuple(message(f"m{i}", f"t{i}", "这家店太差了我要投诉退款") for i in range(3)), {})
-    process_batch(db, "src", "files", batch, ANALYZER, [], paging=paging)
+    process_batch(context(db, ANALYZER, stories=stories), "src", "files", batch)
+    assert stories.oncall is not None
+    reaches = {pid: list(person.targets) for pid, person in stories.oncall.people.items()}
+    senders = {t.name: sender_class("console")(t.name, None) for t in TARGETS}
+    outbox = Outbox(db, senders, AlertsConfig(), instance="t", links=signer, reaches=lambda: reaches)
     with db.read() as session:
-        return {a.target: a.payload for a in session.scalars(select(Alert).where(Alert.kind == "incident"))}
+        rows = session.scalars(select(Alert).where(Alert.kind == "incident")).all()
+        return {a.target: outbox._outgoing(a, senders[a.target]) for a in rows}
 
 
 def test_a_link_is_signed_for_its_recipient_and_records_the_person(sqlite_db: Database, tmp_path: Path) -> None:
     signer = LinkSigner(b"k" * 32, "https://yuqing.example.com")
-    paging = Paging(TARGETS, IncidentsConfig(spikes=[SpikeRule(min_count=3, priority="L1")]),
-                    OnCall(load_oncall(oncall_file(tmp_path))), signer)
-    rows = open_incident(sqlite_db, paging)
+    stories = stories_for(oncall_file(tmp_path))
+    rows = open_incident(sqlite_db, stories, signer)
     assert sorted(rows) == ["chat", "mail-zhang"], "only the person on call is paged"
     for payload in rows.values():
         assert parse_qs(urlsplit(str(payload["ack_url"])).query)["p"] == ["zhang"]
-    srv = AckServer(sqlite_db, signer, lambda: paging).start()
+        (recipient,) = payload["recipients"]  # type: ignore[misc]
+        assert parse_qs(urlsplit(str(recipient["ack_url"])).query)["p"] == ["zhang"]
+    srv = AckServer(sqlite_db, signer, lambda: stories).start()
     try:
         url = local(str(rows["mail-zhang"]["ack_url"]), srv.port)
         forged = url.replace("p=zhang", "p=li")
@@ -83,22 +101,20 @@ def test_a_link_is_signed_for_its_recipient_and_records_the_person(sqlite_db: Da
         srv.stop()
     with sqlite_db.read() as session:
         incident = session.scalars(select(Incident)).one()
-        event = session.scalars(select(IncidentEvent).where(IncidentEvent.new_value == "acknowledged")).one()
+        event = session.scalars(select(StoryEvent).where(StoryEvent.kind == "acknowledged")).one()
     assert incident.acknowledged_by == "zhang" and event.actor == "zhang"
 
 
 def test_a_link_of_someone_no_longer_on_call_is_refused(sqlite_db: Database, tmp_path: Path) -> None:
     signer = LinkSigner(b"k" * 32, "https://yuqing.example.com")
-    incidents = IncidentsConfig(spikes=[SpikeRule(min_count=3, priority="L1")])
-    paging = Paging(TARGETS, incidents, OnCall(load_oncall(oncall_file(tmp_path))), signer)
-    rows = open_incident(sqlite_db, paging)
+    rows = open_incident(sqlite_db, stories_for(oncall_file(tmp_path)), signer)
     only_li = {"li": ONCALL["people"]["li"], "zhao": {"name": "赵", "targets": ["mail-zhang"]}}  # type: ignore[index]
     later = dict(ONCALL, people=only_li)
     later["teams"] = {"pr": {**ONCALL["teams"]["pr"], "rotations": [  # type: ignore[index]
         {**r, "members": ["zhao"]} for r in ONCALL["teams"]["pr"]["rotations"]]}}  # type: ignore[index]
     path = tmp_path / "later.yaml"
     path.write_text(yaml.safe_dump(later, allow_unicode=True), encoding="utf-8")
-    changed = Paging(TARGETS, incidents, OnCall(load_oncall(path)), signer)
+    changed = stories_for(path)
     srv = AckServer(sqlite_db, signer, lambda: changed).start()
     try:
         status, page = call(local(str(rows["chat"]["ack_url"]), srv.port), post=True)

@@ -22,6 +22,7 @@ from monitor.storage.db import Database
 from monitor.targets import TargetConfig
 from tests.alerts.test_outbox import ANALYZER, make_due, statuses
 from tests.helpers.builders import message
+from tests.helpers.context import context
 from tests.helpers.receiver import Receiver, receiver
 
 PAYLOAD: dict[str, Any] = {
@@ -203,9 +204,7 @@ def test_receiver_failing_with_500_then_200_gets_the_alert_once(sqlite_db: Datab
     with receiver() as r:
         r.script = [(500, "oops")]
         target = TargetConfig(name="pr", kind="wecom")
-        process_batch(
-            sqlite_db, "src", "files", Batch((message("a", "t", "紧急 投诉"),), {}), ANALYZER, [target]
-        )
+        process_batch(context(sqlite_db, ANALYZER, [target]), "src", "files", Batch((message("a", "t", "紧急 投诉"),), {}))
         outbox = Outbox(
             sqlite_db,
             {"pr": make("wecom", **base(r, "wecom"))},

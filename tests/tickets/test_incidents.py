@@ -7,20 +7,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from monitor.alerts.incident_actions import run_escalation
-from monitor.alerts.paging import Paging
-from monitor.alerts.review import decide
-from monitor.alerts.silences import add_silence
 from monitor.findings import Analysis, Finding
 from monitor.message import Author, Batch, Message
-from monitor.pipeline import process_batch
+from monitor.pipeline import decide_review, process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, Incident, IncidentEvent, StoredMessage, Ticket
+from monitor.stories.lifecycle import run_timers as run_escalation
+from monitor.stories.settings import StoriesSettings
+from monitor.stories.silences import add_silence
 from monitor.targets import TargetConfig
 from monitor.tickets.clusters import ClusterIndex
 from monitor.tickets.fingerprint import features, fingerprint, jaccard, strip_noise
 from monitor.tickets.incident_settings import HeatConfig, IncidentsConfig, SpikeRule
 from tests.helpers.builders import KeywordStub
+from tests.helpers.context import context, settings
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 STORY = "快递员把我的包裹扔在门口被偷了，客服说不归他们管，我要投诉到底"
@@ -81,21 +81,13 @@ def post(
     )
 
 
-def feed(db: Database, messages: list[Message], paging: Paging, analyzer: object = ANALYZER) -> None:
+def feed(db: Database, messages: list[Message], paging: StoriesSettings, analyzer: object = ANALYZER) -> None:
     by_source: dict[str, list[Message]] = {}
     for m in messages:
         by_source.setdefault(m.source, []).append(m)
     for source, items in by_source.items():
-        process_batch(
-            db,
-            source,
-            "rss",
-            Batch(tuple(items), {}),
-            analyzer,
-            [],
-            paging=paging,  # type: ignore[arg-type]
-            now=max(m.created_at for m in items),
-        )
+        now = max(m.created_at for m in items)
+        process_batch(context(db, analyzer, stories=paging, now=now), source, "rss", Batch(tuple(items), {}))  # type: ignore[arg-type]
 
 
 def incidents(db: Database) -> list[Incident]:
@@ -103,8 +95,8 @@ def incidents(db: Database) -> list[Incident]:
         return list(session.scalars(select(Incident).order_by(Incident.id)))
 
 
-def paging(**changes: object) -> Paging:
-    return Paging(TARGETS, IncidentsConfig(**changes))  # type: ignore[arg-type]
+def paging(**changes: object) -> StoriesSettings:
+    return settings(TARGETS, incidents=IncidentsConfig(**changes))  # type: ignore[arg-type]
 
 
 def test_below_min_count_no_incident_then_spike_opens_one(any_db: Database) -> None:
@@ -187,25 +179,19 @@ class ReviewStub:
 def test_review_queue_holds_messages_until_approved(sqlite_db: Database) -> None:
     p = paging()
     targets = [TargetConfig(name="pager", kind="console")]
-    process_batch(
-        sqlite_db,
-        "src",
-        "rss",
-        Batch((post(1, text="我要炸了你们的店"),), {}),
-        ReviewStub(),
-        targets,
-        paging=p,
-    )
+    ctx = context(sqlite_db, ReviewStub(), targets, stories=p, now=T0)
+    process_batch(ctx, "src", "rss", Batch((post(1, text="我要炸了你们的店"),), {}))
     with sqlite_db.read() as session:
         row = session.scalars(select(StoredMessage)).one()
         assert (row.review_status, row.ticket_id) == ("pending", None)
-        assert session.scalars(select(Alert)).all() == [] and session.scalars(select(Ticket)).all() == []
-    assert decide(sqlite_db, row.id, approve=True, paging=p, now=T0) == "approved"
+        assert session.scalars(select(Ticket)).all() == []
+        assert session.scalars(select(Alert.kind)).all() == ["review"]  # held L1: the review route is told
+    assert decide_review(ctx, row.id, approve=True) == "approved"
     with sqlite_db.read() as session:
         assert session.scalars(select(Ticket.priority)).all() == ["L1"]
-        assert [a.kind for a in session.scalars(select(Alert))] == ["ticket"]
+        assert [a.kind for a in session.scalars(select(Alert).order_by(Alert.id))] == ["review", "ticket"]
     with pytest.raises(LookupError):
-        decide(sqlite_db, row.id, approve=False, paging=p, now=T0)
+        decide_review(ctx, row.id, approve=False)
 
 
 def test_window_counts_of_a_batch_match_one_count_per_window(any_db: Database) -> None:
@@ -213,7 +199,7 @@ def test_window_counts_of_a_batch_match_one_count_per_window(any_db: Database) -
     start exclusive, end inclusive, per cluster."""
     from sqlalchemy import func
 
-    from monitor.tickets.incidents import window_counts
+    from monitor.tickets.spikes import window_counts
 
     feed(any_db, [post(i, minutes=i) for i in range(30)], paging())
     with any_db.read() as session:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, ClassVar, TextIO
 
+from monitor.alerts.render import render
 from monitor.alerts.senders.base import Sender, SenderConfig, SendResult
-from monitor.alerts.templates import render_text
 
 
 class ConsoleConfig(SenderConfig):
@@ -20,6 +20,6 @@ class ConsoleSender(Sender):
 
     def send(self, payload: dict[str, Any]) -> SendResult:
         stream: TextIO = sys.stdout if getattr(self.config, "stream", "stderr") == "stdout" else sys.stderr
-        stream.write(render_text(payload) + "\n")
+        stream.write(render("text", payload) + "\n")  # every notice kind, incidents included
         stream.flush()
         return SendResult.ok()

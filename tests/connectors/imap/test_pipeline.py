@@ -13,12 +13,14 @@ from monitor.storage.db import Database
 from monitor.storage.models import StoredMessage
 from tests.connectors.imap.conftest import make_mail
 from tests.connectors.imap.dovecot import Dovecot
+from tests.helpers.context import context
 
 NOTHING = Analysis(())
 
 
 def _poll(db: Database, connector: ImapConnector) -> int:
-    stats = poll_source(db, connector.name, connector, lambda: (lambda m: NOTHING), lambda: [], batch_size=4)
+    ctx = context(db, lambda m: NOTHING)
+    stats = poll_source(lambda: ctx, connector.name, connector, batch_size=4)
     return stats.new
 
 

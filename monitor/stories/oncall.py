@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.alerts.oncall_config import OnCallConfig, Person, Rotation, Route, Team
+from monitor.stories.oncall_config import OnCallConfig, Person, Rotation, Route, Team
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -1,0 +1,315 @@
+"""What one batch does to stories: open, grow, adopt (a ticket story becomes an incident), raise.
+
+Runs in the batch transaction after tickets and incidents. A story is an incident, or the
+alerting tickets of one near-duplicate cluster (a lone ticket when its message has no cluster)
+that belong to no incident. Its first notification waits ``group_wait`` (``notify_at``, a
+column: crash and multi-instance safe); later messages only count towards the next update.
+
+Inhibition: a ticket whose new messages all joined an incident in this batch opens no story of
+its own; when an incident opens on a cluster that already has a ticket story, the incident takes
+that story over (same people, no second page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.findings import most_urgent, priority_rank
+from monitor.storage.models import Incident, Story, StoryEvent, TicketEvent
+from monitor.stored import NewMessage
+from monitor.stories.routes import Subject
+from monitor.stories.settings import StoriesSettings
+from monitor.tickets.incidents import IncidentChange
+from monitor.tickets.service import TicketChange
+
+ACTIVE = ("open", "acknowledged")
+_CHUNK = 500
+
+
+def subject_of(
+    kind: str,
+    priority: str | None,
+    items: Iterable[NewMessage],
+    extra: Mapping[str, Sequence[str]] | None = None,
+) -> Subject:
+    """The route subject of a notice about ``items`` (plus an incident's stored attributes)."""
+    extra = extra or {}
+    found: dict[str, set[str]] = {
+        k: set(extra.get(k, ())) for k in ("feedback_type", "category", "department", "tags", "rules")
+    }
+    channels: set[str] = set(extra.get("channels", ()))
+    sources: set[str] = set(extra.get("sources", ()))
+    for item in items:
+        channels.add(item.message.channel)
+        sources.add(item.message.source)
+        for finding in item.analysis.findings:
+            found["rules"].add(finding.rule_id)
+            found["tags"].update(finding.tags)
+            for name in ("feedback_type", "category", "department"):
+                value = getattr(finding, name)
+                if value:
+                    found[name].add(value)
+    return Subject(
+        kind=kind,
+        priority=priority,
+        types=frozenset(found["feedback_type"]),
+        categories=frozenset(found["category"]),
+        teams=frozenset(found["department"]),
+        tags=frozenset(found["tags"]),
+        rules=frozenset(found["rules"]),
+        channels=frozenset(channels),
+        sources=frozenset(sources),
+    )
+
+
+def event(
+    session: Session,
+    story: Story,
+    kind: str,
+    now: datetime,
+    *,
+    old: str | None = None,
+    new: str | None = None,
+    actor: str = "system",
+    note: str | None = None,
+) -> None:
+    session.add(
+        StoryEvent(
+            story_id=story.id, kind=kind, old_value=old, new_value=new, actor=actor[:128], note=note, at=now
+        )
+    )
+
+
+def _route(story: Story, settings: StoriesSettings, subject: Subject, now: datetime) -> None:
+    routing = settings.routes.match(subject)
+    story.route = routing.path[:255]
+    story.receivers = list(routing.receivers)
+    story.team = routing.oncall
+    story.group_wait_s = routing.group_wait
+    story.group_interval_s = routing.group_interval
+    story.repeat_interval_s = routing.repeat_interval
+    story.subject = subject.record()
+    story.notify_at = now + timedelta(seconds=routing.group_wait)
+
+
+def _open(
+    session: Session, settings: StoriesSettings, subject: Subject, now: datetime, **columns: object
+) -> Story:
+    story = Story(
+        state="open",
+        opened_at=now,
+        updated_at=now,
+        updates=0,
+        escalation_step=0,
+        page_round=0,
+        pending_messages=0,
+        **columns,
+    )
+    _route(story, settings, subject, now)
+    session.add(story)  # flushed once for the whole batch (observe), then its "opened" event
+    return story
+
+
+def grow(story: Story, count: int, severity: str | None, now: datetime) -> None:
+    """More messages: counted for the next update; a raise above what was told re-notifies once."""
+    story.message_count += count
+    story.severity = most_urgent(story.severity, severity)
+    story.updated_at = now
+    if story.paged_at is None:
+        return  # the first notification (group_wait) will carry them
+    story.pending_messages += count
+    if story.state != "open":
+        return
+    if priority_rank(story.severity) < priority_rank(story.notified_severity):
+        story.notify_at = now
+    elif story.notify_at is None:
+        assert story.notified_at is not None
+        story.notify_at = max(now, story.notified_at + timedelta(seconds=story.group_interval_s))
+
+
+class Active:
+    """The open or acknowledged stories a batch can touch, by cluster, first ticket and incident:
+    loaded with a few ``IN`` queries per batch (not two queries per ticket)."""
+
+    def __init__(
+        self, session: Session, clusters: Iterable[int], tickets: Iterable[int], incidents: Iterable[int]
+    ) -> None:
+        self.by_cluster: dict[int, Story] = {}
+        self.by_ticket: dict[int, Story] = {}
+        self.by_incident: dict[int, Story] = {}
+        self.opened: list[Story] = []
+        for column, keys in (
+            (Story.cluster_id, clusters),
+            (Story.ticket_id, tickets),
+            (Story.incident_id, incidents),
+        ):
+            ordered = sorted(set(keys))
+            for start in range(0, len(ordered), _CHUNK):
+                query = select(Story).where(
+                    Story.state.in_(ACTIVE), column.in_(ordered[start : start + _CHUNK])
+                )
+                for story in session.scalars(query.order_by(Story.id)):
+                    self.add(story)  # the newest story wins
+
+    def new(self, story: Story) -> Story:
+        """A story opened by this batch (it has no id until the batch's one flush)."""
+        self.opened.append(story)
+        return self.add(story)
+
+    def add(self, story: Story) -> Story:
+        if story.cluster_id is not None:
+            self.by_cluster[story.cluster_id] = story
+        if story.ticket_id is not None:
+            self.by_ticket[story.ticket_id] = story
+        if story.incident_id is not None:
+            self.by_incident[story.incident_id] = story
+        return story
+
+
+def _incident_story(
+    session: Session,
+    settings: StoriesSettings,
+    change: IncidentChange,
+    clusters: Mapping[int, int],
+    active: Active,
+    now: datetime,
+) -> Story:
+    incident: Incident = change.incident
+    cluster = next((clusters[i.row.id] for i in change.messages if i.row.id in clusters), None)
+    story = active.by_incident.get(incident.id)
+    if story is None and cluster is not None:
+        story = active.by_cluster.get(cluster)
+        if story is not None and story.incident_id is None:  # the incident takes the ticket story over
+            story.kind, story.incident_id, story.title = "incident", incident.id, incident.title[:255]
+            event(session, story, "incident", now, new=incident.code)
+            active.add(story)
+        else:
+            story = None
+    attrs = {**(incident.attributes or {}), "sources": list(incident.sources)}
+    if story is None:
+        subject = subject_of("incident", incident.severity, change.messages, attrs)
+        story = active.new(
+            _open(
+                session,
+                settings,
+                subject,
+                now,
+                kind="incident",
+                severity=incident.severity,
+                title=incident.title[:255],
+                cluster_id=cluster,
+                incident_id=incident.id,
+                message_count=incident.message_count,
+                tickets=[],
+            )
+        )
+        incident.team = story.team
+        return story
+    if story.paged_at is None:  # not told yet: route it as the incident it now is
+        keep = story.notify_at
+        _route(story, settings, subject_of("incident", incident.severity, change.messages, attrs), now)
+        story.notify_at = (
+            min(keep, story.notify_at) if keep is not None and story.notify_at else story.notify_at
+        )
+    grow(story, len(change.messages), incident.severity, now)
+    incident.team = story.team
+    return story
+
+
+def _tickets_of(story: Story, ids: Iterable[int]) -> None:
+    story.tickets = sorted(set(story.tickets or []) | set(ids))
+
+
+def _ticket_story(
+    session: Session,
+    settings: StoriesSettings,
+    change: TicketChange,
+    items: list[NewMessage],
+    clusters: Mapping[int, int],
+    active: Active,
+    now: datetime,
+) -> Story | None:
+    ticket = change.ticket
+    cluster = next((clusters[i.row.id] for i in items if i.row.id in clusters), None)
+    story = active.by_cluster.get(cluster) if cluster is not None else None
+    story = story or active.by_ticket.get(ticket.id)
+    pages = change.alerting and (change.created or change.escalated)
+    if story is not None:
+        _tickets_of(story, [ticket.id])
+        grow(story, len(items), ticket.priority if change.alerting else None, now)
+        return story
+    if not pages:
+        return None
+    trigger = next(
+        (i for i in items if i.analysis.alert and i.analysis.priority == ticket.priority), items[0]
+    )
+    subject = subject_of("ticket", ticket.priority, items)
+    return active.new(
+        _open(
+            session,
+            settings,
+            subject,
+            now,
+            kind="ticket",
+            severity=ticket.priority,
+            title=ticket.title[:255],
+            cluster_id=cluster,
+            ticket_id=ticket.id,
+            message_id=trigger.row.id,
+            message_count=len(items),
+            tickets=[ticket.id],
+        )
+    )
+
+
+def observe(
+    session: Session,
+    settings: StoriesSettings,
+    tickets: Sequence[TicketChange],
+    incidents: Sequence[IncidentChange],
+    clusters: Mapping[int, int],
+    now: datetime,
+) -> list[int]:
+    """Open or grow the stories this batch touched; return their ids (see module docstring)."""
+    touched: dict[int, Story] = {}  # by id(story): new stories get their ids at the flush below
+    inhibited: dict[int, Incident] = {}
+    active = Active(
+        session,
+        clusters.values(),
+        [c.ticket.id for c in tickets],
+        [c.incident.id for c in incidents],
+    )
+    for incident_change in incidents:
+        story = _incident_story(session, settings, incident_change, clusters, active, now)
+        touched[id(story)] = story
+        inhibited.update({i.row.id: incident_change.incident for i in incident_change.messages})
+    for change in tickets:
+        items = [i for i in change.messages if i.row.id not in inhibited]
+        if items:
+            found = _ticket_story(session, settings, change, items, clusters, active, now)
+            if found is not None:
+                touched[id(found)] = found
+        else:
+            _inhibit(session, change, inhibited[change.messages[0].row.id], active, now)
+    session.flush()
+    for story in active.opened:
+        event(session, story, "opened", now, new=story.severity, note=story.route)
+    return sorted(story.id for story in touched.values())
+
+
+def _inhibit(
+    session: Session, change: TicketChange, incident: Incident, active: Active, now: datetime
+) -> None:
+    """A ticket whose new messages all joined an incident: it belongs to the incident's story
+    and does not page on its own (its trail says so)."""
+    story = active.by_incident.get(incident.id)
+    if story is not None:
+        _tickets_of(story, [change.ticket.id])
+    if change.alerting and (change.created or change.escalated):
+        session.add(
+            TicketEvent(ticket_id=change.ticket.id, kind="inhibited", at=now, new_value=incident.code)
+        )

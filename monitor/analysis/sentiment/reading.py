@@ -1,0 +1,120 @@
+"""What a scorer reads of a message: the author's own words, their emoticons, and whether the text is
+a polite service reply.
+
+* :func:`~.social.split_post` picks the author's own words (repost chains, ``回复@…:``, URLs,
+  @mentions and hashtags removed; a bare repost falls back to the quoted text at half weight).
+* Emoticons in the author's part (``[哈哈]``, ``[怒]``, emoji, ``:)``) add their lexicon weight;
+  sarcasm-prone ones (``[doge]``, ``[微笑]``, 🙂) damp the positive words next to them.
+* Polite service formulas (``您好``, ``给您带来不便``, ``已为您加急处理``, ``sorry for the
+  inconvenience``) are cut out of the scored text: they are courtesy, not the writer's feeling.
+  A text that contains one is an agent's reply, and its score is shrunk by ``AGENT_DAMP`` so that it
+  lands in the neutral band unless what is left is very strong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from monitor.analysis.sentiment.social import CLAUSE_BREAK, Post, Span, clip_tokens, plain, split_post
+
+if TYPE_CHECKING:
+    from monitor.analysis.sentiment.lexicon import Lexicon
+
+AGENT_DAMP: Final = 0.2
+_BRACKETED = r"\[[^\[\]\n]{1,10}\]"
+_EMOJI_CLASS = "\u2600-\u27bf\U0001f000-\U0001faff"
+_EMOJI_RE = re.compile(f"[{_EMOJI_CLASS}]")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The part of a text a scorer looks at, plus what surrounds it."""
+
+    text: str
+    tokens: Sequence[str]
+    emoticons: float = 0.0
+    sarcasm: bool = False
+    agent: bool = False
+    weight: float = 1.0
+
+    def adjust(self, score: float) -> float:
+        """Apply the repost fallback weight and the agent-reply damping to a final score."""
+        return score * self.weight * (AGENT_DAMP if self.agent else 1.0)
+
+
+class Reader:
+    """Builds :class:`Reading` objects for one lexicon (its emoticon table and service formulas)."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        table = lexicon.emoticons or {}
+        self._emoticons = table
+        self._sarcasm = lexicon.sarcasm
+        symbols = sorted((e for e in table if not e.startswith("[") and len(e) > 1), key=len, reverse=True)
+        alternatives = [_BRACKETED, *map(re.escape, symbols), f"[{_EMOJI_CLASS}]"]
+        self._emoticon_re = re.compile("|".join(alternatives))
+        self._emoticon_start = frozenset(e[0] for e in table) | {"["}
+        self._service_re = _phrases(lexicon.service)
+        self._courtesy_re = _phrases(lexicon.courtesy)
+
+    def __call__(self, text: str, tokens: Sequence[str]) -> Reading:
+        post = split_post(text)
+        spans = post.spans
+        cuts = _find(self._service_re, text, spans)
+        agent = bool(cuts)
+        cuts += _find(self._courtesy_re, text, spans)
+        if cuts:
+            spans = tuple(_without(spans, cuts))
+        emoticons, sarcasm, marks = self._emoticons_in(text, post)
+        if plain(text) and not cuts and not marks:
+            return Reading(text, tokens, emoticons, sarcasm)
+        own = CLAUSE_BREAK.join(text[a:b] for a, b in spans)
+        kept = clip_tokens(tokens, _without(spans, marks))
+        return Reading(own, kept, emoticons, sarcasm, agent, post.weight)
+
+    def _emoticons_in(self, text: str, post: Post) -> tuple[float, bool, list[Span]]:
+        """Sum of emoticon weights in the post's scope, sarcasm flag, and the emoticons' spans."""
+        a, b = post.scope
+        if not self._emoticon_start.intersection(text[a:b]) and not _EMOJI_RE.search(text, a, b):
+            return 0.0, False, []
+        total = 0.0
+        sarcasm = False
+        marks: list[Span] = []
+        for m in self._emoticon_re.finditer(text, a, b):
+            key = m.group().replace("\ufe0f", "")
+            marks.append(m.span())
+            total += self._emoticons.get(key, 0.0)
+            sarcasm = sarcasm or key in self._sarcasm
+        return total, sarcasm, marks
+
+
+def _phrases(phrases: frozenset[str]) -> re.Pattern[str] | None:
+    """One regex for a phrase list; ASCII phrases match whole words only (``hi`` not in ``this``)."""
+    ordered = sorted(phrases, key=len, reverse=True)
+    parts = [rf"\b{re.escape(p)}\b" if p.isascii() else re.escape(p) for p in ordered]
+    return re.compile("|".join(parts)) if parts else None
+
+
+def _find(pattern: re.Pattern[str] | None, text: str, spans: Sequence[Span]) -> list[Span]:
+    if pattern is None:
+        return []
+    return [m.span() for a, b in spans for m in pattern.finditer(text, a, b)]
+
+
+def _without(spans: Sequence[Span], cuts: Sequence[Span]) -> list[Span]:
+    """``spans`` minus ``cuts`` (both sorted or not; the result is sorted)."""
+    out: list[Span] = []
+    ordered = sorted(cuts)
+    for a, b in spans:
+        pos = a
+        for c, d in ordered:
+            if d <= pos or c >= b:
+                continue
+            if c > pos:
+                out.append((pos, c))
+            pos = max(pos, d)
+        if pos < b:
+            out.append((pos, b))
+    return out

@@ -38,9 +38,11 @@ class Scorer(Protocol):
 def cjk_share(text: str) -> float:
     """How much of ``text`` the (Chinese-trained) model can read: 1.0 when CJK characters are at
     least as many as Latin words (``USB端口少`` is Chinese), falling to 0 for English."""
+    if not _LATIN_RE.search(text):
+        return 1.0 if _CJK_RE.search(text) else 0.0
     cjk = len(_CJK_RE.findall(text))
     latin = len(_LATIN_RE.findall(text))
-    return min(1.0, 2.0 * cjk / (cjk + latin)) if cjk else 0.0
+    return min(1.0, 2.0 * cjk / (cjk + latin))
 
 
 @dataclass(frozen=True, slots=True)

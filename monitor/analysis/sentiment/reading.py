@@ -55,7 +55,7 @@ class Reader:
         self._emoticons = table
         self._sarcasm = lexicon.sarcasm
         symbols = sorted((e for e in table if not e.startswith("[") and len(e) > 1), key=len, reverse=True)
-        alternatives = [_BRACKETED, *map(re.escape, symbols), f"[{_EMOJI_CLASS}]"]
+        alternatives = [_BRACKETED, *map(_symbol, symbols), f"[{_EMOJI_CLASS}]"]
         self._emoticon_re = re.compile("|".join(alternatives))
         self._emoticon_start = frozenset(e[0] for e in table) | {"["}
         self._phrases = _automaton(lexicon.service, lexicon.courtesy)
@@ -87,6 +87,14 @@ class Reader:
             total += self._emoticons.get(key, 0.0)
             sarcasm = sarcasm or key in self._sarcasm
         return total, sarcasm, marks
+
+
+def _symbol(emoticon: str) -> str:
+    """Regex for a text emoticon; letters at its edges must not touch other letters (``tat`` is
+    not found in ``status``)."""
+    head = r"(?<![a-z0-9])" if emoticon[0].isalnum() else ""
+    tail = r"(?![a-z0-9])" if emoticon[-1].isalnum() else ""
+    return head + re.escape(emoticon) + tail
 
 
 def _automaton(service: frozenset[str], courtesy: frozenset[str]) -> ahocorasick.Automaton | None:

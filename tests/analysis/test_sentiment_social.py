@@ -136,6 +136,7 @@ def test_bare_repost_scores_quoted_text_weaker() -> None:
 
 CANTONESE = [
     ("good", "呢間嘢好正", 1),
+    ("very-good", "真係勁正", 1),
     ("not-tasty", "啲嘢唔好食", -1),
     ("not-bad", "質素唔錯", 1),
     ("no-problem", "用咗半年都冇問題", 1),
@@ -159,12 +160,12 @@ def test_cantonese(text: str, expected: int) -> None:
 
 def test_cantonese_hou_is_a_degree_adverb_before_a_sentiment_word() -> None:
     assert score("好差", LEXICON_STAGE) < score("差", LEXICON_STAGE) < 0
-    assert score("好正", LEXICON_STAGE) > score("正", LEXICON_STAGE) > 0
+    assert score("好難食", LEXICON_STAGE) < score("難食", LEXICON_STAGE) < 0
     assert score("好", LEXICON_STAGE) > 0  # alone it is still "good"
 
 
 def test_cantonese_negated_degree_softens() -> None:
-    assert score("好好", LEXICON_STAGE) > 0 > score("唔係好好", LEXICON_STAGE) > score("唔好", LEXICON_STAGE)
+    assert score("好靚", LEXICON_STAGE) > 0 > score("唔係好靚", LEXICON_STAGE) > score("唔靚", LEXICON_STAGE)
 
 
 # --- English -----------------------------------------------------------------------------------

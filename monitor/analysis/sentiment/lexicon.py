@@ -80,7 +80,8 @@ class Lexicon:
 def load_lexicon(path: Path, normalizer: Normalizer | None = None) -> Lexicon:
     """Read a lexicon YAML. Words are normalized, so traditional and full-width entries work too.
 
-    Sections: ``positive``/``negative`` (word → weight, or weight → list of words), ``degree``,
+    Sections: ``positive``/``negative`` (word → weight, or weight → list of words), ``neutral``
+    (words that are never split into a degree adverb and a sentiment word: ``好好``), ``degree``,
     ``negations``, ``contrast``, ``emoticons`` (signed weight → list: ``[哈哈]``, emoji, ``:)``),
     ``sarcasm`` (emoticons that damp positive words), ``service`` (polite service formulas),
     ``courtesy`` (greetings cut out without marking an agent reply), ``particles`` (words only cut out for segmentation, e.g. Cantonese ``咗``/``嘅``), ``scale``.
@@ -90,6 +91,8 @@ def load_lexicon(path: Path, normalizer: Normalizer | None = None) -> Lexicon:
         raise ValueError(f"{path}: a lexicon is a mapping")
     norm = normalizer or Normalizer()
     polarity: dict[str, float] = {}
+    for word in data.get("neutral") or []:  # known words with no polarity: never split (好好)
+        polarity[norm.word(str(word))] = 0.0
     for key, sign in (("positive", 1.0), ("negative", -1.0)):
         for word, weight in _weighted(data.get(key), 1.0).items():
             polarity[norm.word(word)] = sign * abs(weight)

@@ -1,0 +1,171 @@
+"""Negation scope over the token stream: is a keyword occurrence said, or denied?
+
+"这不是投诉" and "没有故障" mention a keyword to deny it; "没有收到退款，我要投诉" denies something
+else and then complains. The scope of a negator (``不是``, ``没有``, ``未``, Cantonese ``唔``/``冇``,
+English ``not``/``n't``/``never``...) is therefore kept short and explicit:
+
+* it never crosses a clause boundary: punctuation, or a conjunction that starts a new clause
+  (``但是``, ``不过``, ``可是``, ``却``, ``然而``, ``but``, ``however``...);
+* it ends where a new predicate starts: a personal pronoun (a new subject, or ``我的投诉``), a
+  consequence marker (``不处理就投诉``: ``就``/``才``/``的话``), a continuation adverb
+  (``没修好又故障``: ``又``/``还``/``再``), a modal of resolve (``只能``/``必须``), or an ordinal
+  that the negation is really about (``不是第一次投诉``);
+* it reaches at most :data:`WINDOW` content tokens to the right of the negator.
+
+Inside that scope an even number of negators cancels out (``不是没有故障``), and a rhetorical
+question (``难道不是投诉吗``) asserts rather than denies. Words that *contain* a negator but are
+complaint words themselves (``不满``, ``不行``, ``无法``, ``没法``) are single jieba tokens that are
+not negators, so they never negate what follows. A negator glued to the front of a keyword in one
+token (``没有故障``, ``无故障``) negates it.
+
+Everything works on the token stream and normalized text the engine already has (no extra
+segmentation): the scan walks left from the keyword's token over at most a handful of tokens.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Final
+
+from monitor.analysis.segment import Tokens
+
+WINDOW: Final = 4
+"""Content tokens a negator's scope may span before the keyword."""
+
+NEGATORS: Final = frozenset(
+    {
+        # Mandarin (text is normalized to simplified, so 沒有/無/並非 arrive as 没有/无/并非)
+        "不", "不是", "不算", "不算是", "没有", "没", "无", "未", "并非", "并不是", "并没有", "并未",
+        "不用", "不想", "别", "不会", "不要", "从未", "从没", "从来没", "从来没有", "毫无", "绝非",
+        "非", "未曾", "没什么", "不必", "无需", "无须", "不需要", "未有", "并无", "不曾", "不就是",
+        # 排除 cancels what it governs: 故障已排除 is calm, 不排除起诉 is a threat (double negation)
+        "排除",
+        # Cantonese
+        "唔", "冇", "唔系", "唔使",
+        # English (folded to lower case)
+        "not", "no", "never", "without", "nothing", "none", "nor", "cannot", "dont", "doesnt", "didnt",
+        "isnt", "wasnt", "arent", "werent", "wont", "cant", "couldnt", "havent", "hasnt", "hadnt",
+    }
+)
+"""Whole tokens that negate what follows (not: 不满, 不行, 无法, 没法, 不得不 - complaint words)."""
+
+_PREFIX_NEGATORS: Final = ("没有", "没", "无", "不", "未", "冇", "唔", "非", "不是", "并非")
+"""A negator glued to the front of a keyword inside one token: 没有故障, 无故障, 冇故障."""
+
+CLAUSE_PUNCTUATION: Final = frozenset(",.!?;:。…\n\r\t\"'“”‘’()[]【】「」『』《》<>~—-|/")
+"""Punctuation that ends a clause (not ``、``: an enumeration stays in the negator's scope)."""
+
+CONJUNCTIONS: Final = frozenset(
+    {
+        "但是", "不过", "可是", "但", "却", "然而", "而是", "只是", "而", "可", "虽然", "虽说", "尽管",
+        "因为", "所以", "但却", "结果", "然后", "于是", "否则", "不然", "要不然", "而且", "并且", "况且",
+        "but", "however", "though", "although", "yet", "so", "because", "and", "then", "instead",
+    }
+)
+"""Tokens that start a new clause and so end any negation scope."""
+
+SCOPE_ENDS: Final = frozenset(
+    {
+        # a new subject or a possessor: 没有收到退款我要投诉, 还不处理我的投诉
+        "我", "我们", "你", "你们", "他", "她", "他们", "她们", "它", "它们", "咱们", "本人", "老子",
+        "i", "we", "you", "they", "he", "she", "my", "your",
+        # consequence / continuation / resolve: 不处理就投诉, 没修好又故障, 没办法只能投诉
+        "就", "才", "的话", "那", "那么", "又", "还", "再", "也", "只能", "只好", "只得", "必须", "一定",
+        # the negation is about the ordinal, not the act: 不是第一次投诉
+        "第一次", "头一次", "第一回", "头一回", "唯一",
+        # a new time frame: 之前没有故障今天宕机了
+        "今天", "昨天", "现在", "刚才", "刚刚", "突然", "后来", "最近", "目前", "今早", "今晚", "这次",
+    }
+)
+
+RHETORICAL: Final = frozenset({"难道", "岂", "莫非", "何尝"})
+"""A negation inside a rhetorical question asserts: 难道不是投诉吗."""
+
+_COPULA_NEGATORS: Final = frozenset({"不是", "不就是", "唔系"})
+"""``这不是诈骗吗`` (with 吗 closing the clause) asks rhetorically: it asserts."""
+
+
+def _visible(word: str) -> bool:
+    return bool(word.strip())
+
+
+def _ends_clause(word: str) -> bool:
+    """A conjunction, or a token of punctuation only (the caller skips whitespace tokens)."""
+    return word in CONJUNCTIONS or all(ch in CLAUSE_PUNCTUATION or ch.isspace() for ch in word)
+
+
+def _is_negator(tokens: Tokens, i: int) -> bool:
+    word = tokens.words[i]
+    if word in NEGATORS:
+        return True
+    # English "isn't" is cut as isn / ' / t
+    return word == "t" and i >= 2 and tokens.words[i - 1] == "'" and tokens.words[i - 2].endswith("n")
+
+
+def token_index(tokens: Tokens, pos: int) -> int:
+    """Index of the token that contains normalized offset ``pos``."""
+    return max(0, bisect.bisect_right(tokens.starts, pos) - 1)
+
+
+def negators_before(tokens: Tokens, start: int) -> int:
+    """How many negators have the keyword starting at ``start`` in their scope (0 = plain).
+
+    A rhetorical question (``难道``, ``不是…吗``) cancels the negation.
+    """
+    i = token_index(tokens, start)
+    words = tokens.words
+    count = 0
+    copula = False
+    prefix = words[i][: start - tokens.starts[i]] if i < len(words) else ""
+    if prefix and prefix.endswith(_PREFIX_NEGATORS):
+        count += 1
+    content = 0
+    j = i - 1
+    while j >= 0:
+        word = words[j]
+        j -= 1
+        if not _visible(word):
+            continue
+        if _ends_clause(word):
+            break
+        if word in RHETORICAL:
+            return 0
+        if _is_negator(tokens, j + 1):
+            count += 1
+            copula = copula or word in _COPULA_NEGATORS
+        elif word in SCOPE_ENDS:
+            break
+        else:
+            content += 1
+            if content > WINDOW:
+                break
+    if count and (_rhetorical_before(tokens, j) or (copula and _question_after(tokens, i))):
+        return 0
+    return count
+
+
+def _question_after(tokens: Tokens, i: int) -> bool:
+    """The clause of token ``i`` ends in the question particle 吗."""
+    for word in tokens.words[i + 1 :]:
+        if word == "吗":
+            return True
+        if _visible(word) and _ends_clause(word):
+            return False
+    return False
+
+
+def _rhetorical_before(tokens: Tokens, j: int) -> bool:
+    """A rhetorical marker earlier in the same clause (beyond the scanned window)."""
+    while j >= 0:
+        word = tokens.words[j]
+        if _visible(word) and _ends_clause(word):
+            return False
+        if word in RHETORICAL:
+            return True
+        j -= 1
+    return False
+
+
+def is_negated(tokens: Tokens, start: int) -> bool:
+    """True when an odd number of negators scope over the keyword at ``start``."""
+    return negators_before(tokens, start) % 2 == 1

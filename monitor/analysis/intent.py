@@ -70,6 +70,19 @@ def sentence_at(text: str, pos: int) -> tuple[int, int]:
     return start, len(text)
 
 
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Every sentence of ``text`` as ``(start, end)``, terminators included; blank ones skipped."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        if text[start : m.end()].strip():
+            out.append((start, m.end()))
+        start = m.end()
+    if text[start:].strip():
+        out.append((start, len(text)))
+    return out
+
+
 def intent_of(sentence: str) -> Intent:
     """``question`` for an information-seeking sentence, else ``statement``."""
     s = sentence.strip()

@@ -99,7 +99,8 @@ class MessageContext:
 
     @cached_property
     def _compound_spans(self) -> list[tuple[str, Span]]:
-        return [(w, sp) for w in self.compounds for sp in self.hits.get(w, ())]
+        compounds = self.compounds
+        return [(w, sp) for w, spans in self.hits.items() if w in compounds for sp in spans]
 
     def occurrences(self, word: str, mode: MatchMode) -> list[Occurrence]:
         """Every occurrence of ``word`` with its status (see the module docstring).

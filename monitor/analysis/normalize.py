@@ -287,11 +287,12 @@ class CollapseSpacedDigits:
     """
 
     _SPACED = re.compile(r"(?<![\d.])\d(?:[ \-_.·*/]{1,2}\d){2,}(?!\d)")
+    _QUICK = re.compile(r"\d[ \-_.·*/]{1,2}\d[ \-_.·*/]")  # cheap pre-check without look-arounds
     _SEPARATOR = re.compile(r"[ \-_.·*/]")
 
     def __call__(self, text: Text) -> Text:
         value = text.value
-        if not self._SPACED.search(value):
+        if not self._QUICK.search(value) or not self._SPACED.search(value):
             return text
         source: list[int] = []
         last = 0

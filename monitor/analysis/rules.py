@@ -119,9 +119,8 @@ class Rule:
             return Verdict(self.id, "source", message.source)
         if self.channels and message.channel not in self.channels:
             return Verdict(self.id, "channel", message.channel)
-        failed = self._failed_threshold(ctx)
-        if failed:
-            return Verdict(self.id, "threshold", failed)
+        if not self._thresholds_hold(ctx):
+            return Verdict(self.id, "threshold", self._failed_threshold(ctx) if explain else "")
         rejected: list[Rejection] | None = [] if explain else None
         matches: list[Match] = []
         verdict = self._keywords(ctx, matches, rejected)
@@ -175,6 +174,14 @@ class Rule:
             tags=o.tags,
             review=o.review,
         )
+
+    def _thresholds_hold(self, ctx: MessageContext) -> bool:
+        if self.sentiment_max is not None and ctx.sentiment.score > self.sentiment_max:
+            return False
+        author = ctx.message.author
+        if self.followers_min is not None and (author.followers or 0) < self.followers_min:
+            return False
+        return self.engagement_min is None or ctx.message.engagement.total >= self.engagement_min
 
     def _failed_threshold(self, ctx: MessageContext) -> str:
         if self.sentiment_max is not None and ctx.sentiment.score > self.sentiment_max:

@@ -78,6 +78,9 @@ SCOPE_ENDS: Final = frozenset(
     }
 )
 
+_ADVERBS: Final = frozenset({"再", "还", "也", "又", "都"})
+"""Scope ends, except right after a negator, where they belong to it: 不用再投诉, 没再故障."""
+
 RHETORICAL: Final = frozenset({"难道", "岂", "莫非", "何尝"})
 """A negation inside a rhetorical question asserts: 难道不是投诉吗."""
 
@@ -133,15 +136,23 @@ def negators_before(tokens: Tokens, start: int) -> int:
         if _is_negator(tokens, j + 1):
             count += 1
             copula = copula or word in _COPULA_NEGATORS
-        elif word in SCOPE_ENDS:
+            content = WINDOW  # a second negator counts only right next to this one (不是没有)
+            continue
+        if word in SCOPE_ENDS and not (word in _ADVERBS and _negator_left(tokens, j)):
             break
-        else:
-            content += 1
-            if content > WINDOW:
-                break
+        content += 1
+        if content > WINDOW:
+            break
     if count and (_rhetorical_before(tokens, j) or (copula and _question_after(tokens, i))):
         return 0
     return count
+
+
+def _negator_left(tokens: Tokens, j: int) -> bool:
+    """The visible token at or left of index ``j`` is a negator (不再, 没再, 别再)."""
+    while j >= 0 and not _visible(tokens.words[j]):
+        j -= 1
+    return j >= 0 and _is_negator(tokens, j)
 
 
 def _question_after(tokens: Tokens, i: int) -> bool:

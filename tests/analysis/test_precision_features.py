@@ -82,6 +82,10 @@ CASES: list[tuple[str, str, set[str]]] = [
     ("rhetorical-nandao-trad", "難道不是投訴嗎", {"plain"}),
     ("rhetorical-bushi-ma", "这不是故障吗", {"plain"}),
     ("ordinal", "不是第一次投诉了", {"plain"}),
+    ("adverb-after-negator", "不用再投诉了", set()),
+    ("adverb-after-negator-trad", "不用再投訴了", set()),
+    ("parallel-negators", "不会故障不会投诉", set()),
+    ("parallel-negators-trad", "不會故障不會投訴", set()),
     # opt-in: a negated mention counts for negated: include (rule or keyword)
     ("include-rule", "还没有退款", {"negated_ok"}),
     ("include-rule-trad", "還沒有退款", {"negated_ok"}),

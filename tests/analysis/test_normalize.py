@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from monitor.analysis.normalize import (
     CaseFold,
     CollapseSeparators,
+    CollapseSpacedDigits,
     Nfkc,
     Normalizer,
     RepairMojibake,
@@ -49,6 +50,13 @@ STEP_CASES = [
     (CollapseSeparators(), "故.障|了", "故障了"),
     (CollapseSeparators(), "紧急,故障", "紧急,故障"),
     (CollapseSeparators(), "good - bad", "good - bad"),
+    (CollapseSpacedDigits(), "3 1 5投诉", "315投诉"),
+    (CollapseSpacedDigits(), "去3-1-5曝光", "去315曝光"),
+    (CollapseSpacedDigits(), "1 2 3 1 5", "12315"),
+    (CollapseSpacedDigits(), "3.15元", "3.15元"),
+    (CollapseSpacedDigits(), "2024-1-5", "2024-1-5"),
+    (CollapseSpacedDigits(), "138 1234 5678", "138 1234 5678"),
+    (CollapseSpacedDigits(), "1.5倍", "1.5倍"),
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.analysis.normalize import (
@@ -115,6 +115,7 @@ def test_keyword_normalization_matches_message_normalization() -> None:
     assert n.word("ＲＥＦＵＮＤ") == "refund"
 
 
+@settings(deadline=None)  # the first example loads jieba's dictionary (seconds on a busy machine)
 @given(st.text(alphabet=st.sampled_from(list("投诉故障紧急系统无法下单 ,。!?abcXYZ123-_.%\n\t报警器爆炸头")), max_size=30))
 def test_fast_segmentation_equals_jieba_lcut(text: str) -> None:
     from monitor.analysis.segment import segment, tokenizer

@@ -40,6 +40,9 @@ NEGATORS: Final = frozenset(
         "非", "未曾", "没什么", "不必", "无需", "无须", "不需要", "未有", "并无", "不曾", "不就是",
         # 排除 cancels what it governs: 故障已排除 is calm, 不排除起诉 is a threat (double negation)
         "排除",
+        # non-assertive: hypothetical and prevention (如有紧急情况请…, 防止起火) assert nothing either
+        "如有", "若有", "如遇", "如遇到", "如发生", "如出现", "若出现", "万一", "一旦", "以防", "防止", "避免",
+        "预防",
         # Cantonese
         "唔", "冇", "唔系", "唔使",
         # English (folded to lower case)
@@ -47,7 +50,10 @@ NEGATORS: Final = frozenset(
         "isnt", "wasnt", "arent", "werent", "wont", "cant", "couldnt", "havent", "hasnt", "hadnt",
     }
 )
-"""Whole tokens that negate what follows (not: 不满, 不行, 无法, 没法, 不得不 - complaint words)."""
+"""Whole tokens that negate (or make hypothetical) what follows.
+
+Not negators: 不满, 不行, 无法, 没法, 不得不 - complaint words that jieba keeps as one token.
+"""
 
 _PREFIX_NEGATORS: Final = ("没有", "没", "无", "不", "未", "冇", "唔", "非", "不是", "并非")
 """A negator glued to the front of a keyword inside one token: 没有故障, 无故障, 冇故障."""
@@ -97,9 +103,16 @@ def _ends_clause(word: str) -> bool:
     return word in CONJUNCTIONS or all(ch in CLAUSE_PUNCTUATION or ch.isspace() for ch in word)
 
 
+_IF: Final = frozenset({"如", "若", "如若", "假如", "倘若"})
+_IF_VERBS: Final = frozenset({"有", "遇", "遇到", "发生", "出现"})
+"""jieba cuts 如有/如遇 apart: 如 + 有 is the hypothetical 如有."""
+
+
 def _is_negator(tokens: Tokens, i: int) -> bool:
     word = tokens.words[i]
     if word in NEGATORS:
+        return True
+    if word in _IF_VERBS and i >= 1 and tokens.words[i - 1] in _IF:
         return True
     # English "isn't" is cut as isn / ' / t
     return word == "t" and i >= 2 and tokens.words[i - 1] == "'" and tokens.words[i - 2].endswith("n")

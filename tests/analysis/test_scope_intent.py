@@ -47,6 +47,11 @@ SCOPE = [
     ("adverb-kept", "不用再投诉", "投诉", True),
     ("ordinal", "不是第一次投诉", "投诉", False),
     ("plain", "我要投诉", "投诉", False),
+    ("hypothetical-ruyu", "如遇故障请联系售后", "故障", True),
+    ("hypothetical-ruofasheng-trad", "若發生故障請聯繫客服", "故障", True),
+    ("prevention", "防止起火", "起火", True),
+    ("prevention-trad", "為避免漏電", "漏电", True),
+    ("hypothetical-ends-at-subject", "如遇故障我就投诉", "投诉", False),
 ]
 
 

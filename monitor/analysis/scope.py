@@ -7,6 +7,7 @@ English ``not``/``n't``/``never``...) is therefore kept short and explicit:
 * it never crosses a clause boundary: punctuation, or a conjunction that starts a new clause
   (``但是``, ``不过``, ``可是``, ``却``, ``然而``, ``but``, ``however``...);
 * it ends where a new predicate starts: a personal pronoun (a new subject, or ``我的投诉``), a
+  handling verb (``没有处理投诉``: the complaint exists, its handling is denied), a
   consequence marker (``不处理就投诉``: ``就``/``才``/``的话``), a continuation adverb
   (``没修好又故障``: ``又``/``还``/``再``), a modal of resolve (``只能``/``必须``), or an ordinal
   that the negation is really about (``不是第一次投诉``);
@@ -79,6 +80,10 @@ SCOPE_ENDS: Final = frozenset(
         "就", "才", "的话", "那", "那么", "又", "还", "再", "也", "只能", "只好", "只得", "必须", "一定",
         # the negation is about the ordinal, not the act: 不是第一次投诉
         "第一次", "头一次", "第一回", "头一回", "唯一",
+        # handling verbs: the negation is about the handling, the problem itself is presupposed
+        # (没有处理投诉, 未修复故障); existence/perception verbs (出现, 发生, 发现) stay in scope
+        "处理", "解决", "修复", "修好", "修", "受理", "回复", "回应", "答复", "理会", "理睬", "跟进", "重视",
+        "处置", "搭理", "管",
         # a new time frame: 之前没有故障今天宕机了
         "今天", "昨天", "现在", "刚才", "刚刚", "突然", "后来", "最近", "目前", "今早", "今晚", "这次",
     }

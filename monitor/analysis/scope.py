@@ -148,6 +148,7 @@ def negators_before(tokens: Tokens, start: int) -> int:
         if not _visible(word):
             continue
         if _ends_clause(word):
+            j = -1  # nothing beyond the clause counts, rhetorical markers neither
             break
         if word in RHETORICAL:
             return 0

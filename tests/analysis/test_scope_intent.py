@@ -43,6 +43,7 @@ SCOPE = [
     ("double-paichu", "不排除起诉", "起诉", False),
     ("rhetorical-nandao", "难道不是投诉吗", "投诉", False),
     ("rhetorical-ma", "这不是诈骗吗", "诈骗", False),
+    ("rhetorical-other-clause", "难道不好吗,这不是投诉", "投诉", True),
     ("parallel", "不会起火不会爆炸", "爆炸", True),
     ("adverb-kept", "不用再投诉", "投诉", True),
     ("ordinal", "不是第一次投诉", "投诉", False),

@@ -85,6 +85,8 @@ INTENT = [
     ("english-why", "why is this still broken?", "statement"),
     ("english-demand", "how do I cancel, I will sue you?", "statement"),
     ("no-question", "投诉电话打不通", "statement"),
+    ("asking-but-waiting", "请问什么时候处理我的投诉,已经等了一周了", "statement"),
+    ("asking-but-again-trad", "請問為何又出故障?", "statement"),
     ("interrogative-without-mark", "我不知道怎么办", "statement"),
 ]
 

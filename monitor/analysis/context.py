@@ -40,12 +40,16 @@ Reason = Literal["negated", "compound", "number", "partial", "question"]
 
 @dataclass(frozen=True, slots=True)
 class Occurrence:
-    """One keyword occurrence in normalized offsets, with its status."""
+    """One keyword occurrence in normalized offsets, with its status before negation.
+
+    Negation is decided lazily (:meth:`MessageContext.negated`): rules that count negated mentions
+    never pay for the scope scan. :meth:`MessageContext.status` gives the full status.
+    """
 
     word: str
     start: int
     end: int
-    status: Status
+    status: Status  # "plain" here may still be negated
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +85,14 @@ class MessageContext:
     compounds: frozenset[str] = frozenset()  # rule-set compounds (also in the keyword index)
     _cache: dict[tuple[str, MatchMode], list[Occurrence]] = field(default_factory=dict)
     _intents: dict[tuple[int, int], Intent] = field(default_factory=dict)
+    _negated: dict[int, bool] = field(default_factory=dict)
+    _compound_spans: list[tuple[str, Span]] | None = None
+    _bounds: frozenset[int] | None = None
 
-    @cached_property
     def _boundaries(self) -> frozenset[int]:
-        return self.tokens.boundaries
+        if self._bounds is None:
+            self._bounds = self.tokens.boundaries
+        return self._bounds
 
     @cached_property
     def _visible_index(self) -> tuple[int, ...]:
@@ -97,10 +105,24 @@ class MessageContext:
                 count += 1
         return tuple(out)
 
-    @cached_property
-    def _compound_spans(self) -> list[tuple[str, Span]]:
-        compounds = self.compounds
-        return [(w, sp) for w, spans in self.hits.items() if w in compounds for sp in spans]
+    def _compounds_found(self) -> list[tuple[str, Span]]:
+        if self._compound_spans is None:
+            compounds = self.compounds
+            self._compound_spans = [(w, sp) for w, spans in self.hits.items() if w in compounds for sp in spans]
+        return self._compound_spans
+
+    def negated(self, start: int) -> bool:
+        """Whether a keyword starting at ``start`` is inside a negator's scope (cached)."""
+        answer = self._negated.get(start)
+        if answer is None:
+            answer = self._negated[start] = is_negated(self.tokens, start)
+        return answer
+
+    def status(self, occ: Occurrence) -> Status:
+        """The full status of an occurrence, negation included."""
+        if occ.status == "plain" and self.negated(occ.start):
+            return "negated"
+        return occ.status
 
     def occurrences(self, word: str, mode: MatchMode) -> list[Occurrence]:
         """Every occurrence of ``word`` with its status (see the module docstring).
@@ -118,7 +140,7 @@ class MessageContext:
 
     def _status(self, word: str, mode: MatchMode, s: int, e: int) -> Status:
         if mode == "token":
-            b = self._boundaries
+            b = self._boundaries()
             if e not in b:
                 return "partial"
             if s not in b and not (_CJK_START.match(word) is not None and not any(k in b for k in range(s + 1, e))):
@@ -128,10 +150,8 @@ class MessageContext:
             word[-1].isdigit() and e < len(value) and value[e].isdigit()
         ):
             return "number"
-        if self.compounds and self._covered(word, s, e, self._compound_spans):
+        if self.compounds and self._covered(word, s, e, self._compounds_found()):
             return "compound"
-        if is_negated(self.tokens, s):
-            return "negated"
         return "plain"
 
     @staticmethod
@@ -149,11 +169,10 @@ class MessageContext:
 
     def reject(self, occ: Occurrence, policy: Policy, negated: bool | None = None) -> Reason | None:
         """Why ``policy`` does not count ``occ`` (``None``: it counts)."""
-        if occ.status == "negated":
-            if not (policy.negated if negated is None else negated):
-                return "negated"
-        elif occ.status != "plain":
+        if occ.status != "plain":
             return occ.status
+        if not (policy.negated if negated is None else negated) and self.negated(occ.start):
+            return "negated"
         if policy.compounds:
             spans = [(w, sp) for w in policy.compounds for sp in self.hits.get(w, ())]
             if self._covered(occ.word, occ.start, occ.end, spans):

@@ -85,7 +85,7 @@ def explain(engine: Engine, message: Message) -> Explanation:
                 for occ in ctx.occurrences(word, term.mode):
                     key = (word, occ.start, occ.end)
                     if key not in seen or seen[key].status == "partial":
-                        seen[key] = KeywordOccurrence(ctx.match(word, occ.start, occ.end), occ.status)
+                        seen[key] = KeywordOccurrence(ctx.match(word, occ.start, occ.end), ctx.status(occ))
     compounds = ctx.compounds | {w for r in engine.rules for w in r.policy.compounds}
     for word in compounds:
         for s, e in ctx.hits.get(word, ()):

@@ -26,6 +26,7 @@ segmentation): the scan walks left from the keyword's token over at most a handf
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Final
 
 from monitor.analysis.segment import Tokens
@@ -100,12 +101,15 @@ _COPULA_NEGATORS: Final = frozenset({"不是", "不就是", "唔系"})
 
 
 def _visible(word: str) -> bool:
-    return bool(word.strip())
+    return not word.isspace()
+
+
+_PUNCTUATION_ONLY: Final = re.compile("[" + re.escape("".join(sorted(CLAUSE_PUNCTUATION))) + r"\s]+")
 
 
 def _ends_clause(word: str) -> bool:
     """A conjunction, or a token of punctuation only (the caller skips whitespace tokens)."""
-    return word in CONJUNCTIONS or all(ch in CLAUSE_PUNCTUATION or ch.isspace() for ch in word)
+    return word in CONJUNCTIONS or _PUNCTUATION_ONLY.fullmatch(word) is not None
 
 
 _IF: Final = frozenset({"如", "若", "如若", "假如", "倘若"})
@@ -117,8 +121,8 @@ def _is_negator(tokens: Tokens, i: int) -> bool:
     word = tokens.words[i]
     if word in NEGATORS:
         return True
-    if word in _IF_VERBS and i >= 1 and tokens.words[i - 1] in _IF:
-        return True
+    if word in _IF_VERBS:
+        return i >= 1 and tokens.words[i - 1] in _IF
     # English "isn't" is cut as isn / ' / t
     return word == "t" and i >= 2 and tokens.words[i - 1] == "'" and tokens.words[i - 2].endswith("n")
 

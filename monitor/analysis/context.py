@@ -70,6 +70,7 @@ class Rejection:
 
 
 _CJK_START = re.compile(f"[{CJK_CLASS}]")
+_CJK_SPACE = re.compile(f"(?<=[{CJK_CLASS}])\\s+(?=[{CJK_CLASS}])")
 
 
 @dataclass
@@ -88,6 +89,7 @@ class MessageContext:
     _negated: dict[int, bool] = field(default_factory=dict)
     _compound_spans: list[tuple[str, Span]] | None = None
     _bounds: frozenset[int] | None = None
+    _gaps: frozenset[int] | None = None
 
     def _boundaries(self) -> frozenset[int]:
         if self._bounds is None:
@@ -115,8 +117,19 @@ class MessageContext:
         """Whether a keyword starting at ``start`` is inside a negator's scope (cached)."""
         answer = self._negated.get(start)
         if answer is None:
-            answer = self._negated[start] = is_negated(self.tokens, start)
+            answer = self._negated[start] = is_negated(self.tokens, start, self._space_gaps())
         return answer
+
+    def _space_gaps(self) -> frozenset[int]:
+        """Normalized offsets where whitespace between Chinese characters was collapsed."""
+        if self._gaps is None:
+            t, gaps = self.text, frozenset[int]()
+            if t.starts is not None:
+                ends = {m.end() for m in _CJK_SPACE.finditer(t.original)}
+                if ends:
+                    gaps = frozenset(p for p, s in enumerate(t.starts) if s in ends)
+            self._gaps = gaps
+        return self._gaps
 
     def status(self, occ: Occurrence) -> Status:
         """The full status of an occurrence, negation included."""

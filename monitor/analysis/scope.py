@@ -29,6 +29,7 @@ import bisect
 import re
 from typing import Final
 
+from monitor.analysis.normalize import CJK_CLASS
 from monitor.analysis.segment import Tokens
 
 WINDOW: Final = 4
@@ -100,6 +101,9 @@ _COPULA_NEGATORS: Final = frozenset({"不是", "不就是", "唔系"})
 """``这不是诈骗吗`` (with 吗 closing the clause) asks rhetorically: it asserts."""
 
 
+_CJK_CHAR: Final = re.compile(f"[{CJK_CLASS}]")
+
+
 def _visible(word: str) -> bool:
     return not word.isspace()
 
@@ -132,10 +136,12 @@ def token_index(tokens: Tokens, pos: int) -> int:
     return max(0, bisect.bisect_right(tokens.starts, pos) - 1)
 
 
-def negators_before(tokens: Tokens, start: int) -> int:
+def negators_before(tokens: Tokens, start: int, gaps: frozenset[int] = frozenset()) -> int:
     """How many negators have the keyword starting at ``start`` in their scope (0 = plain).
 
-    A rhetorical question (``难道``, ``不是…吗``) cancels the negation.
+    ``gaps``: normalized offsets where the original had whitespace between Chinese characters
+    (normalization removes it to catch ``投 诉``); at a token boundary it separates clauses the way
+    a comma does (``东西没坏 退款``), and so does a space next to Chinese text (``没坏 refund``). A rhetorical question (``难道``, ``不是…吗``) cancels the negation.
     """
     i = token_index(tokens, start)
     words = tokens.words
@@ -150,8 +156,11 @@ def negators_before(tokens: Tokens, start: int) -> int:
         word = words[j]
         j -= 1
         if not _visible(word):
-            continue
-        if _ends_clause(word):
+            if not _space_next_to_chinese(words, j + 1):
+                continue
+            j = -1  # Chinese needs no spaces: one next to a Chinese word is punctuation
+            break
+        if _ends_clause(word) or tokens.starts[j + 2] in gaps:
             j = -1  # nothing beyond the clause counts, rhetorical markers neither
             break
         if word in RHETORICAL:
@@ -169,6 +178,13 @@ def negators_before(tokens: Tokens, start: int) -> int:
     if count and (_rhetorical_before(tokens, j) or (copula and _question_after(tokens, i))):
         return 0
     return count
+
+
+def _space_next_to_chinese(words: tuple[str, ...], k: int) -> bool:
+    """The whitespace token ``k`` touches a Chinese character (``没坏 explosion``)."""
+    left = words[k - 1][-1:] if k > 0 else ""
+    right = words[k + 1][:1] if k + 1 < len(words) else ""
+    return bool(_CJK_CHAR.match(left) or _CJK_CHAR.match(right))
 
 
 def _negator_left(tokens: Tokens, j: int) -> bool:
@@ -200,6 +216,6 @@ def _rhetorical_before(tokens: Tokens, j: int) -> bool:
     return False
 
 
-def is_negated(tokens: Tokens, start: int) -> bool:
+def is_negated(tokens: Tokens, start: int, gaps: frozenset[int] = frozenset()) -> bool:
     """True when an odd number of negators scope over the keyword at ``start``."""
-    return negators_before(tokens, start) % 2 == 1
+    return negators_before(tokens, start, gaps) % 2 == 1

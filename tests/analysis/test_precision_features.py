@@ -70,6 +70,12 @@ CASES: list[tuple[str, str, set[str]]] = [
     ("scope-jiu", "不处理就投诉", {"plain"}),
     ("scope-time", "之前没有故障今天又故障了", {"plain"}),
     ("scope-too-far", "没有回复这个问题客服态度也差投诉", {"plain"}),
+    ("scope-space-between-clauses", "东西没坏 投诉", {"plain"}),
+    ("scope-space-between-clauses-trad", "東西沒壞 投訴", {"plain"}),
+    ("scope-space-inside-keyword", "这不是投 诉", set()),
+    ("scope-space-before-english", "东西没坏 complaint", {"plain"}),
+    ("scope-english-spaces-are-words", "there is not a complaint", set()),
+    ("scope-space-inside-negator-trad", "這不 是投訴", set()),
     ("scope-english-but", "not happy but no complaint", set()),
     ("scope-english-clause", "no reply, so I filed a complaint", {"plain"}),
     # complaint words that contain a negator do not negate what follows

@@ -163,8 +163,10 @@ class MessageContext:
             word[-1].isdigit() and e < len(value) and value[e].isdigit()
         ):
             return "number"
-        if self.compounds and self._covered(word, s, e, self._compounds_found()):
-            return "compound"
+        if self.compounds:
+            spans = self._compounds_found()
+            if spans and self._covered(word, s, e, spans):
+                return "compound"
         return "plain"
 
     @staticmethod

@@ -67,6 +67,10 @@ class Verdict:
         return self.finding is not None
 
 
+def _ordered(matches: list[Match]) -> tuple[Match, ...]:
+    return tuple(sorted(set(matches), key=lambda m: (m.field != "title", m.start, m.end)))
+
+
 def _describe(term: Term) -> str:
     if isinstance(term, KeywordTerm):
         return term.word
@@ -109,31 +113,40 @@ class Rule:
         return frozenset(w for t in self.any for w in t.words)
 
     def evaluate(self, ctx: MessageContext) -> Finding | None:
-        """The finding if this rule fires on the message, else ``None``."""
-        return self.judge(ctx, explain=False).finding
+        """The finding if this rule fires on the message, else ``None`` (the engine's fast path)."""
+        matches: list[Match] = []
+        if self._decide(ctx, matches, None) is not None:
+            return None
+        return self._finding(_ordered(matches))
 
-    def judge(self, ctx: MessageContext, *, explain: bool = True) -> Verdict:
-        """Evaluate the rule; with ``explain`` also collect every rejected occurrence."""
+    def judge(self, ctx: MessageContext) -> Verdict:
+        """Evaluate the rule and keep the reasons: the outcome and every rejected occurrence."""
+        rejected: list[Rejection] = []
+        matches: list[Match] = []
+        verdict = self._decide(ctx, matches, rejected)
+        if verdict is not None:
+            return Verdict(self.id, verdict[0], verdict[1], tuple(matches), tuple(rejected))
+        ordered = _ordered(matches)
+        return Verdict(self.id, "fired", "", ordered, tuple(rejected), self._finding(ordered))
+
+    def _decide(
+        self, ctx: MessageContext, matches: list[Match], rejected: list[Rejection] | None
+    ) -> tuple[Outcome, str] | None:
+        """Why the rule does not fire (``None``: it fires); counted matches go to ``matches``."""
         message = ctx.message
         if self.sources and message.source not in self.sources:
-            return Verdict(self.id, "source", message.source)
+            return "source", message.source
         if self.channels and message.channel not in self.channels:
-            return Verdict(self.id, "channel", message.channel)
+            return "channel", message.channel
         if not self._thresholds_hold(ctx):
-            return Verdict(self.id, "threshold", self._failed_threshold(ctx) if explain else "")
-        rejected: list[Rejection] | None = [] if explain else None
-        matches: list[Match] = []
+            return "threshold", self._failed_threshold(ctx) if rejected is not None else ""
         verdict = self._keywords(ctx, matches, rejected)
         if verdict is None and self.regex:
             regex_hits = [m for pattern in self.regex for m in ctx.regex(pattern)]
             if not regex_hits:
-                verdict = "regex", ""
+                return "regex", ""
             matches.extend(regex_hits)
-        done = tuple(rejected or ())
-        if verdict is not None:
-            return Verdict(self.id, verdict[0], verdict[1], tuple(matches), done)
-        ordered = tuple(sorted(set(matches), key=lambda m: (m.field != "title", m.start, m.end)))
-        return Verdict(self.id, "fired", "", ordered, done, self._finding(ordered))
+        return verdict
 
     def _keywords(
         self, ctx: MessageContext, matches: list[Match], rejected: list[Rejection] | None
@@ -155,10 +168,11 @@ class Rule:
             if not hits:
                 return "group_missing", f"#{i + 1}: " + ", ".join(_describe(t) for t in group)
             matches.extend(hits)
-        plain = Policy(compounds=policy.compounds)  # a negated "已退款" does not exclude
-        for term in self.none:
-            if (isinstance(term, NearTerm) or term.word in found) and ctx.term(term, plain):
-                return "excluded", _describe(term)
+        if self.none:
+            plain = Policy(compounds=policy.compounds)  # a negated "已退款" does not exclude
+            for term in self.none:
+                if (isinstance(term, NearTerm) or term.word in found) and ctx.term(term, plain):
+                    return "excluded", _describe(term)
         return None
 
     def _finding(self, matches: tuple[Match, ...]) -> Finding:

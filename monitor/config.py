@@ -20,8 +20,10 @@ from connectors.registry import connector_class
 from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.plugin import ConfigPath
+from monitor.sla.settings import CalendarsConfig, SlaConfig
 from monitor.targets import NAME_PATTERN, TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig
+from monitor.tickets.routing import TicketsConfig
 from monitor.yamlsource import YamlDocument, load_yaml
 
 
@@ -121,6 +123,9 @@ class AppConfig(_Model):
     sources: list[SourceConfig] = Field(default_factory=list)
     alerts: AlertsConfig = AlertsConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    tickets: TicketsConfig = TicketsConfig()
+    sla: SlaConfig = SlaConfig()
+    calendars: CalendarsConfig = CalendarsConfig()
     source_file: str = ""
 
     @model_validator(mode="after")
@@ -132,6 +137,9 @@ class AppConfig(_Model):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{label}: duplicate names {', '.join(dupes)}")
+        from monitor.sla.validate import check_profiles
+
+        check_profiles(self.sla, self.calendars)
         return self
 
     @property

@@ -80,6 +80,7 @@ class Daemon:
                 stop=self.stop,
                 on_batch=self._after_batch,
                 paging=runtime.current_paging,
+                routing=runtime.config.tickets.routing,
             )
         except AuthError as exc:
             health.disabled = str(exc)

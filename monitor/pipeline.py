@@ -28,6 +28,7 @@ from monitor.storage.db import Database
 from monitor.storage.models import Source, utcnow
 from monitor.targets import TargetConfig
 from monitor.tickets.incidents import update_incidents
+from monitor.tickets.routing import RoutingRule, apply_routing
 from monitor.tickets.service import assign_tickets
 
 
@@ -90,6 +91,7 @@ def process_batch(
     advance_checkpoint: bool = True,
     paging: Paging | None = None,
     now: datetime | None = None,
+    routing: Sequence[RoutingRule] = (),
 ) -> PollStats:
     """Store one batch exactly once (see module docstring).
 
@@ -108,6 +110,7 @@ def process_batch(
         # machine mail (bounces, auto-replies, list traffic) is stored but never ticketed or paged
         new = [item for item in hold_for_review(session, stored) if not item.message.noise]
         changes = assign_tickets(session, source, new)
+        apply_routing(session, [c.ticket for c in changes if c.created], routing)
         stats.tickets = sum(1 for c in changes if c.created)
         stats.new_ticket_codes = [c.ticket.code for c in changes if c.created and c.ticket.code]
         stats.alerts = enqueue_ticket_alerts(session, source, changes, targets)
@@ -130,6 +133,7 @@ def poll_source(
     stop: threading.Event | None = None,
     on_batch: Callable[[PollStats], None] | None = None,
     paging: Callable[[], Paging] | None = None,
+    routing: Sequence[RoutingRule] = (),
 ) -> PollStats:
     """Read everything new from a source, batch by batch; stop between batches when asked.
 
@@ -152,6 +156,7 @@ def poll_source(
                 analyzer(),
                 targets(),
                 paging=paging() if paging is not None else None,
+                routing=routing,
             )
             checkpoint = batch.checkpoint
             connector.after_commit(batch)

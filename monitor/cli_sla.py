@@ -72,7 +72,7 @@ def reading_record(code: str | None, profile: str, r: Reading) -> dict[str, Any]
     }
 
 
-def _engine(config: AppConfig, args: argparse.Namespace) -> tuple[Any, SlaEngine, datetime]:
+def _engine(config: AppConfig, args: argparse.Namespace) -> tuple[Any, SlaEngine, datetime, str | None]:
     db = open_database(config)
     now: datetime = args.at or utcnow()
     with db.transaction() as session:
@@ -87,14 +87,18 @@ def _engine(config: AppConfig, args: argparse.Namespace) -> tuple[Any, SlaEngine
         now.date(),
         from_month=config.calendars.warn_from_month,
     )
+    return db, engine, now, warning
+
+
+def _warn(warning: str | None) -> None:
+    """The operator warning, after the answer (a refusal stays one line)."""
     if warning:
         print(warning, file=sys.stderr)
-    return db, engine, now
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     config = load_or_exit(args)
-    db, engine, now = _engine(config, args)
+    db, engine, now, warning = _engine(config, args)
     with db.read() as session:
         ticket = session.scalar(select(Ticket).where(Ticket.code == args.code.upper()))
         if ticket is None:
@@ -105,6 +109,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             raise CliError(f"{ticket.code}: {exc}", code=1) from None
         records = [reading_record(ticket.code, profile, r) for r in readings]
         header = f"{ticket.code} [{ticket.priority or '-'}] {ticket.status}  SLA profile: {profile}"
+    _warn(warning)
     if args.json:
         _print_json(records)
         return 0
@@ -120,7 +125,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_due(args: argparse.Namespace) -> int:
     config = load_or_exit(args)
-    db, engine, now = _engine(config, args)
+    db, engine, now, warning = _engine(config, args)
     horizon = now + args.within
     records: list[dict[str, Any]] = []
     refused: list[str] = []
@@ -137,6 +142,7 @@ def cmd_due(args: argparse.Namespace) -> int:
                 if r.phase == "running" and r.due_at is not None and r.due_at <= horizon:
                     records.append(reading_record(ticket.code, profile, r))
     records.sort(key=lambda r: str(r["due_at"]))
+    _warn(warning)
     if refused:
         print(f"{len(refused)} 张工单的时钟被拒绝计算 / clocks refused: {refused[0]}", file=sys.stderr)
     if args.json:

@@ -154,6 +154,35 @@ def cmd_due(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calendar(args: argparse.Namespace) -> int:
+    """Which years the holiday calendar knows (and from where); syncs the package's years first."""
+    from monitor.sla.holidays import package_years
+    from monitor.storage.models import CalendarYear
+
+    config = load_or_exit(args)
+    db, engine, now, warning = _engine(config, args)
+    with db.read() as session:
+        stored = {y.year: y.source for y in session.scalars(select(CalendarYear).order_by(CalendarYear.year))}
+    known = sorted({y for c in engine.calendars.values() if c.days for y in c.days.known_years} | set(stored))
+    package = list(package_years())
+    overrides = [y for y in known if y not in stored]
+    record = {
+        "package_years": [package[0], package[-1]] if package else [],
+        "known_years": known,
+        "override_years": overrides,
+        "next_year_known": now.year + 1 in known,
+        "warning": warning,
+    }
+    _warn(warning)
+    if args.json:
+        _print_json(record)
+    else:
+        span = f"{package[0]}–{package[-1]}" if package else "-"
+        print(f"chinesecalendar: {span}; 已知年份 known years: {known[0] if known else '-'}–{known[-1] if known else '-'}")
+        print(f"覆盖文件年份 override years: {', '.join(str(y) for y in overrides) or '-'}")
+    return 0
+
+
 def _print_json(value: Any) -> None:
     json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
@@ -172,3 +201,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     due.add_argument("--json", action="store_true", help="stable JSON array (docs/cli-json.md)")
     due.add_argument("--at", type=instant, help="as if now were this time")
     due.set_defaults(func=cmd_due)
+    cal = ssub.add_parser("calendar", help="years the holiday calendar knows (package, override file)")
+    cal.add_argument("--json", action="store_true", help="one JSON object")
+    cal.add_argument("--at", type=instant, help="as if now were this time (for the warning)")
+    cal.set_defaults(func=cmd_calendar)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from monitor.cli import main
 from tests.test_cli import config as _daemon_ran_once
@@ -105,3 +106,19 @@ def test_sla_show_and_due_json(config: Path, capsys: pytest.CaptureFixture[str])
     capsys.readouterr()
     assert main(["sla", "due", "--within", "2h", *c]) == 0
     assert "clocks due within" in capsys.readouterr().out
+
+
+def test_sla_calendar_reports_known_years_and_the_override(config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    november = ["--at", "2026-11-29T10:00+08:00", "--config"]
+    report = run_json(capsys, "sla", "calendar", "--json", *november, str(config))
+    assert isinstance(report, dict)
+    assert report["package_years"][0] == 2004 and 2026 in report["known_years"]
+    assert (report["next_year_known"], report["override_years"]) == (False, [])
+    assert report["warning"].startswith("【日历警告】2027")
+    overrides = tmp_path / "days.yaml"
+    overrides.write_text("years:\n  2027:\n    holidays: {2027-01-01: 元旦}\n", encoding="utf-8")
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["calendars"] = {"override_file": str(overrides)}
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    report = run_json(capsys, "sla", "calendar", "--json", *november, str(config))
+    assert (report["next_year_known"], report["override_years"], report["warning"]) == (True, [2027], None)  # type: ignore[index]

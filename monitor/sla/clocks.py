@@ -171,7 +171,8 @@ def read_clocks(
 ) -> list[Reading]:
     """The latest cycle of every clock that has a target (raises UnknownYearError when needed)."""
     readings: list[Reading] = []
-    for clock, cycles in replay(events, pause_states).items():
+    known = [e for e in events if e.at <= now]  # a reading "as of" a past time ignores later events
+    for clock, cycles in replay(known, pause_states).items():
         spec = specs(clock)
         if spec is not None and cycles:
             readings.append(_read(cycles[-1], spec, now))
@@ -184,11 +185,9 @@ def _read(cycle: _Cycle, spec: ClockSpec, now: datetime) -> Reading:
     elapsed = paused = ZERO
     open_running: datetime | None = None
     for is_paused, start, end in cycle.segments:
-        if start >= now:
-            break
         if end is None and not is_paused:
             open_running = start
-        span = cal.working_between(start, min(end or now, now))
+        span = cal.working_between(start, end or now)
         if is_paused:
             paused += span
         else:

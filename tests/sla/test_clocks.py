@@ -182,3 +182,10 @@ def test_a_clock_reaching_an_unknown_year_is_refused_and_the_override_fixes_it(t
     years, days = load_overrides(path)
     engine = SlaEngine(SlaConfig(), build_calendars(CalendarsConfig(), day_table([*package_days([2026]), *days], {2026, *years})))
     assert clocks(log, sh(2026, 12, 31, 17, 30), engine=engine)["first_response"].due_at == sh(2027, 1, 4, 10)
+
+
+def test_a_reading_as_of_a_past_time_ignores_later_events() -> None:
+    log = Log.created(sh(2026, 11, 23, 9)).add("responded", sh(2026, 11, 23, 10)).add("message", sh(2026, 11, 23, 11))
+    earlier = clocks(log, sh(2026, 11, 23, 9, 30))
+    assert (earlier["first_response"].phase, earlier["first_response"].elapsed) == ("running", 30 * M)
+    assert "next_response" not in earlier

@@ -58,6 +58,9 @@ class BusinessCalendar:
     weekdays: frozenset[int] = frozenset(range(5))  # Monday = 0
     days: DayTable | None = None  # None: weekly pattern only, no public holidays
     always_open: bool = False
+    _cache: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @property
     def day_length(self) -> timedelta:
@@ -71,18 +74,27 @@ class BusinessCalendar:
             return day.weekday() in self.weekdays
         return self.days.working(day, self.weekdays)
 
+    def _day_spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The working spans (UTC) of one local day; cached (clock replays ask for the same days)."""
+        cached = self._cache.get(day)
+        if cached is None:
+            cached = ()
+            if self.is_working_day(day):
+                midnight = datetime.combine(day, time(0), ZoneInfo(self.timezone))
+                cached = tuple(
+                    ((midnight + _offset(begin)).astimezone(UTC), (midnight + _offset(end, end=True)).astimezone(UTC))
+                    for begin, end in self.windows
+                )
+            self._cache[day] = cached
+        return cached
+
     def _spans(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Working spans (UTC) that end after ``start``, in order; the first may begin before it."""
-        zone = ZoneInfo(self.timezone)
-        day = start.astimezone(zone).date()
+        day = start.astimezone(ZoneInfo(self.timezone)).date()
         for _ in range(MAX_DAYS):
-            if self.is_working_day(day):
-                for begin, end in self.windows:
-                    midnight = datetime.combine(day, time(0), zone)
-                    lo = (midnight + _offset(begin)).astimezone(UTC)
-                    hi = (midnight + _offset(end, end=True)).astimezone(UTC)
-                    if hi > start:
-                        yield lo, hi
+            for lo, hi in self._day_spans(day):
+                if hi > start:
+                    yield lo, hi
             day += timedelta(days=1)
         raise ValueError(f"calendar {self.name}: no working time within {MAX_DAYS} days")
 

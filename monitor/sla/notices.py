@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ from monitor.storage.db import Database
 from monitor.storage.models import SlaNotice as SlaNoticeRow
 from monitor.storage.models import Ticket
 
+_CHUNK = 500
 OPEN = ("received", "processing", "waiting", "resolved", "reopened")
 
 
@@ -75,6 +76,7 @@ def collect_due_notices(session: Session, now: datetime, sla: SlaConfig, calenda
     warning = operator_warning(load_day_table(session, calendars).known_years, now.date(), from_month=calendars.warn_from_month)
     if warning:
         found.append(CalendarNotice("calendar-warning", f"calendar-warning:{now.year + 1}:{day}", now.year + 1, warning))
+    superseded: list[dict[str, Any]] = []
     tickets = list(session.scalars(select(Ticket).where(Ticket.status.in_(OPEN)).order_by(Ticket.id)))
     logs = event_logs(session, [t.id for t in tickets])
     for ticket in tickets:
@@ -95,38 +97,51 @@ def collect_due_notices(session: Session, now: datetime, sla: SlaConfig, calenda
                 )
             )
             if kind == "sla-breach":
-                _record(session, f"{base}:warning", "sla-warning-superseded", ticket.id, r.clock, r.due_at, now)
-    return _first_time(session, found, now)
+                superseded.append(_row(f"{base}:warning", "sla-warning-superseded", ticket.id, r.clock, r.due_at, now))
+    rows = {n.key: _notice_row(n, now) for n in found}
+    recorded = _record_new(session, [*rows.values(), *superseded])
+    return [n for n in dict((n.key, n) for n in found).values() if n.key in recorded]
 
 
-def _first_time(session: Session, found: list[Notice], now: datetime) -> list[Notice]:
-    """Keep the notices whose key is new, recording each (a concurrent writer loses on the key)."""
-    keys = [n.key for n in found]
-    seen = set(session.scalars(select(SlaNoticeRow.key).where(SlaNoticeRow.key.in_(keys)))) if keys else set()
-    fresh: list[Notice] = []
-    for notice in dict((n.key, n) for n in found).values():
-        if notice.key in seen:
-            continue
-        if isinstance(notice, SlaNotice):
-            ok = _record(session, notice.key, notice.kind, notice.ticket_id, notice.clock, notice.due_at, now)
-        else:
-            ok = _record(session, notice.key, notice.kind, None, None, None, now)
-        if ok:
-            fresh.append(notice)
-    return fresh
+def _row(key: str, kind: str, ticket_id: int | None, clock: str | None, due: datetime | None, now: datetime) -> dict[str, Any]:
+    return {"key": key, "kind": kind, "ticket_id": ticket_id, "clock": clock, "due_at": due, "emitted_at": now}
 
 
-def _record(
-    session: Session, key: str, kind: str, ticket_id: int | None, clock: str | None, due: datetime | None, now: datetime
-) -> bool:
-    if session.scalar(select(SlaNoticeRow.id).where(SlaNoticeRow.key == key)) is not None:
-        return False
+def _notice_row(notice: Notice, now: datetime) -> dict[str, Any]:
+    if isinstance(notice, SlaNotice):
+        return _row(notice.key, notice.kind, notice.ticket_id, notice.clock, notice.due_at, now)
+    return _row(notice.key, notice.kind, None, None, None, now)
+
+
+def _record_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the rows whose key is not recorded yet; the keys this call recorded.
+
+    One lookup and one bulk insert; if a concurrent instance inserted one of the keys meanwhile,
+    the bulk insert fails on the unique key and each row is retried alone (that key is skipped).
+    """
+    rows = list({r["key"]: r for r in rows}.values())
+    keys = [r["key"] for r in rows]
+    seen: set[str] = set()
+    for start in range(0, len(keys), _CHUNK):
+        seen.update(session.scalars(select(SlaNoticeRow.key).where(SlaNoticeRow.key.in_(keys[start : start + _CHUNK]))))
+    new = [r for r in rows if r["key"] not in seen]
+    if not new:
+        return set()
     try:
         with session.begin_nested():
-            session.add(SlaNoticeRow(key=key, kind=kind, ticket_id=ticket_id, clock=clock, due_at=due, emitted_at=now))
-    except IntegrityError:  # another instance recorded it first
-        return False
-    return True
+            session.execute(insert(SlaNoticeRow), new)
+        return {r["key"] for r in new}
+    except IntegrityError:
+        pass
+    recorded: set[str] = set()
+    for row in new:
+        try:
+            with session.begin_nested():
+                session.execute(insert(SlaNoticeRow), [row])
+            recorded.add(row["key"])
+        except IntegrityError:  # another instance recorded it first
+            continue
+    return recorded
 
 
 def due_notices(db: Database, now: datetime, sla: SlaConfig, calendars: CalendarsConfig) -> list[Notice]:

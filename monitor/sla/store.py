@@ -69,9 +69,14 @@ def event_logs(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[Cl
     logs: dict[int, list[ClockEvent]] = {i: [] for i in ticket_ids}
     for start in range(0, len(ticket_ids), _CHUNK):
         chunk = ticket_ids[start : start + _CHUNK]
-        query = select(TicketEvent).where(TicketEvent.ticket_id.in_(chunk)).order_by(TicketEvent.at, TicketEvent.id)
-        for e in session.scalars(query):
-            logs[e.ticket_id].append(ClockEvent(e.id, e.kind, e.at, e.actor, e.old_value, e.new_value))
+        e = TicketEvent
+        query = (
+            select(e.ticket_id, e.id, e.kind, e.at, e.actor, e.old_value, e.new_value)
+            .where(e.ticket_id.in_(chunk))
+            .order_by(e.at, e.id)
+        )
+        for ticket_id, *fields in session.execute(query):  # columns, not entities: ~2x faster (bench/sla_due.py)
+            logs[ticket_id].append(ClockEvent(*fields))
     return logs
 
 

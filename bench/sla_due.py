@@ -55,8 +55,9 @@ def seed(db: Database, count: int) -> None:
         for ticket_id, created in rows:
             at = created
             events.append(_event(ticket_id, "created", at, "received"))
+            responded, paused = rng.random() < 0.5, rng.random() < 0.25
             for kind, new in [("message", None), ("responded", None), ("message", None), ("status", "waiting"), ("status", "processing")]:
-                if kind == "responded" and rng.random() < 0.5 or kind == "status" and rng.random() < 0.75:
+                if (kind == "responded" and not responded) or (kind == "status" and not paused):
                     continue
                 at = min(NOW, at + timedelta(minutes=rng.randrange(1, 600)))
                 events.append(_event(ticket_id, kind, at, new))

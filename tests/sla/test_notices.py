@@ -4,6 +4,7 @@ on SQLite, PostgreSQL and MariaDB; stopped or paused clocks and nights give none
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -91,3 +92,34 @@ def test_calendar_warning_once_a_day_from_november_and_refusal_for_an_unknown_ye
     assert not [n for n in october if n.kind == "calendar-warning"]
     with sqlite_db.read() as session:
         assert session.scalar(select(func.count()).select_from(SlaNoticeRow).where(SlaNoticeRow.kind == "calendar-warning")) == 2
+
+
+def test_two_instances_racing_on_the_same_key_record_it_once(any_db: Database) -> None:
+    """Instance A holds an uncommitted notice; B's bulk insert waits on the key, then skips only it."""
+    import threading
+
+    from monitor.sla.notices import _record_new
+
+    def row(key: str) -> dict[str, Any]:
+        return {"key": key, "kind": "sla-breach", "ticket_id": None, "clock": "c", "due_at": None, "emitted_at": T0}
+
+    other = Database(any_db.url)
+    got: dict[str, set[str]] = {}
+    try:
+        with any_db.transaction() as session_a:
+            got["a"] = _record_new(session_a, [row("k1")])
+
+            def instance_b() -> None:
+                with other.transaction() as session_b:
+                    got["b"] = _record_new(session_b, [row("k1"), row("k2")])
+
+            racer = threading.Thread(target=instance_b)
+            racer.start()
+            racer.join(timeout=1.0)  # B is blocked on A (the k1 key, or SQLite's write lock)
+            assert racer.is_alive()
+        racer.join(timeout=60)
+    finally:
+        other.dispose()
+    assert (got["a"], got["b"]) == ({"k1"}, {"k2"})
+    with any_db.read() as session:
+        assert sorted(session.scalars(select(SlaNoticeRow.key))) == ["k1", "k2"]

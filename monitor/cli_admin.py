@@ -88,6 +88,10 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
             query = query.where(Ticket.status == args.status)
         if args.priority:
             query = query.where(Ticket.priority == args.priority)
+        if args.department:
+            query = query.where(Ticket.department == args.department)
+        if args.assignee:
+            query = query.where(Ticket.assignee == args.assignee)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         query = query.offset(args.offset)
         if not args.all:
@@ -283,6 +287,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tlist.add_argument("--json", action="store_true", help="stable JSON array (docs/cli-json.md)")
     tlist.add_argument("--status", choices=STATUSES)
     tlist.add_argument("--priority", choices=("L1", "L2", "L3"))
+    tlist.add_argument("--department", help="only this department's tickets")
+    tlist.add_argument("--assignee", help="only tickets assigned to this person")
     page = tlist.add_mutually_exclusive_group()
     page.add_argument("--limit", type=positive_int, default=100, help="at most this many (default 100)")
     page.add_argument("--all", action="store_true", help="every matching ticket (no limit)")

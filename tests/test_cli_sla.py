@@ -39,6 +39,9 @@ def test_set_note_respond_and_show_history(config: Path, capsys: pytest.CaptureF
     assert main([*argv, "--reason", "客户来电", "--actor", "lihua", *c]) == 0
     assert main(["tickets", "note", "q000001", "老客户，优先处理", "--actor", "lihua", *c]) == 0
     assert main(["tickets", "respond", "Q000001", "--actor", "wangfang", "--note", "已回电", *c]) == 0
+    mine = run_json(capsys, "tickets", "list", "--json", "--assignee", "wangfang", *c)
+    assert [t["code"] for t in mine] == ["Q000001"]  # type: ignore[union-attr]
+    assert run_json(capsys, "tickets", "list", "--json", "--department", "财务部", *c) == []
     record = _ticket(capsys, config)
     assert (record["department"], record["assignee"], record["complex"], record["tags"]) == ("售后服务部", "wangfang", True, ["app", "登录"])
     assert record["notes"] == [{"actor": "lihua", "at": record["notes"][0]["at"], "text": "老客户，优先处理"}]  # type: ignore[index]

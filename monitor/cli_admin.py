@@ -15,9 +15,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from monitor import cli_tickets
 from monitor.cli import CliError, load_or_exit, non_negative_int, open_database, positive_int
 from monitor.storage.db import Database
 from monitor.storage.models import QuarantineItem, Source, StoredMessage, Ticket
+from monitor.tickets.lifecycle import ALIASES
 from monitor.tickets.service import STATUSES, TransitionError, set_status
 
 EXIT_NOT_FOUND = 3
@@ -46,6 +48,16 @@ def ticket_record(session: Session, ticket: Ticket) -> dict[str, Any]:
         "message_ids": message_ids,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
+        "department": ticket.department,
+        "assignee": ticket.assignee,
+        "tags": list(ticket.tags or []),
+        "complex": bool(ticket.complex),
+        "customer": ticket.customer_name,
+        "customer_handle": ticket.customer_handle,
+        "customer_contact": ticket.customer_contact,
+        "source_url": ticket.source_url,
+        "received_at": _iso(ticket.received_at),
+        "incident_id": ticket.incident_id,
     }
 
 
@@ -76,6 +88,10 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
             query = query.where(Ticket.status == args.status)
         if args.priority:
             query = query.where(Ticket.priority == args.priority)
+        if args.department:
+            query = query.where(Ticket.department == args.department)
+        if args.assignee:
+            query = query.where(Ticket.assignee == args.assignee)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         query = query.offset(args.offset)
         if not args.all:
@@ -119,6 +135,9 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
             }
             for e in ticket.events
         ]
+        record["notes"] = [
+            {"actor": e["actor"], "at": e["at"], "text": e["note"]} for e in record["events"] if e["kind"] == "note"
+        ]
         messages = session.scalars(select(StoredMessage).where(StoredMessage.ticket_id == ticket.id))
         record["messages"] = [
             {
@@ -140,11 +159,19 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
             f"{record['code']}  [{record['priority'] or '-'}] {record['status']}  {record['source']}/{record['channel']}"
         )
         print(f"  {record['title']}")
+        print(
+            f"  部门 department: {record['department'] or '-'}  处理人 assignee: {record['assignee'] or '-'}"
+            f"  类型 type: {record['type'] or '-'}  分类 category: {record['category'] or '-'}"
+            f"  复杂 complex: {'是 yes' if record['complex'] else '否 no'}  标签 tags: {','.join(record['tags']) or '-'}"
+        )
+        for note in record["notes"]:
+            print(f"  备注 note {note['at']} ({note['actor']}): {note['text']}")
         for message in record["messages"]:
             print(f"  #{message['id']} {message['created_at']} {message['author']}: {message['text'][:200]}")
         for event in record["events"]:
+            why = f" — {event['note']}" if event["note"] and event["kind"] != "note" else ""
             print(
-                f"  - {event['at']} {event['kind']} {event['old'] or ''} -> {event['new'] or ''} ({event['actor']})"
+                f"  - {event['at']} {event['kind']} {event['old'] or ''} -> {event['new'] or ''} ({event['actor']}){why}"
             )
     return 0
 
@@ -161,7 +188,8 @@ def cmd_tickets_set_status(args: argparse.Namespace) -> int:
         except TransitionError as exc:
             print(f"{args.code}: {exc}", file=sys.stderr)
             return 1
-    print(f"{args.code.upper()}: {args.status}")
+        status = ticket.status
+    print(f"{args.code.upper()}: {status}")
     return 0
 
 
@@ -259,6 +287,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tlist.add_argument("--json", action="store_true", help="stable JSON array (docs/cli-json.md)")
     tlist.add_argument("--status", choices=STATUSES)
     tlist.add_argument("--priority", choices=("L1", "L2", "L3"))
+    tlist.add_argument("--department", help="only this department's tickets")
+    tlist.add_argument("--assignee", help="only tickets assigned to this person")
     page = tlist.add_mutually_exclusive_group()
     page.add_argument("--limit", type=positive_int, default=100, help="at most this many (default 100)")
     page.add_argument("--all", action="store_true", help="every matching ticket (no limit)")
@@ -268,12 +298,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tshow.add_argument("code")
     tshow.add_argument("--json", action="store_true")
     tshow.set_defaults(func=cmd_tickets_show)
-    tstatus = tsub.add_parser("set-status", help="move a ticket: received -> processing -> resolved")
+    tstatus = tsub.add_parser(
+        "set-status", help="move a ticket: received -> processing -> resolved -> closed (waiting, reopened)"
+    )
     tstatus.add_argument("code")
-    tstatus.add_argument("status", choices=STATUSES)
+    tstatus.add_argument("status", choices=(*STATUSES, *ALIASES))
     tstatus.add_argument("--note")
     tstatus.add_argument("--actor", default="cli")
     tstatus.set_defaults(func=cmd_tickets_set_status)
+    cli_tickets.register(tsub)
 
     quarantine = sub.add_parser("quarantine", help="input that could not be parsed")
     qsub = quarantine.add_subparsers(dest="quarantine_command", required=True)

@@ -20,6 +20,7 @@ from connectors.registry import connector_class
 from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.plugin import ConfigPath
+from monitor.sla.settings import CalendarsConfig, SlaConfig
 from monitor.stories.routes import RouteConfig
 from monitor.targets import NAME_PATTERN, TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig
@@ -139,6 +140,8 @@ class AppConfig(_Model):
     alerts: AlertsConfig = AlertsConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     tickets: TicketsConfig = TicketsConfig()
+    sla: SlaConfig = SlaConfig()
+    calendars: CalendarsConfig = CalendarsConfig()
     source_file: str = ""
 
     @model_validator(mode="after")
@@ -150,6 +153,9 @@ class AppConfig(_Model):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{label}: duplicate names {', '.join(dupes)}")
+        from monitor.sla.validate import check_profiles
+
+        check_profiles(self.sla, self.calendars)
         return self
 
     @property

@@ -37,6 +37,7 @@ from monitor.stories.observe import observe
 from monitor.stories.review import hold_for_review, release
 from monitor.stories.settings import StoriesSettings
 from monitor.tickets.incidents import update_incidents
+from monitor.tickets.routing import apply_routing
 from monitor.tickets.service import assign_tickets
 from monitor.tickets.thread_settings import TicketsConfig
 
@@ -110,6 +111,7 @@ def flow(
     were just stored (or just approved from the review queue)."""
     stats = PollStats()
     changes = assign_tickets(session, source, new, settings=context.tickets)
+    apply_routing(session, [c.ticket for c in changes if c.created], context.tickets.routing)
     stats.tickets = sum(1 for c in changes if c.created)
     stats.new_ticket_codes = [c.ticket.code for c in changes if c.created and c.ticket.code]
     incidents = update_incidents(session, new, context.stories.incidents, now=now)

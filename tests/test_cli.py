@@ -55,6 +55,9 @@ def test_tickets_list_json_is_a_stable_array(config: Path, capsys: pytest.Captur
     assert set(first) == {
         "code", "status", "priority", "source", "channel", "thread_key", "title", "type", "category",
         "message_ids", "created_at", "updated_at",
+        # the feedback policy's record (issue 14): fields are only ever added
+        "department", "assignee", "tags", "complex", "customer", "customer_handle", "customer_contact",
+        "source_url", "received_at", "incident_id",
     }  # fmt: skip
     assert (first["code"], first["status"], first["priority"], first["thread_key"]) == (
         "Q000001",

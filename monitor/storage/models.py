@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -70,7 +72,10 @@ class Source(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("source_id", "thread_key", name="uq_ticket_thread"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "thread_key", name="uq_ticket_thread"),
+        Index("ix_tickets_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
@@ -84,6 +89,18 @@ class Ticket(Base):
     category: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the feedback policy's record (migration 0007); customer contact is never logged or paged
+    source_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    customer_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    customer_handle: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    customer_contact: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    content: Mapped[str | None] = mapped_column(LongText, nullable=True)
+    department: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    tags: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=list)
+    complex: Mapped[bool] = mapped_column(Boolean, default=False)
 
     source: Mapped[Source] = relationship()
     events: Mapped[list[TicketEvent]] = relationship(back_populates="ticket", order_by="TicketEvent.id")
@@ -164,7 +181,8 @@ class TicketEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
-    kind: Mapped[str] = mapped_column(String(32))  # created, message, status, priority
+    # created, message, status, priority, field, note, responded
+    kind: Mapped[str] = mapped_column(String(32))
     old_value: Mapped[str | None] = mapped_column(String(255), nullable=True)
     new_value: Mapped[str | None] = mapped_column(String(255), nullable=True)
     actor: Mapped[str] = mapped_column(String(128), default="system")
@@ -418,3 +436,39 @@ class StoryEvent(Base):
     actor: Mapped[str] = mapped_column(String(128), default="system")
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarDay(Base):
+    """A date that differs from the weekly pattern: public holiday or make-up working day (调休)."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # holiday | workday
+    name: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(32), default="chinesecalendar")
+
+
+class CalendarYear(Base):
+    """A year whose holidays and make-up days are in ``calendar_days`` (others are refused)."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(32))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SlaNotice(Base):
+    """Each SLA warning/breach (and calendar warning) recorded once: the unique key dedupes runs."""
+
+    __tablename__ = "sla_notices"
+    __table_args__ = (Index("ix_sla_notices_ticket", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(191), unique=True)  # 191: utf8mb4 index limit
+    kind: Mapped[str] = mapped_column(String(32))  # sla-warning, sla-breach, calendar-warning ...
+    ticket_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    clock: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    emitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

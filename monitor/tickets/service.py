@@ -16,15 +16,12 @@ from sqlalchemy.orm import Session
 from monitor.findings import Priority, most_urgent, priority_rank
 from monitor.storage.models import Source, StoredMessage, Ticket, TicketEvent, utcnow
 from monitor.stored import NewMessage
+from monitor.tickets.lifecycle import STATUSES, TRANSITIONS, TransitionError, customer_returned, set_status
+from monitor.tickets.record import describe_new_ticket
 from monitor.tickets.thread_settings import TicketsConfig
 from monitor.tickets.threads import resolve
 
-STATUSES = ("received", "processing", "resolved")
-TRANSITIONS: dict[str, set[str]] = {
-    "received": {"processing", "resolved"},
-    "processing": {"resolved", "received"},
-    "resolved": {"processing"},  # reopen
-}
+__all__ = ["STATUSES", "TRANSITIONS", "TicketChange", "TransitionError", "assign_tickets", "set_status"]
 MESSAGES = cast(Table, StoredMessage.__table__)
 EVENTS = cast(Table, TicketEvent.__table__)
 
@@ -52,6 +49,7 @@ class TicketChange:
     created: bool
     old_priority: str | None
     messages: list[NewMessage] = field(default_factory=list)
+    old_status: str | None = None  # set when a customer message moved the ticket (reopen)
 
     @property
     def escalated(self) -> bool:
@@ -99,6 +97,7 @@ def assign_tickets(
             created.append(change)
         else:
             change = TicketChange(ticket, created=False, old_priority=ticket.priority, messages=items)
+            change.old_status = customer_returned(ticket)
             ticket.updated_at = now
         new_priority: Priority | None = most_urgent(ticket.priority, *(i.analysis.priority for i in items))
         ticket.priority = new_priority
@@ -106,6 +105,7 @@ def assign_tickets(
     session.flush()  # ids for new tickets
     for change in created:
         change.ticket.code = ticket_code(change.ticket.id)
+        describe_new_ticket(change.ticket, change.messages[0])
     _link_messages(session, changes)
     events = [event for change in changes for event in _events(change, now)]
     session.connection().execute(insert(EVENTS), events)  # Core executemany: one statement
@@ -133,6 +133,8 @@ def _events(change: TicketChange, now: object) -> list[dict[str, Any]]:
         events.append(_event(ticket_id, "created", now, new_value="received"))
     for item in change.messages:
         events.append(_event(ticket_id, "message", now, message_id=item.row.id))
+    if change.old_status is not None:
+        events.append(_event(ticket_id, "status", now, old_value=change.old_status, new_value=change.ticket.status))
     if change.ticket.priority != change.old_priority:
         events.append(
             _event(
@@ -162,29 +164,3 @@ def _event(
         "note": None,
         "at": at,
     }
-
-
-class TransitionError(ValueError):
-    pass
-
-
-def set_status(session: Session, ticket: Ticket, status: str, *, actor: str, note: str | None = None) -> None:
-    """Move a ticket along ``received -> processing -> resolved`` (reopen allowed), with an event."""
-    if status not in STATUSES:
-        raise TransitionError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-    if status not in TRANSITIONS[ticket.status]:
-        raise TransitionError(f"cannot go from {ticket.status} to {status}")
-    now = utcnow()
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            kind="status",
-            old_value=ticket.status,
-            new_value=status,
-            actor=actor,
-            note=note,
-            at=now,
-        )
-    )
-    ticket.status = status
-    ticket.updated_at = now

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from monitor.tickets.routing import RoutingRule
+
 
 class TicketsConfig(BaseModel):
     """How messages are threaded onto tickets.
@@ -18,6 +20,8 @@ class TicketsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     subject_thread_window_days: float = Field(14.0, ge=0, le=365)
+    routing: list[RoutingRule] = Field(default_factory=list)
+    """Rules that assign department and assignee when a ticket is created (``monitor.tickets.routing``)."""
 
     @property
     def subject_window(self) -> timedelta:

@@ -115,13 +115,16 @@ def stage_pipeline(info: dict[str, object], folder: str, batch_size: int, db_pat
     from monitor.storage.models import utcnow
     from monitor.stories.settings import build_settings
     from monitor.tickets.incident_settings import IncidentsConfig
+    from monitor.tickets.thread_settings import TicketsConfig
 
     db = Database(f"sqlite:///{db_path}")
     db.upgrade()
     nothing = Analysis(())
     global STARTED
     STARTED = time.perf_counter()  # the schema migration is not part of the measurement
-    context = PipelineContext(db, lambda m: nothing, build_settings(None, [], IncidentsConfig(), None), utcnow, True)
+    context = PipelineContext(
+        db, lambda m: nothing, build_settings(None, [], IncidentsConfig(), None), utcnow, True, TicketsConfig()
+    )
     stats = poll_source(lambda: context, "bench", _connector(info, folder), batch_size=batch_size)
     return stats.new
 

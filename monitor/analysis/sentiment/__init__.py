@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from monitor.analysis.normalize import Normalizer
+from monitor.analysis.normalize import CJK_CLASS, Normalizer
 from monitor.analysis.schema import SentimentSettings
+from monitor.analysis.sentiment.cantonese import is_cantonese, to_mandarin
+from monitor.analysis.sentiment.lexicon import SARCASM_DAMP, Lexicon, LexiconScorer, load_lexicon
 from monitor.analysis.sentiment.lexicon import SHIPPED as SHIPPED_LEXICON
-from monitor.analysis.sentiment.lexicon import Lexicon, LexiconScorer, load_lexicon
 from monitor.analysis.sentiment.linear import LinearModel
 from monitor.findings import Sentiment
 
 SHIPPED_MODEL = Path(__file__).with_name("model.json")
+_CJK_RE = re.compile(f"[{CJK_CLASS}]")
+_LATIN_RE = re.compile("[a-zA-Z]+")
 
 __all__ = ["SHIPPED_LEXICON", "SHIPPED_MODEL", "HybridScorer", "Scorer", "SentimentStage", "build_sentiment"]
 
@@ -31,21 +35,49 @@ class Scorer(Protocol):
     def score(self, text: str, tokens: Sequence[str]) -> float: ...
 
 
+def cjk_share(text: str) -> float:
+    """How much of ``text`` the (Chinese-trained) model can read: 1.0 when CJK characters are at
+    least as many as Latin words (``USB端口少`` is Chinese), falling to 0 for English."""
+    if not _LATIN_RE.search(text):
+        return 1.0 if _CJK_RE.search(text) else 0.0
+    cjk = len(_CJK_RE.findall(text))
+    latin = len(_LATIN_RE.findall(text))
+    return min(1.0, 2.0 * cjk / (cjk + latin))
+
+
 @dataclass(frozen=True, slots=True)
 class HybridScorer:
-    """The default: the model's margin plus the lexicon score, ``tanh((margin + w·lexicon) / 2)``.
+    """The default: ``tanh((share·margin + w·lexicon + e·emoticons) / 2)`` over what the author wrote.
 
     The model knows the e-commerce vocabulary of its training data; the lexicon adds words and
-    negation handling the model never saw (delivery, service). See docs/sentiment.md for numbers.
+    negation handling the model never saw (delivery, service, Cantonese, English) and the
+    emoticons add what social posts say without words. Both read the same :class:`Reading`
+    (own words of a repost, service formulas cut out). The model was trained on Chinese only, so
+    its margin (bias included) is scaled by the share of CJK characters: English feedback is
+    scored by the lexicon alone. See docs/sentiment.md for numbers.
     """
 
     model: LinearModel
     lexicon: LexiconScorer
     lexicon_weight: float = 1.5
+    emoticon_weight: float = 2.5
 
     def score(self, text: str, tokens: Sequence[str]) -> float:
-        margin = self.model.margin(text, tokens) + self.lexicon_weight * self.lexicon.score(text, tokens)
-        return math.tanh(margin / 2.0)
+        lex = self.lexicon
+        reading = lex.reader(text, tokens)
+        share = cjk_share(reading.text)
+        margin = share * self._model_margin(reading.text, reading.tokens) if share else 0.0
+        words = math.tanh(lex.total(reading.tokens, sarcasm=reading.sarcasm) / lex.lexicon.scale)
+        emoticons = math.tanh(reading.emoticons / lex.lexicon.scale)
+        margin += self.lexicon_weight * words + self.emoticon_weight * emoticons
+        if reading.sarcasm and margin > 0:
+            margin *= SARCASM_DAMP  # 真好[doge]: praise next to a sarcasm-prone emoticon is doubtful
+        return reading.adjust(math.tanh(margin / 2.0))
+
+    def _model_margin(self, text: str, tokens: Sequence[str]) -> float:
+        if is_cantonese(text):
+            return self.model.margin(*to_mandarin(text, tokens))
+        return self.model.margin(text, tokens)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,14 @@
 """Lexicon sentiment: polarity words, negation, degree adverbs and contrast, from a YAML file.
 
 The score of a sentiment word is its weight, multiplied by the degree adverbs just before it
-(``非常`` ×1.8, ``有点`` ×0.6) and flipped by an odd number of negations just before it (``不``,
-``没有``). A negation directly before a degree adverb softens instead of flipping (``不太好`` is
-mildly negative, not strongly). Clauses after a contrast word (``但是``) count more than those
-before it. The sum is squashed into [-1, 1] with ``tanh``.
+(``非常`` ×1.8, ``有点`` ×0.6, ``very``) and flipped by an odd number of negations just before it
+(``不``, ``没有``, Cantonese ``唔``/``冇``, English ``not``/``n't``). A negation directly before a
+degree adverb softens instead of flipping (``不太好``, ``not very good`` are mildly negative). A
+word listed both as degree and as polarity (``好``, ``勁``, ``pretty``) is a degree adverb when a
+sentiment word follows (Cantonese ``好正``, ``好差``; ``pretty good``) and a sentiment word otherwise.
+Clauses after a contrast word (``但是``, ``but``) count more than those before it. Emoticons, the
+repost/reply structure of social posts and polite service formulas are read first
+(:mod:`.reading`). The sum is squashed into [-1, 1] with ``tanh``.
 
 The shipped lexicon (``lexicon.yaml`` beside this module) was written for this project; users
 extend it with a domain lexicon in the same format (their entries override ours).
@@ -14,33 +18,48 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from monitor.analysis.normalize import Normalizer
+from monitor.analysis.sentiment.reading import Reader
 
 SHIPPED = Path(__file__).with_name("lexicon.yaml")
 _CLAUSE_CHARS = frozenset(",.!?;:~。、…\n")
+_APOSTROPHES = frozenset("'’")
+BREAK = "\n"
 WINDOW = 3
+SARCASM_DAMP = 0.3  # positive words next to a sarcasm-prone emoticon ([doge], [微笑], 🙂) count 0.3×
 
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
-    """Normalized word tables."""
+    """Normalized word tables (see ``lexicon.yaml`` for what each one means)."""
 
     polarity: Mapping[str, float]
     degree: Mapping[str, float]
     negations: frozenset[str]
     contrast: frozenset[str]
     scale: float = 1.5
-    extra: dict[str, Any] = field(default_factory=dict)
+    emoticons: Mapping[str, float] | None = None
+    sarcasm: frozenset[str] = frozenset()
+    service: frozenset[str] = frozenset()
+    particles: frozenset[str] = frozenset()
+    courtesy: frozenset[str] = frozenset()
 
     @property
     def words(self) -> frozenset[str]:
-        return frozenset(self.polarity) | frozenset(self.degree) | self.negations | self.contrast
+        """Words the segmenter must cut as single tokens."""
+        return (
+            frozenset(self.polarity)
+            | frozenset(self.degree)
+            | self.negations
+            | self.contrast
+            | self.particles
+        )
 
     def merged(self, other: Lexicon) -> Lexicon:
         """This lexicon with ``other``'s entries added on top (``other`` wins)."""
@@ -50,25 +69,55 @@ class Lexicon:
             self.negations | other.negations,
             self.contrast | other.contrast,
             other.scale,
+            {**(self.emoticons or {}), **(other.emoticons or {})},
+            self.sarcasm | other.sarcasm,
+            self.service | other.service,
+            self.particles | other.particles,
+            self.courtesy | other.courtesy,
         )
 
 
 def load_lexicon(path: Path, normalizer: Normalizer | None = None) -> Lexicon:
-    """Read a lexicon YAML (``positive``/``negative``: word → weight or list; ``degree``;
-    ``negations``; ``contrast``). Words are normalized, so traditional entries work too."""
+    """Read a lexicon YAML. Words are normalized, so traditional and full-width entries work too.
+
+    Sections: ``positive``/``negative`` (word → weight, or weight → list of words), ``neutral``
+    (words that are never split into a degree adverb and a sentiment word: ``好好``), ``degree``,
+    ``negations``, ``contrast``, ``emoticons`` (signed weight → list: ``[哈哈]``, emoji, ``:)``),
+    ``sarcasm`` (emoticons that damp positive words), ``service`` (polite service formulas),
+    ``courtesy`` (greetings cut out without marking an agent reply), ``particles`` (words only cut out for segmentation, e.g. Cantonese ``咗``/``嘅``), ``scale``.
+    """
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a lexicon is a mapping")
     norm = normalizer or Normalizer()
     polarity: dict[str, float] = {}
+    for word in data.get("neutral") or []:  # known words with no polarity: never split (好好)
+        polarity[norm.word(str(word))] = 0.0
     for key, sign in (("positive", 1.0), ("negative", -1.0)):
         for word, weight in _weighted(data.get(key), 1.0).items():
             polarity[norm.word(word)] = sign * abs(weight)
-    degree = {norm.word(w): v for w, v in _weighted(data.get("degree"), 1.5).items()}
-    negations = frozenset(norm.word(str(w)) for w in data.get("negations") or [])
-    contrast = frozenset(norm.word(str(w)) for w in data.get("contrast") or [])
-    scale = float(data.get("scale", 1.5))
-    return Lexicon(polarity, degree, negations, contrast, scale)
+    emoticons = {_emoticon_key(norm.word(w)): v for w, v in _weighted(data.get("emoticons"), 1.0).items()}
+
+    def words(key: str) -> frozenset[str]:
+        return frozenset(norm.word(str(w)) for w in data.get(key) or [])
+
+    return Lexicon(
+        polarity,
+        {norm.word(w): v for w, v in _weighted(data.get("degree"), 1.5).items()},
+        words("negations"),
+        words("contrast"),
+        float(data.get("scale", 1.5)),
+        emoticons,
+        frozenset(_emoticon_key(w) for w in words("sarcasm")),
+        words("service"),
+        words("particles"),
+        words("courtesy"),
+    )
+
+
+def _emoticon_key(word: str) -> str:
+    """Emoji are looked up without the variation selector (``❤️`` and ``❤`` are one entry)."""
+    return word.replace("\ufe0f", "")
 
 
 def _weighted(section: Any, default: float) -> dict[str, float]:
@@ -92,9 +141,10 @@ class LexiconScorer:
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
+        self.reader = Reader(lexicon)
         self._prefixes = sorted(lexicon.negations | frozenset(lexicon.degree), key=len, reverse=True)
         self._expanded: dict[str, tuple[str, ...]] = {}
-        self._prefix_starts = frozenset(p[0] for p in self._prefixes if p)
+        self._prefix_starts = frozenset(p[0] for p in self._prefixes if p and not p.isascii())
 
     def expand(self, word: str) -> tuple[str, ...]:
         """Split a dictionary word that glues a negation or degree adverb to a sentiment word.
@@ -117,39 +167,58 @@ class LexiconScorer:
             self._expanded[word] = result
         return result
 
-    def score(self, text: str, tokens: Sequence[str]) -> float:
-        lex = self.lexicon
-        polarity = lex.polarity
-        contrast = lex.contrast
+    def prepare(self, tokens: Sequence[str]) -> list[str]:
+        """Tokens as the scorer reads them: clause breaks as ``\\n``, glued prefixes split,
+        English ``n't`` (cut by jieba into ``don`` ``'`` ``t``) turned into ``not``, spaces gone."""
+        polarity = self.lexicon.polarity
         starts = self._prefix_starts
-        total = 0.0
-        clause = 0.0
-        clause_weight = 1.0
-        recent: list[str] = []
+        out: list[str] = []
         for word in tokens:
             first = word[:1]
             if first in _CLAUSE_CHARS:
+                if out and out[-1] != BREAK:
+                    out.append(BREAK)
+            elif word == "t" and len(out) >= 2 and out[-1] in _APOSTROPHES:
+                out.pop()
+                out[-1] = "not"
+            elif first in starts and len(word) > 1 and word not in polarity:
+                out.extend(self.expand(word))
+            elif not word.isspace():
+                out.append(word)
+        return out
+
+    def total(self, tokens: Sequence[str], *, sarcasm: bool = False) -> float:
+        """The unsquashed sum over prepared tokens (clauses, contrast, negation, degree)."""
+        lex = self.lexicon
+        polarity, degree, contrast = lex.polarity, lex.degree, lex.contrast
+        words = self.prepare(tokens)
+        total = clause = 0.0
+        clause_weight = 1.0
+        recent: list[str] = []
+        for i, word in enumerate(words):
+            if word == BREAK:
                 total += clause * clause_weight
                 clause, recent = 0.0, []
-                continue
-            if first in starts and len(word) > 1 and word not in polarity:
-                parts = self.expand(word)
-                recent.extend(parts[:-1])
-                word = parts[-1]
-            elif word.isspace():
                 continue
             if word in contrast:
                 total = total * 0.5 + clause * clause_weight * 0.5
                 clause, clause_weight, recent = 0.0, 1.5, []
                 continue
             weight = polarity.get(word)
+            if weight is not None and word in degree and i + 1 < len(words) and words[i + 1] in polarity:
+                weight = None  # 好正, 好差, pretty good: a degree adverb here
             if weight is not None:
-                clause += self._modified(weight, recent[-WINDOW:])
+                value = self._modified(weight, recent[-WINDOW:])
+                clause += value * SARCASM_DAMP if sarcasm and value > 0 else value
             recent.append(word)
             if len(recent) > 2 * WINDOW:
                 del recent[:-WINDOW]
-        total += clause * clause_weight
-        return math.tanh(total / lex.scale)
+        return total + clause * clause_weight
+
+    def score(self, text: str, tokens: Sequence[str]) -> float:
+        reading = self.reader(text, tokens)
+        raw = self.total(reading.tokens, sarcasm=reading.sarcasm) + reading.emoticons
+        return reading.adjust(math.tanh(raw / self.lexicon.scale))
 
     def _modified(self, weight: float, before: Sequence[str]) -> float:
         lex = self.lexicon

@@ -21,7 +21,6 @@ raised so the scheduler can run other sources meanwhile.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import threading
 import time
@@ -32,7 +31,9 @@ import requests
 from pydantic import Field
 
 from connectors.base import ConnectorConfig
+from monitor import netpolicy
 from monitor.errors import AuthError, UnavailableError, YuqingError
+from monitor.netpolicy import Verdict
 
 T = TypeVar("T")
 
@@ -61,42 +62,13 @@ class Interrupted(YuqingError):
 def backoff_delay(
     attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random
 ) -> float:
-    """Equal-jitter exponential backoff: half of the step fixed, half random (attempt counts from 0)."""
-    step = min(cap, base * 2.0 ** max(0, attempt))
-    return step / 2 + rand() * step / 2
+    """Equal-jitter exponential backoff (:func:`monitor.netpolicy.backoff`; attempt counts from 0)."""
+    return netpolicy.backoff(attempt, base=base, cap=cap, rand=rand)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait according to the response headers, or ``None`` when they say nothing.
-
-    Understands ``Retry-After`` (seconds or an HTTP date), X's ``x-rate-limit-reset`` (epoch
-    seconds) and Reddit's ``x-ratelimit-reset`` (seconds until the window resets).
-    """
-    now = time.time() if now is None else now
-    lower = {k.lower(): v for k, v in headers.items()}
-    value = lower.get("retry-after")
-    if value:
-        value = value.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    value = lower.get("x-rate-limit-reset")
-    if value:
-        try:
-            return max(0.0, float(value) - now)
-        except ValueError:
-            pass
-    value = lower.get("x-ratelimit-reset")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-    return None
+    """Seconds to wait according to the response headers (:func:`monitor.netpolicy.retry_after_from_headers`)."""
+    return netpolicy.retry_after_from_headers(headers, now=now)
 
 
 def error_for_status(
@@ -109,11 +81,12 @@ def error_for_status(
     now: float | None = None,
 ) -> YuqingError | None:
     """The error an HTTP status means for the caller, or ``None`` for success (2xx/304)."""
-    if 200 <= status < 300 or status == 304:
+    verdict = netpolicy.classify_status(status)
+    if verdict is Verdict.OK:
         return None
-    if status in (401, 403):
+    if verdict is Verdict.AUTH:
         return AuthError(f"{what}: HTTP {status} - credentials missing, wrong or revoked")
-    if status in (408, 425, 429) or status >= 500:
+    if verdict is Verdict.RETRY:
         wait = parse_retry_after(headers, now=now)
         if wait is None:
             wait = backoff_delay(attempt, base=settings.backoff_base, cap=settings.backoff_max)

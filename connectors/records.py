@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
+from connectors.reposts import quoted_refs, repost_key
 from monitor.errors import BadInputError
 from monitor.message import Author, Engagement, Message
 
@@ -30,6 +31,7 @@ class FieldMap(BaseModel):
     likes: str = "likes"
     reposts: str = "reposts"
     replies: str = "replies"
+    reply_to: str = "reply_to"  # id (or list of ids) of the post this one replies to, reposts or quotes
 
 
 def parse_time(value: Any, zone: ZoneInfo) -> datetime | None:
@@ -55,6 +57,13 @@ def _int(record: dict[str, Any], key: str) -> int:
         return int(value) if value not in (None, "") else 0
     except (TypeError, ValueError):
         return 0
+
+
+def _refs(reply_to: Any, text: str, own: str) -> tuple[str, ...]:
+    """What a record answers: its ``reply_to`` id(s), then the posts its text links to."""
+    named = reply_to if isinstance(reply_to, list) else [reply_to]
+    ids = [str(r) for r in named if isinstance(r, int | str) and not isinstance(r, bool) and str(r)]
+    return tuple(dict.fromkeys([*ids, *quoted_refs(text, own=own)]))
 
 
 def record_to_message(
@@ -84,10 +93,14 @@ def record_to_message(
         external_id = "h:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
     thread = record.get(fields.thread)
     followers = record.get(fields.followers)
+    refs = _refs(record.get(fields.reply_to), text, external_id)
     return Message(
         source=source,
         external_id=external_id,
-        thread_key=str(thread) if thread not in (None, "") else external_id,
+        thread_key=str(thread) if thread not in (None, "") else (repost_key(text) or external_id),
+        ref_id=external_id,
+        refs=refs,
+        is_reply=bool(refs),
         text=text,
         title=str(record.get(fields.title) or ""),
         created_at=created_at,

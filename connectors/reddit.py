@@ -41,6 +41,7 @@ from connectors.http import (
     make_session,
     parse_retry_after,
 )
+from connectors.reposts import quoted_refs
 from monitor.errors import AuthError, UnavailableError, YuqingError
 from monitor.message import Author, Batch, Checkpoint, Engagement, Message
 
@@ -308,10 +309,16 @@ class RedditConnector(Connector[RedditConfig]):
             html = data.get("body_html")
             engagement = Engagement(likes=int(data.get("score") or 0))
         link = data.get("permalink") or data.get("context")
+        crossposted = str(data.get("crosspost_parent") or "")
+        refs = tuple(dict.fromkeys([*([f"reddit:{crossposted}"] if crossposted else []),
+                                    *quoted_refs(text, own=f"reddit:{name}")]))
         return Message(
             source=self.name,
             external_id=name,
             thread_key=f"reddit:{thread}",
+            ref_id=f"reddit:{name}",
+            refs=refs,
+            is_reply=bool(refs),
             text=text,
             created_at=datetime.fromtimestamp(float(data.get("created_utc") or 0.0), tz=UTC),
             channel=self.channel,

@@ -44,6 +44,7 @@ from connectors.http import (
     unavailable_from_exception,
 )
 from connectors.mail.html import html_to_text
+from connectors.reposts import quoted_refs, repost_key
 from monitor.errors import AuthError, UnavailableError, YuqingError
 from monitor.message import Author, Batch, Checkpoint, Message, Quarantined
 
@@ -293,10 +294,14 @@ class RssConnector(Connector[RssConfig]):
         author = Author(
             id=str(detail.get("href") or detail.get("email") or author_name), display_name=author_name
         )
+        refs = quoted_refs(text, own=link)
         message = Message(
             source=self.name,
             external_id=key,
-            thread_key=f"rss:{link or key}",
+            thread_key=repost_key(text) or f"rss:{link or key}",
+            ref_id=link,
+            refs=refs,
+            is_reply=bool(refs),
             text=text or title,
             created_at=published or fetched_at,
             channel=self.channel,

@@ -35,10 +35,13 @@ from connectors.http import (
     make_session,
     unavailable_from_exception,
 )
+from connectors.reposts import quoted_refs
 from monitor.errors import AuthError, UnavailableError, YuqingError
 from monitor.message import Author, Batch, Checkpoint, Engagement, Message
 
-TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "public_metrics", "lang", "note_tweet"]
+TWEET_FIELDS = [
+    "created_at", "author_id", "conversation_id", "public_metrics", "lang", "note_tweet", "referenced_tweets",
+]
 USER_FIELDS = ["username", "name", "public_metrics"]
 TWITTER_EPOCH_MS = 1288834974657
 
@@ -268,11 +271,16 @@ class TwitterConnector(Connector[TwitterConfig]):
         )
         note = tweet.get("note_tweet") or {}
         name = str(user.get("name") or "")
+        text = str(note.get("text") or tweet.get("text") or "")
+        thread, refs = _threading(tweet, text)
         return Message(
             source=self.name,
             external_id=tweet_id,
-            thread_key=f"twitter:{tweet.get('conversation_id') or tweet_id}",
-            text=str(note.get("text") or tweet.get("text") or ""),
+            thread_key=thread,
+            ref_id=f"twitter:{tweet_id}",
+            refs=refs,
+            is_reply=bool(refs),
+            text=text,
             created_at=created_at,
             channel=self.channel,
             author=Author(
@@ -304,3 +312,15 @@ class TwitterConnector(Connector[TwitterConfig]):
 
 class _BadRequest(Exception):
     """HTTP 400 from the API (invalid query, since_id out of the search window ...)."""
+
+
+def _threading(tweet: Mapping[str, Any], text: str) -> tuple[str, tuple[str, ...]]:
+    """Thread key and references of a tweet: the tweets it replies to, quotes or retweets, and
+    the tweets its text links to. A retweet has no conversation of its own: it threads onto the
+    retweeted tweet, so retweets of one tweet share a thread even when that tweet is not stored."""
+    tweet_id = str(tweet["id"])
+    referenced = [r for r in tweet.get("referenced_tweets") or [] if isinstance(r, Mapping) and r.get("id")]
+    refs = tuple(dict.fromkeys([*(f"twitter:{r['id']}" for r in referenced),
+                                *quoted_refs(text, own=f"twitter:{tweet_id}")]))
+    retweeted = next((str(r["id"]) for r in referenced if r.get("type") == "retweeted"), "")
+    return f"twitter:{retweeted or tweet.get('conversation_id') or tweet_id}", refs

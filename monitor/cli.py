@@ -9,10 +9,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.config import AppConfig, load_config
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitor.storage.db import Database
 
 EXIT_CONFIG = 2
 CONFIG_HELP = "configuration file (default: $YUQING_CONFIG, ./yuqing.yaml, /etc/yuqing/yuqing.yaml)"
@@ -40,6 +44,70 @@ def load_or_exit(args: argparse.Namespace) -> AppConfig:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
+
+
+class CliError(Exception):
+    """A mistake the user can fix: printed as one line (Chinese, then English), no traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_CONFIG) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def open_database(config: AppConfig) -> Database:
+    """The configured database, refused unless its schema is exactly this version's.
+
+    Only ``yuqing db upgrade`` and ``yuqing run`` migrate: a read-only or admin command must never
+    create an empty database behind a mistyped ``state_dir`` nor migrate a production database under
+    a running daemon of another version.
+    """
+    from monitor.storage.db import Database, sqlite_file
+
+    path = sqlite_file(config.database_url)
+    if path is not None and not path.exists():
+        raise CliError(f"数据库不存在 / no database at {path} — 请检查 state_dir，或先运行 `yuqing db upgrade`")
+    db = Database(config.database_url)
+    state = db.schema()
+    if state.status == "current":
+        return db
+    db.dispose()
+    hints = {
+        "missing": "数据库尚未初始化 / the database has no yuqing schema — 请运行 `yuqing db upgrade`",
+        "older": f"数据库版本 {state.current} 旧于本程序 ({state.head}) / schema is older than this yuqing"
+        " — 请运行 `yuqing db upgrade`",
+        "newer": f"数据库版本 {state.current} 新于本程序 ({state.head}) / schema is newer than this yuqing"
+        " — 请升级 yuqing",
+    }
+    raise CliError(f"{db.masked_url}: {hints[state.status]}")
+
+
+def positive_int(value: str) -> int:
+    """argparse type: an integer ≥ 1 (limits, days)."""
+    number = _integer(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"须为正整数 / must be a positive integer: {value!r}")
+    return number
+
+
+def non_negative_int(value: str) -> int:
+    """argparse type: an integer ≥ 0 (offsets)."""
+    number = _integer(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"不能为负数 / must not be negative: {value!r}")
+    return number
+
+
+_INT_MAX = 2**63 - 1  # the databases' BIGINT
+
+
+def _integer(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"须为整数 / not an integer: {value!r}") from None
+    if number > _INT_MAX:
+        raise argparse.ArgumentTypeError(f"数字太大 / too large: {value!r}")
+    return number
 
 
 def cmd_version(_args: argparse.Namespace) -> int:
@@ -73,7 +141,7 @@ def _accept_config_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 # Modules that contribute subcommands through ``register(subparsers)``.
-COMMAND_MODULES = ("monitor.analysis.cli", "monitor.importer", "monitor.cli_incidents")
+COMMAND_MODULES = ("monitor.analysis.cli", "monitor.importer", "monitor.cli_incidents", "monitor.cli_alerts")
 
 
 def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.func(args)
     except BrokenPipeError:
         return 0
+    except CliError as exc:
+        print(f"yuqing {args.command}: {exc}", file=sys.stderr)
+        return exc.code
     return result
 
 

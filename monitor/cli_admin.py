@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from datetime import datetime
@@ -14,10 +15,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.cli import load_or_exit
+from monitor.cli import CliError, load_or_exit, non_negative_int, open_database, positive_int
 from monitor.storage.db import Database
 from monitor.storage.models import QuarantineItem, Source, StoredMessage, Ticket
 from monitor.tickets.service import STATUSES, TransitionError, set_status
+
+EXIT_NOT_FOUND = 3
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -47,10 +50,7 @@ def ticket_record(session: Session, ticket: Ticket) -> dict[str, Any]:
 
 
 def _db(args: argparse.Namespace) -> Database:
-    config = load_or_exit(args)
-    db = Database(config.database_url)
-    db.upgrade()
-    return db
+    return open_database(load_or_exit(args))
 
 
 def _print_json(value: Any) -> None:
@@ -71,11 +71,15 @@ def _table(columns: list[str], rows: list[list[Any]]) -> None:
 def cmd_tickets_list(args: argparse.Namespace) -> int:
     db = _db(args)
     with db.read() as session:
-        query = select(Ticket).order_by(Ticket.id.desc()).limit(args.limit)
+        query = select(Ticket).order_by(Ticket.id.desc())
         if args.status:
             query = query.where(Ticket.status == args.status)
         if args.priority:
             query = query.where(Ticket.priority == args.priority)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        query = query.offset(args.offset)
+        if not args.all:
+            query = query.limit(args.limit)
         records = [ticket_record(session, t) for t in session.scalars(query)]
     if args.json:
         _print_json(records)
@@ -85,6 +89,9 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
             for r in records
         ]
         _table(["code", "status", "priority", "source", "msgs", "title"], rows)
+        more = total - args.offset - len(records)
+        hint = f"; 下一页 next page: --offset {args.offset + len(records)}" if more > 0 else ""
+        print(f"{len(records)} shown of {total}{hint}")
     return 0
 
 
@@ -116,6 +123,9 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
         record["messages"] = [
             {
                 "id": m.id,
+                "source": m.source.name,
+                "external_id": m.external_id,
+                "raw_ref": m.raw_ref,
                 "author": m.author_name,
                 "created_at": _iso(m.created_at),
                 "text": m.text,
@@ -211,13 +221,35 @@ def cmd_quarantine_show(args: argparse.Namespace) -> int:
 def cmd_quarantine_retry(args: argparse.Namespace) -> int:
     from monitor.quarantine import retry_quarantined
 
+    if not args.ids and not args.all:
+        raise CliError("请给出隔离记录编号或 --all / give quarantine ids or --all (see: yuqing quarantine list)")
     config = load_or_exit(args)
-    db = Database(config.database_url)
-    db.upgrade()
+    db = open_database(config)
     results = retry_quarantined(db, config, None if args.all else args.ids)
     for item_id, outcome in results:
         print(f"{item_id}: {outcome}")
     return 0 if all(o.startswith("stored") or o.startswith("duplicate") for _, o in results) else 1
+
+
+def cmd_quarantine_discard(args: argparse.Namespace) -> int:
+    """Give up on quarantined input for good: the row (and its raw bytes) stays, marked discarded."""
+    reason = (args.reason or "").strip()
+    if not reason:
+        raise CliError("请用 --reason 说明放弃的原因 / --reason is required: say why the input is discarded")
+    db = _db(args)
+    with db.transaction() as session:
+        items = {item.id: item for item in session.scalars(select(QuarantineItem).where(QuarantineItem.id.in_(args.ids)))}
+        missing = [str(i) for i in args.ids if i not in items]
+        if missing:
+            raise CliError(f"没有这些隔离记录 / no quarantine rows: {', '.join(missing)}", code=EXIT_NOT_FOUND)
+        for item in items.values():
+            if item.status == "retried":
+                raise CliError(f"{item.id}: 已成功重试，无需放弃 / already stored by a retry, nothing to discard")
+            item.status = "discarded"
+            item.last_error = f"discarded by {args.actor}: {reason}"
+    for item_id in args.ids:
+        print(f"{item_id}: discarded")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -227,7 +259,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tlist.add_argument("--json", action="store_true", help="stable JSON array (docs/cli-json.md)")
     tlist.add_argument("--status", choices=STATUSES)
     tlist.add_argument("--priority", choices=("L1", "L2", "L3"))
-    tlist.add_argument("--limit", type=int, default=100)
+    page = tlist.add_mutually_exclusive_group()
+    page.add_argument("--limit", type=positive_int, default=100, help="at most this many (default 100)")
+    page.add_argument("--all", action="store_true", help="every matching ticket (no limit)")
+    tlist.add_argument("--offset", type=non_negative_int, default=0, help="skip this many (paging)")
     tlist.set_defaults(func=cmd_tickets_list)
     tshow = tsub.add_parser("show", help="one ticket with its messages and audit trail")
     tshow.add_argument("code")
@@ -245,14 +280,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     qlist = qsub.add_parser("list", help="pending quarantine rows, newest first")
     qlist.add_argument("--json", action="store_true", help="stable JSON array (docs/cli-json.md)")
     qlist.add_argument("--all", action="store_true", help="include retried rows")
-    qlist.add_argument("--limit", type=int, default=100)
+    qlist.add_argument("--limit", type=positive_int, default=100)
     qlist.set_defaults(func=cmd_quarantine_list)
     qshow = qsub.add_parser("show", help="one row (JSON), or its raw bytes with --raw")
-    qshow.add_argument("id", type=int)
+    qshow.add_argument("id", type=positive_int)
     qshow.add_argument("--raw", action="store_true")
     qshow.set_defaults(func=cmd_quarantine_show)
     qretry = qsub.add_parser("retry", help="parse quarantined input again (after a fix) and store it")
-    qretry.add_argument("ids", type=int, nargs="*")
+    qretry.add_argument("ids", type=positive_int, nargs="*")
     qretry.add_argument("--all", action="store_true")
     qretry.set_defaults(func=cmd_quarantine_retry)
+    qdiscard = qsub.add_parser("discard", help="give up on quarantined rows (kept, marked discarded)")
+    qdiscard.add_argument("ids", type=positive_int, nargs="+")
+    qdiscard.add_argument("--reason", required=True, help="why (kept on the row)")
+    qdiscard.add_argument("--actor", default=f"cli:{getpass.getuser()}")
+    qdiscard.set_defaults(func=cmd_quarantine_discard)
     _ = Source  # imported for the relationship loaders

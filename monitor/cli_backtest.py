@@ -19,11 +19,10 @@ from sqlalchemy.orm import Session
 
 from monitor.analysis.backtest import compare
 from monitor.analysis.engine import load_analyzer
-from monitor.cli import load_or_exit
+from monitor.cli import load_or_exit, open_database
 from monitor.errors import ConfigError
 from monitor.message import Message
 from monitor.storage.convert import to_message
-from monitor.storage.db import Database
 from monitor.storage.models import Source, StoredMessage, utcnow
 
 _SPAN = re.compile(r"^(\d+)([mhdw])$")
@@ -69,8 +68,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return 2
-    db = Database(config.database_url)
-    db.upgrade()
+    db = open_database(config)
     fired_then: dict[str, list[str]] = {}
 
     def before(message: Message) -> list[str]:

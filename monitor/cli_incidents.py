@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from monitor.cli import load_or_exit
+from monitor.cli import CliError, load_or_exit, open_database, positive_int
 from monitor.config import AppConfig
 from monitor.errors import ConfigError
 from monitor.storage.db import Database
@@ -24,9 +24,7 @@ EXIT_NOT_FOUND = 3
 
 def _setup(args: argparse.Namespace) -> tuple[AppConfig, Database]:
     config = load_or_exit(args)
-    db = Database(config.database_url)
-    db.upgrade()
-    return config, db
+    return config, open_database(config)
 
 
 def _paging(config: AppConfig) -> Any:
@@ -44,6 +42,23 @@ def _actor(args: argparse.Namespace) -> str:
     return str(args.actor or f"cli:{getpass.getuser()}")
 
 
+def _known_actor(args: argparse.Namespace, config: AppConfig) -> str | None:
+    """``--actor`` must be one of the on-call ``people`` (id or name) when an on-call file is
+    configured; None (after printing why) when it is not."""
+    if not args.actor or config.alerts.oncall is None:
+        return _actor(args)
+    from monitor.alerts.oncall_config import load_oncall, person_id
+
+    try:
+        return person_id(load_oncall(config.alerts.oncall), args.actor)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+    except ValueError as exc:
+        print(f"--actor: {exc}", file=sys.stderr)
+    return None
+
+
 def cmd_ack(args: argparse.Namespace) -> int:
     from monitor.alerts.incident_actions import UnknownIncident, acknowledge_ref, resolve_ref
     from monitor.tickets.incident_state import IncidentStateError
@@ -51,11 +66,14 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
     config, db = _setup(args)
     now = utcnow()
+    actor = _known_actor(args, config)
+    if actor is None:
+        return 2
     try:
         if args.command == "ack":
-            result = acknowledge_ref(db, args.ref, _paging(config), actor=_actor(args), now=now, note=args.note)
+            result = acknowledge_ref(db, args.ref, _paging(config), actor=actor, now=now, note=args.note)
         else:
-            result = resolve_ref(db, args.ref, _paging(config), actor=_actor(args), now=now, note=args.note)
+            result = resolve_ref(db, args.ref, _paging(config), actor=actor, now=now, note=args.note)
         print(f"{result.code}: {result.state}{'' if result.changed else ' (unchanged)'}")
         return 0
     except UnknownIncident:
@@ -71,7 +89,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
         status = "processing" if args.command == "ack" else "resolved"
         if ticket.status != status:
             try:
-                set_status(session, ticket, status, actor=_actor(args), note=args.note)
+                set_status(session, ticket, status, actor=actor, note=args.note)
             except TransitionError as exc:
                 print(str(exc), file=sys.stderr)
                 return 1
@@ -118,7 +136,12 @@ def cmd_incidents_list(args: argparse.Namespace) -> int:
 def _parse_time(value: str | None, zone: ZoneInfo) -> datetime:
     if not value:
         return datetime.now(UTC)
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(
+            f"时间格式不对 / not a time: {value!r} — 例如 e.g. 2026-12-24T09:00 或 2026-12-24T09:00+08:00"
+        ) from None
     return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
 
 
@@ -267,14 +290,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parser = sub.add_parser(name, help=help_text)
         parser.add_argument("ref", help="INC-42 or Q000123")
         parser.add_argument("--note")
-        parser.add_argument("--actor", help="who (default cli:<user>)")
+        parser.add_argument("--actor", help="who: a people id or name of the on-call file (default cli:<user>)")
         parser.set_defaults(func=cmd_ack)
     incidents = sub.add_parser("incidents", help="list incidents").add_subparsers(
         dest="incidents_command", required=True
     )
     listing = incidents.add_parser("list")
     listing.add_argument("--state", choices=["open", "acknowledged", "resolved"])
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=positive_int, default=50)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_incidents_list)
     oncall = sub.add_parser("oncall", help="who is on call").add_subparsers(
@@ -284,7 +307,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     who.add_argument("--at", help="ISO time (default now; naive = on-call timezone)")
     who.set_defaults(func=cmd_oncall_who)
     preview = oncall.add_parser("preview", help="shifts of the next days")
-    preview.add_argument("--days", type=int, default=14)
+    preview.add_argument("--days", type=positive_int, default=14)
     preview.add_argument("--start", help="ISO time (default now)")
     preview.set_defaults(func=cmd_oncall_preview)
     silence = sub.add_parser("silence", help="mute alerts").add_subparsers(
@@ -301,16 +324,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_silence)
     remove = silence.add_parser("remove")
-    remove.add_argument("id", type=int)
+    remove.add_argument("id", type=positive_int)
     remove.set_defaults(func=cmd_silence)
     review = sub.add_parser("review", help="messages waiting for review").add_subparsers(
         dest="review_command", required=True
     )
     rl = review.add_parser("list")
-    rl.add_argument("--limit", type=int, default=100)
+    rl.add_argument("--limit", type=positive_int, default=100)
     rl.add_argument("--json", action="store_true")
     rl.set_defaults(func=cmd_review)
     for name in ("approve", "reject"):
         decision = review.add_parser(name)
-        decision.add_argument("id", type=int, help="message id")
+        decision.add_argument("id", type=positive_int, help="message id")
         decision.set_defaults(func=cmd_review)

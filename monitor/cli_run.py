@@ -7,7 +7,7 @@ import sys
 
 import structlog
 
-from monitor.cli import EXIT_CONFIG, config_path, load_or_exit
+from monitor.cli import EXIT_CONFIG, CliError, config_path, load_or_exit
 from monitor.errors import ConfigError
 from monitor.logging import configure_logging
 
@@ -24,27 +24,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_CONFIG
-    daemon.runtime.db.upgrade()
-    log.info("database", url=daemon.runtime.db.masked_url)
+    db = daemon.runtime.db
+    schema = db.schema()
+    if schema.status == "newer":
+        print(
+            f"{db.masked_url}: 数据库版本 {schema.current} 新于本程序 ({schema.head})，拒绝运行 / the schema is newer"
+            " than this yuqing: refusing to run (upgrade yuqing, or restore the matching version)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    db.upgrade()
+    log.info("database", url=db.masked_url, schema=schema.head)
     return daemon.run_once() if args.once else daemon.run_forever()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate everything (sources, every sender's settings, rules, on-call, ack links); with
+    connections allowed, reach every source and every sender's endpoint without sending."""
+    from monitor.config_checks import ack_link_problems, disabled_target_warnings
     from monitor.runtime import Runtime
 
     config = load_or_exit(args)
-    problems: list[str] = []
+    problems, warnings = ack_link_problems(config)
     try:
         runtime = Runtime(config)
     except ConfigError as exc:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_CONFIG
+    warnings += disabled_target_warnings(runtime.db)
     if not args.no_connect:
         for name, connector in runtime.connectors.items():
             problems += [f"sources.{name}: {p}" for p in connector.check()]
         for name, sender in runtime.senders.items():
             problems += [f"alerts.targets.{name}: {p}" for p in sender.check()]
+    runtime.close()
+    for warning in warnings:
+        print(f"  警告 warning: {warning}", file=sys.stderr)
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)
     if problems:
@@ -65,14 +81,52 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    """Undo migrations down to ``revision`` (rollback to an older yuqing; stop the daemon first)."""
+    from alembic.util.exc import CommandError
+
+    from monitor.storage.db import Database
+
+    config = load_or_exit(args)
+    db = Database(config.database_url)
+    known = db.revisions()
+    if args.revision != "base" and args.revision not in known:
+        raise CliError(
+            f"没有这个版本 / unknown revision {args.revision!r}: 可选 choose base or one of {', '.join(known)}"
+        )
+    try:
+        db.downgrade(args.revision)
+    except CommandError as exc:
+        print(f"db downgrade: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"database {db.masked_url}: schema at {db.current_revision()}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from monitor.storage.db import Database
+
+    config = load_or_exit(args)
+    db = Database(config.database_url)
+    print(db.current_revision() or "(empty: no yuqing schema)")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the daemon in the foreground")
     run.add_argument("--once", action="store_true", help="poll every source once, deliver alerts and exit")
     run.set_defaults(func=cmd_run)
-    check = sub.add_parser("check-config", help="validate the configuration and connect to every source")
+    check = sub.add_parser(
+        "check-config", help="validate the configuration and reach every source and alert target"
+    )
     check.add_argument("--no-connect", action="store_true", help="only validate, do not connect")
     check.set_defaults(func=cmd_check_config)
     db = sub.add_parser("db", help="database administration")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply schema migrations")
     upgrade.set_defaults(func=cmd_db_upgrade)
+    downgrade = db_sub.add_parser("downgrade", help="undo migrations down to REVISION (rollback; daemon stopped)")
+    downgrade.add_argument("revision", help="e.g. 0003, or base")
+    downgrade.set_defaults(func=cmd_db_downgrade)
+    current = db_sub.add_parser("current", help="print the database's schema revision")
+    current.set_defaults(func=cmd_db_current)

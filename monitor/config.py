@@ -22,6 +22,7 @@ from monitor.errors import ConfigError, ConfigIssue
 from monitor.plugin import ConfigPath
 from monitor.targets import NAME_PATTERN, TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig
+from monitor.tickets.thread_settings import TicketsConfig
 from monitor.yamlsource import YamlDocument, load_yaml
 
 
@@ -121,6 +122,7 @@ class AppConfig(_Model):
     sources: list[SourceConfig] = Field(default_factory=list)
     alerts: AlertsConfig = AlertsConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    tickets: TicketsConfig = TicketsConfig()
     source_file: str = ""
 
     @model_validator(mode="after")

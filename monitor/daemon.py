@@ -8,7 +8,6 @@ running configuration kept).
 from __future__ import annotations
 
 import functools
-import random
 import signal
 import threading
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from monitor import netpolicy
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, UnavailableError
@@ -31,6 +31,7 @@ from monitor.scheduler import (
     make_scheduler,
     poll_job_id,
 )
+from monitor.service import WATCHDOG_JOB, ServiceNotifier
 
 log = structlog.get_logger("yuqing.daemon")
 MAX_BACKOFF = 900.0
@@ -55,6 +56,7 @@ class Daemon:
         self._watchers: dict[str, threading.Thread] = {}
         self.ack_server: Any = None
         self.worker: DeliveryWorker | None = None
+        self.notifier = ServiceNotifier()
 
     # --- one poll -----------------------------------------------------------------------------
     def poll(self, source: SourceConfig) -> PollStats | None:
@@ -67,6 +69,7 @@ class Daemon:
         if connector is None:
             return None
         bound = log.bind(source=source.name)
+        self._check_path(source)
         try:
             stats = poll_source(
                 runtime.db,
@@ -78,28 +81,54 @@ class Daemon:
                 stop=self.stop,
                 on_batch=self._after_batch,
                 paging=runtime.current_paging,
+                tickets=runtime.config.tickets,
             )
         except AuthError as exc:
             health.disabled = str(exc)
             bound.error("source_disabled", reason=str(exc))
-            runtime.operator_alert(
-                f"source-disabled:{source.name}", f"数据源 {source.name} 已停用 disabled: {exc}"
+            runtime.problems.report(
+                f"source-auth:{source.name}",
+                f"数据源 {source.name} 认证失败，已停用 Source {source.name} disabled: credentials rejected",
+                [str(exc)],
+                hint="修正凭据后 SIGHUP 重新加载 Fix the credentials, then reload (SIGHUP)",
             )
             self._kick_outbox()
             return None
         except Exception as exc:
             health.failures += 1
-            delay = min(MAX_BACKOFF, source.interval_seconds * 2 ** min(health.failures, 10))
+            delay = netpolicy.backoff(health.failures, base=source.interval_seconds, cap=MAX_BACKOFF)
             if isinstance(exc, UnavailableError) and exc.retry_after:
                 delay = max(delay, exc.retry_after)
-            health.not_before = time.monotonic() + delay * random.uniform(0.8, 1.2)
+            health.not_before = time.monotonic() + delay
             bound.warning("poll_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=round(delay, 1))
             return None
         health.failures = 0
+        if runtime.problems.fixed(f"source-auth:{source.name}"):
+            self._kick_outbox()
         # one summary event per poll; idle polls only at debug level so the log stays readable
         emit = bound.info if (stats.fetched or stats.quarantined) else bound.debug
         emit("poll", **stats.summary(), new_tickets=stats.new_ticket_codes[:10])
         return stats
+
+    def _check_path(self, source: SourceConfig) -> None:
+        """A file-based source (files, maildir, mbox, chat export) whose ``path`` is missing is
+        the ``source-path:<source>`` operator problem, told once; fixed when the path is back."""
+        path = getattr(source.settings, "path", None)
+        if not isinstance(path, Path):
+            return
+        key = f"source-path:{source.name}"
+        problems = self.runtime.problems
+        if path.exists():
+            told = problems.fixed(key)
+        else:
+            told = problems.report(
+                key,
+                f"数据源 {source.name} 的路径不存在 Source {source.name}: path does not exist",
+                [f"{path}: 不存在 missing (moved, unmounted or not created yet)"],
+                hint="创建或挂载该路径，或修改配置后 SIGHUP Create or mount it, or fix the path and reload",
+            )
+        if told:
+            self._kick_outbox()
 
     def _after_batch(self, stats: PollStats) -> None:
         if self.worker is not None:
@@ -139,20 +168,41 @@ class Daemon:
         log.info("ack_server", listen=ack.listen, port=self.ack_server.port)
 
     def check_rules(self) -> None:
-        error = self.runtime.rules.reload_if_changed()
-        if error is not None:
-            for issue in error.issues:
-                log.error("rules_invalid", issue=str(issue))
-            self.runtime.operator_alert(
-                f"rules-invalid:{self.runtime.rules.fingerprint}",
-                f"规则文件有错误，继续使用旧规则 Rule files invalid, old rules kept: {error.issues[0]}",
+        """Reload changed rule files; each invalid file is one operator problem listing all its
+        errors (told once, however often it is saved broken), fixed when the file is valid again."""
+        rules = self.runtime.rules
+        before = rules.fingerprint
+        error = rules.reload_if_changed()
+        if error is None and rules.fingerprint == before:
+            return
+        by_file: dict[str, list[str]] = {}
+        for issue in error.issues if error is not None else []:
+            log.error("rules_invalid", issue=str(issue))
+            by_file.setdefault(issue.file, []).append(str(issue))
+        told = [
+            self.runtime.problems.report(
+                f"rules:{file}",
+                f"规则文件有错误，继续使用旧规则 Rule file invalid, old rules kept: {file}",
+                issues,
+                hint="保存修正后的文件即可，无需重启 Save the fixed file; no restart needed",
             )
+            for file, issues in by_file.items()
+        ]
+        fixed = self.runtime.problems.fixed_except("rules:", keep={f"rules:{f}" for f in by_file})
+        if any(told) or fixed:
             self._kick_outbox()
 
     # --- run modes ----------------------------------------------------------------------------
+    def _settle_problems(self) -> None:
+        """At start (schema upgraded): rules loaded, so rule problems left open are fixed; targets
+        whose configuration changed since they were disabled are enabled."""
+        self.runtime.problems.fixed_except("rules:")
+        self.runtime.reconcile_targets()
+
     def run_once(self) -> int:
         """Poll every source once (to the end of what is there), deliver alerts, return exit code."""
         self.runtime.outbox.release_own_claims()
+        self._settle_problems()
         failed = False
         for source in self.runtime.config.sources:
             if source.enabled and self.poll(source) is None:
@@ -163,6 +213,7 @@ class Daemon:
 
     def run_forever(self) -> int:
         self.runtime.outbox.release_own_claims()
+        self._settle_problems()
         self._install_signals()
         self.worker = DeliveryWorker(
             lambda: self.runtime.outbox,
@@ -172,7 +223,9 @@ class Daemon:
         self._start_scheduler()
         self._start_watchers()
         self._start_ack_server()
-        log.info("started", sources=[s.name for s in self.runtime.config.sources if s.enabled])
+        sources = [s.name for s in self.runtime.config.sources if s.enabled]
+        log.info("started", sources=sources, watchdog_s=self.notifier.watchdog_seconds)
+        self.notifier.ready(f"watching {len(sources)} sources")
         while not self.stop.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
@@ -191,6 +244,8 @@ class Daemon:
         add_interval_job(
             self.scheduler, ESCALATION_JOB, self.escalate, config.alerts.escalation_interval_seconds
         )
+        if self.notifier.watchdog_seconds:
+            add_interval_job(self.scheduler, WATCHDOG_JOB, self.notifier.watchdog, self.notifier.watchdog_seconds)
         self.scheduler.start()
 
     def _schedule_sources(self) -> None:
@@ -255,6 +310,7 @@ class Daemon:
         timeout = self.runtime.config.scheduler.shutdown_timeout_seconds
         deadline = time.monotonic() + timeout
         log.info("stopping", timeout_s=timeout)
+        self.notifier.stopping()
         if self.scheduler is not None:
             closer = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
             closer.start()
@@ -301,6 +357,13 @@ class Daemon:
 
     def reload(self) -> bool:
         """Re-read the configuration file; keep running on the old one if the new one is invalid."""
+        self.notifier.reloading()
+        try:
+            return self._reload()
+        finally:
+            self.notifier.ready("running")
+
+    def _reload(self) -> bool:
         try:
             config = load_config(self.config_path)
         except ConfigError as exc:
@@ -324,6 +387,8 @@ class Daemon:
                 job.remove()
         self.runtime = runtime
         self.health = {k: v for k, v in self.health.items() if v.disabled is None}
+        if runtime.reconcile_targets():
+            self._kick_outbox()
         if self.scheduler is not None:
             self._schedule_sources()
             self._start_watchers()

@@ -51,3 +51,16 @@ class UnavailableError(YuqingError):
 
 class BadInputError(YuqingError):
     """One input cannot be parsed: quarantine it with its raw bytes and continue."""
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as readable text for logs and operators: bytes arguments decoded.
+
+    imaplib and imapclient raise errors whose argument is the server's raw response, so
+    ``str(exc)`` reads ``b'[AUTHENTICATIONFAILED] Authentication failed.'``; this reads
+    ``[AUTHENTICATIONFAILED] Authentication failed.``.
+    """
+    parts = [
+        arg.decode("utf-8", "replace") if isinstance(arg, bytes | bytearray) else str(arg) for arg in exc.args
+    ]
+    return "; ".join(part for part in parts if part) or type(exc).__name__

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from connectors.chat_export import ChatExportConfig, ChatExportConnector, GenericMapping
+from monitor.cli import CliError
 from monitor.message import Batch, Checkpoint
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -95,17 +96,16 @@ def run_import(connector: ChatExportConnector, sink: BatchSink, *, batch_size: i
 def pipeline_sink(config: Any, source_name: str, *, alert: bool) -> BatchSink:
     """Store through the daemon's pipeline, into the configured database."""
     from monitor.analysis.engine import load_analyzer
+    from monitor.cli import open_database
     from monitor.pipeline import process_batch
-    from monitor.storage.db import Database
 
-    db = Database(config.database_url)
-    db.upgrade()
+    db = open_database(config)
     analyzer = load_analyzer(config.rules.paths)
     targets = [t for t in config.alerts.targets if t.enabled] if alert else []
 
     def store(batch: Batch) -> Stored:
         stats = process_batch(db, source_name, SOURCE_KIND, batch, analyzer, targets,
-                              advance_checkpoint=False)
+                              advance_checkpoint=False, tickets=config.tickets)
         return Stored(stats.new, stats.duplicates, stats.quarantined)
 
     return store
@@ -117,8 +117,20 @@ def _mapping(pairs: list[str] | None) -> GenericMapping | None:
     fields = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
     bad = [pair for pair in pairs if "=" not in pair]
     if bad:
-        raise ValueError(f"--map takes FIELD=COLUMN, got {', '.join(bad)}")
-    return GenericMapping(**fields)
+        raise CliError(f"--map 的格式是 FIELD=COLUMN / --map takes FIELD=COLUMN, got {', '.join(bad)}")
+    try:
+        return GenericMapping(**fields)
+    except ValidationError as exc:
+        raise CliError(f"--map: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``field: message; field: message`` (no URLs, no input dumps)."""
+    names = {"missing": "缺少 / missing", "extra_forbidden": "未知字段 / unknown field"}
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {names.get(error['type'], error['msg'])}"
+        for error in exc.errors()
+    )
 
 
 def connector_for(args: argparse.Namespace, configured: Mapping[str, Any]) -> ChatExportConnector:
@@ -135,7 +147,13 @@ def connector_for(args: argparse.Namespace, configured: Mapping[str, Any]) -> Ch
     mapping = _mapping(args.map)
     if mapping is not None:
         overrides["mapping"] = mapping
-    return ChatExportConnector(args.source, ChatExportConfig(**{**base, **overrides}))
+    if args.format == "generic" and mapping is None and base.get("mapping") is None:
+        raise CliError("--format generic 需要列映射 / needs a column mapping: --map text=COLUMN --map created_at=COLUMN")
+    try:
+        config = ChatExportConfig(**{**base, **overrides})
+    except ValidationError as exc:
+        raise CliError(f"import: {_problems(exc)}") from None
+    return ChatExportConnector(args.source, config)
 
 
 def _progress_bar(enabled: bool) -> tuple[Any, Callable[[int, int], None] | None]:
@@ -165,16 +183,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from monitor.errors import ConfigError
 
     if not args.path.exists():
-        print(f"{args.path}: no such file or directory", file=sys.stderr)
-        return EXIT_FAIL
+        raise CliError(f"{args.path}: 文件或目录不存在 / no such file or directory")
     config = load_or_exit(args)
     configured = {s.name: s.settings for s in config.sources if s.kind == SOURCE_KIND}
     try:
         connector = connector_for(args, configured)
         sink = pipeline_sink(config, args.source, alert=args.alert)
-    except (ValidationError, ValueError) as exc:
-        print(f"import: invalid settings: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
     except ConfigError as exc:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
@@ -187,6 +201,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         summary = run_import(connector, sink)
     print_summary(args.path, args.source, summary)
+    if args.format != "auto" and not (summary.imported or summary.duplicates or summary.quarantined):
+        raise CliError(
+            f"{args.path}: 按 {args.format} 格式没有读到任何消息 / read no messages as {args.format}"
+            " — 格式不对？去掉 --format 自动识别 / wrong format? drop --format to detect it"
+        )
     return EXIT_OK if summary.recognised else EXIT_FAIL
 
 
@@ -210,6 +229,12 @@ def print_summary(path: Path, source: str, summary: ImportSummary) -> None:
         print(f"{path}: no chat export recognised (try --format)", file=sys.stderr)
 
 
+def _path(value: str) -> Path:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("路径为空 / empty path (give a file or folder; '.' for this folder)")
+    return Path(value)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``import`` to the ``yuqing`` command line."""
     parser = subparsers.add_parser(
@@ -218,7 +243,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Read a chat export file, zip or folder once and store its messages; "
         "re-importing stores nothing twice.",
     )
-    parser.add_argument("path", type=Path, help="export file, zip archive or folder")
+    parser.add_argument("path", type=_path, help="export file, zip archive or folder")
     parser.add_argument("--format", choices=FORMATS, default="auto", help="force a format (default: detect)")
     parser.add_argument("--source", default="chat-import",
                         help="source name to store under; a configured chat_export source's settings apply "

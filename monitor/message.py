@@ -58,6 +58,17 @@ class Message:
     # Why this is not feedback from a person ("bounce", "report", "auto-reply", "list"); "" when it
     # is. Set by the mail connectors; the ticket stage keeps noise out of tickets.
     noise: str = ""
+    # Threading evidence (docs/threading.md), resolved to a ticket by the ticket stage.
+    # ``ref_id``: the id other messages use to point at this one (an e-mail's Message-ID, a chat
+    # message's id in its export, a post's id or link). ``refs``: the ids this one replies to,
+    # quotes or reposts, nearest first. ``topic``: what the conversation is about (an e-mail's
+    # normalised subject); a reply (``is_reply``) with no known ``refs`` joins the latest message
+    # of the same author and topic within a window. ``ticket_code``: a ticket it names (``Q000123``).
+    ref_id: str = ""
+    refs: tuple[str, ...] = ()
+    topic: str = ""
+    is_reply: bool = False
+    ticket_code: str = ""
 
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:

@@ -29,6 +29,7 @@ from monitor.storage.models import Source, utcnow
 from monitor.targets import TargetConfig
 from monitor.tickets.incidents import update_incidents
 from monitor.tickets.service import assign_tickets
+from monitor.tickets.thread_settings import TicketsConfig
 
 
 @dataclass
@@ -90,6 +91,7 @@ def process_batch(
     advance_checkpoint: bool = True,
     paging: Paging | None = None,
     now: datetime | None = None,
+    tickets: TicketsConfig | None = None,
 ) -> PollStats:
     """Store one batch exactly once (see module docstring).
 
@@ -107,7 +109,7 @@ def process_batch(
         stats.quarantined = store_quarantined(session, source, batch.quarantined)
         # machine mail (bounces, auto-replies, list traffic) is stored but never ticketed or paged
         new = [item for item in hold_for_review(session, stored) if not item.message.noise]
-        changes = assign_tickets(session, source, new)
+        changes = assign_tickets(session, source, new, settings=tickets)
         stats.tickets = sum(1 for c in changes if c.created)
         stats.new_ticket_codes = [c.ticket.code for c in changes if c.created and c.ticket.code]
         stats.alerts = enqueue_ticket_alerts(session, source, changes, targets)
@@ -130,6 +132,7 @@ def poll_source(
     stop: threading.Event | None = None,
     on_batch: Callable[[PollStats], None] | None = None,
     paging: Callable[[], Paging] | None = None,
+    tickets: TicketsConfig | None = None,
 ) -> PollStats:
     """Read everything new from a source, batch by batch; stop between batches when asked.
 
@@ -152,6 +155,7 @@ def poll_source(
                 analyzer(),
                 targets(),
                 paging=paging() if paging is not None else None,
+                tickets=tickets,
             )
             checkpoint = batch.checkpoint
             connector.after_commit(batch)

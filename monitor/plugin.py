@@ -6,6 +6,7 @@ when shown, and paths resolved against the configuration file's directory.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,23 +45,36 @@ ConfigPath = Annotated[Path, AfterValidator(resolve_path)]
 
 
 def read_secret_files(data: Any, secret_fields: set[str]) -> Any:
-    """Replace ``<field>_file: PATH`` by ``<field>: <file contents>`` for secret fields.
+    """Replace ``<field>_file: PATH`` or ``<field>_credential: NAME`` by ``<field>: <contents>``.
 
-    Used as a ``mode="before"`` validator so that secrets can live in files (systemd credentials,
-    Kubernetes secrets) instead of the configuration; the content never reaches a log.
+    Used as a ``mode="before"`` validator so that secrets can live in files (Kubernetes secrets,
+    ``/etc`` files readable only by the service) or in systemd credentials - ``LoadCredential=``
+    puts them into ``$CREDENTIALS_DIRECTORY``, readable only by the service - instead of the
+    configuration; the content never reaches a log.
     """
     if not isinstance(data, dict):
         return data
     out = dict(data)
     for field_name in secret_fields:
-        key = f"{field_name}_file"
-        if key not in out:
+        given = [key for key in (f"{field_name}_file", f"{field_name}_credential") if key in out]
+        if not given:
             continue
-        if field_name in out:
-            raise ValueError(f"give either {field_name} or {key}, not both")
-        path = Path(str(out.pop(key))).expanduser()
+        if field_name in out or len(given) > 1:
+            raise ValueError(f"give only one of {field_name}, {field_name}_file, {field_name}_credential")
+        key = given[0]
+        path = _credential_path(key, str(out.pop(key))) if key.endswith("_credential") else Path(str(out.pop(key)))
         try:
-            out[field_name] = path.read_text(encoding="utf-8").rstrip("\r\n")
+            out[field_name] = path.expanduser().read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise ValueError(f"{key}: cannot read secret file {path}: {exc.strerror}") from None
     return out
+
+
+def _credential_path(key: str, name: str) -> Path:
+    """``$CREDENTIALS_DIRECTORY/<name>``: a credential systemd passed with ``LoadCredential=``."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        raise ValueError(f"{key}: $CREDENTIALS_DIRECTORY is not set (give the unit LoadCredential={name}:PATH)")
+    if not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"{key}: {name!r} is not a credential name")
+    return Path(directory) / name

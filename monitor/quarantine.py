@@ -22,10 +22,14 @@ def retry_quarantined(db: Database, config: AppConfig, ids: list[int] | None) ->
         if ids is not None:
             query = select(QuarantineItem).where(QuarantineItem.id.in_(ids))
         items = [
-            (q.id, q.source.name, q.source.kind, q.raw, q.raw_size, q.raw_ref) for q in session.scalars(query)
+            (q.id, q.status, q.source.name, q.source.kind, q.raw, q.raw_size, q.raw_ref)
+            for q in session.scalars(query)
         ]
     results: list[tuple[int, str]] = []
-    for item_id, source_name, kind, raw, raw_size, raw_ref in items:
+    for item_id, status, source_name, kind, raw, raw_size, raw_ref in items:
+        if status == "discarded":
+            results.append((item_id, "discarded: not retried (已放弃，不重试)"))
+            continue
         source = sources.get(source_name)
         if source is None:
             results.append((item_id, f"source {source_name} is no longer configured"))

@@ -19,9 +19,10 @@ from connectors.registry import connector_class
 from monitor.alerts.links import LinkSigner, load_or_create_secret
 from monitor.alerts.oncall import OnCall
 from monitor.alerts.oncall_config import load_oncall
-from monitor.alerts.outbox import Outbox, enqueue_operator_alert
+from monitor.alerts.outbox import Outbox
 from monitor.alerts.paging import Paging
 from monitor.alerts.senders.base import Sender
+from monitor.alerts.senders.guard import TargetGuard, guard_senders
 from monitor.alerts.senders.registry import sender_class
 from monitor.analysis.engine import load_analyzer, rules_fingerprint
 from monitor.analysis.schema import SentimentSettings
@@ -29,6 +30,7 @@ from monitor.config import AppConfig, SourceConfig
 from monitor.errors import ConfigError
 from monitor.findings import Analyzer
 from monitor.storage.db import Database
+from monitor.stories.operator import OperatorProblems
 from monitor.targets import TargetConfig
 
 log = structlog.get_logger("yuqing")
@@ -120,7 +122,9 @@ class Runtime:
         self.connectors: dict[str, Connector[Any]] = {
             s.name: build_connector(s) for s in config.sources if s.enabled
         }
-        self.senders = build_senders(config.alerts.targets)
+        self.problems = OperatorProblems(self.db, self.targets)
+        guard = TargetGuard(self.db, {t.name: t for t in config.alerts.targets}, self._sender_rejected)
+        self.senders = guard_senders(build_senders(config.alerts.targets), guard)
         self.outbox = Outbox(self.db, self.senders, config.alerts, instance=config.instance)
         self.paging = build_paging(config)
 
@@ -130,8 +134,25 @@ class Runtime:
     def targets(self) -> list[TargetConfig]:
         return [t for t in self.config.alerts.targets if t.enabled]
 
-    def operator_alert(self, dedupe_key: str, text: str) -> None:
-        enqueue_operator_alert(self.db, dedupe_key, text, self.targets())
+    def _sender_rejected(self, name: str, detail: str) -> None:
+        self.problems.report(
+            f"sender-auth:{name}",
+            f"告警目标 {name} 拒绝了凭据，已停用 Alert target {name} rejected our credentials and is disabled",
+            [detail],
+            hint=f"修正配置后 SIGHUP 重新加载，或 Fix it, then reload (SIGHUP) or run: yuqing alerts enable {name}",
+        )
+
+    def reconcile_targets(self) -> list[str]:
+        """At start and after a reload: a disabled target whose configuration changed is enabled
+        again (its failed alerts re-queued) and its ``sender-auth`` problem fixed."""
+        from monitor.alerts.target_state import changed_since_disabled, enable
+
+        names = changed_since_disabled(self.db, self.targets())
+        for name in names:
+            enable(self.db, name)
+            self.problems.fixed(f"sender-auth:{name}")
+            log.info("target_enabled", target=name, why="configuration changed")
+        return names
 
     def close(self) -> None:
         for connector in self.connectors.values():

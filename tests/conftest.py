@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,9 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     db.dispose()
 
 
-def _server_db(kind: str) -> Iterator[Database]:
+@contextmanager
+def server_database(kind: str) -> Iterator[str]:
+    """A throwaway, empty database on the local server of ``kind``; yields its URL."""
     require_server(kind)
     _, _, url_template, admin_url = SERVERS[kind]
     name = f"yq_{uuid.uuid4().hex[:10]}"
@@ -64,15 +67,22 @@ def _server_db(kind: str) -> Iterator[Database]:
         conn.execute(
             text(f"CREATE DATABASE {name}" + (" CHARACTER SET utf8mb4" if kind == "mariadb" else ""))
         )
-    db = Database(url_template.format(db=name))
     try:
-        db.upgrade()
-        yield db
+        yield url_template.format(db=name)
     finally:
-        db.dispose()
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         admin.dispose()
+
+
+def _server_db(kind: str) -> Iterator[Database]:
+    with server_database(kind) as url:
+        db = Database(url)
+        try:
+            db.upgrade()
+            yield db
+        finally:
+            db.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])

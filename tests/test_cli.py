@@ -116,3 +116,42 @@ def test_quarantine_list_show_and_retry_after_a_fix(
     assert run_json(capsys, "quarantine", "list", "--json", "--config", str(config)) == []
     tickets = run_json(capsys, "tickets", "list", "--json", "--config", str(config))
     assert len(tickets) == 3  # type: ignore[arg-type]
+
+
+def test_quarantine_discard_needs_a_reason_and_keeps_the_row(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (row,) = run_json(capsys, "quarantine", "list", "--json", "--config", str(config))  # type: ignore[misc]
+    ident = str(row["id"])
+    with pytest.raises(SystemExit) as refused:  # argparse: --reason is required
+        main(["quarantine", "discard", ident, "--config", str(config)])
+    assert refused.value.code == 2
+    assert main(["quarantine", "discard", ident, "--reason", "  ", "--config", str(config)]) == 2
+    assert "--reason" in capsys.readouterr().err
+    assert main(["quarantine", "discard", "999", "--reason", "x", "--config", str(config)]) == 3
+    assert main(["quarantine", "discard", ident, "--reason", "测试数据 test data", "--actor", "wang",
+                 "--config", str(config)]) == 0  # fmt: skip
+    assert run_json(capsys, "quarantine", "list", "--json", "--config", str(config)) == []
+    (kept,) = run_json(capsys, "quarantine", "list", "--json", "--all", "--config", str(config))  # type: ignore[misc]
+    assert kept["status"] == "discarded"
+    assert kept["last_error"] == "discarded by wang: 测试数据 test data"
+    assert main(["quarantine", "retry", ident, "--config", str(config)]) == 1  # a discarded row is not retried
+    assert "discarded" in capsys.readouterr().out
+
+
+def test_tickets_list_pages_and_all(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    every = run_json(capsys, "tickets", "list", "--json", "--all", "--config", str(config))
+    assert isinstance(every, list) and len(every) == 2
+    first = run_json(capsys, "tickets", "list", "--json", "--limit", "1", "--config", str(config))
+    second = run_json(capsys, "tickets", "list", "--json", "--limit", "1", "--offset", "1", "--config", str(config))
+    assert first + second == every  # type: ignore[operator]
+    capsys.readouterr()
+    assert main(["tickets", "list", "--limit", "1", "--config", str(config)]) == 0
+    assert "--offset 1" in capsys.readouterr().out
+
+
+def test_ticket_show_json_names_each_messages_origin(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ticket = run_json(capsys, "tickets", "show", "Q000001", "--json", "--config", str(config))
+    assert isinstance(ticket, dict)
+    assert [(m["source"], m["external_id"]) for m in ticket["messages"]] == [("drop", "1"), ("drop", "2")]
+    assert all(m["raw_ref"].startswith("a.jsonl") or "a.jsonl" in m["raw_ref"] for m in ticket["messages"])

@@ -131,8 +131,25 @@ def test_secrets_come_from_files_and_are_masked(tmp_path: Path) -> None:
 def test_secret_file_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read secret file"):
         _WithSecret.model_validate({"user": "u", "password_file": str(tmp_path / "missing")})
-    with pytest.raises(ValueError, match="either password or password_file"):
+    with pytest.raises(ValueError, match="only one of password, password_file, password_credential"):
         _WithSecret.model_validate({"user": "u", "password": "x", "password_file": "y"})
+
+
+def test_secrets_come_from_systemd_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "imap-password").write_text("s3cret\n", encoding="utf-8")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    config = _WithSecret.model_validate({"user": "u", "password_credential": "imap-password"})
+    assert config.password.get_secret_value() == "s3cret"
+    for bad in ("../imap-password", "", ".."):
+        with pytest.raises(ValueError, match="is not a credential name"):
+            _WithSecret.model_validate({"user": "u", "password_credential": bad})
+    with pytest.raises(ValueError, match="cannot read secret file"):
+        _WithSecret.model_validate({"user": "u", "password_credential": "absent"})
+    with pytest.raises(ValueError, match="only one of"):
+        _WithSecret.model_validate({"user": "u", "password_file": "x", "password_credential": "imap-password"})
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    with pytest.raises(ValueError, match="CREDENTIALS_DIRECTORY is not set"):
+        _WithSecret.model_validate({"user": "u", "password_credential": "imap-password"})
 
 
 @pytest.mark.parametrize("name", ["demo.yaml", "yuqing.example.yaml"])

@@ -71,7 +71,8 @@ def test_revoked_credentials_disable_the_source_once_and_the_others_keep_running
         daemon.poll(sources["good"])
     assert bad.calls == 1, "a disabled source is not polled again"
     (alert,) = operator_alerts(daemon)
-    assert "bad" in alert["title"] and "token revoked" in alert["title"]
+    assert "bad" in alert["title"] and alert["problem"] == "source-auth:bad"
+    assert alert["errors"] == ["401 Unauthorized: token revoked"]
     with daemon.runtime.db.read() as session:
         assert [m.external_id for m in session.scalars(select(StoredMessage))] == ["good"]
     assert daemon.health["bad"].disabled
@@ -87,3 +88,34 @@ def test_an_unavailable_source_backs_off_without_paging(tmp_path: Path) -> None:
     assert bad.calls == 1, "the second poll falls inside the backoff"
     assert daemon.health["bad"].failures == 1 and not daemon.health["bad"].disabled
     assert operator_alerts(daemon) == []
+
+
+def test_a_source_that_works_again_after_a_reload_sends_one_fixed_notice(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path)
+    good = daemon.runtime.connectors["bad"]
+    daemon.runtime.connectors["bad"] = Failing(good, AuthError("401 Unauthorized"))  # type: ignore[arg-type]
+    source = next(s for s in daemon.runtime.config.sources if s.name == "bad")
+    daemon.poll(source)
+    daemon.runtime.connectors["bad"] = good
+    daemon.health.pop("bad")  # what a reload (SIGHUP) with fixed credentials does
+    daemon.poll(source)
+    daemon.poll(source)
+    assert [(a["problem"], a["state"]) for a in operator_alerts(daemon)] == [
+        ("source-auth:bad", "open"),
+        ("source-auth:bad", "fixed"),
+    ]
+
+
+def test_a_missing_source_folder_is_told_once_and_fixed_when_it_is_back(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path)
+    source = next(s for s in daemon.runtime.config.sources if s.name == "good")
+    folder = tmp_path / "good"
+    folder.rename(tmp_path / "moved")
+    for _ in range(3):
+        daemon.poll(source)
+    (tmp_path / "moved").rename(folder)
+    daemon.poll(source)
+    daemon.poll(source)
+    notices = [(a["problem"], a["state"]) for a in operator_alerts(daemon)]
+    assert notices == [("source-path:good", "open"), ("source-path:good", "fixed")]
+    assert str(folder) in operator_alerts(daemon)[0]["errors"][0]

@@ -11,6 +11,10 @@ from connectors.base import ConfigPath, ConnectorConfig
 
 FormatName = Literal["auto", "telegram", "whatsapp", "wechat", "slack", "generic"]
 DateOrder = Literal["auto", "dmy", "mdy", "ymd"]
+# How a chat splits into conversations (tickets): per sender and quiet gap ("sender"), per quiet
+# gap whoever writes ("chat"), or per chat when the export says it is one-to-one, else per
+# sender ("auto"). Replies with a reply-to id always join the conversation they answer.
+ConversationMode = Literal["auto", "sender", "chat"]
 
 
 class GenericMapping(BaseModel):
@@ -30,6 +34,8 @@ class GenericMapping(BaseModel):
     chat: str = ""
     chat_value: str = ""
     time_format: str = "iso"
+    id: str = ""  # the message's own id (optional: replies name it in ``reply_to``)
+    reply_to: str = ""  # the id of the message this one replies to (optional)
     delimiter: str = Field(default=",", min_length=1, max_length=1)
 
     def required(self) -> list[str]:
@@ -44,6 +50,9 @@ class ChatExportConfig(ConnectorConfig):
     ``timezone`` applies to exports whose timestamps carry no zone (WhatsApp, WeChat, old
     Telegram). ``date_order`` forces how WhatsApp's numeric dates are read; ``auto`` decides per
     file. ``min_age_seconds`` leaves files alone until they stopped changing for that long.
+    ``conversation_gap_minutes`` and ``conversations`` split a chat into conversations (see
+    ``ConversationMode`` and docs/threading.md); ``staff`` messages continue the conversation
+    last active in their chat instead of opening their own.
     """
 
     path: ConfigPath
@@ -54,6 +63,9 @@ class ChatExportConfig(ConnectorConfig):
     recursive: bool = True
     min_age_seconds: float = Field(default=0.0, ge=0)
     max_quarantine_bytes: int = Field(default=1 << 20, ge=1024)
+    conversation_gap_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60)
+    conversations: ConversationMode = "auto"
+    staff: list[str] = Field(default_factory=list)  # sender ids or names of staff who answer
 
     @field_validator("timezone")
     @classmethod

@@ -21,6 +21,7 @@ import structlog
 
 from connectors.base import Connector
 from connectors.chat_export.config import ChatExportConfig
+from connectors.chat_export.conversations import Conversations, two_party_chats
 from connectors.chat_export.detect import PARSERS, detect
 from connectors.chat_export.files import ExportFile, discover
 from connectors.chat_export.ids import StableIds
@@ -49,6 +50,7 @@ class ChatExportConnector(Connector[ChatExportConfig]):
     def __init__(self, name: str, config: ChatExportConfig) -> None:
         super().__init__(name, config)
         self._zone = ZoneInfo(config.timezone)
+        self._staff = frozenset(config.staff)
 
     def check(self) -> list[str]:
         path = self.config.path
@@ -99,12 +101,20 @@ class ChatExportConnector(Connector[ChatExportConfig]):
             mapping=self.config.mapping,
         )
 
-    def message(self, record: Record, family: str, ids: StableIds, file: ExportFile) -> Message:
+    def message(self, record: Record, family: str, ids: StableIds, file: ExportFile,
+                conversations: Conversations) -> Message:
         millis = round(record.created_at.timestamp() * 1000)
+        staff = record.sender_id in self._staff or record.sender_name in self._staff
+        conversation = conversations.key(record.chat_id, record.sender_id, millis, staff=staff,
+                                         private=record.private)
+        chat_ref = f"{family}:{record.chat_id}#"
         return Message(
             source=self.name,
             external_id=ids.assign(record.chat_id, millis, record.sender_id, record.text),
-            thread_key=f"{family}:{record.chat_id}",
+            thread_key=f"{family}:{conversation}",
+            ref_id=chat_ref + record.message_id if record.message_id else "",
+            refs=(chat_ref + record.reply_to,) if record.reply_to else (),
+            is_reply=bool(record.reply_to),
             text=record.text,
             created_at=record.created_at,
             channel=self.channel,
@@ -182,10 +192,25 @@ class _Run:
         return PARSERS[name](file, settings, resume.get("parser") if resume else None, context)
 
     def _state(self, file: ExportFile, parser: ChatParser, parser_state: dict[str, Any],
-               ids: StableIds, offset: int, *, done: bool) -> dict[str, Any]:
+               ids: StableIds, conversations: Conversations, offset: int, *, done: bool) -> dict[str, Any]:
         fingerprint = file.fingerprint(offset) if file.member is None else ""
         return {"format": parser.name, "size": file.size, "mtime": file.mtime_ns, "offset": offset,
-                "fp": fingerprint, "done": done, "parser": parser_state, "ids": ids.state()}
+                "fp": fingerprint, "done": done, "parser": parser_state, "ids": ids.state(),
+                "conversations": conversations.state()}
+
+    def _two_party(self, file: ExportFile) -> list[str]:
+        """One-to-one chats of a file read from the start (a separate pass over its first records)."""
+        parser = self._parser(file, None)
+        if parser is None:
+            return []
+        with file.open() as stream:
+            items = parser.items(stream, 0)
+            try:
+                return two_party_chats(item for item in items if isinstance(item, Record))
+            finally:
+                close = getattr(items, "close", None)
+                if callable(close):
+                    close()
 
     def read(self, file: ExportFile, previous: dict[str, Any] | None,
              stop: threading.Event | None) -> Iterator[Batch]:
@@ -199,21 +224,28 @@ class _Run:
             return
         family = _family(parser.name)
         ids = StableIds(family, resume.get("ids") if resume else None)
+        config = self.connector.config
+        known = resume.get("conversations") if resume else None  # None: new file or older checkpoint
+        sampled = self._two_party(file) if known is None and config.conversations == "auto" else []
+        conversations = Conversations(config.conversation_gap_minutes, config.conversations, known,
+                                      two_party=sampled)
         offset = int(resume["offset"]) if resume else 0
         parser_state = parser.state()
         with file.open() as stream:
             for item in parser.items(stream, offset):
                 if isinstance(item, Record):
-                    self.messages.append(self.connector.message(item, family, ids, file))
+                    self.messages.append(self.connector.message(item, family, ids, file, conversations))
                     offset, parser_state = item.end, parser.state()
                 else:
                     self.quarantined.append(self.connector.quarantine(item, file))
                     if not item.tail:
                         offset, parser_state = item.end, parser.state()
                 if len(self.messages) + len(self.quarantined) >= self.batch_size:
-                    self.states[file.key] = self._state(file, parser, parser_state, ids, offset, done=False)
+                    self.states[file.key] = self._state(file, parser, parser_state, ids, conversations, offset,
+                                                       done=False)
                     yield from self.flush()
                     if stop is not None and stop.is_set():
                         return
-        self.states[file.key] = self._state(file, parser, parser_state, ids, offset, done=True)
+        self.states[file.key] = self._state(file, parser, parser_state, ids, conversations, offset,
+                                            done=True)
         self.dirty = True

@@ -33,6 +33,11 @@ class Record:
     end: int
     likes: int = 0
     replies: int = 0
+    # Threading (docs/threading.md): the message's id in its export, the id it replies to, and
+    # whether the chat is known to be one-to-one (one conversation per quiet gap, not per sender).
+    message_id: str = ""
+    reply_to: str = ""
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

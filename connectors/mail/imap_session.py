@@ -17,7 +17,6 @@ server down, ``[UNAVAILABLE]`` -> :class:`UnavailableError`; a folder that does 
 
 from __future__ import annotations
 
-import random
 import ssl
 import subprocess
 import threading
@@ -31,7 +30,8 @@ from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from connectors.mail.imap_config import ImapConfig
-from monitor.errors import AuthError, ConfigError, ConfigIssue, UnavailableError
+from monitor import netpolicy
+from monitor.errors import AuthError, ConfigError, ConfigIssue, UnavailableError, describe
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -63,9 +63,8 @@ class FolderInfo:
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random, capped at ``maximum``."""
-    ceiling = min(maximum, initial * (1 << min(attempt, 30)))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    """Exponential backoff with "equal jitter", capped at ``maximum`` (:func:`monitor.netpolicy.backoff`)."""
+    return netpolicy.backoff(attempt, base=initial, cap=maximum)
 
 
 def _is_cert_error(exc: BaseException) -> bool:
@@ -144,7 +143,7 @@ class ImapSession:
         return client
 
     def _translate(self, exc: BaseException, doing: str) -> Exception:
-        text = f"{self.source}: cannot {doing}: {type(exc).__name__}: {exc}"
+        text = f"{self.source}: cannot {doing}: {type(exc).__name__}: {describe(exc)}"
         if _is_cert_error(exc):
             return AuthError(text + " (TLS certificate refused)")
         if isinstance(exc, LoginError):

@@ -27,7 +27,7 @@ from connectors.mail.headers import decode_header
 from connectors.mail.html import html_to_text
 from connectors.mail.noise import classify
 from connectors.mail.quotes import split_reply
-from connectors.mail.threads import thread_key
+from connectors.mail.threads import mail_thread
 from monitor.errors import BadInputError
 from monitor.message import Author, Message
 
@@ -182,17 +182,17 @@ def parse_mail(
     author = _author(raw_headers.get("from"), charset)
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     message_id = header("Message-ID")
+    thread = mail_thread(
+        message_id=message_id,
+        in_reply_to=header("In-Reply-To"),
+        references=header("References"),
+        subject=subject,
+        fallback=digest,
+    )
     message = Message(
         source=source,
         external_id=external_id or digest,
-        thread_key=thread_key(
-            message_id=message_id,
-            in_reply_to=header("In-Reply-To"),
-            references=header("References"),
-            subject=subject,
-            sender=author.id,
-            fallback=digest,
-        ),
+        thread_key=thread.key,
         text=split.new or body or subject,
         html=html,
         title=subject,
@@ -201,6 +201,11 @@ def parse_mail(
         author=author,
         raw_ref=raw_ref,
         noise=classify(header, msg.get_content_type(), _report_type(msg)),
+        ref_id=thread.ref_id,
+        refs=thread.refs,
+        topic=thread.topic,
+        is_reply=thread.is_reply,
+        ticket_code=thread.ticket_code,
     )
     return ParsedMail(
         message=message,

@@ -207,6 +207,17 @@ def load_oncall(path: Path, *, known_targets: set[str] | None = None) -> OnCallC
     return config
 
 
+def person_id(config: OnCallConfig, actor: str) -> str:
+    """The ``people`` id an ``--actor`` names (its id, or exactly its name); ValueError otherwise."""
+    if actor in config.people:
+        return actor
+    named = [key for key, person in config.people.items() if person.name == actor]
+    if len(named) == 1:
+        return named[0]
+    known = ", ".join(f"{key} ({p.name})" for key, p in sorted(config.people.items())) or "-"
+    raise ValueError(f"未知的值班人员 unknown person {actor!r} (not in people of {config.source_file}); known: {known}")
+
+
 def _parse_loc(key: str) -> tuple[str | int, ...]:
     out: list[str | int] = []
     for part in key.split("."):
@@ -226,4 +237,5 @@ __all__ = [
     "Step",
     "Team",
     "load_oncall",
+    "person_id",
 ]

@@ -10,7 +10,6 @@ file, recognise the repeated alert id.
 from __future__ import annotations
 
 import functools
-import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from monitor.alerts.shaping import ensure_target_rows, fold, hour_window, lock_t
 from monitor.alerts.silences import Subject, active_silences, matching
 from monitor.config import AlertsConfig
 from monitor.findings import priority_rank
+from monitor.netpolicy import backoff
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, Silence, Source, TicketEvent, utcnow
 from monitor.targets import NoiseConfig, TargetConfig
@@ -134,32 +134,36 @@ def enqueue_ticket_alerts(
     return count
 
 
-def enqueue_operator_alert(db: Database, dedupe_key: str, text: str, targets: Sequence[TargetConfig]) -> None:
-    """An alert for the operator (a source disabled, rules invalid); once per dedupe key."""
-    with db.transaction() as session:
-        for target in targets:
-            if not target.enabled:
-                continue
-            exists = session.scalar(
-                select(Alert.id).where(Alert.dedupe_key == dedupe_key, Alert.target == target.name)
+def enqueue_operator_alert(
+    db: Database | Session,
+    dedupe_key: str,
+    text: str,
+    targets: Sequence[TargetConfig],
+    *,
+    payload: Mapping[str, Any] | None = None,
+) -> int:
+    """An alert for the operator (a source disabled, rules invalid); once per dedupe key.
+
+    ``db`` may be an open session (the caller's transaction: the problem's state and its notice
+    commit together); ``payload`` is the notice (``OperatorNotice.payload()``), default a bare text.
+    """
+    if isinstance(db, Database):
+        with db.transaction() as session:
+            return enqueue_operator_alert(session, dedupe_key, text, targets, payload=payload)
+    session, count = db, 0
+    body = dict(payload) if payload is not None else {"kind": "operator", "reason": "operator", "title": text}
+    body.setdefault("priority", "L2")
+    body.setdefault("excerpt", text)
+    for target in targets:
+        if not target.enabled:
+            continue
+        exists = session.scalar(select(Alert.id).where(Alert.dedupe_key == dedupe_key, Alert.target == target.name))
+        if exists is None:
+            session.add(
+                Alert(dedupe_key=dedupe_key, target=target.name, kind="operator", priority="L2", payload=body)
             )
-            if exists is None:
-                payload = {
-                    "kind": "operator",
-                    "reason": "operator",
-                    "priority": "L2",
-                    "title": text,
-                    "excerpt": text,
-                }
-                session.add(
-                    Alert(
-                        dedupe_key=dedupe_key,
-                        target=target.name,
-                        kind="operator",
-                        priority="L2",
-                        payload=payload,
-                    )
-                )
+            count += 1
+    return count
 
 
 def _mask(item: dict[str, Any]) -> dict[str, Any]:
@@ -367,8 +371,8 @@ class Outbox:
         if result.outcome is Outcome.OK:
             return Delivered(row.id, row.target, "sent", {})
         if result.outcome is Outcome.RETRY and attempts < self.config.max_attempts:
-            delay = min(self.config.retry_max_seconds, self.config.retry_base_seconds * 2 ** (attempts - 1))
-            delay = max(delay * random.uniform(0.8, 1.2), result.retry_after or 0)
+            delay = backoff(attempts - 1, base=self.config.retry_base_seconds, cap=self.config.retry_max_seconds)
+            delay = max(delay, result.retry_after or 0)
             values = {
                 "next_attempt_at": now + timedelta(seconds=delay),
                 "last_error": result.detail,

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.alerts.links import LinkSigner
+from monitor.alerts.links import LinkSigner, personal_links
 from monitor.alerts.oncall import OnCall
 from monitor.alerts.silences import Subject, active_silences, matching
 from monitor.findings import priority_rank
@@ -168,8 +168,13 @@ def page(
     if not targets:
         log.warning("incident_nobody_to_page", incident=incident.code, step=step)
         return 0
-    return write_rows(
-        session, incident, step, targets, incident_payload(session, incident, step, people, paging, now)
+    payload = incident_payload(session, incident, step, people, paging, now)
+    if paging.links is None or paging.oncall is None or not people:
+        return write_rows(session, incident, step, targets, payload)
+    reaches = {p["id"]: paging.oncall.people[p["id"]].targets for p in people}
+    return sum(  # each row's ack link is signed for the person that target reaches (issue 11)
+        write_rows(session, incident, step, [t], personal_links(payload, t, reaches, paging.links, now))
+        for t in targets
     )
 
 

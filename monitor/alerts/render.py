@@ -13,6 +13,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from monitor.alerts.operator_notice import KIND as OPERATOR
+from monitor.alerts.operator_notice import render_operator
+
 TEMPLATES = Path(__file__).with_name("tpl")
 FILES = {"markdown": "markdown.md.j2", "text": "text.txt.j2", "telegram": "telegram.html.j2"}
 
@@ -40,6 +43,8 @@ class _Lenient(dict[str, Any]):
 def render(
     channel: str, payload: dict[str, Any], *, mention: Callable[[str], str] = lambda m: f"@{m}"
 ) -> str:
+    if payload.get("kind") == OPERATOR:
+        return render_operator(channel, payload)
     template = environment().get_template(FILES[channel])
     wrapped = _Lenient(payload)
     wrapped.setdefault("recipients", [])

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.alerts.operator_notice import KIND as OPERATOR
+from monitor.alerts.operator_notice import render_operator
+
 LEVEL_NAMES = {"L1": "紧急 urgent", "L2": "重要 important", "L3": "一般 normal"}
 
 
 def render_text(payload: dict[str, Any]) -> str:
+    if payload.get("kind") == OPERATOR:
+        return render_operator("text", payload)
     priority = payload.get("priority") or "-"
     lines = [
         f"【{priority} {LEVEL_NAMES.get(priority, '')}】工单 Ticket {payload.get('ticket', '-')}"

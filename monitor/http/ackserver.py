@@ -81,23 +81,27 @@ class AckServer:
     def handle(self, request: BaseHTTPRequestHandler, *, post: bool) -> None:
         action = urlsplit(request.path).path.strip("/")
         params = self._params(request, post)
-        code = params.get("code", "")
+        code, person = params.get("code", ""), params.get("p", "")
         try:
-            self.signer.verify(code, action, params.get("exp", ""), params.get("sig", ""), self.clock())
+            self.signer.verify(
+                code, action, params.get("exp", ""), params.get("sig", ""), self.clock(), person=person
+            )
+            name = self._person_name(person)
         except LinkError as exc:
             self._reply(request, HTTPStatus.FORBIDDEN, f"链接无效 Invalid link: {exc}")
             return
         if not post:
-            fields: dict[str, str] = {k: params[k] for k in ("code", "exp", "sig") if k in params}
+            fields: dict[str, str] = {k: params[k] for k in ("code", "exp", "p", "sig") if k in params}
             form = html.escape(urlencode(fields))
+            who = f" ({name})" if name else ""
             self._reply(
                 request,
                 HTTPStatus.OK,
-                f"{html.escape(code)}: {LABELS[action]}?",
+                f"{code}: {LABELS[action]}{who}?",
                 f'<form method="post" action="/{action}?{form}"><button>{LABELS[action]}</button></form>',
             )
             return
-        actor = f"link:{request.client_address[0]}"
+        actor = person or f"link:{request.client_address[0]}"  # a person's link records the person
         try:
             result = self._act(action, code, actor)
         except UnknownIncident:
@@ -106,12 +110,24 @@ class AckServer:
         except IncidentStateError as exc:
             self._reply(request, HTTPStatus.CONFLICT, str(exc))
             return
-        log.info("link_action", incident=code, action=action, changed=result.changed)
+        log.info("link_action", incident=code, action=action, actor=actor, changed=result.changed)
         self._reply(
             request,
             HTTPStatus.OK,
             f"{result.code}: {result.state}" + ("" if result.changed else " (已是 already)"),
         )
+
+    def _person_name(self, person: str) -> str:
+        """The on-call name of a link's person; a person no longer in ``people`` is refused."""
+        if not person:
+            return ""
+        oncall = self.paging().oncall
+        if oncall is None:
+            return person
+        known = oncall.people.get(person)
+        if known is None:
+            raise LinkError(f"unknown person {person!r}")
+        return known.name
 
     def _act(self, action: str, code: str, actor: str) -> ActionResult:
         if action == "ack":

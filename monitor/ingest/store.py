@@ -127,6 +127,8 @@ def _row(source_id: int, external_id: str, message: Message, analysis: Analysis,
         "priority": analysis.priority,
         "analysis": analysis_record(analysis),
         "ticket_id": None,
+        "ref_id": message.ref_id[:255] or None,
+        "topic": message.topic[:64] or None,
     }
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,12 +84,57 @@ class Database:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
 
+    def downgrade(self, revision: str) -> None:
+        """Undo migrations down to ``revision`` (``base`` removes the schema)."""
+        with self.engine.begin() as connection:
+            cfg = alembic_config(self.url)
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, revision)
+
+    def current_revision(self) -> str | None:
+        """The database's schema revision (``None`` when it has no yuqing schema); no writes."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def revisions(self) -> list[str]:
+        """The schema revisions this code ships, oldest first."""
+        script = ScriptDirectory.from_config(alembic_config(self.url))
+        return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+    def schema(self) -> SchemaState:
+        """Where this database's schema stands against the migrations this code ships (no writes)."""
+        known = self.revisions()
+        head = known[-1] if known else None
+        current = self.current_revision()
+        if current is None:
+            return SchemaState("missing", None, head)
+        if current == head:
+            return SchemaState("current", current, head)
+        return SchemaState("older" if current in known else "newer", current, head)
+
     def dispose(self) -> None:
         self.engine.dispose()
 
     @property
     def masked_url(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    """The schema revision of a database compared with the newest migration of this code."""
+
+    status: Literal["missing", "older", "current", "newer"]
+    current: str | None
+    head: str | None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (``None`` for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
 
 
 def alembic_config(url: str) -> AlembicConfig:

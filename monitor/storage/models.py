@@ -98,6 +98,11 @@ class StoredMessage(Base):
         Index("ix_messages_cluster", "cluster_id", "created_at"),
         Index("ix_messages_incident", "incident_id"),
         Index("ix_messages_review", "review_status"),
+        # threading (migration 0006): replies find their parent by its id, a thread's messages by
+        # key, a subject-only reply the same author's conversation by topic
+        Index("ix_messages_ref", "ref_id"),
+        Index("ix_messages_thread", "source_id", "thread_key"),
+        Index("ix_messages_topic", "source_id", "topic", "author_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -125,6 +130,9 @@ class StoredMessage(Base):
     cluster_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     review_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # pending/approved/rejected
+    # threading (migration 0006): see Message.ref_id / Message.topic
+    ref_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     source: Mapped[Source] = relationship()
 
@@ -138,7 +146,7 @@ class QuarantineItem(Base):
     raw: Mapped[bytes] = mapped_column(LongBlob)
     raw_size: Mapped[int] = mapped_column(BigInteger)
     raw_ref: Mapped[str] = mapped_column(String(1024), default="")
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/retried/resolved
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/retried/discarded
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -306,3 +314,36 @@ class AlertTarget(Base):
     __tablename__ = "alert_targets"
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class TargetState(Base):
+    """A target switched off because its receiver rejected our credentials (migration 0004).
+
+    A row means disabled; ``alerts enable`` or a changed configuration of the target (its
+    ``fingerprint`` differs) deletes it. Stored, not in memory: a restart or another instance
+    sharing the database sees it.
+    """
+
+    __tablename__ = "target_states"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    first_alert_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    disabled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OperatorProblem(Base):
+    """One distinct problem the operator must fix (``rules:<file>``, ``sender-auth:<target>`` ...)
+    with every error it currently has; ``revision`` counts its notices (migration 0004)."""
+
+    __tablename__ = "operator_problems"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open/fixed
+    title: Mapped[str] = mapped_column(Text, default="")
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from monitor.findings import Priority, most_urgent, priority_rank
 from monitor.storage.models import Source, StoredMessage, Ticket, TicketEvent, utcnow
 from monitor.stored import NewMessage
+from monitor.tickets.thread_settings import TicketsConfig
+from monitor.tickets.threads import resolve
 
 STATUSES = ("received", "processing", "resolved")
 TRANSITIONS: dict[str, set[str]] = {
@@ -23,13 +25,23 @@ TRANSITIONS: dict[str, set[str]] = {
     "processing": {"resolved", "received"},
     "resolved": {"processing"},  # reopen
 }
-_CHUNK = 500
 MESSAGES = cast(Table, StoredMessage.__table__)
 EVENTS = cast(Table, TicketEvent.__table__)
 
 
 def ticket_code(ticket_id: int) -> str:
     return f"Q{ticket_id:06d}"
+
+
+def ticket_subject(subject: str, code: str | None) -> str:
+    """``[Q000123] subject``: the subject of mail yuqing sends about a ticket.
+
+    A reply keeps the code in its subject ("Re: [Q000123] ..."), and the mail connectors read it
+    back (``connectors.mail.threads``), so the reply joins the ticket whatever its headers say.
+    """
+    if not code or f"[{code}]" in subject:
+        return subject
+    return f"[{code}] {subject}".strip()
 
 
 @dataclass
@@ -51,34 +63,30 @@ class TicketChange:
         return any(n.analysis.alert and n.analysis.priority == self.ticket.priority for n in self.messages)
 
 
-def _existing_tickets(session: Session, source_id: int, keys: Sequence[str]) -> dict[str, Ticket]:
-    found: dict[str, Ticket] = {}
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        query = select(Ticket).where(Ticket.source_id == source_id, Ticket.thread_key.in_(chunk))
-        found.update({t.thread_key: t for t in session.scalars(query)})
-    return found
-
-
-def assign_tickets(session: Session, source: Source, new: Sequence[NewMessage]) -> list[TicketChange]:
-    """Put each new message on its thread's ticket, creating tickets for new threads."""
+def assign_tickets(
+    session: Session,
+    source: Source,
+    new: Sequence[NewMessage],
+    *,
+    settings: TicketsConfig | None = None,
+) -> list[TicketChange]:
+    """Put each new message on its conversation's ticket (:mod:`monitor.tickets.threads`),
+    creating tickets for new conversations."""
     if not new:
         return []
-    by_thread: dict[str, list[NewMessage]] = {}
-    for item in new:
-        by_thread.setdefault(item.row.thread_key, []).append(item)
-    tickets = _existing_tickets(session, source.id, list(by_thread))
+    window = (settings or TicketsConfig()).subject_window
     now = utcnow()
     changes: list[TicketChange] = []
     created: list[TicketChange] = []
-    for thread_key, items in by_thread.items():
-        ticket = tickets.get(thread_key)
-        first = items[0]
+    for slot in resolve(session, source, new, window=window):
+        items = slot.items
+        ticket = slot.ticket
         if ticket is None:
+            first = items[0]
             ticket = Ticket(
                 source_id=source.id,
                 channel=first.row.channel,
-                thread_key=thread_key,
+                thread_key=slot.thread_key,
                 title=(first.message.title or first.message.text).strip().replace("\n", " ")[:255],
                 status="received",
                 feedback_type=first.analysis.first("feedback_type"),

@@ -147,18 +147,42 @@ def test_generic_webhook_sends_the_payload_signed() -> None:
         (500, "", Outcome.RETRY),
         (503, "", Outcome.RETRY),
         (429, "", Outcome.RETRY),
-        (401, "", Outcome.FATAL),
-        (403, "", Outcome.FATAL),
-        (404, "", Outcome.FATAL),
+        (401, "", Outcome.AUTH),
+        (403, "", Outcome.AUTH),
+        (404, "", Outcome.AUTH),
+        (400, "", Outcome.FATAL),
         (200, '{"errcode":45009,"errmsg":"api freq out of limit"}', Outcome.RETRY),
-        (200, '{"errcode":93000,"errmsg":"invalid webhook url"}', Outcome.FATAL),
+        (200, '{"errcode":93000,"errmsg":"invalid webhook url"}', Outcome.AUTH),
+        (200, '{"errcode":40008,"errmsg":"invalid message type"}', Outcome.FATAL),
     ],
-    ids=["500", "503", "429", "401", "403", "404", "wecom-rate-limit", "wecom-bad-key"],
+    ids=["500", "503", "429", "401", "403", "404", "400", "wecom-rate-limit", "wecom-bad-key", "wecom-bad-body"],
 )
 def test_status_mapping(status: int, body: str, outcome: Outcome) -> None:
     with receiver() as r:
         r.script = [(status, body)]
         assert make("wecom", **base(r, "wecom")).send(PAYLOAD).outcome is outcome
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [("120", 120.0), ("HTTP-DATE+90", 90.0), ("soon", None)],
+    ids=["seconds", "http-date", "garbage"],
+)
+def test_a_429_honours_retry_after_in_seconds_and_http_dates(retry_after: str, expected: float | None) -> None:
+    import email.utils
+    import time
+
+    if retry_after.startswith("HTTP-DATE"):
+        retry_after = email.utils.formatdate(time.time() + 90, usegmt=True)
+    with receiver() as r:
+        r.script = [(429, "slow down")]
+        r.headers = {"Retry-After": retry_after}
+        result = make("slack", **base(r, "slack")).send(PAYLOAD)
+    assert result.outcome is Outcome.RETRY
+    if expected is None:
+        assert result.retry_after is None
+    else:
+        assert result.retry_after is not None and abs(result.retry_after - expected) < 3
 
 
 def test_timeout_and_refused_connection_are_retry() -> None:

@@ -334,3 +334,22 @@ def test_stop_event_ends_the_fetch_between_streams(adapter: ReplayAdapter) -> No
 def test_config_needs_something_to_watch() -> None:
     with pytest.raises(ValueError, match="at least one"):
         RedditConfig.model_validate({"client_id": "x", "client_secret": "y"})
+
+
+@pytest.mark.parametrize(
+    ("data", "refs"),
+    [
+        ({"name": "t3_cross1", "title": "x", "crosspost_parent": "t3_orig9"}, ("reddit:t3_orig9",)),
+        ({"name": "t3_quote1", "title": "see", "selftext": "https://www.reddit.com/r/a/comments/Orig9/t/"},
+         ("reddit:t3_orig9",)),
+        ({"name": "t3_plain1", "title": "hello", "selftext": "no links"}, ()),
+    ],
+    ids=["crosspost", "quoted-permalink", "plain"],
+)
+def test_crossposts_and_quoted_permalinks_reference_the_original(
+    adapter: ReplayAdapter, data: dict[str, Any], refs: tuple[str, ...]
+) -> None:
+    message = make_connector(adapter, subreddits=["a"])._message("new", {"created_utc": 1.7e9, "author": "u", **data})
+    assert message.ref_id == f"reddit:{data['name']}"
+    assert message.refs == refs and message.is_reply is bool(refs)
+    assert message.thread_key == f"reddit:{data['name']}"  # its own comments still thread onto it

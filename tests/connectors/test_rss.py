@@ -17,14 +17,20 @@ from xml.sax.saxutils import escape
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from connectors.http import HttpSettings, backoff_delay, error_for_status, parse_retry_after
 from connectors.registry import connector_class
+from connectors.reposts import repost_key
 from connectors.rss import RssConfig, RssConnector
 from monitor.errors import AuthError, UnavailableError
 from monitor.message import Message
+from monitor.pipeline import process_batch
+from monitor.storage.db import Database
+from monitor.storage.models import StoredMessage
 from tests.connectors.conformance import ConnectorConformance, drain
+from tests.helpers.builders import KeywordStub
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 ACCESS_KEY = "rsshub-access-key-3f9c2e"
@@ -212,7 +218,9 @@ def test_weibo_rsshub_feed_becomes_chinese_text_messages(server: FeedServer) -> 
     assert reply.created_at == datetime(2024, 6, 10, 7, 58, 12, tzinfo=UTC)
     assert reply.author.display_name == "星河电器客服"
     assert reply.url == "https://weibo.com/7312345678/O3kQx1a2b"
-    assert reply.thread_key == "rss:https://weibo.com/7312345678/O3kQx1a2b"
+    # a //@ repost chain: threaded by its root (小王爱喝茶's words), so every repost of it meets
+    assert reply.thread_key == repost_key("//@小王爱喝茶:买的热水器用了三天就漏水，客服电话一直打不通！")
+    assert reply.ref_id == "https://weibo.com/7312345678/O3kQx1a2b" and reply.refs == ()
     assert reply.channel == "rss" and reply.source == "feeds"
     assert "線上客服暫停服務" in by_id["https://weibo.com/7312345678/O3kP9z8y7"].text  # traditional
     promo = by_id["https://weibo.com/7312345678/O3jZ0a1b2"]
@@ -481,3 +489,34 @@ def test_backoff_stays_within_half_and_full_step(attempt: int, rand: float) -> N
     delay = backoff_delay(attempt, base=2.0, cap=300.0, rand=lambda: rand)
     step = min(300.0, 2.0 * 2**attempt)
     assert step / 2 <= delay <= step
+
+
+def test_weibo_repost_chains_and_quoted_links_share_one_thread(server: FeedServer, sqlite_db: Database) -> None:
+    """Reposts of one post meet on the chain's root (whatever was added on the way); a post
+    quoting a stored post's link joins its ticket; an unrelated reply stays apart."""
+
+    def item(n: int, author: str, html: str) -> str:
+        return (f"<item><title>t{n}</title><description><![CDATA[{html}]]></description>"
+                f"<pubDate>Mon, 10 Jun 2024 0{n}:00:00 GMT</pubDate><guid>https://weibo.com/1/P{n}</guid>"
+                f"<link>https://weibo.com/1/P{n}</link><author>{author}</author></item>")
+
+    chain = '//<a href="https://weibo.com/n/小王">@小王</a>:热水器用了三天就漏水'
+    items = [
+        item(1, "路人甲", f"转发微博{chain}"),
+        item(2, "路人乙", f'同感！//<a href="https://weibo.com/n/路人丙">@路人丙</a>:太坑了 {chain}'),
+        item(3, "星河电器客服", "回复@小王:您好，已为您登记"),
+        item(4, "某人", '看这个 <a href="https://weibo.com/1/P1">https://weibo.com/1/P1</a>'),
+    ]
+    feed = ("<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>w</title>"
+            f"<link>https://weibo.com/</link>{''.join(items)}</channel></rss>")
+    server.routes["/weibo/keyword/heater"] = Route(body=feed.encode())
+    messages, _, batches = drain(make_connector(server, [{"route": "/weibo/keyword/heater"}]), None)
+    by_link = {m.url: m for m in messages}
+    assert by_link["https://weibo.com/1/P1"].thread_key == by_link["https://weibo.com/1/P2"].thread_key
+    assert by_link["https://weibo.com/1/P4"].refs == ("https://weibo.com/1/P1",)
+    for batch in batches:
+        process_batch(sqlite_db, "feeds", "rss", batch, KeywordStub({}), [])
+    with sqlite_db.read() as session:
+        ticket_of = {url: ticket for url, ticket in session.execute(select(StoredMessage.url, StoredMessage.ticket_id))}
+    assert ticket_of["https://weibo.com/1/P1"] == ticket_of["https://weibo.com/1/P2"] == ticket_of["https://weibo.com/1/P4"]
+    assert ticket_of["https://weibo.com/1/P3"] != ticket_of["https://weibo.com/1/P1"]

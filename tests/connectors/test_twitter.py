@@ -20,12 +20,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from connectors.registry import connector_class
 from connectors.twitter import TwitterConfig, TwitterConnector, snowflake_time
 from monitor.errors import AuthError, UnavailableError
+from monitor.pipeline import process_batch
+from monitor.storage.db import Database
+from monitor.storage.models import StoredMessage
 from tests.connectors.conformance import ConnectorConformance, drain
 from tests.connectors.replay import Interaction, ReplayAdapter, load_cassette, replay_session
+from tests.helpers.builders import KeywordStub
 
 BEARER = "AAAAAAAAAAAAAAAAAAAAAtest-bearer-token-9d8f"
 SEARCH = "/2/tweets/search/recent"
@@ -369,3 +374,38 @@ def test_recorded_bodies_are_replayed_verbatim(adapter: ReplayAdapter, search: S
     response = session.get("https://api.twitter.com" + SEARCH, params={"query": "Tweepy"})
     assert json.loads(response.content) == LATER.json()
     assert response.headers["x-rate-limit-limit"] == "450"
+
+
+def test_retweets_and_quotes_thread_onto_the_original_tweet(
+    adapter: ReplayAdapter, search: SearchReplay, sqlite_db: Database
+) -> None:
+    """X v2 ``referenced_tweets``: a retweet or quote joins the stored original's ticket;
+    retweets of a tweet that is not stored share one thread."""
+    connector = make_connector(replay_session(adapter))
+    _, checkpoint, _ = drain(connector, None)
+    search.append(6)
+    tweets = search.appended[-6:]
+    original = tweets[0]["id"]
+    unknown = "1577000000000000000"
+    kinds = [None, ("retweeted", original), ("quoted", original), ("retweeted", unknown),
+             ("retweeted", unknown), None]
+    for tweet, kind in zip(tweets, kinds, strict=True):
+        tweet["conversation_id"] = tweet["id"]
+        if kind is not None:
+            tweet["referenced_tweets"] = [{"type": kind[0], "id": kind[1]}]
+    tweets[-1]["text"] = f"看看这条 https://x.com/xiaowang_cs/status/{original}?s=20"
+    drained, _, batches = drain(connector, checkpoint)
+    by_id = {m.external_id: m for m in drained}
+    new = [by_id[t["id"]] for t in tweets]
+    assert [m.ref_id for m in new] == [f"twitter:{t['id']}" for t in tweets]
+    assert new[1].refs == (f"twitter:{original}",) and new[1].thread_key == f"twitter:{original}"
+    assert new[3].thread_key == new[4].thread_key == f"twitter:{unknown}"
+    assert new[5].refs == (f"twitter:{original}",)
+    for batch in batches:
+        process_batch(sqlite_db, "x", "twitter", batch, KeywordStub({}), [])
+    with sqlite_db.read() as session:
+        rows = session.execute(select(StoredMessage.external_id, StoredMessage.ticket_id))
+        ticket_of = {external_id: ticket_id for external_id, ticket_id in rows}
+    tickets = [ticket_of[t["id"]] for t in tweets]
+    assert tickets[0] == tickets[1] == tickets[2] == tickets[5]
+    assert tickets[3] == tickets[4] != tickets[0]

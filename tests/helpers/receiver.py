@@ -28,6 +28,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.script: list[tuple[int, str]] = []
+        self.headers: dict[str, str] = {}  # sent with every answer (e.g. Retry-After)
         self.hang: threading.Event | None = None
         self._lock = threading.Lock()
         receiver = self
@@ -42,10 +43,13 @@ class Receiver:
                         if receiver.script
                         else (200, '{"errcode":0,"ok":true,"code":0}')
                     )
+                    extra = dict(receiver.headers)
                 if receiver.hang is not None:
                     receiver.hang.wait(30)
                 data = text.encode()
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -45,6 +45,13 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _id(value: Any) -> str:
+    """A mapped id column as text ("" when missing, empty or not a plain value)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return ""
+    return str(int(value) if isinstance(value, float) and value.is_integer() else value).strip()[:64]
+
+
 class GenericParser(ChatParser):
     name: ClassVar[str] = "generic"
 
@@ -99,7 +106,9 @@ class GenericParser(ChatParser):
         chat = chat or mapping.chat_value or self.settings.default_chat
         sender = _text(get(mapping.sender)) if mapping.sender else ""
         sender_id = (_text(get(mapping.sender_id)) if mapping.sender_id else "") or sender
-        return Record(chat, chat, sender_id, sender, created, _text(get(mapping.text)), start, end)
+        return Record(chat, chat, sender_id, sender, created, _text(get(mapping.text)), start, end,
+                      message_id=_id(get(mapping.id)) if mapping.id else "",
+                      reply_to=_id(get(mapping.reply_to)) if mapping.reply_to else "")
 
     def _jsonl(self, stream: IO[bytes], offset: int, mapping: GenericMapping) -> Iterator[Item]:
         stream.seek(offset)

@@ -24,6 +24,7 @@ from connectors.chat_export.files import ExportFile
 from connectors.chat_export.jsonstream import Truncated
 from connectors.chat_export.jsonwalk import Element, JsonWalk
 from connectors.chat_export.parsers.base import ChatParser
+from connectors.chat_export.parsers.telegram import scalar_id
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record, reaction_total
 
 SKIPPED_SUBTYPES = frozenset({
@@ -45,6 +46,7 @@ class SlackContext:
 
     users: dict[str, str]
     conversations: dict[str, tuple[str, str]]  # folder name -> (conversation id, name)
+    direct: frozenset[str] = frozenset()  # folders of one-to-one direct messages (dms.json)
 
 
 def _read_members(file: ExportFile, prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
@@ -78,12 +80,21 @@ def load_slack_context(root: Path, file: ExportFile) -> SlackContext:
             or user.get("name") or user.get("id")
         )
     conversations: dict[str, tuple[str, str]] = {}
+    direct: set[str] = set()
     for name in _CONVERSATION_FILES:
         for conv in docs.get(name) or []:
             conv_id = str(conv.get("id", ""))
             folder = str(conv.get("name") or conv_id)
             conversations[folder] = (conv_id or folder, folder)
-    return SlackContext(users, conversations)
+            if name == "dms.json":
+                direct.add(folder)
+    return SlackContext(users, conversations, frozenset(direct))
+
+
+def _thread_parent(message: dict[str, Any]) -> str:
+    """``thread_ts`` of a threaded reply (the parent's ``ts``); "" for a parent or a plain post."""
+    parent = scalar_id(message.get("thread_ts"))
+    return parent if parent and parent != scalar_id(message.get("ts")) else ""
 
 
 def render(text: str, users: dict[str, str]) -> str:
@@ -105,6 +116,7 @@ class SlackParser(ChatParser):
         self._context = context if isinstance(context, SlackContext) else SlackContext({}, {})
         folder = PurePosixPath(file.member or file.key).parent.name
         self._chat_id, self._chat_name = self._context.conversations.get(folder, (folder, folder))
+        self._private = folder in self._context.direct
         self._last_end: int | None = None
 
     @classmethod
@@ -168,4 +180,7 @@ class SlackParser(ChatParser):
             end=element.end,
             likes=reaction_total(message.get("reactions")),
             replies=replies if isinstance(replies, int) else 0,
+            message_id=scalar_id(message.get("ts")),
+            reply_to=_thread_parent(message),
+            private=self._private,
         )

@@ -19,6 +19,16 @@ from connectors.chat_export.jsonwalk import Element, JsonWalk
 from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record, reaction_total
 
+# Telegram chat types with one other party: the whole chat is one conversation per quiet gap.
+PRIVATE_TYPES = frozenset({"personal_chat", "bot_chat", "saved_messages"})
+
+
+def scalar_id(value: Any) -> str:
+    """A message id as text; "" for anything that is not a plain number or string."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return ""
+    return str(value)[:64]
+
 
 def flatten_text(text: Any) -> str:
     """Telegram's ``text``: a string, or a list of strings and ``{"type", "text"}`` entities."""
@@ -108,5 +118,8 @@ class TelegramParser(ChatParser):
             start=element.start,
             end=element.end,
             likes=reaction_total(message.get("reactions")),
+            message_id=scalar_id(message.get("id")),
+            reply_to=scalar_id(message.get("reply_to_message_id")),
+            private=str(chat.get("type") or "") in PRIVATE_TYPES,
         )
 

@@ -24,6 +24,13 @@ class AppriseSender(Sender):
     kind: ClassVar[str] = "apprise"
     Config = AppriseConfig
 
+    def check(self) -> list[str]:
+        """apprise cannot reach a service without notifying it; only the URL is checked."""
+        config = self.config
+        assert isinstance(config, AppriseConfig)
+        ok = apprise.Apprise().add(config.url.get_secret_value())
+        return [] if ok else ["apprise does not understand the URL"]
+
     def send(self, payload: dict[str, Any]) -> SendResult:
         config = self.config
         assert isinstance(config, AppriseConfig)

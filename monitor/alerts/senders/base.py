@@ -17,7 +17,8 @@ class SenderConfig(PluginConfig):
 class Outcome(enum.Enum):
     OK = "ok"  # delivered; never send again
     RETRY = "retry"  # temporary failure; try again later with backoff
-    FATAL = "fatal"  # will never work (bad credentials, rejected payload); stop trying
+    AUTH = "auth"  # credentials or the hook URL rejected: stop trying, disable the target, tell the operator
+    FATAL = "fatal"  # will never work (rejected payload, refused recipients); stop trying
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +53,5 @@ class Sender(ABC):
         """Release files/connections."""
 
     def check(self) -> list[str]:
+        """Problems found by reaching the endpoint without sending anything (``check-config``)."""
         return []

@@ -18,6 +18,7 @@ from monitor.alerts.senders.base import Outcome, SendResult
 from monitor.alerts.senders.http import HttpRequest, HttpSender, HttpSenderConfig, json_or_empty
 
 RATE_LIMITED = {130101, 660026}  # send too fast / flow control
+AUTH_FAILED = {300001, 310000}  # token does not exist / signature, keyword or IP check failed
 
 
 class DingtalkConfig(HttpSenderConfig):
@@ -61,4 +62,5 @@ class DingtalkSender(HttpSender):
         if code == 0:
             return SendResult.ok()
         outcome = Outcome.RETRY if code in RATE_LIMITED or code == -1 else Outcome.FATAL
+        outcome = Outcome.AUTH if code in AUTH_FAILED else outcome
         return SendResult(outcome, f"dingtalk errcode {code}: {data.get('errmsg', '')}")

@@ -2,7 +2,8 @@
 
 The ``Message-ID`` is derived from the idempotency key, and the key is also sent as
 ``X-Yuqing-Idempotency-Key``: a mail system or a person can recognise a re-send after a crash.
-SMTP 4xx answers and connection failures are RETRY; 5xx (including 535 authentication) FATAL.
+SMTP 4xx answers and connection failures are RETRY; 530/534/535 (authentication) AUTH; other 5xx
+FATAL.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, ClassVar, Literal
@@ -18,6 +20,9 @@ from pydantic import Field, SecretStr
 
 from monitor.alerts.render import render
 from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
+from monitor.tickets.service import ticket_subject
+
+SMTP_AUTH_FAILED = {530, 534, 535}  # authentication required / mechanism too weak / credentials invalid
 
 
 class EmailConfig(SenderConfig):
@@ -42,7 +47,8 @@ class EmailSender(Sender):
         assert isinstance(config, EmailConfig)
         body = render("text", payload)
         message = EmailMessage()
-        message["Subject"] = f"{config.subject_prefix} {body.splitlines()[0] if body else 'alert'}"[:250]
+        subject = f"{config.subject_prefix} {body.splitlines()[0] if body else 'alert'}"
+        message["Subject"] = ticket_subject(subject, payload.get("ticket"))[:250]
         message["From"] = config.sender
         message["To"] = ", ".join(config.to)
         message["Date"] = formatdate(localtime=False)
@@ -58,28 +64,48 @@ class EmailSender(Sender):
         assert isinstance(config, EmailConfig)
         return 4 * config.timeout_seconds  # connect, STARTTLS, login, DATA: each its own timeout
 
-    def send(self, payload: dict[str, Any]) -> SendResult:
+    def _session(self) -> smtplib.SMTP:
+        """A connected client, TLS set up and logged in as configured."""
         config = self.config
         assert isinstance(config, EmailConfig)
-        message = self.build(payload)
+        if config.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                config.host, config.port, timeout=config.timeout_seconds, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
         try:
-            if config.security == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(
-                    config.host,
-                    config.port,
-                    timeout=config.timeout_seconds,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
-            with client:
-                if config.security == "starttls":
-                    client.starttls(context=ssl.create_default_context())
-                if config.username and config.password is not None:
-                    client.login(config.username, config.password.get_secret_value())
+            if config.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if config.username and config.password is not None:
+                client.login(config.username, config.password.get_secret_value())
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def check(self) -> list[str]:
+        """Connect, STARTTLS/SSL and log in, then QUIT: the credentials are tried, nothing is sent."""
+        result = self._outcome(lambda: self._session().quit())
+        return [] if result.outcome is Outcome.OK else [result.detail]
+
+    def send(self, payload: dict[str, Any]) -> SendResult:
+        message = self.build(payload)
+
+        def deliver() -> None:
+            with self._session() as client:
                 client.send_message(message)
+
+        return self._outcome(deliver)
+
+    def _outcome(self, action: Callable[[], object]) -> SendResult:
+        config = self.config
+        assert isinstance(config, EmailConfig)
+        try:
+            action()
         except smtplib.SMTPResponseException as exc:
             outcome = Outcome.RETRY if 400 <= exc.smtp_code < 500 else Outcome.FATAL
+            outcome = Outcome.AUTH if exc.smtp_code in SMTP_AUTH_FAILED else outcome
             return SendResult(outcome, f"SMTP {exc.smtp_code} from {config.host}")
         except smtplib.SMTPRecipientsRefused as exc:
             return SendResult(Outcome.FATAL, f"recipients refused: {sorted(exc.recipients)}")

@@ -17,6 +17,7 @@ from monitor.alerts.senders.base import Outcome, SendResult
 from monitor.alerts.senders.http import HttpRequest, HttpSender, HttpSenderConfig, json_or_empty
 
 RATE_LIMITED = {9499, 11232}  # too many requests / frequency limited
+AUTH_FAILED = {19021, 19022}  # signature check failed / IP not allowed
 
 
 class FeishuConfig(HttpSenderConfig):
@@ -56,4 +57,5 @@ class FeishuSender(HttpSender):
         if code == 0:
             return SendResult.ok()
         outcome = Outcome.RETRY if code in RATE_LIMITED else Outcome.FATAL
+        outcome = Outcome.AUTH if code in AUTH_FAILED else outcome
         return SendResult(outcome, f"feishu code {code}: {data.get('msg', data.get('StatusMessage', ''))}")

@@ -7,24 +7,29 @@ way we lay them out); and it retries on its own, which fights the outbox's backo
 is a thin ``requests`` call whose whole payload is ours; apprise stays available as the ``apprise``
 kind for every other service it knows.
 
-Mapping: 2xx -> the provider's own body check (WeCom/DingTalk/Feishu answer 200 with an error
-code); 408, 425, 429 and 5xx, timeouts and connection errors -> RETRY (honouring Retry-After);
-other 4xx -> FATAL.
+Mapping (:func:`monitor.netpolicy.classify_status`): 2xx -> the provider's own body check
+(WeCom/DingTalk/Feishu answer 200 with an error code); 408, 425, 429 and 5xx, timeouts and
+connection errors -> RETRY (honouring Retry-After in seconds or as an HTTP date); 401/403, and
+404/410 since the URL carries the key or token (a hook that does not exist) -> AUTH (the target
+is disabled and the operator told, ``monitor.alerts.senders.guard``); other 4xx -> FATAL.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 from abc import abstractmethod
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import Field
 
 from monitor.alerts.senders.base import Outcome, Sender, SenderConfig, SendResult
+from monitor.netpolicy import Verdict, classify_status, parse_retry_after
 
-RETRY_STATUS = {408, 425, 429}
+CHECK_PAYLOAD: dict[str, Any] = {"id": 0, "kind": "operator", "state": "test", "title": "check"}
 _SECRETS_IN_URL = re.compile(
     r"(key|access_token|token|sig|sign)=[^&]+|/bot[^/]+|/hook/[^/?]+|/services/[^?]+"
 )
@@ -52,16 +57,8 @@ def mask_url(url: str) -> str:
     )
 
 
-def retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 class HttpSender(Sender):
-    """POST a JSON body built by the subclass; map the answer to ok / retry / fatal."""
+    """POST a JSON body built by the subclass; map the answer to ok / retry / auth / fatal."""
 
     Config: ClassVar[type[SenderConfig]] = HttpSenderConfig
 
@@ -101,9 +98,16 @@ class HttpSender(Sender):
         if 200 <= status < 300:
             return self.body_result(response)
         detail = f"HTTP {status} from {mask_url(req.url)}: {response.text[:200]}"
-        if status in RETRY_STATUS or status >= 500:
-            return SendResult(Outcome.RETRY, detail, retry_after(response))
-        return SendResult(Outcome.FATAL, detail)
+        verdict = classify_status(status, url_is_credential=True)
+        if verdict is Verdict.RETRY:
+            return SendResult(Outcome.RETRY, detail, parse_retry_after(response.headers.get("Retry-After")))
+        return SendResult(Outcome.AUTH if verdict is Verdict.AUTH else Outcome.FATAL, detail)
+
+    def check(self) -> list[str]:
+        """Resolve and TCP-connect to the endpoint (nothing is posted)."""
+        config = self.config
+        assert isinstance(config, HttpSenderConfig)
+        return reachable(self.request(CHECK_PAYLOAD).url, timeout=config.connect_timeout_seconds)
 
     def longest_send_seconds(self) -> float:
         config = self.config
@@ -112,6 +116,21 @@ class HttpSender(Sender):
 
     def close(self) -> None:
         self.session.close()
+
+
+def reachable(url: str, *, timeout: float) -> list[str]:
+    """Problems reaching ``url``'s host and port (DNS, TCP connect), without sending a request."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [f"not an http(s) URL: {mask_url(url)}"]
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except socket.gaierror as exc:
+        return [f"无法解析 cannot resolve {parts.hostname}: {exc.strerror}"]
+    except OSError as exc:
+        return [f"无法连接 cannot connect to {parts.hostname}:{port}: {exc.strerror or type(exc).__name__}"]
+    return []
 
 
 def body_bytes(body: dict[str, Any]) -> bytes:

@@ -55,6 +55,18 @@ class JsonlSender(Sender):
             pass
         return seen
 
+    def check(self) -> list[str]:
+        folder = self.path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # send() creates the missing folders below the first existing one
+        if not folder.is_dir():
+            return [f"{folder} 不是目录 is not a directory: cannot create {self.path}"]
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return [f"{self.path} 不可写 is not writable"]
+        if not self.path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            return [f"{folder} 不可写 is not writable: cannot create {self.path}"]
+        return []
+
     def send(self, payload: dict[str, Any]) -> SendResult:
         if self._seen is None:
             self._seen = self._load_seen()

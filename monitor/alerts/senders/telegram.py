@@ -9,7 +9,8 @@ from pydantic import SecretStr
 
 from monitor.alerts.render import render
 from monitor.alerts.senders.base import Outcome, SendResult
-from monitor.alerts.senders.http import HttpRequest, HttpSender, HttpSenderConfig, json_or_empty
+from monitor.alerts.senders.http import HttpRequest, HttpSender, HttpSenderConfig, json_or_empty, mask_url
+from monitor.netpolicy import Verdict, classify_status
 
 
 class TelegramConfig(HttpSenderConfig):
@@ -33,6 +34,24 @@ class TelegramSender(HttpSender):
             "disable_web_page_preview": True,
         }
         return HttpRequest(url, body)
+
+    def check(self) -> list[str]:
+        """``getMe``: Telegram's dry request - checks the bot token without sending anything."""
+        config = self.config
+        assert isinstance(config, TelegramConfig)
+        url = f"{config.base_url.rstrip('/')}/bot{config.bot_token.get_secret_value()}/getMe"
+        try:
+            response = self.session.get(
+                url, timeout=(config.connect_timeout_seconds, config.read_timeout_seconds), verify=config.verify_tls
+            )
+        except requests.RequestException as exc:
+            return [f"无法连接 cannot reach {mask_url(url)}: {type(exc).__name__}"]
+        verdict = classify_status(response.status_code, url_is_credential=True)
+        if verdict is Verdict.AUTH:
+            return [f"bot token 被拒绝 rejected (HTTP {response.status_code})"]
+        if verdict is not Verdict.OK or not json_or_empty(response).get("ok"):
+            return [f"getMe failed: HTTP {response.status_code} {response.text[:100]}"]
+        return []
 
     def body_result(self, response: requests.Response) -> SendResult:
         data = json_or_empty(response)

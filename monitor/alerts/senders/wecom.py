@@ -12,6 +12,7 @@ from monitor.alerts.senders.base import Outcome, SendResult
 from monitor.alerts.senders.http import HttpRequest, HttpSender, HttpSenderConfig, json_or_empty
 
 RATE_LIMITED = {45009, 45033}  # api freq out of limit, too many concurrent calls
+AUTH_FAILED = {93000}  # invalid webhook url: the key is wrong or the robot was removed
 MAX_BYTES = 4096
 
 
@@ -37,4 +38,5 @@ class WecomSender(HttpSender):
         if code == 0:
             return SendResult.ok()
         outcome = Outcome.RETRY if code in RATE_LIMITED or code == -1 else Outcome.FATAL
+        outcome = Outcome.AUTH if code in AUTH_FAILED else outcome
         return SendResult(outcome, f"wecom errcode {code}: {json_or_empty(response).get('errmsg', '')}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -353,3 +354,8 @@ def generic_csv(messages: list[Said]) -> str:
     for said in messages:
         writer.writerow([f"{said.at.astimezone(SHANGHAI):%Y/%m/%d %H:%M:%S}", said.sender, said.text])
     return out.getvalue()
+
+
+def chat_of(thread_key: str) -> str:
+    """The chat of a conversation key ``family:chat[/sender]@start`` (the key before issue 15)."""
+    return re.sub(r"(/[^/@]*)?@\d+$", "", thread_key)

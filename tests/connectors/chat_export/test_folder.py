@@ -27,7 +27,7 @@ def test_zip_members_are_named_by_file_or_by_the_zip(
         archive.writestr("WhatsApp Chat with 李四.txt", chatgen.whatsapp(SAID[2:4]))
     messages, quarantined, checkpoint = run(importer())
     assert quarantined == []
-    threads = [m.thread_key for m in messages]
+    threads = [chatgen.chat_of(m.thread_key) for m in messages]
     assert threads.count("whatsapp:售后群") == len(SAID)
     assert threads.count("whatsapp:张三") == 2 and threads.count("whatsapp:李四") == 2
     assert checkpoint is not None and not any(k.endswith(".jpg") for k in checkpoint["files"])

@@ -130,7 +130,7 @@ def test_generated_export_imports_exactly(
     assert _seen(messages) == [(s.sender, s.at, s.text) for s in truth]
     assert all(m.created_at.tzinfo is not None for m in messages)
     if thread:
-        assert {m.thread_key for m in messages} == {thread}
+        assert {chatgen.chat_of(m.thread_key) for m in messages} == {thread}
     assert len({m.external_id for m in messages}) == len(messages)  # repeats get their own id
     # a second poll from the checkpoint adds nothing, and a fresh re-import yields the same ids
     again, _, _ = run(connector, checkpoint)
@@ -144,7 +144,7 @@ def test_telegram_batch_export_threads_per_chat(
 ) -> None:
     telegram_batch(tmp_path)
     messages, _, _ = run(importer())
-    assert [m.thread_key for m in messages] == ["telegram:1"] * 7 + ["telegram:2"] * 5 + ["telegram:3"] * 2
+    assert [chatgen.chat_of(m.thread_key) for m in messages] == ["telegram:1"] * 7 + ["telegram:2"] * 5 + ["telegram:3"] * 2
     assert {m.title for m in messages} == {"售后一群", "售後二群", "旧群"}
     said = (
         chatgen.simplified() + chatgen.traditional() + chatgen.more(2, chatgen.traditional()[-1].at, "已退群")

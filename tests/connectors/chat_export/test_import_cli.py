@@ -20,6 +20,7 @@ from tests.connectors.chat_export.conftest import REPO, make
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "yuqing.yaml"
     path.write_text(f"state_dir: {tmp_path / 'var'}\nrules:\n  paths: [{REPO / 'rules'}]\n", "utf-8")
+    assert main(["-c", str(path), "db", "upgrade"]) == 0  # only `db upgrade` and `run` migrate
     return path
 
 
@@ -92,7 +93,7 @@ def test_import_of_unrecognised_input_fails(tmp_path: Path, config: Path) -> Non
     notes = tmp_path / "notes.txt"
     notes.write_text("购物清单\n牛奶\n", "utf-8")
     assert main(["-c", str(config), "import", str(notes), "--no-progress"]) == 1
-    assert main(["-c", str(config), "import", str(tmp_path / "missing"), "--no-progress"]) == 1
+    assert main(["-c", str(config), "import", str(tmp_path / "missing"), "--no-progress"]) == 2  # a bad path is a usage error
 
 
 def test_run_import_reports_progress_in_bytes(tmp_path: Path) -> None:

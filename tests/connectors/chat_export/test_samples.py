@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.connectors.chat_export.chatgen import chat_of
 from tests.connectors.chat_export.conftest import CHAT_SAMPLES, make, run
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -84,7 +85,7 @@ def test_whatsapp_locale_layouts_read_the_same_chat(everything: tuple[list, list
     assert got[2].text == "Lorem ipsum dolor sit amet,\nconsectetur adipiscing elit. Duis libero."
     assert got[3].text == "Lorem ipsum : dolor sit amet."
     assert all(m.created_at.tzinfo == SHANGHAI for m in got)
-    assert {m.thread_key for m in got} == {f"whatsapp:{Path(name).stem}"}
+    assert {chat_of(m.thread_key) for m in got} == {f"whatsapp:{Path(name).stem}"}
 
 
 def test_whatsapp_system_lines_media_and_dotted_dates(everything: tuple[list, list, dict]) -> None:  # type: ignore[type-arg]
@@ -101,20 +102,20 @@ def test_whatsapp_system_lines_media_and_dotted_dates(everything: tuple[list, li
     plain = _of(everything[0], "whatsapp/chat-analytics/4A_11M.txt")
     assert [(m.text, m.created_at) for m in zipped] == [(m.text, m.created_at) for m in plain]
     assert zipped[-1].text == "heh" and zipped[-2].text == "im still mallory"
-    assert zipped[0].thread_key == "whatsapp:4A_11M"
+    assert chat_of(zipped[0].thread_key) == "whatsapp:4A_11M"
 
 
 def test_telegram_fields(everything: tuple[list, list, dict]) -> None:  # type: ignore[type-arg]
     batch = _of(everything[0], "telegram/chat-miner/test_batch_export.json")
     assert batch[1].text == "Link:https://telegram.org/"
     assert batch[0].created_at == datetime.fromtimestamp(1544006350, tz=UTC)
-    assert batch[0].thread_key == "telegram:Chatname" and batch[0].title == "Chatname"
+    assert chat_of(batch[0].thread_key) == "telegram:Chatname" and batch[0].title == "Chatname"
     dm = _of(everything[0], "telegram/chat-analytics/DM_2A_7M.json")
     assert dm[0].text == "https://google.com 👀"
     assert dm[0].author.id == "user700000000" and dm[0].author.display_name == "Bob"
     assert dm[0].created_at == datetime(2019, 7, 12, 16, 55, 32, tzinfo=SHANGHAI)  # naive "date"
     assert [m.text for m in dm[-2:]] == ["", ""]  # photos without caption
-    assert {m.thread_key for m in dm} == {"telegram:700000000"}
+    assert {chat_of(m.thread_key) for m in dm} == {"telegram:700000000"}
     big = _of(everything[0], "telegram/chat-analytics/BIG_20A_5475M.json")
     assert big[0].created_at == datetime(2017, 1, 1, 6, 20, 9, 248000, tzinfo=UTC)
     assert big[0].author.id == "19" and big[0].text == "Incidunt consequuntur alias."
@@ -124,10 +125,10 @@ def test_telegram_fields(everything: tuple[list, list, dict]) -> None:  # type: 
 def test_slack_fields(everything: tuple[list, list, dict]) -> None:  # type: ignore[type-arg]
     slack = [m for m in everything[0] if m.thread_key.startswith("slack:")]
     first = slack[0]
-    assert first.thread_key == "slack:C0JGLMMNX" and first.title == "enrique"
+    assert chat_of(first.thread_key) == "slack:C0JGLMMNX" and first.title == "enrique"
     assert first.author.display_name == "Hamza Faran"
     assert first.text.startswith("@Harry Potter: Created an issue for a setup.py")
-    assert {m.thread_key for m in slack} == {"slack:C0JGLMMNX", "slack:C0JL6CGQ2"}
+    assert {chat_of(m.thread_key) for m in slack} == {"slack:C0JGLMMNX", "slack:C0JL6CGQ2"}
     bots = [m for m in slack if m.author.id.startswith("B")]
     assert bots and all(m.text for m in bots)  # attachment text stands in for the empty text
     assert not any("has joined the channel" in m.text for m in slack)

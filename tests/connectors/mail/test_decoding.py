@@ -119,7 +119,7 @@ def _mail(headers: str, body: str = "内容") -> bytes:
     return (headers.strip() + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body).encode()
 
 
-def test_thread_key_from_references_reply_to_subject_and_own_id() -> None:
+def test_thread_evidence_from_references_reply_to_subject_and_own_id() -> None:
     root = parse_mail(_mail("From: a@x.com\r\nSubject: 订单问题\r\nMessage-ID: <root@x>"), source="s").message
     reply = parse_mail(_mail("From: a@x.com\r\nSubject: Re: 订单问题\r\nMessage-ID: <r2@x>\r\n"
                              "In-Reply-To: <r1@x>\r\nReferences: <root@x> <r1@x>"), source="s").message
@@ -130,8 +130,28 @@ def test_thread_key_from_references_reply_to_subject_and_own_id() -> None:
         for i, prefix in enumerate(["回复：", "Re: 答复: "])
     ]
     assert root.thread_key == reply.thread_key == parent_only.thread_key == "<root@x>"
-    assert headerless[0].message.thread_key == headerless[1].message.thread_key
-    assert headerless[0].message.thread_key.startswith("subject:")
+    assert (root.ref_id, root.refs, root.is_reply) == ("<root@x>", (), False)
+    assert (reply.ref_id, reply.refs, reply.is_reply) == ("<r2@x>", ("<r1@x>", "<root@x>"), True)
+    # subject-only replies keep their own key; the ticket stage joins them by topic and sender
+    assert [h.message.thread_key for h in headerless] == ["<h0@x>", "<h1@x>"]
+    assert all(h.message.is_reply and not h.message.refs for h in headerless)
+    assert headerless[0].message.topic == headerless[1].message.topic == root.topic != ""
+
+
+@pytest.mark.parametrize(
+    ("subject", "code"),
+    [
+        ("[Q000123] 您的反馈", "Q000123"),
+        ("Re: [Q000123] 您的反馈", "Q000123"),
+        ("回复：Re: [yuqing] [Q004567] 订单", "Q004567"),
+        ("Q000123 without brackets", ""),
+        ("[Q12] too short", ""),
+    ],
+    ids=["code", "reply-with-code", "nested-prefixes", "no-brackets", "too-short"],
+)
+def test_ticket_code_in_subject(subject: str, code: str) -> None:
+    message = parse_mail(_mail(f"From: a@x.com\r\nSubject: {subject}\r\nMessage-ID: <c@x>"), source="s").message
+    assert message.ticket_code == code
 
 
 @pytest.mark.parametrize(

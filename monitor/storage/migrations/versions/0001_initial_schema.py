@@ -193,19 +193,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("ticket_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_ticket_events_ticket")
-
-    op.drop_table("ticket_events")
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.drop_index("ix_alerts_status")
-
-    op.drop_table("alerts")
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_messages_ticket")
-        batch_op.drop_index("ix_messages_created")
-
-    op.drop_table("messages")
-    op.drop_table("tickets")
-    op.drop_table("quarantine")
-    op.drop_table("sources")
+    # Dropping a table drops its indexes; dropping them first fails on MariaDB, where an index that
+    # backs a foreign key cannot be dropped while the key exists. Children before parents.
+    for table in ("ticket_events", "alerts", "messages", "tickets", "quarantine", "sources"):
+        op.drop_table(table)

@@ -129,14 +129,7 @@ def downgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         for column in ("review_status", "incident_id", "cluster_id"):
             batch.drop_column(column)
-    op.drop_table("locks")
-    op.drop_index("ix_silences_expires", table_name="silences")
-    op.drop_table("silences")
-    op.drop_index("ix_incident_events_incident", table_name="incident_events")
-    op.drop_table("incident_events")
-    op.drop_index("ix_clusters_last_seen", table_name="clusters")
-    for band in range(4):
-        op.drop_index(f"ix_clusters_key{band}", table_name="clusters")
-    op.drop_table("clusters")
-    op.drop_index("ix_incidents_state", table_name="incidents")
-    op.drop_table("incidents")
+    # Dropping a table drops its indexes; dropping them first fails on MariaDB, where an index that
+    # backs a foreign key cannot be dropped while the key exists.
+    for table in ("locks", "silences", "incident_events", "clusters", "incidents"):
+        op.drop_table(table)

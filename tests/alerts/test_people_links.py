@@ -1,0 +1,132 @@
+"""People, not addresses: ack links are signed per recipient and record the person; ``--actor``
+must be one of the on-call ``people``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+from sqlalchemy import select
+
+from monitor.alerts.links import LinkSigner
+from monitor.alerts.oncall import OnCall
+from monitor.alerts.oncall_config import load_oncall
+from monitor.alerts.paging import Paging
+from monitor.http.ackserver import AckServer
+from monitor.message import Batch
+from monitor.pipeline import process_batch
+from monitor.storage.db import Database
+from monitor.storage.models import Alert, Incident, IncidentEvent
+from monitor.targets import TargetConfig
+from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
+from tests.alerts.test_ackserver import ANALYZER, call, local
+from tests.helpers.builders import message, write_config, write_rules
+from tests.helpers.daemon import yuqing
+
+ONCALL = {
+    "people": {
+        "zhang": {"name": "张伟", "targets": ["mail-zhang", "chat"]},
+        "li": {"name": "李娜", "targets": ["mail-li"]},
+    },
+    "teams": {
+        "pr": {
+            "rotations": [
+                {"name": "day", "role": "primary", "type": "weekly", "start": "2026-01-05",
+                 "handoff": "00:00", "shift_hours": 8, "members": ["zhang"]},
+                {"name": "day2", "role": "primary", "type": "weekly", "start": "2026-01-05",
+                 "handoff": "08:00", "shift_hours": 8, "members": ["zhang"]},
+                {"name": "day3", "role": "primary", "type": "weekly", "start": "2026-01-05",
+                 "handoff": "16:00", "shift_hours": 8, "members": ["zhang"]},
+            ],
+            "escalation": [{"notify": "primary"}],
+        }
+    },
+    "default_team": "pr",
+    "policy": {"min_shift_hours": 8, "max_shift_hours": 10},
+}
+TARGETS = tuple(TargetConfig(name=n, kind="console") for n in ("mail-zhang", "chat", "mail-li"))
+
+
+def oncall_file(tmp_path: Path, people: dict[str, object] | None = None) -> Path:
+    path = tmp_path / "oncall.yaml"
+    data = dict(ONCALL, people=people or ONCALL["people"])
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def open_incident(db: Database, paging: Paging) -> dict[str, dict[str, object]]:
+    batch = Batch(tuple(message(f"m{i}", f"t{i}", "这家店太差了我要投诉退款") for i in range(3)), {})
+    process_batch(db, "src", "files", batch, ANALYZER, [], paging=paging)
+    with db.read() as session:
+        return {a.target: a.payload for a in session.scalars(select(Alert).where(Alert.kind == "incident"))}
+
+
+def test_a_link_is_signed_for_its_recipient_and_records_the_person(sqlite_db: Database, tmp_path: Path) -> None:
+    signer = LinkSigner(b"k" * 32, "https://yuqing.example.com")
+    paging = Paging(TARGETS, IncidentsConfig(spikes=[SpikeRule(min_count=3, priority="L1")]),
+                    OnCall(load_oncall(oncall_file(tmp_path))), signer)
+    rows = open_incident(sqlite_db, paging)
+    assert sorted(rows) == ["chat", "mail-zhang"], "only the person on call is paged"
+    for payload in rows.values():
+        assert parse_qs(urlsplit(str(payload["ack_url"])).query)["p"] == ["zhang"]
+    srv = AckServer(sqlite_db, signer, lambda: paging).start()
+    try:
+        url = local(str(rows["mail-zhang"]["ack_url"]), srv.port)
+        forged = url.replace("p=zhang", "p=li")
+        assert call(forged, post=True)[0] == 403, "the person is part of what is signed"
+        status, page = call(url)
+        assert status == 200 and "张伟" in page
+        status, page = call(url, post=True)
+        assert status == 200 and "acknowledged" in page
+    finally:
+        srv.stop()
+    with sqlite_db.read() as session:
+        incident = session.scalars(select(Incident)).one()
+        event = session.scalars(select(IncidentEvent).where(IncidentEvent.new_value == "acknowledged")).one()
+    assert incident.acknowledged_by == "zhang" and event.actor == "zhang"
+
+
+def test_a_link_of_someone_no_longer_on_call_is_refused(sqlite_db: Database, tmp_path: Path) -> None:
+    signer = LinkSigner(b"k" * 32, "https://yuqing.example.com")
+    incidents = IncidentsConfig(spikes=[SpikeRule(min_count=3, priority="L1")])
+    paging = Paging(TARGETS, incidents, OnCall(load_oncall(oncall_file(tmp_path))), signer)
+    rows = open_incident(sqlite_db, paging)
+    only_li = {"li": ONCALL["people"]["li"], "zhao": {"name": "赵", "targets": ["mail-zhang"]}}  # type: ignore[index]
+    later = dict(ONCALL, people=only_li)
+    later["teams"] = {"pr": {**ONCALL["teams"]["pr"], "rotations": [  # type: ignore[index]
+        {**r, "members": ["zhao"]} for r in ONCALL["teams"]["pr"]["rotations"]]}}  # type: ignore[index]
+    path = tmp_path / "later.yaml"
+    path.write_text(yaml.safe_dump(later, allow_unicode=True), encoding="utf-8")
+    changed = Paging(TARGETS, incidents, OnCall(load_oncall(path)), signer)
+    srv = AckServer(sqlite_db, signer, lambda: changed).start()
+    try:
+        status, page = call(local(str(rows["chat"]["ack_url"]), srv.port), post=True)
+    finally:
+        srv.stop()
+    assert status == 403 and "unknown person" in page
+
+
+def cli_config(tmp_path: Path) -> Path:
+    return write_config(
+        tmp_path / "c.yaml",
+        {
+            "state_dir": str(tmp_path),
+            "rules": {"paths": [str(write_rules(tmp_path / "rules"))]},
+            "alerts": {
+                "targets": [{"name": n, "kind": "console"} for n in ("mail-zhang", "chat", "mail-li")],
+                "oncall": str(oncall_file(tmp_path)),
+            },
+        },
+    )
+
+
+def test_actor_must_be_one_of_the_people(tmp_path: Path) -> None:
+    path = cli_config(tmp_path)
+    unknown = yuqing("--config", str(path), "ack", "INC-1", "--actor", "mallory")
+    by_id = yuqing("--config", str(path), "resolve", "INC-1", "--actor", "li")
+    by_name = yuqing("--config", str(path), "ack", "INC-1", "--actor", "张伟")
+    assert unknown.returncode == 2
+    assert "unknown person 'mallory'" in unknown.stderr and "li (李娜)" in unknown.stderr
+    assert (by_id.returncode, by_name.returncode) == (3, 3), "known people pass; INC-1 does not exist"
+    assert "no incident or ticket INC-1" in by_name.stderr

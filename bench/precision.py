@@ -359,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         labels = {lab: sum(i.label == lab for i in items) for lab in LABELS}
         print(
-            f"precision set ({args.split}): {len(items)} items ({labels['escalate']} escalate, {labels['calm']} calm) from {args.set}; "
+            f"precision set{'' if args.split == 'all' else f' ({args.split})'}: {len(items)} items ({labels['escalate']} escalate, {labels['calm']} calm) from {args.set}; "
             f"rules: {', '.join(str(p) for p in rule_paths)}; escalated := priority in {{L1, L2}}; "
             f"yuqing {len(items) / took:,.0f} msg/s"
         )

@@ -203,3 +203,12 @@ def test_check_gate_fails_on_false_escalation(tmp_path: Path, label: str, exit_c
     result = run_bench("--set", str(write_set(tmp_path / "set", rows)), "--check")
     assert result.returncode == exit_code, result.stdout + result.stderr
     assert ("false escalation 0.500 > 0.05" in result.stdout) == (exit_code == 1)
+
+
+def test_split_partitions_the_set_into_dev_and_holdout() -> None:
+    counts: dict[str, int] = {}
+    for split in ("dev", "holdout", "all"):
+        data = json.loads(run_bench("--split", split, "--json", "--limit", "6").stdout)
+        counts[split] = data["breakdowns"]["class"]["yuqing"]["overall"]["n"]
+    assert counts["dev"] > 0 and counts["holdout"] > 0
+    assert counts["dev"] + counts["holdout"] == counts["all"]

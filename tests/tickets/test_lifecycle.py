@@ -16,6 +16,7 @@ from monitor.storage.models import Source, Ticket, TicketEvent
 from monitor.tickets.lifecycle import STATUSES, TRANSITIONS, TransitionError, set_status
 from monitor.tickets.record import FieldError, add_note, parse_assignments, record_response, set_fields
 from tests.helpers.builders import KeywordStub, message
+from tests.helpers.context import context
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 ANALYZER = KeywordStub({"投诉": ("L2", True)})
@@ -84,11 +85,11 @@ def test_waiting_for_customer_is_accepted_as_an_alias(sqlite_db: Database) -> No
     ids=["resolved-reopens", "waiting-resumes", "processing-stays"],
 )  # fmt: skip
 def test_a_new_customer_message_reopens_a_resolved_ticket(any_db: Database, before: str, after: str) -> None:
-    process_batch(any_db, "src", "files", Batch((message("a", "t1", "我要投诉"),), {}), ANALYZER, [])
+    process_batch(context(any_db, ANALYZER), "src", "files", Batch((message("a", "t1", "我要投诉"),), {}))
     with any_db.transaction() as session:
         ticket = session.scalars(select(Ticket)).one()
         ticket.status = before
-    process_batch(any_db, "src", "files", Batch((message("b", "t1", "还是不行"),), {}), ANALYZER, [])
+    process_batch(context(any_db, ANALYZER), "src", "files", Batch((message("b", "t1", "还是不行"),), {}))
     with any_db.read() as session:
         ticket = session.scalars(select(Ticket)).one()
         events = [(e.kind, e.old_value, e.new_value, e.actor) for e in ticket.events]
@@ -99,7 +100,7 @@ def test_a_new_customer_message_reopens_a_resolved_ticket(any_db: Database, befo
 
 
 def test_new_tickets_carry_the_policy_record(sqlite_db: Database) -> None:
-    process_batch(sqlite_db, "src", "files", Batch((message("a", "t1", "我要投诉"),), {}), ANALYZER, [])
+    process_batch(context(sqlite_db, ANALYZER), "src", "files", Batch((message("a", "t1", "我要投诉"),), {}))
     with sqlite_db.read() as session:
         ticket = session.scalars(select(Ticket)).one()
     assert (ticket.customer_name, ticket.customer_handle, ticket.content, ticket.tags, ticket.complex) == (

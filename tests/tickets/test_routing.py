@@ -13,6 +13,7 @@ from monitor.storage.models import Ticket
 from monitor.tickets.routing import RoutingRule, route
 from monitor.tickets.thread_settings import TicketsConfig
 from tests.helpers.builders import KeywordStub, message
+from tests.helpers.context import context
 
 CONFIG = TicketsConfig.model_validate(
     {
@@ -53,7 +54,7 @@ def test_a_rule_must_set_something() -> None:
 def test_routing_is_applied_when_the_ticket_is_created(sqlite_db: Database) -> None:
     analyzer = KeywordStub({"退款": ("L2", True)})
     batch = Batch((message("a", "t1", "我要退款"), message("b", "t2", "你好")), {})
-    process_batch(sqlite_db, "src", "files", batch, analyzer, [], routing=CONFIG.routing)
+    process_batch(context(sqlite_db, analyzer, tickets=CONFIG), "src", "files", batch)
     with sqlite_db.read() as session:
         tickets = {t.thread_key: t for t in session.scalars(select(Ticket))}
         routed = [(e.kind, e.new_value, e.actor) for e in tickets["t1"].events if e.kind == "field"]

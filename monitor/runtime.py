@@ -28,6 +28,7 @@ from monitor.analysis.schema import SentimentSettings
 from monitor.config import AppConfig, SourceConfig
 from monitor.errors import ConfigError
 from monitor.findings import Analyzer
+from monitor.ingest.analyse import AnalysisPool, default_workers
 from monitor.pipeline import PipelineContext
 from monitor.storage.db import Database
 from monitor.storage.models import utcnow
@@ -78,9 +79,12 @@ def build_context(
     stories: StoriesSettings | None = None,
     alerting: bool = True,
     clock: Callable[[], datetime] = utcnow,
+    pool: AnalysisPool | None = None,
 ) -> PipelineContext:
     """The one way to make a :class:`PipelineContext`: everything from the configuration."""
-    return PipelineContext(db, analyzer, stories or build_stories(config), clock, alerting, config.tickets)
+    return PipelineContext(
+        db, analyzer, stories or build_stories(config), clock, alerting, config.tickets, pool
+    )
 
 
 def watched_files(paths: list[Path], sentiment: SentimentSettings | None) -> list[Path]:
@@ -145,6 +149,8 @@ class Runtime:
     def __init__(self, config: AppConfig, *, db: Database | None = None) -> None:
         self.config = config
         self.db = db or Database(config.database_url)
+        workers = config.analysis.workers or default_workers()
+        self.pool = AnalysisPool(workers) if workers > 1 else None
         self.rules = RulesHolder.load(
             config.rules.paths, config.rules.sentiment.settings() if config.rules.sentiment else None
         )
@@ -157,12 +163,17 @@ class Runtime:
         self.problems = OperatorProblems(self.db, self.targets, lambda: self.stories.routes)
         self.links = link_signer(config) if config.alerts.ack.enabled else None
         self.outbox = Outbox(
-            self.db, self.senders, config.alerts, instance=config.instance, links=self.links, reaches=self._reaches
+            self.db,
+            self.senders,
+            config.alerts,
+            instance=config.instance,
+            links=self.links,
+            reaches=self._reaches,
         )
 
     def context(self) -> PipelineContext:
         """The pipeline context for the next batch (the current rules)."""
-        return build_context(self.config, self.db, self.rules.current(), stories=self.stories)
+        return build_context(self.config, self.db, self.rules.current(), stories=self.stories, pool=self.pool)
 
     def targets(self) -> list[TargetConfig]:
         return [t for t in self.config.alerts.targets if t.enabled]
@@ -196,6 +207,8 @@ class Runtime:
         enqueue_operator_alert(self.db, dedupe_key, text, self.targets(), routes=self.stories.routes)
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         for connector in self.connectors.values():
             connector.close()
         for sender in self.senders.values():

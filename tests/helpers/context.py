@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.findings import Analyzer
+from monitor.ingest.analyse import AnalysisPool
 from monitor.pipeline import PipelineContext
 from monitor.storage.db import Database
 from monitor.storage.models import utcnow
@@ -15,6 +16,7 @@ from monitor.stories.routes import RouteConfig
 from monitor.stories.settings import StoriesSettings, build_settings
 from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig
+from monitor.tickets.thread_settings import TicketsConfig
 
 
 def settings(
@@ -43,8 +45,10 @@ def context(
     clock: Callable[[], datetime] | None = None,
     now: datetime | None = None,
     alerting: bool = True,
+    tickets: TicketsConfig | None = None,
+    pool: AnalysisPool | None = None,
 ) -> PipelineContext:
     """``now`` freezes the clock; ``clock`` injects one."""
     built = stories or settings(targets, incidents=incidents, route=route, oncall=oncall)
     tick = clock or ((lambda: now) if now is not None else utcnow)
-    return PipelineContext(db, analyzer, built, tick, alerting)
+    return PipelineContext(db, analyzer, built, tick, alerting, tickets or TicketsConfig(), pool)

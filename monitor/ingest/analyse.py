@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +39,17 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _watch_parent(parent: int) -> None:
+    """Runs in each worker: exit when the daemon is gone (SIGKILL leaves no one to shut us down)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _analyse_chunk(messages: Sequence[Message]) -> list[Analysis]:
@@ -99,7 +111,12 @@ class AnalysisPool:
         self._shutdown()  # rules reloaded (or first batch): workers must hold the new analyzer
         global _INHERITED
         _INHERITED = analyzer
-        executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        executor = ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_watch_parent,
+            initargs=(os.getpid(),),
+        )
         # start every worker now, while _INHERITED is this analyzer (they fork lazily otherwise)
         for future in [executor.submit(os.getpid) for _ in range(self.workers)]:
             future.result()

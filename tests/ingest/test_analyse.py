@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -21,6 +24,7 @@ from monitor.storage.models import StoredMessage
 from tests.helpers.builders import KeywordStub, message
 from tests.helpers.context import context
 
+REPO = Path(__file__).resolve().parents[2]
 STUB = KeywordStub({"投诉": ("L2", True), "建议": ("L3", False)})
 
 
@@ -102,3 +106,33 @@ def test_a_worker_killed_mid_batch_leaves_the_batch_processed_once(
     assert stored(sqlite_db) == 120
     again = process_batch(context(sqlite_db, slow, pool=pool), "src", "files", batch)
     assert (again.new, again.duplicates) == (0, 120)
+
+
+def test_workers_exit_when_the_daemon_is_killed(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from monitor.ingest.analyse import AnalysisPool\n"
+        "from tests.helpers.builders import KeywordStub, message\n"
+        "pool = AnalysisPool(2)\n"
+        "pool.analyse(KeywordStub({}), [message('a')])\n"
+        "print(' '.join(map(str, pool.pids())), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    daemon = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert daemon.stdout is not None
+    workers = [int(pid) for pid in daemon.stdout.readline().split()]
+    assert len(workers) == 2
+    daemon.kill()
+    daemon.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
 
 import structlog
 
@@ -109,6 +110,9 @@ class AnalysisPool:
         if self._executor is not None and self._analyzer is analyzer:
             return self._executor
         self._shutdown()  # rules reloaded (or first batch): workers must hold the new analyzer
+        # Load what the analyzer loads lazily (jieba's dictionary, the sentiment model) here, once:
+        # the workers inherit it copy-on-write instead of each loading it again.
+        analyzer(Message("warm-up", "warm-up", "warm-up", "预热 warm up", datetime.now(UTC)))
         global _INHERITED
         _INHERITED = analyzer
         executor = ProcessPoolExecutor(

@@ -29,7 +29,7 @@ from monitor.message import Author, Engagement, Message
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 FORMAT_VERSION = 1
-RULES_COMMAND_MODULES = ("monitor.cli_backtest",)
+RULES_COMMAND_MODULES = ("monitor.cli_backtest", "monitor.analysis.explain")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

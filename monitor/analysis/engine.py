@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.analysis.context import MessageContext
 from monitor.analysis.keywords import KeywordIndex
 from monitor.analysis.normalize import Normalizer, Text
-from monitor.analysis.rules import MessageContext, Rule, candidates
+from monitor.analysis.rules import Rule, candidates
 from monitor.analysis.ruleset import LintIssue, RuleSet, compile_rule_set, rule_files
 from monitor.analysis.schema import SentimentSettings
 from monitor.analysis.segment import Segmenter, Tokens
@@ -71,7 +72,7 @@ class Engine:
         words = (w for w in rule_set.words | self.sentiment.words if not w.isascii())
         self.segmenter = Segmenter(words, rule_set.dictionaries)
         self.rules: tuple[Rule, ...] = rule_set.rules
-        self._index = KeywordIndex(rule_set.words)
+        self._index = KeywordIndex(rule_set.index_words)
         by_word: dict[str, list[int]] = {}
         always: list[int] = []
         for i, rule in enumerate(self.rules):
@@ -87,23 +88,33 @@ class Engine:
     def warnings(self) -> tuple[LintIssue, ...]:
         return self.rule_set.warnings
 
-    def inspect(self, message: Message) -> Trace:
-        """Analyse one message and keep the intermediate results."""
+    def context(self, message: Message) -> MessageContext:
+        """Normalize, segment, find keywords and score sentiment: what every rule looks at."""
         title = message.title.strip()
         combined = f"{message.title}\n{message.text}" if title else message.text
         text = self.normalizer(combined)
         tokens = self.segmenter(text.value)
         sentiment = self.sentiment(text.value, tokens.words)
         hits = self._index.find(text.value)
-        ctx = MessageContext(
-            message, text, tokens, hits, sentiment, title_length=len(message.title) if title else 0
+        return MessageContext(
+            message,
+            text,
+            tokens,
+            hits,
+            sentiment,
+            title_length=len(message.title) if title else 0,
+            compounds=self.rule_set.compounds,
         )
+
+    def inspect(self, message: Message) -> Trace:
+        """Analyse one message and keep the intermediate results."""
+        ctx = self.context(message)
         findings: list[Finding] = []
-        for i in candidates(self._by_word, self._always, hits):
+        for i in candidates(self._by_word, self._always, ctx.hits):
             finding = self.rules[i].evaluate(ctx)
             if finding is not None:
                 findings.append(finding)
-        return Trace(text, tokens, Analysis(tuple(findings), sentiment))
+        return Trace(ctx.text, ctx.tokens, Analysis(tuple(findings), ctx.sentiment))
 
     def __call__(self, message: Message) -> Analysis:
         return self.inspect(message).analysis

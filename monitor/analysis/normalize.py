@@ -278,6 +278,32 @@ class CollapseSeparators:
         return text.derive("".join(value[i] for i in source), source)
 
 
+class CollapseSpacedDigits:
+    """Join single digits written apart to dodge a filter: ``3 1 5``, ``3-1-5``, ``3.1.5`` → ``315``.
+
+    Only runs of three or more *single* digits are joined, so prices (``3.15``), dates
+    (``2024-1-5``) and phone numbers written in groups keep their separators. Runs after NFKC, so
+    full-width ``３ １ ５`` is covered too.
+    """
+
+    _SPACED = re.compile(r"(?<![\d.])\d(?:[ \-_.·*/]{1,2}\d){2,}(?!\d)")
+    _QUICK = re.compile(r"\d[ \-_.·*/]{1,2}\d[ \-_.·*/]")  # cheap pre-check without look-arounds
+    _SEPARATOR = re.compile(r"[ \-_.·*/]")
+
+    def __call__(self, text: Text) -> Text:
+        value = text.value
+        if not self._QUICK.search(value) or not self._SPACED.search(value):
+            return text
+        source: list[int] = []
+        last = 0
+        for m in self._SPACED.finditer(value):
+            source.extend(range(last, m.start()))
+            source.extend(i for i in range(m.start(), m.end()) if not self._SEPARATOR.match(value[i]))
+            last = m.end()
+        source.extend(range(last, len(value)))
+        return text.derive("".join(value[i] for i in source), source)
+
+
 def default_steps() -> tuple[Step, ...]:
     """The standard chain, in order. Mojibake repair first: it needs the bytes as they arrived."""
     return (
@@ -288,6 +314,7 @@ def default_steps() -> tuple[Step, ...]:
         StripPinyinAnnotation(),
         TraditionalToSimplified(),
         CollapseSeparators(),
+        CollapseSpacedDigits(),
     )
 
 

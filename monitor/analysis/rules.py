@@ -2,60 +2,40 @@
 
 A :class:`Rule` is the immutable, normalized form of a YAML rule: keywords are normalized with the
 same chain as messages (so one entry matches both scripts), NEAR expressions are parsed, regexes
-are compiled with RE2 (linear time: no pattern can hang the daemon). :class:`MessageContext` holds
-what the rules look at for one message - normalized text, tokens, keyword hits, sentiment - and
-computes derived data (token boundaries, token positions) at most once.
+are compiled with RE2 (linear time: no pattern can hang the daemon). :meth:`Rule.judge` returns a
+:class:`Verdict` - fired or not, and why - which both the engine (its finding) and
+``yuqing rules explain`` (all of it) use, so the explanation is the evaluation itself.
 """
 
 from __future__ import annotations
 
-import bisect
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal
 
 import re2
 
+from monitor.analysis.context import MessageContext, Policy, Rejection
 from monitor.analysis.keywords import Span
-from monitor.analysis.normalize import CJK_CLASS, Text
-from monitor.analysis.schema import MatchMode
-from monitor.analysis.segment import Tokens
-from monitor.findings import Finding, Match, Priority, Sentiment
-from monitor.message import Message
+from monitor.analysis.terms import NEAR_RE, KeywordTerm, NearTerm, Term, parse_near
+from monitor.findings import Finding, Match, Priority
 
-NEAR_RE = re.compile(r"^\s*(.+?)\s+NEAR/(\d+)\s+(.+?)\s*$")
-_CJK_START = re.compile(f"[{CJK_CLASS}]")
+__all__ = [
+    "NEAR_RE",
+    "KeywordTerm",
+    "MessageContext",
+    "NearTerm",
+    "Outputs",
+    "Rule",
+    "Term",
+    "Verdict",
+    "candidates",
+    "parse_near",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class KeywordTerm:
-    """A normalized keyword and how it must match."""
-
-    word: str
-    mode: MatchMode = "token"
-
-    @property
-    def words(self) -> tuple[str, ...]:
-        return (self.word,)
-
-
-@dataclass(frozen=True, slots=True)
-class NearTerm:
-    """``A NEAR/n B``: some A and some B with at most ``distance`` tokens between them."""
-
-    left: tuple[str, ...]
-    right: tuple[str, ...]
-    distance: int
-    mode: MatchMode = "token"
-
-    @property
-    def words(self) -> tuple[str, ...]:
-        return self.left + self.right
-
-
-Term = KeywordTerm | NearTerm
+Outcome = Literal[
+    "fired", "source", "channel", "threshold", "no_match", "all_missing", "group_missing", "excluded", "regex"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +52,32 @@ class Outputs:
 
 
 @dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether a rule fired on a message and why (``outcome``; ``detail`` names the term/group)."""
+
+    rule_id: str
+    outcome: Outcome
+    detail: str = ""
+    matches: tuple[Match, ...] = ()
+    rejected: tuple[Rejection, ...] = ()
+    finding: Finding | None = None
+
+    @property
+    def fired(self) -> bool:
+        return self.finding is not None
+
+
+def _ordered(matches: list[Match]) -> tuple[Match, ...]:
+    return tuple(sorted(set(matches), key=lambda m: (m.field != "title", m.start, m.end)))
+
+
+def _describe(term: Term) -> str:
+    if isinstance(term, KeywordTerm):
+        return term.word
+    return f"{'|'.join(term.left)} NEAR/{term.distance} {'|'.join(term.right)}"
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A validated, normalized rule ready to evaluate."""
 
@@ -80,60 +86,102 @@ class Rule:
     any: tuple[Term, ...] = ()
     all: tuple[Term, ...] = ()
     none: tuple[Term, ...] = ()
+    all_of: tuple[tuple[Term, ...], ...] = ()
     regex: tuple[re2._Regexp, ...] = ()
     sources: frozenset[str] = frozenset()
     channels: frozenset[str] = frozenset()
     sentiment_max: float | None = None
     followers_min: int | None = None
     engagement_min: int | None = None
+    policy: Policy = field(default_factory=Policy)
     description: str = ""
     file: str = ""
     line: int | None = None
 
     @property
+    def terms(self) -> tuple[Term, ...]:
+        """Every keyword term of the rule (any, all, all_of groups, none)."""
+        return self.any + self.all + tuple(t for g in self.all_of for t in g) + self.none
+
+    @property
     def trigger_words(self) -> frozenset[str]:
         """Words one of which must occur for this rule to fire (empty: always evaluate)."""
-        if not self.any and not self.all:
-            return frozenset()
         if self.all:
             return frozenset(self.all[0].words)
+        if self.all_of:
+            return frozenset(w for t in self.all_of[0] for w in t.words)
         return frozenset(w for t in self.any for w in t.words)
 
     def evaluate(self, ctx: MessageContext) -> Finding | None:
-        """The finding if this rule fires on the message, else ``None``."""
+        """The finding if this rule fires on the message, else ``None`` (the engine's fast path)."""
+        matches: list[Match] = []
+        if self._decide(ctx, matches, None) is not None:
+            return None
+        return self._finding(_ordered(matches))
+
+    def judge(self, ctx: MessageContext) -> Verdict:
+        """Evaluate the rule and keep the reasons: the outcome and every rejected occurrence."""
+        rejected: list[Rejection] = []
+        matches: list[Match] = []
+        verdict = self._decide(ctx, matches, rejected)
+        if verdict is not None:
+            return Verdict(self.id, verdict[0], verdict[1], tuple(matches), tuple(rejected))
+        ordered = _ordered(matches)
+        return Verdict(self.id, "fired", "", ordered, tuple(rejected), self._finding(ordered))
+
+    def _decide(
+        self, ctx: MessageContext, matches: list[Match], rejected: list[Rejection] | None
+    ) -> tuple[Outcome, str] | None:
+        """Why the rule does not fire (``None``: it fires); counted matches go to ``matches``."""
         message = ctx.message
         if self.sources and message.source not in self.sources:
-            return None
+            return "source", message.source
         if self.channels and message.channel not in self.channels:
-            return None
+            return "channel", message.channel
         if not self._thresholds_hold(ctx):
-            return None
-        matches: list[Match] = []
-        found = ctx.hits
+            return "threshold", self._failed_threshold(ctx) if rejected is not None else ""
+        verdict = self._keywords(ctx, matches, rejected)
+        if verdict is None and self.regex:
+            regex_hits = [m for pattern in self.regex for m in ctx.regex(pattern)]
+            if not regex_hits:
+                return "regex", ""
+            matches.extend(regex_hits)
+        return verdict
+
+    def _keywords(
+        self, ctx: MessageContext, matches: list[Match], rejected: list[Rejection] | None
+    ) -> tuple[Outcome, str] | None:
+        policy, found = self.policy, ctx.hits
         if self.any:
             for term in self.any:
                 if isinstance(term, NearTerm) or term.word in found:
-                    matches.extend(ctx.term(term))
+                    matches.extend(ctx.term(term, policy, rejected))
             if not matches:
-                return None
+                return "no_match", ""
         for term in self.all:
-            hits = ctx.term(term)
+            hits = ctx.term(term, policy, rejected)
             if not hits:
-                return None
+                return "all_missing", _describe(term)
             matches.extend(hits)
-        if any(ctx.term(term) for term in self.none if isinstance(term, NearTerm) or term.word in found):
-            return None
-        if self.regex:
-            regex_hits = [m for pattern in self.regex for m in ctx.regex(pattern)]
-            if not regex_hits:
-                return None
-            matches.extend(regex_hits)
+        for i, group in enumerate(self.all_of):
+            hits = [m for term in group for m in ctx.term(term, policy, rejected)]
+            if not hits:
+                return "group_missing", f"#{i + 1}: " + ", ".join(_describe(t) for t in group)
+            matches.extend(hits)
+        if self.none:
+            plain = Policy(compounds=policy.compounds)  # a negated "已退款" does not exclude
+            for term in self.none:
+                if (isinstance(term, NearTerm) or term.word in found) and ctx.term(term, plain):
+                    return "excluded", _describe(term)
+        return None
+
+    def _finding(self, matches: tuple[Match, ...]) -> Finding:
         o = self.outputs
         return Finding(
             rule_id=self.id,
             priority=o.priority,
             alert=o.alert,
-            matches=tuple(sorted(set(matches), key=lambda m: (m.field != "title", m.start, m.end))),
+            matches=matches,
             feedback_type=o.feedback_type,
             category=o.category,
             department=o.department,
@@ -149,115 +197,15 @@ class Rule:
             return False
         return self.engagement_min is None or ctx.message.engagement.total >= self.engagement_min
 
-
-@dataclass
-class MessageContext:
-    """Everything rules look at for one message; derived data is computed on first use."""
-
-    message: Message
-    text: Text
-    tokens: Tokens
-    hits: dict[str, list[Span]]
-    sentiment: Sentiment
-    title_length: int = 0  # analysed text is ``title + "\n" + text`` when the title is set
-    _cache: dict[tuple[str, MatchMode], list[Span]] = field(default_factory=dict)
-
-    @cached_property
-    def _boundaries(self) -> frozenset[int]:
-        return self.tokens.boundaries
-
-    @cached_property
-    def _visible_index(self) -> tuple[int, ...]:
-        """For token ``i``: how many non-whitespace tokens precede it."""
-        out: list[int] = []
-        count = 0
-        for word in self.tokens.words:
-            out.append(count)
-            if word.strip():
-                count += 1
-        return tuple(out)
-
-    def occurrences(self, word: str, mode: MatchMode) -> list[Span]:
-        """Spans (normalized offsets) where ``word`` matches in ``mode``.
-
-        ``token``: the keyword starts and ends on token boundaries, or - for a Chinese keyword -
-        it ends a longer token. Chinese compounds put the head last, so ``系统故障`` is a kind of
-        ``故障`` and matches it, while ``报警器`` (a device) or ``爆炸头`` (a hairstyle) does not
-        match ``报警`` / ``爆炸``. ``substring``: anywhere.
-        """
-        key = (word, mode)
-        cached = self._cache.get(key)
-        if cached is None:
-            raw = self.hits.get(word, [])
-            if mode == "token" and raw:
-                b = self._boundaries
-                suffix_ok = _CJK_START.match(word) is not None
-                cached = [
-                    (s, e)
-                    for s, e in raw
-                    if e in b and (s in b or (suffix_ok and not any(k in b for k in range(s + 1, e))))
-                ]
-            else:
-                cached = raw
-            self._cache[key] = cached
-        return cached
-
-    def term(self, term: Term) -> list[Match]:
-        if isinstance(term, KeywordTerm):
-            return [self.match(term.word, s, e) for s, e in self.occurrences(term.word, term.mode)]
-        lefts = [(w, sp) for w in term.left for sp in self.occurrences(w, term.mode)]
-        if not lefts:
-            return []
-        rights = [(w, sp) for w in term.right for sp in self.occurrences(w, term.mode)]
-        found: list[Match] = []
-        for lw, ls in lefts:
-            for rw, rs in rights:
-                if ls != rs and self._gap(ls, rs) <= term.distance:
-                    found.append(self.match(lw, *ls))
-                    found.append(self.match(rw, *rs))
-        return found
-
-    def _token_at(self, pos: int) -> int:
-        return self._visible_index[bisect.bisect_right(self.tokens.starts, pos) - 1]
-
-    def _gap(self, a: Span, b: Span) -> int:
-        """Number of (non-whitespace) tokens strictly between two spans."""
-        first, second = (a, b) if a[0] <= b[0] else (b, a)
-        if second[0] < first[1]:
-            return 0  # overlapping
-        return max(0, self._token_at(second[0]) - self._token_at(first[1] - 1) - 1)
-
-    def regex(self, pattern: re2._Regexp) -> list[Match]:
-        if pattern.search(self.text.value) is None:  # one call; finditer only on a hit
-            return []
-        return [
-            self.match(f"re:{pattern.pattern}", m.start(), m.end())
-            for m in pattern.finditer(self.text.value)
-            if m.end() > m.start()
-        ]
-
-    def match(self, keyword: str, start: int, end: int) -> Match:
-        """A Match with offsets into the original title or text."""
-        a, b = self.text.span(start, end)
-        where: Literal["text", "title"] = "text"
-        if self.title_length:
-            if a < self.title_length:
-                where = "title"
-                b = min(b, self.title_length)
-            else:
-                a -= self.title_length + 1
-                b -= self.title_length + 1
-        return Match(keyword, a, b, field=where)
-
-
-def parse_near(entry: str) -> tuple[list[str], list[str], int] | None:
-    """``"律师|律师函 NEAR/5 起诉"`` → (['律师', '律师函'], ['起诉'], 5); ``None`` if not a NEAR term."""
-    m = NEAR_RE.match(entry)
-    if m is None:
-        return None
-    left = [w.strip() for w in m.group(1).split("|") if w.strip()]
-    right = [w.strip() for w in m.group(3).split("|") if w.strip()]
-    return left, right, int(m.group(2))
+    def _failed_threshold(self, ctx: MessageContext) -> str:
+        if self.sentiment_max is not None and ctx.sentiment.score > self.sentiment_max:
+            return f"sentiment {ctx.sentiment.score:.2f} > {self.sentiment_max}"
+        author = ctx.message.author
+        if self.followers_min is not None and (author.followers or 0) < self.followers_min:
+            return f"followers {author.followers or 0} < {self.followers_min}"
+        if self.engagement_min is not None and ctx.message.engagement.total < self.engagement_min:
+            return f"engagement {ctx.message.engagement.total} < {self.engagement_min}"
+        return ""
 
 
 def candidates(

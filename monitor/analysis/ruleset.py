@@ -16,6 +16,7 @@ import re2
 from pydantic import ValidationError
 
 from monitor import errortext
+from monitor.analysis.context import Policy
 from monitor.analysis.normalize import Normalizer
 from monitor.analysis.regex import compile_pattern
 from monitor.analysis.rules import KeywordTerm, NearTerm, Outputs, Rule, Term, parse_near
@@ -55,10 +56,17 @@ class RuleSet:
     sentiment: SentimentSettings | None = None
     sentiment_base: Path | None = None  # directory the sentiment paths are relative to
     warnings: tuple[LintIssue, ...] = ()
+    compounds: frozenset[str] = frozenset()  # file-level ``compounds:``, for every rule
 
     @property
     def words(self) -> frozenset[str]:
-        return frozenset(w for r in self.rules for g in (r.any, r.all, r.none) for t in g for w in t.words)
+        """Every keyword of every rule (these also go into the segmentation dictionary)."""
+        return frozenset(w for r in self.rules for t in r.terms for w in t.words)
+
+    @property
+    def index_words(self) -> frozenset[str]:
+        """What the Aho-Corasick pass looks for: keywords plus every compound."""
+        return self.words | self.compounds | frozenset(w for r in self.rules for w in r.policy.compounds)
 
 
 def rule_files(rule_paths: Sequence[Path]) -> list[Path]:
@@ -79,6 +87,7 @@ class _Collector:
     rules: list[Rule] = field(default_factory=list)
     dictionaries: list[Path] = field(default_factory=list)
     seen_ids: dict[str, str] = field(default_factory=dict)
+    compounds: set[str] = field(default_factory=set)
     sentiment: SentimentSettings | None = None
     sentiment_base: Path | None = None
     sentiment_file: str | None = None
@@ -104,7 +113,13 @@ def compile_rule_set(
         return None, c.issues
     warnings = tuple(i for i in c.issues if i.severity == "warning")
     rule_set = RuleSet(
-        tuple(c.rules), tuple(files), tuple(c.dictionaries), c.sentiment, c.sentiment_base, warnings
+        tuple(c.rules),
+        tuple(files),
+        tuple(c.dictionaries),
+        c.sentiment,
+        c.sentiment_base,
+        warnings,
+        frozenset(c.compounds),
     )
     return rule_set, c.issues
 
@@ -131,6 +146,7 @@ def _compile_file(path: Path, c: _Collector) -> None:
                 c.error(doc, ("rules", i, *loc), _message(err))
             continue
         _compile_rule(rule, ("rules", i), doc, c)
+    c.compounds.update(_compounds(model.compounds, ("compounds",), doc, c))
     for i, name in enumerate(model.dictionaries):
         dict_path = (path.parent / name).resolve()
         if dict_path.is_file():
@@ -172,6 +188,13 @@ def _compile_rule(rule: RuleModel, at: KeyPath, doc: YamlDocument, c: _Collector
     for name in ("any", "all", "none"):
         entries: list[KeywordEntry] = getattr(rule.keywords, name)
         groups[name] = _compile_terms(entries, rule.match, (*at, "keywords", name), doc, c)
+    all_of = tuple(
+        _compile_terms(group, rule.match, (*at, "keywords", "all_of", i), doc, c)
+        for i, group in enumerate(rule.keywords.all_of)
+    )
+    for i, group in enumerate(rule.keywords.all_of):
+        if not group:
+            c.error(doc, (*at, "keywords", "all_of", i), "all_of 的每一组至少需要一个关键词 empty group")
     patterns: list[re2._Regexp] = []
     for i, pattern in enumerate(rule.regex):
         try:
@@ -179,12 +202,13 @@ def _compile_rule(rule: RuleModel, at: KeyPath, doc: YamlDocument, c: _Collector
         except re2.error as exc:
             c.error(doc, (*at, "regex", i), str(errortext.re2_error(exc)))
     th = rule.thresholds
-    has_condition = bool(groups["any"] or groups["all"] or rule.regex) or any(
+    has_condition = bool(groups["any"] or groups["all"] or all_of or rule.regex) or any(
         v is not None for v in (th.sentiment_max, th.followers_min, th.engagement_min)
     )
     if not has_condition:
         c.error(doc, at, "规则没有任何条件 rule has no condition (keywords.any/all, regex or thresholds)")
     positive = {w for g in ("any", "all") for t in groups[g] for w in t.words}
+    positive.update(w for g in all_of for t in g for w in t.words)
     for t in groups["none"]:
         if isinstance(t, KeywordTerm) and t.word in positive:
             c.warn(
@@ -209,12 +233,18 @@ def _compile_rule(rule: RuleModel, at: KeyPath, doc: YamlDocument, c: _Collector
             any=groups["any"],
             all=groups["all"],
             none=groups["none"],
+            all_of=all_of,
             regex=tuple(patterns),
             sources=frozenset(rule.sources),
             channels=frozenset(rule.channels),
             sentiment_max=th.sentiment_max,
             followers_min=th.followers_min,
             engagement_min=th.engagement_min,
+            policy=Policy(
+                negated=rule.negated == "include",
+                unless_question="question" in rule.unless_intent,
+                compounds=frozenset(_compounds(rule.compounds, (*at, "compounds"), doc, c)),
+            ),
             description=rule.description,
             file=doc.file,
             line=doc.line_of(at),
@@ -229,7 +259,10 @@ def _compile_terms(
     seen: set[Term] = set()
     for i, entry in enumerate(entries):
         text, mode = (entry.word, entry.match) if isinstance(entry, KeywordSpec) else (entry, default)
-        term = _compile_term(text, mode, (*at, i), doc, c)
+        negated = None
+        if isinstance(entry, KeywordSpec) and entry.negated is not None:
+            negated = entry.negated == "include"
+        term = _compile_term(text, mode, negated, (*at, i), doc, c)
         if term is None:
             continue
         if term in seen:
@@ -240,7 +273,21 @@ def _compile_terms(
     return tuple(terms)
 
 
-def _compile_term(text: str, mode: MatchMode, at: KeyPath, doc: YamlDocument, c: _Collector) -> Term | None:
+def _compounds(entries: Sequence[str], at: KeyPath, doc: YamlDocument, c: _Collector) -> list[str]:
+    """Normalized compound words; a compound must be longer than a keyword to guard anything."""
+    out: list[str] = []
+    for i, entry in enumerate(entries):
+        word = c.normalizer.word(entry)
+        if not word:
+            c.error(doc, (*at, i), f"复合词归一化后为空 compound is empty after normalization: {entry!r}")
+        else:
+            out.append(word)
+    return out
+
+
+def _compile_term(
+    text: str, mode: MatchMode, negated: bool | None, at: KeyPath, doc: YamlDocument, c: _Collector
+) -> Term | None:
     near = parse_near(text)
     if near is None:
         if "NEAR/" in text:
@@ -250,14 +297,14 @@ def _compile_term(text: str, mode: MatchMode, at: KeyPath, doc: YamlDocument, c:
         if not word:
             c.error(doc, at, f"关键词归一化后为空 keyword is empty after normalization: {text!r}")
             return None
-        return KeywordTerm(word, mode)
+        return KeywordTerm(word, mode, negated)
     left_raw, right_raw, distance = near
     left = tuple(dict.fromkeys(w for w in (c.normalizer.word(x) for x in left_raw) if w))
     right = tuple(dict.fromkeys(w for w in (c.normalizer.word(x) for x in right_raw) if w))
     if not left or not right:
         c.error(doc, at, f"NEAR 两侧都需要关键词 both sides of NEAR need keywords: {text!r}")
         return None
-    return NearTerm(left, right, distance, mode)
+    return NearTerm(left, right, distance, mode, negated)
 
 
 def _warn_shadowed(c: _Collector) -> None:
@@ -266,19 +313,20 @@ def _warn_shadowed(c: _Collector) -> None:
         r
         for r in c.rules
         if r.any
-        and not (r.all or r.none or r.regex or r.sources or r.channels)
+        and not (r.all or r.none or r.all_of or r.regex or r.sources or r.channels)
         and r.sentiment_max is None
         and r.followers_min is None
         and r.engagement_min is None
         and all(isinstance(t, KeywordTerm) for t in r.any)
     ]
     for a in plain:
-        a_words = {(t.word, t.mode) for t in a.any if isinstance(t, KeywordTerm)}
+        a_words = {(t.word, t.mode, t.negated) for t in a.any if isinstance(t, KeywordTerm)}
         for b in plain:
             if a is b:
                 continue
-            b_words = {(t.word, t.mode) for t in b.any if isinstance(t, KeywordTerm)}
-            if a_words <= b_words and a.outputs == b.outputs and (a_words < b_words or a.id > b.id):
+            b_words = {(t.word, t.mode, t.negated) for t in b.any if isinstance(t, KeywordTerm)}
+            same = a.outputs == b.outputs and a.policy == b.policy
+            if a_words <= b_words and same and (a_words < b_words or a.id > b.id):
                 c.issues.append(
                     LintIssue(
                         "warning",

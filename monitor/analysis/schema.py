@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MatchMode = Literal["token", "substring"]
+NegatedPolicy = Literal["exclude", "include"]
+IntentName = Literal["question"]
 FeedbackType = Literal["complaint", "suggestion", "praise", "inquiry"]
 Category = Literal["product", "service", "process", "environment"]
 
@@ -25,21 +27,24 @@ class KeywordSpec(_Strict):
 
     word: str = Field(min_length=1)
     match: MatchMode = "token"
+    negated: NegatedPolicy | None = None  # overrides the rule's ``negated`` for this keyword
 
 
 KeywordEntry = str | KeywordSpec
 
 
 class KeywordGroups(_Strict):
-    """``any``: at least one must match; ``all``: every one must; ``none``: none may.
+    """``any``: at least one must match; ``all``: every one must; ``none``: none may;
+    ``all_of``: every group (a list of entries) needs at least one match.
 
     An entry is a keyword, ``A NEAR/n B`` (proximity in tokens, ``|`` for alternatives on either
-    side), or a mapping with its own match mode.
+    side), or a mapping with its own match mode / negation policy.
     """
 
     any: list[KeywordEntry] = Field(default_factory=list)
     all: list[KeywordEntry] = Field(default_factory=list)
     none: list[KeywordEntry] = Field(default_factory=list)
+    all_of: list[list[KeywordEntry]] = Field(default_factory=list)
 
 
 class Thresholds(_Strict):
@@ -59,6 +64,9 @@ class RuleModel(_Strict):
     sources: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=list)
     match: MatchMode = "token"
+    negated: NegatedPolicy = "exclude"  # include: negated mentions ("没有退款") count too
+    unless_intent: list[IntentName] = Field(default_factory=list)  # ignore matches in such sentences
+    compounds: list[str] = Field(default_factory=list)  # longer words that do not count as a keyword
     keywords: KeywordGroups = Field(default_factory=KeywordGroups)
     regex: list[str] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -69,6 +77,11 @@ class RuleModel(_Strict):
     department: str | None = None
     tags: list[str] = Field(default_factory=list)
     review: bool = False
+
+    @field_validator("unless_intent", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class SentimentSettings(_Strict):
@@ -88,4 +101,5 @@ class RuleFileModel(_Strict):
 
     rules: list[dict[str, Any]] = Field(default_factory=list)
     dictionaries: list[str] = Field(default_factory=list)
+    compounds: list[str] = Field(default_factory=list)  # for every rule of the set
     sentiment: SentimentSettings | None = None

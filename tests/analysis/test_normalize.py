@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.analysis.normalize import (
     CaseFold,
     CollapseSeparators,
+    CollapseSpacedDigits,
     Nfkc,
     Normalizer,
     RepairMojibake,
@@ -49,6 +50,13 @@ STEP_CASES = [
     (CollapseSeparators(), "故.障|了", "故障了"),
     (CollapseSeparators(), "紧急,故障", "紧急,故障"),
     (CollapseSeparators(), "good - bad", "good - bad"),
+    (CollapseSpacedDigits(), "3 1 5投诉", "315投诉"),
+    (CollapseSpacedDigits(), "去3-1-5曝光", "去315曝光"),
+    (CollapseSpacedDigits(), "1 2 3 1 5", "12315"),
+    (CollapseSpacedDigits(), "3.15元", "3.15元"),
+    (CollapseSpacedDigits(), "2024-1-5", "2024-1-5"),
+    (CollapseSpacedDigits(), "138 1234 5678", "138 1234 5678"),
+    (CollapseSpacedDigits(), "1.5倍", "1.5倍"),
 ]
 
 
@@ -107,6 +115,7 @@ def test_keyword_normalization_matches_message_normalization() -> None:
     assert n.word("ＲＥＦＵＮＤ") == "refund"
 
 
+@settings(deadline=None)  # the first example loads jieba's dictionary (seconds on a busy machine)
 @given(st.text(alphabet=st.sampled_from(list("投诉故障紧急系统无法下单 ,。!?abcXYZ123-_.%\n\t报警器爆炸头")), max_size=30))
 def test_fast_segmentation_equals_jieba_lcut(text: str) -> None:
     from monitor.analysis.segment import segment, tokenizer

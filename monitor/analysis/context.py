@@ -1,0 +1,258 @@
+"""One message as the rules see it, and a verdict for every keyword occurrence in it.
+
+The Aho-Corasick pass reports every occurrence of every keyword; :class:`MessageContext` decides,
+once per message and keyword, what each occurrence is worth (:data:`Status`):
+
+``plain``     a real mention: counts for every rule;
+``negated``   inside a negator's scope (:mod:`monitor.analysis.scope`): counts only for rules or
+              keywords that opt in with ``negated: include``;
+``compound``  only part of a longer listed word (``投诉箱``, ``紧急联系人``): never counts;
+``number``    a digit keyword inside a longer number (``315`` in ``3150mAh`` or ``13315...``);
+``partial``   token mode, and the keyword does not sit on token boundaries (``报警`` in ``报警器``).
+
+Rules then apply their own policy (negation opt-in, ``unless_intent``, rule-level compounds) and
+record why an occurrence was rejected, which ``yuqing rules explain`` shows.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import re2
+
+from monitor.analysis.intent import Intent, intent_of, sentence_at
+from monitor.analysis.keywords import Span
+from monitor.analysis.normalize import CJK_CLASS, Text
+from monitor.analysis.schema import MatchMode
+from monitor.analysis.scope import is_negated
+from monitor.analysis.segment import Tokens
+from monitor.analysis.terms import KeywordTerm, NearTerm, Term
+from monitor.findings import Match, Sentiment
+from monitor.message import Message
+
+Status = Literal["plain", "negated", "compound", "number", "partial"]
+Reason = Literal["negated", "compound", "number", "partial", "question"]
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One keyword occurrence in normalized offsets, with its status before negation.
+
+    Negation is decided lazily (:meth:`MessageContext.negated`): rules that count negated mentions
+    never pay for the scope scan. :meth:`MessageContext.status` gives the full status.
+    """
+
+    word: str
+    start: int
+    end: int
+    status: Status  # "plain" here may still be negated
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How a rule counts occurrences: negated ones too? not in information questions? extra compounds."""
+
+    negated: bool = False
+    unless_question: bool = False
+    compounds: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An occurrence a rule did not count, and why."""
+
+    match: Match
+    reason: Reason
+
+
+_CJK_START = re.compile(f"[{CJK_CLASS}]")
+_CJK_SPACE = re.compile(f"(?<=[{CJK_CLASS}])\\s+(?=[{CJK_CLASS}])")
+
+
+@dataclass
+class MessageContext:
+    """Everything rules look at for one message; derived data is computed on first use."""
+
+    message: Message
+    text: Text
+    tokens: Tokens
+    hits: dict[str, list[Span]]
+    sentiment: Sentiment
+    title_length: int = 0  # analysed text is ``title + "\n" + text`` when the title is set
+    compounds: frozenset[str] = frozenset()  # rule-set compounds (also in the keyword index)
+    _cache: dict[tuple[str, MatchMode], list[Occurrence]] = field(default_factory=dict)
+    _intents: dict[tuple[int, int], Intent] = field(default_factory=dict)
+    _negated: dict[int, bool] = field(default_factory=dict)
+    _compound_spans: list[tuple[str, Span]] | None = None
+    _bounds: frozenset[int] | None = None
+    _gaps: frozenset[int] | None = None
+
+    def _boundaries(self) -> frozenset[int]:
+        if self._bounds is None:
+            self._bounds = self.tokens.boundaries
+        return self._bounds
+
+    @cached_property
+    def _visible_index(self) -> tuple[int, ...]:
+        """For token ``i``: how many non-whitespace tokens precede it."""
+        out: list[int] = []
+        count = 0
+        for word in self.tokens.words:
+            out.append(count)
+            if word.strip():
+                count += 1
+        return tuple(out)
+
+    def _compounds_found(self) -> list[tuple[str, Span]]:
+        if self._compound_spans is None:
+            compounds = self.compounds
+            self._compound_spans = [(w, sp) for w, spans in self.hits.items() if w in compounds for sp in spans]
+        return self._compound_spans
+
+    def negated(self, start: int) -> bool:
+        """Whether a keyword starting at ``start`` is inside a negator's scope (cached)."""
+        answer = self._negated.get(start)
+        if answer is None:
+            answer = self._negated[start] = is_negated(self.tokens, start, self._space_gaps())
+        return answer
+
+    def _space_gaps(self) -> frozenset[int]:
+        """Normalized offsets where whitespace between Chinese characters was collapsed."""
+        if self._gaps is None:
+            t, gaps = self.text, frozenset[int]()
+            if t.starts is not None:
+                ends = {m.end() for m in _CJK_SPACE.finditer(t.original)}
+                if ends:
+                    gaps = frozenset(p for p, s in enumerate(t.starts) if s in ends)
+            self._gaps = gaps
+        return self._gaps
+
+    def status(self, occ: Occurrence) -> Status:
+        """The full status of an occurrence, negation included."""
+        if occ.status == "plain" and self.negated(occ.start):
+            return "negated"
+        return occ.status
+
+    def occurrences(self, word: str, mode: MatchMode) -> list[Occurrence]:
+        """Every occurrence of ``word`` with its status (see the module docstring).
+
+        ``token`` mode: the keyword starts and ends on token boundaries, or - for a Chinese keyword -
+        it ends a longer token (compounds are head-final: ``系统故障`` is a kind of ``故障``, while
+        ``报警器`` is not a kind of ``报警``). ``substring``: anywhere.
+        """
+        key = (word, mode)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = [Occurrence(word, s, e, self._status(word, mode, s, e)) for s, e in self.hits.get(word, ())]
+            self._cache[key] = cached
+        return cached
+
+    def _status(self, word: str, mode: MatchMode, s: int, e: int) -> Status:
+        if mode == "token":
+            b = self._boundaries()
+            if e not in b:
+                return "partial"
+            if s not in b and not (_CJK_START.match(word) is not None and not any(k in b for k in range(s + 1, e))):
+                return "partial"
+        value = self.text.value
+        if (word[0].isdigit() and s > 0 and value[s - 1].isdigit()) or (
+            word[-1].isdigit() and e < len(value) and value[e].isdigit()
+        ):
+            return "number"
+        if self.compounds:
+            spans = self._compounds_found()
+            if spans and self._covered(word, s, e, spans):
+                return "compound"
+        return "plain"
+
+    @staticmethod
+    def _covered(word: str, s: int, e: int, spans: list[tuple[str, Span]]) -> bool:
+        return any(cs <= s and e <= ce and (ce - cs) > (e - s) for w, (cs, ce) in spans if w != word)
+
+    def intent_at(self, pos: int) -> Intent:
+        """Intent of the sentence containing normalized offset ``pos``."""
+        bounds = sentence_at(self.text.value, pos)
+        intent = self._intents.get(bounds)
+        if intent is None:
+            intent = intent_of(self.text.value[bounds[0] : bounds[1]])
+            self._intents[bounds] = intent
+        return intent
+
+    def reject(self, occ: Occurrence, policy: Policy, negated: bool | None = None) -> Reason | None:
+        """Why ``policy`` does not count ``occ`` (``None``: it counts)."""
+        if occ.status != "plain":
+            return occ.status
+        if not (policy.negated if negated is None else negated) and self.negated(occ.start):
+            return "negated"
+        if policy.compounds:
+            spans = [(w, sp) for w in policy.compounds for sp in self.hits.get(w, ())]
+            if self._covered(occ.word, occ.start, occ.end, spans):
+                return "compound"
+        if policy.unless_question and self.intent_at(occ.start) == "question":
+            return "question"
+        return None
+
+    def term(self, term: Term, policy: Policy, rejected: list[Rejection] | None = None) -> list[Match]:
+        """Matches of ``term`` that ``policy`` counts; rejected occurrences go to ``rejected``."""
+        if isinstance(term, KeywordTerm):
+            return [self.match(o.word, o.start, o.end) for o in self._usable(term.word, term, policy, rejected)]
+        lefts = [o for w in term.left for o in self._usable(w, term, policy, rejected)]
+        if not lefts:
+            return []
+        rights = [o for w in term.right for o in self._usable(w, term, policy, rejected)]
+        found: list[Match] = []
+        for lo in lefts:
+            for ro in rights:
+                ls, rs = (lo.start, lo.end), (ro.start, ro.end)
+                if ls != rs and self._gap(ls, rs) <= term.distance:
+                    found.append(self.match(lo.word, *ls))
+                    found.append(self.match(ro.word, *rs))
+        return found
+
+    def _usable(
+        self, word: str, term: KeywordTerm | NearTerm, policy: Policy, rejected: list[Rejection] | None
+    ) -> list[Occurrence]:
+        out: list[Occurrence] = []
+        for occ in self.occurrences(word, term.mode):
+            reason = self.reject(occ, policy, term.negated)
+            if reason is None:
+                out.append(occ)
+            elif rejected is not None:
+                rejected.append(Rejection(self.match(occ.word, occ.start, occ.end), reason))
+        return out
+
+    def _token_at(self, pos: int) -> int:
+        return self._visible_index[bisect.bisect_right(self.tokens.starts, pos) - 1]
+
+    def _gap(self, a: Span, b: Span) -> int:
+        """Number of (non-whitespace) tokens strictly between two spans."""
+        first, second = (a, b) if a[0] <= b[0] else (b, a)
+        if second[0] < first[1]:
+            return 0  # overlapping
+        return max(0, self._token_at(second[0]) - self._token_at(first[1] - 1) - 1)
+
+    def regex(self, pattern: re2._Regexp) -> list[Match]:
+        if pattern.search(self.text.value) is None:  # one call; finditer only on a hit
+            return []
+        return [
+            self.match(f"re:{pattern.pattern}", m.start(), m.end())
+            for m in pattern.finditer(self.text.value)
+            if m.end() > m.start()
+        ]
+
+    def match(self, keyword: str, start: int, end: int) -> Match:
+        """A Match with offsets into the original title or text."""
+        a, b = self.text.span(start, end)
+        where: Literal["text", "title"] = "text"
+        if self.title_length:
+            if a < self.title_length:
+                where = "title"
+                b = min(b, self.title_length)
+            else:
+                a -= self.title_length + 1
+                b -= self.title_length + 1
+        return Match(keyword, a, b, field=where)

@@ -71,6 +71,8 @@ class RulesConfig(_Model):
 class AnalysisConfig(_Model):
     workers: int | None = Field(None, ge=1, le=64)
     """Analysis worker processes; None: one per core; 1: analyse in the daemon's own process."""
+    max_chars: int = Field(20_000, ge=1_000)
+    """Characters of a message segmented and scored in full; keywords are still found beyond."""
 
 
 class SchedulerConfig(_Model):

@@ -22,7 +22,7 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.guard import TargetGuard, guard_senders
 from monitor.alerts.senders.registry import sender_class
-from monitor.analysis.engine import load_analyzer, rules_fingerprint
+from monitor.analysis.engine import MAX_CHARS, load_analyzer, rules_fingerprint
 from monitor.analysis.lint import ime_slips
 from monitor.analysis.schema import SentimentSettings
 from monitor.config import AppConfig, SourceConfig
@@ -110,12 +110,16 @@ class RulesHolder:
     fingerprint: str
     sentiment: SentimentSettings | None = None
     last_error: str | None = None
+    max_chars: int = MAX_CHARS
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def load(cls, paths: list[Path], sentiment: SentimentSettings | None = None) -> RulesHolder:
+    def load(
+        cls, paths: list[Path], sentiment: SentimentSettings | None = None, *, max_chars: int = MAX_CHARS
+    ) -> RulesHolder:
         fingerprint = rules_fingerprint(watched_files(paths, sentiment))
-        holder = cls(paths, load_analyzer(paths, sentiment=sentiment), fingerprint, sentiment)
+        analyzer = load_analyzer(paths, sentiment=sentiment, max_chars=max_chars)
+        holder = cls(paths, analyzer, fingerprint, sentiment, max_chars=max_chars)
         log_ime_slips(paths)
         return holder
 
@@ -134,7 +138,7 @@ class RulesHolder:
         with self._lock:
             self.fingerprint = fingerprint
             try:
-                analyzer = load_analyzer(self.paths, sentiment=self.sentiment)
+                analyzer = load_analyzer(self.paths, sentiment=self.sentiment, max_chars=self.max_chars)
             except ConfigError as exc:
                 self.last_error = str(exc)
                 return exc
@@ -152,7 +156,9 @@ class Runtime:
         workers = config.analysis.workers or default_workers()
         self.pool = AnalysisPool(workers) if workers > 1 else None
         self.rules = RulesHolder.load(
-            config.rules.paths, config.rules.sentiment.settings() if config.rules.sentiment else None
+            config.rules.paths,
+            config.rules.sentiment.settings() if config.rules.sentiment else None,
+            max_chars=config.analysis.max_chars,
         )
         self.connectors: dict[str, Connector[Any]] = {
             s.name: build_connector(s) for s in config.sources if s.enabled

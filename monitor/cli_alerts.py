@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.cli import load_or_exit, open_database
+from monitor.cli import CliError, load_or_exit, open_database, positive_int
 from monitor.errors import ConfigError
 from monitor.findings import Analysis
 from monitor.message import Message
@@ -164,7 +164,10 @@ def cmd_route_test(args: argparse.Namespace) -> int:
         return 2
     subject, text = _subject(args, settings, config)
     routing = settings.routes.match(subject)
-    at = datetime.fromisoformat(args.at).astimezone(UTC) if args.at else datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(args.at).astimezone(UTC) if args.at else datetime.now(UTC)
+    except ValueError:
+        raise CliError(f"时间格式不对 / not a time: {args.at!r} — 例如 e.g. 2026-12-24T09:00+08:00") from None
     steps = timeline(settings, routing, subject.priority, at, subject.kind)
     if args.json:
         json.dump(_record(subject, routing, steps, settings), sys.stdout, ensure_ascii=False, indent=2)
@@ -259,7 +262,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_commands(group)
     test = group.add_parser("route-test", help="dry run of the route tree 路由试运行 (nothing is sent)")
     test.add_argument("text", nargs="?", help="a message text, analysed with the configured rules")
-    test.add_argument("--message-id", type=int, help="a stored message instead of a text")
+    test.add_argument("--message-id", type=positive_int, help="a stored message instead of a text")
     test.add_argument("--priority", choices=["L1", "L2", "L3"], help="force the priority")
     test.add_argument("--tags", help="extra tags, comma separated")
     test.add_argument("--channel", help="the message channel")

@@ -65,6 +65,8 @@ class Daemon:
     def poll(self, source: SourceConfig) -> PollStats | None:
         """Poll one source fully; classify failures (disable, back off) so the daemon runs on."""
         health = self.health.setdefault(source.name, SourceHealth())
+        if self._check_path(source):  # the path is back: poll now, whatever the backoff said
+            health.not_before = 0.0
         if health.disabled or time.monotonic() < health.not_before or self.stop.is_set():
             return None
         runtime = self.runtime
@@ -72,7 +74,6 @@ class Daemon:
         if connector is None:
             return None
         bound = log.bind(source=source.name)
-        self._check_path(source)
         try:
             stats = poll_source(
                 runtime.context,
@@ -107,16 +108,18 @@ class Daemon:
         emit("poll", **stats.summary(), new_tickets=stats.new_ticket_codes[:10])
         return stats
 
-    def _check_path(self, source: SourceConfig) -> None:
+    def _check_path(self, source: SourceConfig) -> bool:
         """A file-based source (files, maildir, mbox, chat export) whose ``path`` is missing is
-        the ``source-path:<source>`` operator problem, told once; fixed when the path is back."""
+        the ``source-path:<source>`` operator problem, told once; fixed when the path is back.
+        True when it was fixed just now."""
         path = getattr(source.settings, "path", None)
         if not isinstance(path, Path):
-            return
+            return False
         key = f"source-path:{source.name}"
         problems = self.runtime.problems
+        fixed = False
         if path.exists():
-            told = problems.fixed(key)
+            told = fixed = problems.fixed(key)
         else:
             told = problems.report(
                 key,
@@ -126,6 +129,7 @@ class Daemon:
             )
         if told:
             self._kick_outbox()
+        return fixed
 
     def _failed(self, source: SourceConfig, health: SourceHealth, exc: Exception) -> None:
         """Back off; a source failing for longer than ``interval_seconds x stuck_alert_intervals``
@@ -152,7 +156,7 @@ class Daemon:
                     f"source-stuck:{source.name}",
                     f"数据源 {source.name} 自 {health.episode} 起连续失败 Source {source.name} failing since "
                     f"{health.episode}",
-                    [error],
+                    [f"{error} ({health.failures} polls)"],
                     hint="检查数据源与网络；恢复后自动关闭 Check the source; closes by itself when a poll works",
                 )
             except Exception as problem:  # the database may be what is down: try on the next failure

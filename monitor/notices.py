@@ -36,9 +36,10 @@ class Person(BaseModel):
     id: str
     name: str
     mention: str = ""
-    ack_url: str | None = None
-    """Links signed for this person (added at delivery): acting on them records the person."""
-    resolve_url: str | None = None
+    # Links signed for this person, added at delivery (never stored: the rows keep the notice as
+    # it was decided); acting on them records the person.
+    ack_url: str | None = Field(default=None, exclude=True)
+    resolve_url: str | None = Field(default=None, exclude=True)
 
 
 class Excerpt(BaseModel):

@@ -33,6 +33,7 @@ from monitor.quarantine import retry_quarantined
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, StoredMessage
 from tests.helpers.builders import message, write_config, write_rules
+from tests.helpers.context import context
 from tests.helpers.poison import ANALYZER, poll_once
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,7 +93,7 @@ def test_a_database_that_is_down_is_retried_and_never_quarantines_input() -> Non
 
     def store(batch: Batch, advance: bool) -> Any:
         calls.append(advance)
-        return process_batch(down, "src", "files", batch, ANALYZER, [], advance_checkpoint=advance)
+        return process_batch(context(down, ANALYZER, []), "src", "files", batch, advance_checkpoint=advance)
 
     batch = Batch(tuple(message(f"m{i}") for i in range(8)), {"pos": 8})
     with pytest.raises(sa_exc.OperationalError) as raised:
@@ -142,9 +143,15 @@ def make_daemon(tmp_path: Path, folder: Path, **source: Any) -> Daemon:
     return daemon
 
 
-def operator_titles(daemon: Daemon) -> list[str]:
+def operator_notices(daemon: Daemon, state: str = "open") -> list[str]:
+    """Title and errors of each operator notice in ``state`` (open / fixed), in order."""
     with daemon.runtime.db.read() as session:
-        return [a.payload["title"] for a in session.scalars(select(Alert).where(Alert.kind == "operator"))]
+        rows = session.scalars(select(Alert).where(Alert.kind == "operator").order_by(Alert.id))
+        return [
+            " | ".join([a.payload["title"], *a.payload.get("errors", [])])
+            for a in rows
+            if a.payload.get("state") == state
+        ]
 
 
 def poll_now(daemon: Daemon) -> Any:
@@ -162,12 +169,13 @@ def test_a_missing_folder_alerts_once_and_is_read_when_it_appears(tmp_path: Path
         assert poll_now(daemon) is None
     failed = [e for e in logs if e["event"] == "poll_failed"]
     assert len(failed) == 2 and "not-mounted does not exist" in failed[0]["error"]
-    (title,) = operator_titles(daemon)
-    assert "drop" in title and "not-mounted does not exist" in title
+    (title,) = operator_notices(daemon)
+    assert "drop" in title and "not-mounted" in title
     write_feed(folder, set(), count=3)
     stats = poll_now(daemon)
     assert stats is not None and stats.new == 3, "the folder is noticed when it appears"
     assert daemon.health["drop"].failures == 0
+    assert len(operator_notices(daemon, "fixed")) == 1, "one fixed notice when the path is back"
 
 
 def test_run_once_exits_1_with_a_clear_line_when_the_folder_is_missing(tmp_path: Path) -> None:
@@ -206,21 +214,22 @@ def test_a_stuck_source_raises_one_operator_alert_per_episode(tmp_path: Path) ->
     daemon.runtime.connectors["drop"] = broken
     with capture_logs() as logs:
         poll_now(daemon)
-        assert operator_titles(daemon) == [], "not stuck yet: interval x 2 has not passed"
+        assert operator_notices(daemon) == [], "not stuck yet: interval x 2 has not passed"
         time.sleep(1.1)
         for _ in range(3):
             poll_now(daemon)
-    (title,) = operator_titles(daemon)
-    assert "drop" in title and "KeyError: 'a bug outside any record'" in title
+    (title,) = operator_notices(daemon)
+    assert "drop" in title and "KeyError: a bug outside any record" in title
     assert "(2 polls)" in title, "raised at the first failure past interval x 2, not before or again"
     assert all(e.get("exc_info") for e in logs if e["event"] == "poll_failed"), "unexpected: traceback kept"
     broken.healed.set()
     assert poll_now(daemon) is not None
+    assert len(operator_notices(daemon, "fixed")) == 1, "recovery closes the problem with one notice"
     broken.healed.clear()
     poll_now(daemon)
     time.sleep(1.1)
     poll_now(daemon)
-    assert len(operator_titles(daemon)) == 2, "a new episode is a new alert"
+    assert len(operator_notices(daemon)) == 2, "a new episode is a new alert"
 
 
 def test_a_message_quarantined_by_the_pipeline_is_retried_under_its_own_id(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def test_a_link_is_signed_for_its_recipient_and_records_the_person(sqlite_db: Da
         srv.stop()
     with sqlite_db.read() as session:
         incident = session.scalars(select(Incident)).one()
-        event = session.scalars(select(StoryEvent).where(StoryEvent.kind == "acknowledged")).one()
+        event = session.scalars(select(StoryEvent).where(StoryEvent.new_value == "acknowledged")).one()
     assert incident.acknowledged_by == "zhang" and event.actor == "zhang"
 
 

@@ -143,7 +143,7 @@ NOTICES: list[tuple[Notice, list[str]]] = [
             excerpt="old rules kept",
             errors=["rules/a.yaml:3 rules[0].priority: bad", "rules/b.yaml:9 keywords: empty"],
         ),
-        ["【运维 Operator】规则文件有错误 Rule files invalid", "rules/a.yaml:3", "rules/b.yaml:9"],
+        ["【运维问题 Operator problem】规则文件有错误 Rule files invalid", "错误 Errors (2)", "rules/a.yaml:3", "rules/b.yaml:9"],
     ),
     (
         Summary(

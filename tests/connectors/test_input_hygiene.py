@@ -27,6 +27,7 @@ from monitor.storage.db import Database
 from monitor.storage.models import StoredMessage
 from tests.connectors.conformance import drain
 from tests.helpers.builders import KeywordStub, message
+from tests.helpers.context import context
 
 BOM = codecs.BOM_UTF8
 
@@ -249,7 +250,7 @@ def test_message_flags_are_stored_with_the_message(sqlite_db: Database) -> None:
     import dataclasses
 
     flagged = dataclasses.replace(message("a"), flags=("time-unparsed", "invalid-bytes-replaced"))
-    process_batch(sqlite_db, "src", "files", Batch((flagged, message("b")), {}), KeywordStub({}), [])
+    process_batch(context(sqlite_db, KeywordStub({}), []), "src", "files", Batch((flagged, message("b")), {}))
     with sqlite_db.read() as session:
         rows = {m.external_id: m.flags for m in session.scalars(select(StoredMessage))}
     assert rows == {"a": "time-unparsed,invalid-bytes-replaced", "b": ""}

@@ -31,6 +31,7 @@ from monitor.storage.db import Database
 from monitor.storage.models import StoredMessage
 from tests.connectors.conformance import ConnectorConformance, drain
 from tests.helpers.builders import KeywordStub
+from tests.helpers.context import context
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 ACCESS_KEY = "rsshub-access-key-3f9c2e"
@@ -515,7 +516,7 @@ def test_weibo_repost_chains_and_quoted_links_share_one_thread(server: FeedServe
     assert by_link["https://weibo.com/1/P1"].thread_key == by_link["https://weibo.com/1/P2"].thread_key
     assert by_link["https://weibo.com/1/P4"].refs == ("https://weibo.com/1/P1",)
     for batch in batches:
-        process_batch(sqlite_db, "feeds", "rss", batch, KeywordStub({}), [])
+        process_batch(context(sqlite_db, KeywordStub({}), []), "feeds", "rss", batch)
     with sqlite_db.read() as session:
         ticket_of = {url: ticket for url, ticket in session.execute(select(StoredMessage.url, StoredMessage.ticket_id))}
     assert ticket_of["https://weibo.com/1/P1"] == ticket_of["https://weibo.com/1/P2"] == ticket_of["https://weibo.com/1/P4"]

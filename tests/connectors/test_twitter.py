@@ -31,6 +31,7 @@ from monitor.storage.models import StoredMessage
 from tests.connectors.conformance import ConnectorConformance, drain
 from tests.connectors.replay import Interaction, ReplayAdapter, load_cassette, replay_session
 from tests.helpers.builders import KeywordStub
+from tests.helpers.context import context
 
 BEARER = "AAAAAAAAAAAAAAAAAAAAAtest-bearer-token-9d8f"
 SEARCH = "/2/tweets/search/recent"
@@ -402,7 +403,7 @@ def test_retweets_and_quotes_thread_onto_the_original_tweet(
     assert new[3].thread_key == new[4].thread_key == f"twitter:{unknown}"
     assert new[5].refs == (f"twitter:{original}",)
     for batch in batches:
-        process_batch(sqlite_db, "x", "twitter", batch, KeywordStub({}), [])
+        process_batch(context(sqlite_db, KeywordStub({}), []), "x", "twitter", batch)
     with sqlite_db.read() as session:
         rows = session.execute(select(StoredMessage.external_id, StoredMessage.ticket_id))
         ticket_of = {external_id: ticket_id for external_id, ticket_id in rows}

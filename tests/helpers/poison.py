@@ -17,6 +17,7 @@ from monitor.pipeline import PollStats, load_checkpoint, poll_source
 from monitor.storage.db import Database
 from monitor.storage.models import QuarantineItem, StoredMessage
 from tests.helpers.builders import KeywordStub
+from tests.helpers.context import context
 
 ANALYZER = KeywordStub({"紧急": ("L1", True), "投诉": ("L2", True)})
 
@@ -31,7 +32,7 @@ class Polled:
 
 def poll_once(db: Database, connector: Connector[Any], *, analyzer: Analyzer = ANALYZER,
               batch_size: int = 500) -> Polled:
-    stats = poll_source(db, connector.name, connector, lambda: analyzer, lambda: [], batch_size=batch_size)
+    stats = poll_source(lambda: context(db, analyzer), connector.name, connector, batch_size=batch_size)
     with db.read() as session:
         stored = int(session.scalar(select(func.count()).select_from(StoredMessage)) or 0)
         rows = [(q.reason, q.raw_ref, bytes(q.raw)) for q in session.scalars(select(QuarantineItem))]

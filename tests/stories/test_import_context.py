@@ -36,6 +36,7 @@ def test_import_honours_incident_settings_and_alert_flag(
         },
     )
     config = load_config(path)
+    Database(config.database_url).upgrade()  # only `db upgrade` and `run` migrate
     store = pipeline_sink(config, "chat", alert=alert)
     posts = tuple(
         Message(

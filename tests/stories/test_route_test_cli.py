@@ -152,5 +152,6 @@ def test_route_test_json_and_a_stored_message(tmp_path: Path) -> None:
     record = json.loads(done.stdout)
     assert record["routes"] == ["root/urgent", "root/complaints"] and record["oncall"] == "pr"
     assert [s["after_seconds"] for s in record["timeline"]] == [0.0, 900.0, 2700.0]
+    assert yuqing("--config", str(path), "db", "upgrade").returncode == 0
     missing = yuqing("--config", str(path), "alerts", "route-test", "--message-id", "99")
     assert missing.returncode == 3 and "no stored message 99" in missing.stderr

@@ -18,6 +18,7 @@ from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import StoredMessage
 from tests.helpers.builders import KeywordStub
+from tests.helpers.context import context
 
 T0 = datetime(2024, 3, 15, 1, 0, tzinfo=UTC)
 
@@ -69,7 +70,7 @@ def connector(path: Path, **settings: Any) -> ChatExportConnector:
 def ticket_groups(db: Database, source: ChatExportConnector, batch_size: int = 500) -> list[list[str]]:
     """Import the folder through the pipeline; the message texts on each ticket."""
     for batch in source.fetch(None, batch_size=batch_size):
-        process_batch(db, "chats", "chat_export", batch, KeywordStub({}), [])
+        process_batch(context(db, KeywordStub({}), []), "chats", "chat_export", batch)
     with db.read() as session:
         rows = session.execute(select(StoredMessage.ticket_id, StoredMessage.text).order_by(StoredMessage.id))
         groups: dict[int, list[str]] = {}

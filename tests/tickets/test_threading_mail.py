@@ -21,6 +21,7 @@ from monitor.targets import TargetConfig
 from monitor.tickets.service import ticket_subject
 from monitor.tickets.thread_settings import TicketsConfig
 from tests.helpers.builders import KeywordStub
+from tests.helpers.context import context
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 ANALYZER = KeywordStub({})
@@ -56,7 +57,7 @@ def ingest(db: Database, batches: Sequence[Sequence[Mail]], window_days: float =
     settings = TicketsConfig(subject_thread_window_days=window_days)
     for mails in batches:
         batch = Batch(tuple(m.message() for m in mails), {})
-        process_batch(db, "inbox", "maildir", batch, ANALYZER, [], tickets=settings)
+        process_batch(context(db, ANALYZER, [], tickets=settings), "inbox", "maildir", batch)
     with db.read() as session:
         rows = session.execute(select(StoredMessage.ref_id, StoredMessage.ticket_id)).all()
     return {str(ref).strip("<>").split("@")[0]: int(ticket) for ref, ticket in rows}
@@ -163,7 +164,7 @@ def test_a_reply_to_yuqing_alert_mail_joins_the_ticket_by_its_code(sqlite_db: Da
     and with no usable headers, lands on that ticket."""
     targets = [TargetConfig(name="file", kind="jsonl", min_priority="L3")]
     root = Mail("root", "我要投诉 订单 12345").message()
-    process_batch(sqlite_db, "inbox", "maildir", Batch((root,), {}), KeywordStub({"正文": ("L2", True)}), targets)
+    process_batch(context(sqlite_db, KeywordStub({"正文": ("L2", True)}), targets), "inbox", "maildir", Batch((root,), {}))
     with sqlite_db.read() as session:
         payload = session.scalars(select(Alert.payload)).one()
         code = session.scalars(select(Ticket.code)).one()
@@ -176,6 +177,6 @@ def test_a_reply_to_yuqing_alert_mail_joins_the_ticket_by_its_code(sqlite_db: Da
         source="inbox",
     )
     assert reply.ticket_code == code
-    process_batch(sqlite_db, "inbox", "maildir", Batch((reply,), {}), ANALYZER, [])
+    process_batch(context(sqlite_db, ANALYZER, []), "inbox", "maildir", Batch((reply,), {}))
     tickets = ingest(sqlite_db, [])
     assert tickets["staff"] == tickets["root"]

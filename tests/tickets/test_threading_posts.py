@@ -16,6 +16,7 @@ from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import StoredMessage
 from tests.helpers.builders import KeywordStub
+from tests.helpers.context import context
 
 NOW = datetime(2024, 6, 10, 8, 0, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ def messages(records: list[dict[str, Any]]) -> Batch:
 
 def tickets(db: Database, *batches: Batch) -> dict[str, int]:
     for batch in batches:
-        process_batch(db, "weibo", "files", batch, KeywordStub({}), [])
+        process_batch(context(db, KeywordStub({}), []), "weibo", "files", batch)
     with db.read() as session:
         rows = session.execute(select(StoredMessage.external_id, StoredMessage.ticket_id))
         return {external_id: ticket_id for external_id, ticket_id in rows}

@@ -136,3 +136,30 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.parametrize(("workers", "pooled"), [(1, None), (2, 2)], ids=["in-process", "two-workers"])
+def test_the_runtime_builds_the_pool_from_analysis_workers(
+    tmp_path: Path, workers: int, pooled: int | None
+) -> None:
+    import json
+
+    from monitor.config import load_config
+    from monitor.runtime import Runtime
+    from tests.helpers.workload import write_config, write_rules
+
+    path = write_config(
+        tmp_path / "yuqing.yaml",
+        source=tmp_path,
+        rules=write_rules(tmp_path / "rules"),
+        database=tmp_path / "y.db",
+    )
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    settings["analysis"] = {"workers": workers}
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    runtime = Runtime(load_config(path))
+    try:
+        pool = runtime.context().pool
+        assert (pool.workers if pool is not None else None) == pooled
+    finally:
+        runtime.close()

@@ -156,7 +156,7 @@ def bench_latency(kind: str, mode: str, seconds: float, rate: int) -> Run:
     rng = random.Random(1)
     texts = ["".join(rng.choice(CHARS) for _ in range(30)) for _ in range(4096)]
     with database(kind) as db, receiver() as r:
-        context = PipelineContext(db, analyzer, stories, utcnow, True, TicketsConfig())
+        context = PipelineContext(db, analyzer, stories, utcnow, True, TicketsConfig(), None)
         original = r.server.RequestHandlerClass.do_POST  # type: ignore[attr-defined]
 
         def stamped(handler: object) -> None:

@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import realwork  # noqa: E402 - bench/ is the script's own folder
+
 from tests.helpers.workload import generate, write_config, write_rules  # noqa: E402 - needs ROOT on the path
 
 SOURCE = "feedback"
@@ -204,12 +206,28 @@ def child_store(data: Path, batch_size: int) -> dict[str, Any]:
     return {"messages": len(rows), "seconds": time.perf_counter() - started}
 
 
+def _real(name: str) -> Callable[[Path, int], dict[str, Any]]:
+    """A real-work child (``bench/realwork.py``): ``mail-*`` reads ``data/maildir``, ``posts-*`` the
+    JSONL files; ``*-pipeline-wN`` runs with ``analysis.workers: N``."""
+    def run(data: Path, batch_size: int) -> dict[str, Any]:
+        corpus, what = name.split("-", 1)
+        source, kind = (data / "maildir", "maildir") if corpus == "mail" else (data / "in", "files")
+        if what.startswith("pipeline-w"):
+            return realwork.pipeline(data, source, kind, batch_size, int(what.removeprefix("pipeline-w")))
+        return realwork.parse(source, kind) if what == "parse" else realwork.segment(source, kind)
+
+    return run
+
+
+REAL = ("mail-segment", "mail-parse", "mail-pipeline-w1", "mail-pipeline-w2")
+REAL_POSTS = ("posts-segment", "posts-pipeline-w1", "posts-pipeline-w2")
 CHILDREN: dict[str, Callable[[Path, int], dict[str, Any]]] = {
     "pipeline": child_pipeline,
     "read": child_read,
     "analyze": child_analyze,
     "store": child_store,
     **{f"pipeline-{kind}": functools.partial(child_pipeline, database=kind) for kind in SERVERS},
+    **{name: _real(name) for name in (*REAL, *REAL_POSTS)},
 }
 
 
@@ -268,6 +286,13 @@ LABELS = {
     "read": "read ceiling: json.loads the same files",
     "analyze": "analysis only (minimal rules)",
     "store": "storage ceiling: Core executemany insert",
+    "mail-segment": "long mail: one jieba.lcut(HMM=False) pass",
+    "mail-parse": "long mail: Maildir read + parse only",
+    "mail-pipeline-w1": "long mail, default rules, workers 1",
+    "mail-pipeline-w2": "long mail, default rules, workers 2",
+    "posts-segment": "posts: one jieba.lcut(HMM=False) pass",
+    "posts-pipeline-w1": "posts, default rules, workers 1",
+    "posts-pipeline-w2": "posts, default rules, workers 2",
 }
 
 
@@ -279,6 +304,33 @@ def profile(data: Path, batch_size: int) -> None:
     profiler.runcall(child_pipeline, data, batch_size)
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def real_work(base: Path, sizes: list[int], posts: int, batch_size: int) -> None:
+    """Issue 16's rows: the default rules on long mail and short posts against same-run ceilings."""
+    print(f"\nreal work - default rules ({ROOT / 'rules'}), batch size {batch_size}, {os.cpu_count()} CPUs,"
+          f" load {os.getloadavg()[0]:.1f}")
+    print("ratio = msg/s / the same corpus' raw jieba.lcut(HMM=False) msg/s; batch s = first / last batch;"
+          " RSS = daemon process (+ workers' peaks)\n")
+    header = (f"{'messages':>9}  {'measurement':<42} {'msg/s':>8} {'seconds':>8} {'ratio':>6}"
+              f" {'batch s first/last':>18} {'RSS MB':>14}")
+    print(header + "\n" + "-" * len(header), flush=True)
+    runs = [(size, REAL, "mail") for size in sizes] + ([(posts, REAL_POSTS, "posts")] if posts else [])
+    for size, kinds, corpus in runs:
+        data = base / f"{corpus}{size}"
+        if corpus == "mail":
+            (data / "maildir").parent.mkdir(parents=True, exist_ok=True)
+            (data / "maildir").symlink_to(realwork.mailbox(base, size))
+        else:
+            generate(data / "in", messages=size, threads=max(200, size // 10), files=max(1, size // 5000), seed=size)
+        results = {kind: measure(kind, data, batch_size) for kind in kinds}
+        ceiling = results[f"{corpus}-segment"]["rate"]
+        for kind in kinds:
+            r = results[kind]
+            batches = f"{r['first_batch']:.2f} / {r['last_batch']:.2f}" if "first_batch" in r else ""
+            rss = f"{r['rss_mb']:.0f}" + (f" (+{r['workers_kb'] / 1024:.0f})" if r.get("workers_kb") else "")
+            print(f"{size:>9,}  {LABELS[kind]:<42} {r['rate']:>8,.0f} {r['seconds']:>8.2f}"
+                  f" {r['rate'] / ceiling:>5.2f}x {batches:>18} {rss:>14}", flush=True)
 
 
 def main() -> int:
@@ -302,6 +354,10 @@ def main() -> int:
         default=[10_000],
         help="sizes at which the PostgreSQL/MariaDB rows are measured (they are slower)",
     )
+    parser.add_argument("--mail-sizes", type=int, nargs="*", default=[2_000, 10_000],
+                        help="long-mail Maildirs for the default-rules rows (none: skip)")
+    parser.add_argument("--posts", type=int, default=10_000, help="short posts for the default-rules rows (0: skip)")
+    parser.add_argument("--only-real", action="store_true", help="only the default-rules rows")
     parser.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -312,6 +368,11 @@ def main() -> int:
         args.out.write_text(json.dumps(result))
         return 0
     rows: list[tuple[int, str, dict[str, Any], float]] = []
+    if args.mail_sizes or args.posts:
+        with tempfile.TemporaryDirectory(prefix="yuqing-bench-real-") as tmp:
+            real_work(Path(tmp), args.mail_sizes, args.posts, args.batch_size)
+    if args.only_real:
+        return 0
     with tempfile.TemporaryDirectory(prefix="yuqing-bench-") as tmp:
         for size in args.sizes:
             data = prepare(Path(tmp), size)

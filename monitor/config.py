@@ -69,6 +69,13 @@ class RulesConfig(_Model):
     sentiment: SentimentConfig | None = None  # None: the shipped default (or a rule set's own setting)
 
 
+class AnalysisConfig(_Model):
+    workers: int | None = Field(None, ge=1, le=64)
+    """Analysis worker processes; None: one per core; 1: analyse in the daemon's own process."""
+    max_chars: int = Field(20_000, ge=1_000)
+    """Characters of a message segmented and scored in full; keywords are still found beyond."""
+
+
 class SchedulerConfig(_Model):
     jitter_seconds: float = Field(1.0, ge=0)
     misfire_grace_seconds: int = Field(60, ge=1)
@@ -97,8 +104,6 @@ class SourceConfig(_Model):
     stuck_alert_intervals: int = Field(5, ge=1)
     """A source failing for longer than ``interval_seconds`` x this raises one operator alert."""
     settings: Any = None  # the connector's Config instance (validated separately)
-
-
 
 
 class AckServerConfig(_Model):
@@ -135,6 +140,7 @@ class AppConfig(_Model):
     database: DatabaseConfig = DatabaseConfig()
     logging: LoggingConfig = LoggingConfig()
     rules: RulesConfig = RulesConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     alerts: AlertsConfig = AlertsConfig()

@@ -26,9 +26,16 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Connector
 from monitor.findings import Analysis, Analyzer
+from monitor.ingest.analyse import AnalysisPool, analyse_batch
 from monitor.ingest.bisect import process_resilient
-from monitor.ingest.store import get_or_create_source, save_checkpoint, store_messages, store_quarantined
-from monitor.message import Batch, Checkpoint
+from monitor.ingest.store import (
+    get_or_create_source,
+    known_ids,
+    save_checkpoint,
+    store_messages,
+    store_quarantined,
+)
+from monitor.message import Batch, Checkpoint, Message
 from monitor.storage.db import Database
 from monitor.storage.models import Source
 from monitor.stored import NewMessage
@@ -54,6 +61,8 @@ class PipelineContext:
     """False for history imports (``yuqing import`` without ``--alert``): no story, no notice."""
     tickets: TicketsConfig
     """How messages find their ticket (subject window; ``docs/threading.md``)."""
+    pool: AnalysisPool | None
+    """Analysis worker processes (``analysis.workers`` > 1), owned by the runtime; None: in-process."""
 
 
 @dataclass
@@ -137,11 +146,12 @@ def process_batch(
     page until approved; an L1/L2 one sends a review notice); noise (bounces, auto-replies, list
     mail) is stored only.
     """
-    analysed: list[tuple[Any, Analysis]] = [(m, context.analyzer(m)) for m in batch.messages]
+    analysed, known = analyse_unknown(context, source_name, batch.messages)
     now = context.clock()
     with context.db.transaction() as session:
         source = get_or_create_source(session, source_name, source_kind)
         stored, duplicates = store_messages(session, source, analysed)
+        duplicates += known
         quarantined = store_quarantined(session, source, batch.quarantined)
         flowing, reviews = hold_for_review(session, context.stories, stored, notify=context.alerting)
         # machine mail (bounces, auto-replies, list traffic) is stored but never ticketed or paged
@@ -155,6 +165,37 @@ def process_batch(
     return stats
 
 
+def analyse_unknown(
+    context: PipelineContext, source_name: str, messages: Sequence[Message]
+) -> tuple[list[tuple[Message, Analysis]], int]:
+    """Analyse only messages not stored yet (and each external id once); return them and how many
+    were skipped. Storage deduplicates again inside the batch transaction, so a message stored
+    meanwhile by someone else is still stored once."""
+    if not messages:
+        return [], 0
+    with context.db.read() as session:
+        known = known_ids(session, source_name, [m.external_id for m in messages])
+    fresh: dict[str, Message] = {}
+    for message in messages:
+        if message.external_id not in known:
+            fresh.setdefault(message.external_id, message)
+    todo = list(fresh.values())
+    analyses = analyse_batch(context.analyzer, context.pool, todo)
+    return list(zip(todo, analyses, strict=True)), len(messages) - len(todo)
+
+
+def known_lookup(
+    context: Callable[[], PipelineContext], source_name: str
+) -> Callable[[list[str]], list[str]]:
+    """For connectors that can skip stored mail on a resync (IMAP ``use_known_ids``)."""
+
+    def lookup(external_ids: list[str]) -> list[str]:
+        with context().db.read() as session:
+            return sorted(known_ids(session, source_name, external_ids))
+
+    return lookup
+
+
 def decide_review(context: PipelineContext, message_id: int, *, approve: bool) -> str:
     """Approve (the same flow as a new message: ticket, incident, story) or reject one message."""
     with context.db.transaction() as session:
@@ -166,7 +207,9 @@ def decide_review(context: PipelineContext, message_id: int, *, approve: bool) -
         return "approved"
 
 
-def _store(context: PipelineContext, source_name: str, source_kind: str, batch: Batch, advance: bool) -> PollStats:
+def _store(
+    context: PipelineContext, source_name: str, source_kind: str, batch: Batch, advance: bool
+) -> PollStats:
     return process_batch(context, source_name, source_kind, batch, advance_checkpoint=advance)
 
 
@@ -187,6 +230,9 @@ def poll_source(
     started = time.monotonic()
     total = PollStats()
     checkpoint = load_checkpoint(context().db, source_name)
+    use_known = getattr(connector, "use_known_ids", None)
+    if callable(use_known):  # a resync fetches headers first and skips the bodies of stored mail
+        use_known(known_lookup(context, source_name))
     batches = connector.fetch(checkpoint, batch_size=batch_size, stop=stop)
     try:
         for batch in batches:

@@ -22,12 +22,13 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.base import Sender
 from monitor.alerts.senders.guard import TargetGuard, guard_senders
 from monitor.alerts.senders.registry import sender_class
-from monitor.analysis.engine import load_analyzer, rules_fingerprint
+from monitor.analysis.engine import MAX_CHARS, load_analyzer, rules_fingerprint
 from monitor.analysis.lint import ime_slips
 from monitor.analysis.schema import SentimentSettings
 from monitor.config import AppConfig, SourceConfig
 from monitor.errors import ConfigError
 from monitor.findings import Analyzer
+from monitor.ingest.analyse import AnalysisPool, default_workers
 from monitor.pipeline import PipelineContext
 from monitor.storage.db import Database
 from monitor.storage.models import utcnow
@@ -78,9 +79,12 @@ def build_context(
     stories: StoriesSettings | None = None,
     alerting: bool = True,
     clock: Callable[[], datetime] = utcnow,
+    pool: AnalysisPool | None = None,
 ) -> PipelineContext:
     """The one way to make a :class:`PipelineContext`: everything from the configuration."""
-    return PipelineContext(db, analyzer, stories or build_stories(config), clock, alerting, config.tickets)
+    return PipelineContext(
+        db, analyzer, stories or build_stories(config), clock, alerting, config.tickets, pool
+    )
 
 
 def watched_files(paths: list[Path], sentiment: SentimentSettings | None) -> list[Path]:
@@ -106,12 +110,16 @@ class RulesHolder:
     fingerprint: str
     sentiment: SentimentSettings | None = None
     last_error: str | None = None
+    max_chars: int = MAX_CHARS
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def load(cls, paths: list[Path], sentiment: SentimentSettings | None = None) -> RulesHolder:
+    def load(
+        cls, paths: list[Path], sentiment: SentimentSettings | None = None, *, max_chars: int = MAX_CHARS
+    ) -> RulesHolder:
         fingerprint = rules_fingerprint(watched_files(paths, sentiment))
-        holder = cls(paths, load_analyzer(paths, sentiment=sentiment), fingerprint, sentiment)
+        analyzer = load_analyzer(paths, sentiment=sentiment, max_chars=max_chars)
+        holder = cls(paths, analyzer, fingerprint, sentiment, max_chars=max_chars)
         log_ime_slips(paths)
         return holder
 
@@ -130,7 +138,7 @@ class RulesHolder:
         with self._lock:
             self.fingerprint = fingerprint
             try:
-                analyzer = load_analyzer(self.paths, sentiment=self.sentiment)
+                analyzer = load_analyzer(self.paths, sentiment=self.sentiment, max_chars=self.max_chars)
             except ConfigError as exc:
                 self.last_error = str(exc)
                 return exc
@@ -145,8 +153,12 @@ class Runtime:
     def __init__(self, config: AppConfig, *, db: Database | None = None) -> None:
         self.config = config
         self.db = db or Database(config.database_url)
+        workers = config.analysis.workers or default_workers()
+        self.pool = AnalysisPool(workers) if workers > 1 else None
         self.rules = RulesHolder.load(
-            config.rules.paths, config.rules.sentiment.settings() if config.rules.sentiment else None
+            config.rules.paths,
+            config.rules.sentiment.settings() if config.rules.sentiment else None,
+            max_chars=config.analysis.max_chars,
         )
         self.connectors: dict[str, Connector[Any]] = {
             s.name: build_connector(s) for s in config.sources if s.enabled
@@ -157,12 +169,17 @@ class Runtime:
         self.problems = OperatorProblems(self.db, self.targets, lambda: self.stories.routes)
         self.links = link_signer(config) if config.alerts.ack.enabled else None
         self.outbox = Outbox(
-            self.db, self.senders, config.alerts, instance=config.instance, links=self.links, reaches=self._reaches
+            self.db,
+            self.senders,
+            config.alerts,
+            instance=config.instance,
+            links=self.links,
+            reaches=self._reaches,
         )
 
     def context(self) -> PipelineContext:
         """The pipeline context for the next batch (the current rules)."""
-        return build_context(self.config, self.db, self.rules.current(), stories=self.stories)
+        return build_context(self.config, self.db, self.rules.current(), stories=self.stories, pool=self.pool)
 
     def targets(self) -> list[TargetConfig]:
         return [t for t in self.config.alerts.targets if t.enabled]
@@ -196,6 +213,8 @@ class Runtime:
         enqueue_operator_alert(self.db, dedupe_key, text, self.targets(), routes=self.stories.routes)
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         for connector in self.connectors.values():
             connector.close()
         for sender in self.senders.values():

@@ -23,7 +23,7 @@ from monitor.analysis.normalize import Normalizer, Text
 from monitor.analysis.rules import Rule, candidates
 from monitor.analysis.ruleset import LintIssue, RuleSet, compile_rule_set, rule_files
 from monitor.analysis.schema import SentimentSettings
-from monitor.analysis.segment import Segmenter, Tokens
+from monitor.analysis.segment import Segmenter, Tokens, segment_limited
 from monitor.analysis.sentiment import SentimentStage, build_sentiment
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.findings import Analysis, Finding
@@ -45,6 +45,12 @@ def rules_fingerprint(rule_paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
+MAX_CHARS = 20_000
+"""Characters of (normalized title + body) segmented and scored in full (``analysis.max_chars``);
+beyond them only windows round keyword occurrences are segmented. Mail arrives without quoted
+history, signature and HTML leftovers (``connectors/mail``), so this bounds the pathological ones."""
+
+
 @dataclass(frozen=True, slots=True)
 class Trace:
     """What the engine saw and decided for one message (the ``analyze`` command prints this)."""
@@ -63,8 +69,10 @@ class Engine:
         *,
         normalizer: Normalizer | None = None,
         sentiment: SentimentStage | None = None,
+        max_chars: int = MAX_CHARS,
     ) -> None:
         self.rule_set = rule_set
+        self.max_chars = max_chars
         self.normalizer = normalizer or Normalizer()
         self.sentiment = sentiment or build_sentiment(rule_set.sentiment, rule_set.sentiment_base)
         # ASCII keywords are already whole tokens (jieba keeps letter/digit runs together); adding
@@ -93,9 +101,15 @@ class Engine:
         title = message.title.strip()
         combined = f"{message.title}\n{message.text}" if title else message.text
         text = self.normalizer(combined)
-        tokens = self.segmenter(text.value)
-        sentiment = self.sentiment(text.value, tokens.words)
         hits = self._index.find(text.value)
+        if len(text.value) > self.max_chars:  # segment the head, and windows round later keywords
+            spans = (span for found in hits.values() for span in found)
+            tokens = segment_limited(self.segmenter, text.value, self.max_chars, spans)
+            head = self.segmenter(text.value[: self.max_chars])
+            sentiment = self.sentiment(text.value[: self.max_chars], head.words)
+        else:
+            tokens = self.segmenter(text.value)
+            sentiment = self.sentiment(text.value, tokens.words)
         return MessageContext(
             message,
             text,
@@ -120,7 +134,9 @@ class Engine:
         return self.inspect(message).analysis
 
 
-def load_engine(rule_paths: Sequence[Path], *, sentiment: SentimentSettings | None = None) -> Engine:
+def load_engine(
+    rule_paths: Sequence[Path], *, sentiment: SentimentSettings | None = None, max_chars: int = MAX_CHARS
+) -> Engine:
     """Compile and validate the whole rule set; raise ConfigError listing every error.
 
     ``sentiment`` (from the daemon's configuration) overrides a ``sentiment:`` block in the rules;
@@ -143,9 +159,11 @@ def load_engine(rule_paths: Sequence[Path], *, sentiment: SentimentSettings | No
             raise ConfigError(
                 [ConfigIssue(str(rule_set.sentiment_base), None, "sentiment", str(exc))]
             ) from exc
-    return Engine(rule_set, normalizer=normalizer, sentiment=stage)
+    return Engine(rule_set, normalizer=normalizer, sentiment=stage, max_chars=max_chars)
 
 
-def load_analyzer(rule_paths: Sequence[Path], *, sentiment: SentimentSettings | None = None) -> Engine:
+def load_analyzer(
+    rule_paths: Sequence[Path], *, sentiment: SentimentSettings | None = None, max_chars: int = MAX_CHARS
+) -> Engine:
     """The daemon's entry point: a validated :class:`Engine` (an Analyzer), or ConfigError."""
-    return load_engine(rule_paths, sentiment=sentiment)
+    return load_engine(rule_paths, sentiment=sentiment, max_chars=max_chars)

@@ -134,3 +134,35 @@ def segment(text: str) -> Tokens:
     if _default is None:
         _default = Segmenter()
     return _default(text)
+
+
+WINDOW = 24  # characters of context segmented around a keyword found past the analysis limit
+
+
+def segment_limited(segment: Segmenter, text: str, limit: int, spans: Iterable[tuple[int, int]]) -> Tokens:
+    """Tokens of a very long text: the first ``limit`` characters are segmented, and beyond them
+    only a window of ``WINDOW`` characters around each keyword occurrence in ``spans`` (the
+    Aho-Corasick pass still sees the whole text). Each stretch not segmented is one opaque token,
+    so offsets stay exact and boundaries inside a window are the segmenter's own."""
+    if len(text) <= limit:
+        return segment(text)
+    covered: list[tuple[int, int]] = [(0, limit)]
+    for start, end in sorted(s for s in spans if s[1] > limit):
+        a, b = max(limit, start - WINDOW), min(len(text), end + WINDOW)
+        if a <= covered[-1][1]:
+            covered[-1] = (covered[-1][0], max(covered[-1][1], b))
+        else:
+            covered.append((a, b))
+    words: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for a, b in [*covered, (len(text), len(text))]:
+        if a > pos:  # the stretch nobody segmented
+            words.append(text[pos:a])
+            starts.append(pos)
+        if b > a:
+            part = segment(text[a:b])
+            words.extend(part.words)
+            starts.extend(a + s for s in part.starts)
+        pos = max(pos, b)
+    return Tokens(tuple(words), tuple(starts))

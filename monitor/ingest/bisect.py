@@ -59,8 +59,14 @@ def process_resilient(process: Process[S], batch: Batch, *, source: str) -> tupl
         except Exception as exc:
             if is_infrastructure(exc):
                 raise
-            log.error("batch_failed", source=source, attempt=attempt, messages=len(batch.messages),
-                      error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            log.error(
+                "batch_failed",
+                source=source,
+                attempt=attempt,
+                messages=len(batch.messages),
+                error=f"{type(exc).__name__}: {exc}",
+                exc_info=exc,
+            )
     stats: list[S] = []
     poison: list[Quarantined] = []
     _bisect(process, list(batch.messages), batch.checkpoint, stats, poison)
@@ -68,13 +74,21 @@ def process_resilient(process: Process[S], batch: Batch, *, source: str) -> tupl
     good = tuple(m for m in batch.messages if _ref(m) not in bad_refs)
     final = Batch((), batch.checkpoint, batch.quarantined + tuple(poison))
     stats.append(process(final, True))
-    log.warning("batch_bisected", source=source, messages=len(batch.messages), quarantined=len(poison),
-                raw_refs=sorted(bad_refs)[:10])
+    log.warning(
+        "batch_bisected",
+        source=source,
+        messages=len(batch.messages),
+        quarantined=len(poison),
+        raw_refs=sorted(bad_refs)[:10],
+    )
     return stats, Batch(good, batch.checkpoint, final.quarantined)
 
 
 def _bisect(
-    process: Process[S], messages: Sequence[Message], checkpoint: Checkpoint, stats: list[S],
+    process: Process[S],
+    messages: Sequence[Message],
+    checkpoint: Checkpoint,
+    stats: list[S],
     poison: list[Quarantined],
 ) -> None:
     if not messages:

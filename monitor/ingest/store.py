@@ -18,8 +18,6 @@ QUARANTINE_RAW_CAP = 1024 * 1024  # raw bytes kept per quarantine row; the full 
 _CHUNK = 500
 
 
-
-
 def get_or_create_source(session: Session, name: str, kind: str) -> Source:
     source = session.scalar(select(Source).where(Source.name == name))
     if source is None:
@@ -27,6 +25,17 @@ def get_or_create_source(session: Session, name: str, kind: str) -> Source:
         session.add(source)
         session.flush()
     return source
+
+
+def known_ids(session: Session, source_name: str, external_ids: Sequence[str]) -> set[str]:
+    """The ids of ``external_ids`` already stored for the source (none if the source is new).
+
+    Looked up before analysis: a replayed or resynced message costs this query, not an analysis.
+    """
+    source_id = session.scalar(select(Source.id).where(Source.name == source_name))
+    if source_id is None or not external_ids:
+        return set()
+    return _existing_ids(session, source_id, list(dict.fromkeys(external_ids)))
 
 
 def _existing_ids(session: Session, source_id: int, external_ids: Sequence[str]) -> set[str]:

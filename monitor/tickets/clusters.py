@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 from monitor.tickets.fingerprint import Fingerprint, sketch_similarity
 
+# Candidates per LSH bucket: a post is compared with at most this many clusters per band key (the
+# newest), so its cost does not grow with the number of stored clusters even when a bucket is hot
+# (template mail, a boilerplate greeting). A true near-duplicate shares most of its keys anyway.
+BUCKET = 8
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterRef:
@@ -21,7 +26,8 @@ class ClusterRef:
 
 
 class ClusterIndex:
-    """Clusters keyed by their smallest hashes; a post joins the most similar candidate."""
+    """Clusters keyed by their LSH band keys; a post joins the most similar candidate among at
+    most ``BUCKET`` newest clusters per key."""
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
@@ -40,7 +46,10 @@ class ClusterIndex:
         self.clusters.append(ref)
         self._sets.append(frozenset(fp.sketch))
         for key in fp.keys:
-            self._by_key.setdefault(key, []).append(ref.index)
+            bucket = self._by_key.setdefault(key, [])
+            bucket.append(ref.index)
+            if len(bucket) > BUCKET:
+                del bucket[0]  # the oldest cluster of a hot bucket stops being a candidate
         return ref
 
     def find(self, fp: Fingerprint) -> ClusterRef | None:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -69,14 +71,20 @@ def features(text: str) -> set[str]:
     return set(out[:MAX_FEATURES])
 
 
-@lru_cache(maxsize=500_000)
+# Per-feature hash caches: CJK bigrams are Zipf-distributed, so 8k entries catch the common ones while
+# memory stays bounded (500k entries of a long-mail vocabulary cost ~200 MB and grew with the mailbox;
+# 64k still cost ~48 MB).
+_FEATURE_CACHE = 1 << 13
+
+
+@lru_cache(maxsize=_FEATURE_CACHE)
 def _hash(feature: str) -> int:
     """A stable 63-bit hash (fits a signed BIGINT; the same in every process, unlike ``hash``)."""
     digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little") & _MASK63
 
 
-@lru_cache(maxsize=500_000)
+@lru_cache(maxsize=_FEATURE_CACHE)
 def _band_row(feature: str) -> tuple[int, ...]:
     """The feature under BANDS*ROWS independent hash functions (for the LSH keys)."""
     digest = hashlib.blake2b(
@@ -130,10 +138,26 @@ def sketch_of(feats: set[str]) -> Fingerprint:
     return Fingerprint(tuple(sorted(map(_hash, feats))[:SKETCH]), keys)
 
 
-@lru_cache(maxsize=16_384)
+_RECENT = 4_096  # fingerprints remembered, by a 16-byte digest of the text (never the text itself)
+_recent: OrderedDict[bytes, Fingerprint] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
 def fingerprint(text: str) -> Fingerprint:
-    """The post's fingerprint (cached: reposts and copy-paste complaints repeat the same text)."""
-    return sketch_of(features(text))
+    """The post's fingerprint. Reposts and copy-paste complaints repeat the same text, so recent
+    fingerprints are kept - keyed by a digest, so memory does not grow with the texts' length."""
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    with _recent_lock:
+        found = _recent.get(key)
+        if found is not None:
+            _recent.move_to_end(key)
+            return found
+    made = sketch_of(features(text))
+    with _recent_lock:
+        _recent[key] = made
+        if len(_recent) > _RECENT:
+            _recent.popitem(last=False)
+    return made
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

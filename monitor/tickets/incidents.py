@@ -26,7 +26,7 @@ from monitor.findings import Priority, most_urgent
 from monitor.message import Message
 from monitor.storage.models import Cluster, Incident, IncidentEvent, Lock, Source, StoredMessage
 from monitor.stored import NewMessage
-from monitor.tickets.clusters import ClusterIndex
+from monitor.tickets.clusters import BUCKET, ClusterIndex
 from monitor.tickets.fingerprint import Fingerprint, fingerprint
 from monitor.tickets.incident_settings import IncidentsConfig
 from monitor.tickets.spikes import SpikeQuery, SpikeResult, spike_levels
@@ -82,22 +82,27 @@ def heat_level(config: IncidentsConfig, heat: float) -> Priority | None:
 
 
 def _candidates(session: Session, keys: set[int], cutoff: datetime) -> list[Cluster]:
-    found: dict[int, Cluster] = {}
+    """Live clusters sharing a band key with the batch: at most ``BUCKET`` newest per key, so the
+    rows loaded per message stay bounded however many clusters are stored."""
+    newest: dict[int, list[int]] = {}
     ordered = sorted(keys)
+    c = Cluster
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
         # The key indexes are selective, last_seen is not (most clusters are recent): filtering
         # it in SQL let PostgreSQL plan on ix_clusters_last_seen and scan every recent cluster.
-        query = select(Cluster).where(
-            or_(
-                Cluster.key0.in_(chunk),
-                Cluster.key1.in_(chunk),
-                Cluster.key2.in_(chunk),
-                Cluster.key3.in_(chunk),
-            ),
+        query = select(c.id, c.key0, c.key1, c.key2, c.key3, c.last_seen).where(
+            or_(c.key0.in_(chunk), c.key1.in_(chunk), c.key2.in_(chunk), c.key3.in_(chunk))
         )
-        found.update({c.id: c for c in session.scalars(query) if c.last_seen >= cutoff})
-    return [found[i] for i in sorted(found)]
+        for row in session.execute(query):
+            if row.last_seen >= cutoff:
+                for key in {row.key0, row.key1, row.key2, row.key3} & keys:
+                    newest.setdefault(key, []).append(row.id)
+    wanted = sorted({i for found in newest.values() for i in sorted(found)[-BUCKET:]})
+    loaded: list[Cluster] = []
+    for start in range(0, len(wanted), _CHUNK):
+        loaded.extend(session.scalars(select(Cluster).where(Cluster.id.in_(wanted[start : start + _CHUNK]))))
+    return sorted(loaded, key=lambda cluster: cluster.id)
 
 
 def _new_cluster(fp: Fingerprint, item: NewMessage) -> Cluster:

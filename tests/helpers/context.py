@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.findings import Analyzer
+from monitor.ingest.analyse import AnalysisPool
 from monitor.pipeline import PipelineContext
 from monitor.storage.db import Database
 from monitor.storage.models import utcnow
@@ -45,8 +46,9 @@ def context(
     now: datetime | None = None,
     alerting: bool = True,
     tickets: TicketsConfig | None = None,
+    pool: AnalysisPool | None = None,
 ) -> PipelineContext:
     """``now`` freezes the clock; ``clock`` injects one."""
     built = stories or settings(targets, incidents=incidents, route=route, oncall=oncall)
     tick = clock or ((lambda: now) if now is not None else utcnow)
-    return PipelineContext(db, analyzer, built, tick, alerting, tickets or TicketsConfig())
+    return PipelineContext(db, analyzer, built, tick, alerting, tickets or TicketsConfig(), pool)

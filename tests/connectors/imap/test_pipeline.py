@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sqlalchemy import func, select
@@ -41,3 +42,33 @@ def test_poll_source_stores_once_then_flags_after_commit(
     assert _poll(sqlite_db, connector) == 0
     with sqlite_db.read() as session:
         assert session.scalar(select(func.count()).select_from(StoredMessage)) == 11
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def __call__(self, message: object) -> Analysis:
+        self.seen += 1
+        return NOTHING
+
+
+def test_a_resync_of_two_thousand_mails_analyses_only_the_thirty_new_ones_within_five_seconds(
+    own_dovecot: Dovecot, sqlite_db: Database, make_connector: Callable[..., ImapConnector]
+) -> None:
+    own_dovecot.create_folder("big")
+    own_dovecot.deliver("big", (make_mail(i) for i in range(2_000)))
+    connector = make_connector(own_dovecot, ("big",))
+    counting = Counting()
+    ctx = context(sqlite_db, counting)
+    assert poll_source(lambda: ctx, "imap", connector, batch_size=500).new == 2_000
+    own_dovecot.deliver("big", (make_mail(i) for i in range(2_000, 2_030)))
+    own_dovecot.reset_uidvalidity("big")  # a restored backup: every mail renumbered, 30 new
+    counting.seen = 0
+    started = time.monotonic()
+    stats = poll_source(lambda: ctx, "imap", connector, batch_size=500)
+    elapsed = time.monotonic() - started
+    assert (stats.new, counting.seen) == (30, 30)  # the 2,000 known mails cost a header lookup only
+    assert elapsed < 5.0, f"the resync took {elapsed:.1f} s"
+    with sqlite_db.read() as session:
+        assert session.scalar(select(func.count()).select_from(StoredMessage)) == 2_030

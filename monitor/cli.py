@@ -141,7 +141,7 @@ def _accept_config_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 # Modules that contribute subcommands through ``register(subparsers)``.
-COMMAND_MODULES = ("monitor.analysis.cli", "monitor.importer", "monitor.cli_incidents", "monitor.cli_alerts")
+COMMAND_MODULES = ("monitor.analysis.cli", "monitor.importer", "monitor.cli_incidents", "monitor.cli_alerts", "monitor.cli_reports")
 
 
 def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

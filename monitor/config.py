@@ -20,6 +20,7 @@ from connectors.registry import connector_class
 from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.plugin import ConfigPath
+from monitor.reports.settings import BackupsConfig, ReportsConfig
 from monitor.targets import NAME_PATTERN, TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig
 from monitor.tickets.thread_settings import TicketsConfig
@@ -123,6 +124,8 @@ class AppConfig(_Model):
     alerts: AlertsConfig = AlertsConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     tickets: TicketsConfig = TicketsConfig()
+    reports: ReportsConfig = ReportsConfig()
+    backups: BackupsConfig = BackupsConfig()
     source_file: str = ""
 
     @model_validator(mode="after")

@@ -70,7 +70,10 @@ class Source(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("source_id", "thread_key", name="uq_ticket_thread"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "thread_key", name="uq_ticket_thread"),
+        Index("ix_tickets_created", "created_at"),  # reports (migration 0010)
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
@@ -158,7 +161,10 @@ class TicketEvent(Base):
     """Audit trail: one row per change of a ticket."""
 
     __tablename__ = "ticket_events"
-    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id"),)
+    __table_args__ = (
+        Index("ix_ticket_events_ticket", "ticket_id"),
+        Index("ix_ticket_events_kind", "ticket_id", "kind", "at"),  # reports (migration 0010)
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
@@ -347,3 +353,17 @@ class OperatorProblem(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReportRun(Base):
+    """A periodic report that was mailed (migration 0010): the scheduled job sends a period once."""
+
+    __tablename__ = "report_runs"
+    __table_args__ = (UniqueConstraint("kind", "period", name="uq_report_runs_kind_period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))  # monthly
+    period: Mapped[str] = mapped_column(String(16))  # 2026-10
+    status: Mapped[str] = mapped_column(String(16))  # sending/sent/failed
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

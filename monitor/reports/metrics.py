@@ -1,0 +1,184 @@
+"""A month of metrics, aggregated in the database from the tickets table and the ticket event log.
+
+Per ticket created in the month (and in the month before, for month-on-month change) one fact row
+is built in a temporary table by a single grouped pass over ``ticket_events``:
+
+* first response = the first ``responded`` event, or — for tickets from before that event existed —
+  the first ``status`` event leaving ``received``; minus the ticket's ``created_at``;
+* resolution time = the first ``status`` event to ``resolved`` minus ``created_at``;
+* reopened = a ``status`` event from resolved/closed back to an open state.
+
+Every figure after that is a grouped query over the fact table (percentiles: PostgreSQL's
+``percentile_cont``; SQLite and MariaDB: the two ordered rows around the rank, interpolated the
+same way). Nothing loops over tickets in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from monitor.reports.dialect import Dialect
+from monitor.reports.period import Month
+from monitor.reports.records import DIMENSIONS, Bucket, Durations, GroupStats, hours, rate
+from monitor.storage.models import UTCDateTime
+
+FACTS = "report_facts"
+CLOSED_STATES = "('resolved', 'closed')"
+
+
+def _params(sql: str) -> Any:
+    clause = text(sql)
+    for name in ("start", "end", "prev"):
+        if f":{name}" in sql:
+            clause = clause.bindparams(bindparam(name, type_=UTCDateTime))
+    return clause
+
+
+def build_facts(conn: Connection, dialect: Dialect, month: Month) -> None:
+    """(Re)create the fact table for ``month`` and the month before it (``cur`` = 1 for ``month``)."""
+    responded = "MIN(CASE WHEN e.kind = 'responded' THEN e.at END)"
+    left_received = "MIN(CASE WHEN e.kind = 'status' AND e.old_value = 'received' THEN e.at END)"
+    resolved = "MIN(CASE WHEN e.kind = 'status' AND e.new_value = 'resolved' THEN e.at END)"
+    temporary = "TEMP" if dialect.name == "sqlite" else "TEMPORARY"
+    drop_facts(conn, dialect)
+    sql = f"""
+        CREATE {temporary} TABLE {FACTS} AS
+        SELECT t.id AS id,
+               CASE WHEN t.created_at >= :start THEN 1 ELSE 0 END AS cur,
+               {dialect.day("t.created_at")} AS day,
+               {dialect.week("t.created_at")} AS week,
+               COALESCE(t.channel, '') AS channel,
+               COALESCE(t.feedback_type, '') AS feedback_type,
+               COALESCE(t.category, '') AS category,
+               COALESCE(t.priority, '') AS priority,
+               t.status AS status,
+               {dialect.seconds(f"COALESCE({responded}, {left_received})", "t.created_at")} AS resp_s,
+               {dialect.seconds(resolved, "t.created_at")} AS res_s,
+               MAX(CASE WHEN e.kind = 'status' AND e.old_value IN {CLOSED_STATES}
+                        AND e.new_value NOT IN {CLOSED_STATES} THEN 1 ELSE 0 END) AS reopened
+        FROM tickets t
+        LEFT JOIN ticket_events e ON e.ticket_id = t.id AND e.kind IN ('responded', 'status')
+        WHERE t.created_at >= :prev AND t.created_at < :end
+        GROUP BY t.id, t.created_at, t.channel, t.feedback_type, t.category, t.priority, t.status
+    """
+    conn.execute(_params(sql), {"start": month.start, "end": month.end, "prev": month.shift(-1).start})
+
+
+def drop_facts(conn: Connection, dialect: Dialect) -> None:
+    temporary = "TEMPORARY " if dialect.name == "mysql" else ""
+    conn.execute(text(f"DROP {temporary}TABLE IF EXISTS {FACTS}"))
+
+
+def groups(conn: Connection, dialect: Dialect, key: str | None, *, current: bool = True) -> list[GroupStats]:
+    """Counts, rates and durations per value of fact column ``key`` (``None``: one overall group)."""
+    key_sql = key or "''"
+    where = f"cur = {1 if current else 0}"
+    rows = conn.execute(
+        text(f"""
+        SELECT {key_sql} AS k, COUNT(*) AS n,
+               SUM(CASE WHEN status IN {CLOSED_STATES} THEN 1 ELSE 0 END) AS resolved,
+               SUM(CASE WHEN res_s IS NOT NULL THEN 1 ELSE 0 END) AS ever_resolved,
+               SUM(reopened) AS reopened,
+               SUM(CASE WHEN status = 'closed' THEN 1 ELSE 0 END) AS closed,
+               COUNT(resp_s) AS responded, AVG(resp_s) AS resp_mean,
+               COUNT(res_s) AS res_count, AVG(res_s) AS res_mean
+        FROM {FACTS} WHERE {where} GROUP BY {key_sql} ORDER BY COUNT(*) DESC, {key_sql}
+        """)
+    ).all()
+    resp = percentiles(conn, dialect, "resp_s", key_sql, where)
+    res = percentiles(conn, dialect, "res_s", key_sql, where)
+    found = [
+        GroupStats(
+            key=str(r.k),
+            tickets=int(r.n),
+            resolved=int(r.resolved or 0),
+            resolution_rate=rate(int(r.resolved or 0), int(r.n)),
+            reopened=int(r.reopened or 0),
+            reopen_rate=rate(int(r.reopened or 0), int(r.ever_resolved or 0)),
+            closed=int(r.closed or 0),
+            closed_loop_rate=rate(int(r.closed or 0), int(r.resolved or 0)),
+            first_response=Durations(int(r.responded), hours(r.resp_mean), *resp.get(str(r.k), (None, None))),
+            resolution_time=Durations(int(r.res_count), hours(r.res_mean), *res.get(str(r.k), (None, None))),
+        )
+        for r in rows
+    ]
+    return found if found or key else [empty_group()]
+
+
+def empty_group() -> GroupStats:
+    nothing = Durations(0, None, None, None)
+    return GroupStats("", 0, 0, None, 0, None, 0, None, nothing, nothing)
+
+
+def percentiles(
+    conn: Connection, dialect: Dialect, column: str, key_sql: str, where: str
+) -> dict[str, tuple[float | None, float | None]]:
+    """p50 and p90 (hours, linear interpolation as ``percentile_cont``) of ``column`` per key."""
+    if dialect.name == "postgresql":
+        rows = conn.execute(
+            text(f"""
+            SELECT {key_sql} AS k,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY {column}) AS p50,
+                   percentile_cont(0.9) WITHIN GROUP (ORDER BY {column}) AS p90
+            FROM {FACTS} WHERE {where} AND {column} IS NOT NULL GROUP BY {key_sql}
+            """)
+        ).all()
+        return {str(r.k): (hours(r.p50), hours(r.p90)) for r in rows}
+    ranked = conn.execute(
+        text(f"""
+        SELECT k, n, rn, v FROM (
+            SELECT {key_sql} AS k, {column} AS v,
+                   ROW_NUMBER() OVER (PARTITION BY {key_sql} ORDER BY {column}) - 1 AS rn,
+                   COUNT(*) OVER (PARTITION BY {key_sql}) AS n
+            FROM {FACTS} WHERE {where} AND {column} IS NOT NULL
+        ) ranked
+        WHERE rn IN ({dialect.floor("0.5 * (n - 1)")}, {dialect.floor("0.5 * (n - 1)")} + 1,
+                     {dialect.floor("0.9 * (n - 1)")}, {dialect.floor("0.9 * (n - 1)")} + 1)
+        """)
+    ).all()
+    values: dict[str, dict[int, float]] = {}
+    sizes: dict[str, int] = {}
+    for r in ranked:
+        values.setdefault(str(r.k), {})[int(r.rn)] = float(r.v)
+        sizes[str(r.k)] = int(r.n)
+    return {k: (hours(_interpolate(values[k], sizes[k], 0.5)), hours(_interpolate(values[k], sizes[k], 0.9))) for k in values}
+
+
+def _interpolate(ranked: dict[int, float], n: int, fraction: float) -> float:
+    position = fraction * (n - 1)
+    low = int(position)
+    high = min(low + 1, n - 1)
+    return ranked[low] + (position - low) * (ranked[high] - ranked[low])
+
+
+def by_dimensions(conn: Connection, dialect: Dialect, names: list[str]) -> dict[str, list[GroupStats]]:
+    return {name: groups(conn, dialect, DIMENSIONS[name]) for name in names}
+
+
+def volume(conn: Connection, column: str, *, current_only: bool) -> list[Bucket]:
+    """Tickets per ``day`` or ``week`` bucket, each with its change against the bucket before."""
+    where = "WHERE cur = 1" if current_only else ""
+    rows = conn.execute(text(f"SELECT {column} AS b, COUNT(*) AS n FROM {FACTS} {where} GROUP BY {column} ORDER BY {column}")).all()
+    return with_change([(str(r.b), int(r.n)) for r in rows])
+
+
+def with_change(pairs: list[tuple[str, int]]) -> list[Bucket]:
+    buckets: list[Bucket] = []
+    for index, (label, count) in enumerate(pairs):
+        before = pairs[index - 1][1] if index else 0
+        buckets.append(Bucket(label, count, round((count - before) / before, 4) if before else None))
+    return buckets
+
+
+def monthly_trend(conn: Connection, dialect: Dialect, month: Month, months: int = 6) -> list[Bucket]:
+    """Tickets per local month for the ``months`` months ending with ``month`` (an index range scan)."""
+    bucket = dialect.month("created_at")
+    rows = conn.execute(
+        _params(f"SELECT {bucket} AS b, COUNT(*) AS n FROM tickets WHERE created_at >= :start AND created_at < :end GROUP BY {bucket}"),
+        {"start": month.shift(1 - months).start, "end": month.end},
+    ).all()
+    counts = {str(r.b): int(r.n) for r in rows}
+    labels = [month.shift(i).label for i in range(1 - months, 1)]
+    return with_change([(label, counts.get(label, 0)) for label in labels])

@@ -139,6 +139,14 @@ class AppConfig(_Model):
                 raise ValueError(f"{label}: duplicate names {', '.join(dupes)}")
         return self
 
+    @model_validator(mode="after")
+    def _report_sender(self) -> AppConfig:
+        monthly = self.reports.monthly
+        emails = [t.name for t in self.alerts.targets if t.kind == "email"]
+        if monthly.enabled and (not emails or (monthly.sender_target and monthly.sender_target not in emails)):
+            raise ValueError("reports.monthly: needs an email alert target (alerts.targets[].kind: email) to send from")
+        return self
+
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.state_dir / 'yuqing.db'}"

@@ -15,12 +15,16 @@ class Dialect:
     offset_hours: int
 
     def seconds(self, later: str, earlier: str) -> str:
-        """Seconds from ``earlier`` to ``later`` as a floating-point SQL expression."""
+        """Seconds from ``earlier`` to ``later``, rounded to the millisecond on every database.
+
+        SQLite's ``julianday`` difference carries ~10 µs of floating-point noise; rounding to ms makes
+        the three databases agree to the digit (a tie at the hundredth of an hour rounds the same).
+        """
         if self.name == "sqlite":
-            return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+            return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
         if self.name == "postgresql":
-            return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-        return f"(TIMESTAMPDIFF(MICROSECOND, {earlier}, {later}) / 1000000.0)"
+            return f"CAST(ROUND(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS NUMERIC), 3) AS DOUBLE PRECISION)"
+        return f"ROUND(TIMESTAMPDIFF(MICROSECOND, {earlier}, {later}) / 1000000.0, 3)"
 
     def _local(self, column: str) -> str:
         if self.name == "sqlite":

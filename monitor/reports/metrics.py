@@ -84,11 +84,11 @@ def groups(conn: Connection, dialect: Dialect, key: str | None, *, current: bool
                SUM(CASE WHEN status = 'closed' THEN 1 ELSE 0 END) AS closed,
                COUNT(resp_s) AS responded, AVG(resp_s) AS resp_mean,
                COUNT(res_s) AS res_count, AVG(res_s) AS res_mean
-        FROM {FACTS} WHERE {where} GROUP BY {key_sql} ORDER BY COUNT(*) DESC, {key_sql}
+        FROM {FACTS} WHERE {where} {f"GROUP BY {key} ORDER BY COUNT(*) DESC, {key}" if key else ""}
         """)
     ).all()
-    resp = percentiles(conn, dialect, "resp_s", key_sql, where)
-    res = percentiles(conn, dialect, "res_s", key_sql, where)
+    resp = percentiles(conn, dialect, "resp_s", key, where)
+    res = percentiles(conn, dialect, "res_s", key, where)
     found = [
         GroupStats(
             key=str(r.k),
@@ -113,16 +113,19 @@ def empty_group() -> GroupStats:
 
 
 def percentiles(
-    conn: Connection, dialect: Dialect, column: str, key_sql: str, where: str
+    conn: Connection, dialect: Dialect, column: str, key: str | None, where: str
 ) -> dict[str, tuple[float | None, float | None]]:
     """p50 and p90 (hours, linear interpolation as ``percentile_cont``) of ``column`` per key."""
+    key_sql = key or "''"
+    group = f"GROUP BY {key}" if key else ""
+    partition = f"PARTITION BY {key}" if key else ""
     if dialect.name == "postgresql":
         rows = conn.execute(
             text(f"""
             SELECT {key_sql} AS k,
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY {column}) AS p50,
                    percentile_cont(0.9) WITHIN GROUP (ORDER BY {column}) AS p90
-            FROM {FACTS} WHERE {where} AND {column} IS NOT NULL GROUP BY {key_sql}
+            FROM {FACTS} WHERE {where} AND {column} IS NOT NULL {group}
             """)
         ).all()
         return {str(r.k): (hours(r.p50), hours(r.p90)) for r in rows}
@@ -130,8 +133,8 @@ def percentiles(
         text(f"""
         SELECT k, n, rn, v FROM (
             SELECT {key_sql} AS k, {column} AS v,
-                   ROW_NUMBER() OVER (PARTITION BY {key_sql} ORDER BY {column}) - 1 AS rn,
-                   COUNT(*) OVER (PARTITION BY {key_sql}) AS n
+                   ROW_NUMBER() OVER ({partition} ORDER BY {column}) - 1 AS rn,
+                   COUNT(*) OVER ({partition}) AS n
             FROM {FACTS} WHERE {where} AND {column} IS NOT NULL
         ) ranked
         WHERE rn IN ({dialect.floor("0.5 * (n - 1)")}, {dialect.floor("0.5 * (n - 1)")} + 1,

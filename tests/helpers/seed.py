@@ -6,15 +6,16 @@ SQLite. The same ``seed`` feeds the report tests and ``bench/reports.py``.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, column, insert, table
 
-from monitor.storage.models import Source, StoredMessage, Ticket, TicketEvent
+from monitor.storage.models import Source
 
 CHANNELS = ("email", "weibo", "wechat", "hotline", "app", "forum")
 TYPES = ("complaint", "suggestion", "praise", "inquiry")
@@ -105,16 +106,39 @@ def generate(count: int, *, end: datetime, months: int = 6, seed: int = 20261001
         yield tickets, events, messages
 
 
+def _plain(name: str, rows: list[dict[str, Any]]) -> Any:
+    """An untyped table for executemany: values are pre-converted once per row, not per type."""
+    return table(name, *(column(key) for key in rows[0]))
+
+
+def _converter(dialect: str) -> Any:
+    """Datetimes and JSON as the dialect stores them (SQLite: the text SQLAlchemy's DateTime writes)."""
+
+    def convert(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for row in rows:
+            for key, value in row.items():
+                if isinstance(value, datetime):
+                    if dialect == "sqlite":
+                        row[key] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+                    elif dialect != "postgresql":
+                        row[key] = value.astimezone(UTC).replace(tzinfo=None)
+                elif isinstance(value, dict):
+                    row[key] = json.dumps(value, ensure_ascii=False)
+        return rows
+
+    return convert
+
+
 def seed(engine: Engine, count: int, *, end: datetime | None = None, seed: int = 20261001) -> Seeded:
     """Insert ``count`` tickets (ids from 1) into an empty, migrated database."""
     end = end or datetime(2026, 11, 1, tzinfo=UTC) - timedelta(hours=8)
+    convert = _converter(engine.dialect.name)
     totals = [0, 0, 0]
     with engine.begin() as conn:
         conn.execute(insert(Source.__table__), [{"id": 1, "name": "seed", "kind": "files", "created_at": end}])
     for tickets, events, messages in generate(count, end=end, seed=seed):
         with engine.begin() as conn:
-            conn.execute(insert(Ticket.__table__), tickets)
-            conn.execute(insert(TicketEvent.__table__), events)
-            conn.execute(insert(StoredMessage.__table__), messages)
+            for name, rows in (("tickets", tickets), ("ticket_events", events), ("messages", messages)):
+                conn.execute(insert(_plain(name, rows)), convert(rows))
         totals = [totals[0] + len(tickets), totals[1] + len(events), totals[2] + len(messages)]
     return Seeded(*totals)

@@ -120,7 +120,9 @@ def _converter(dialect: str) -> Any:
                 if isinstance(value, datetime):
                     if dialect == "sqlite":
                         row[key] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-                    elif dialect != "postgresql":
+                    elif dialect == "postgresql":
+                        row[key] = value.isoformat()  # text: parsed by the server, cheap to send
+                    else:
                         row[key] = value.astimezone(UTC).replace(tzinfo=None)
                 elif isinstance(value, dict):
                     row[key] = json.dumps(value, ensure_ascii=False)
@@ -129,8 +131,17 @@ def _converter(dialect: str) -> Any:
     return convert
 
 
-def seed(engine: Engine, count: int, *, end: datetime | None = None, seed: int = 20261001) -> Seeded:
-    """Insert ``count`` tickets (ids from 1) into an empty, migrated database."""
+def _copy(conn: Any, name: str, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL ``COPY FROM STDIN`` (psycopg): the bench's million-ticket load in minutes, not an hour."""
+    columns = list(rows[0])
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+
+
+def seed(engine: Engine, count: int, *, end: datetime | None = None, seed: int = 20261001, copy: bool = False) -> Seeded:
+    """Insert ``count`` tickets (ids from 1) into an empty, migrated database (``copy``: PostgreSQL COPY)."""
     end = end or datetime(2026, 11, 1, tzinfo=UTC) - timedelta(hours=8)
     convert = _converter(engine.dialect.name)
     totals = [0, 0, 0]
@@ -139,6 +150,9 @@ def seed(engine: Engine, count: int, *, end: datetime | None = None, seed: int =
     for tickets, events, messages in generate(count, end=end, seed=seed):
         with engine.begin() as conn:
             for name, rows in (("tickets", tickets), ("ticket_events", events), ("messages", messages)):
-                conn.execute(insert(_plain(name, rows)), convert(rows))
+                if copy and engine.dialect.name == "postgresql":
+                    _copy(conn, name, convert(rows))
+                else:
+                    conn.execute(insert(_plain(name, rows)), convert(rows))
         totals = [totals[0] + len(tickets), totals[1] + len(events), totals[2] + len(messages)]
     return Seeded(*totals)

@@ -183,3 +183,39 @@ def test_targets_are_met_or_missed_against_configuration(outputs: tuple[dict[str
     assert verdicts["major_on_time"] == (1.0, "n/a")  # SLA results not connected yet
     assert stats["sla"]["available"] is False and stats["satisfaction"]["note"].startswith("暂无数据")
 
+
+
+def test_stats_table_by_one_dimension(seeded_site: SeededSite, outputs: tuple[dict[str, Any], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    stats, _ = outputs
+    assert main(["-c", str(seeded_site.config), "stats", "--period", "2026-10", "--by", "priority"]) == 0
+    out = capsys.readouterr().out
+    assert "按 priority" in out and "按 channel" not in out
+    assert str(stats["totals"]["tickets"]) in out
+    assert "missed" in out and "n/a" in out  # resolution rate below 95 %; satisfaction not yet
+
+
+def test_an_empty_month_reports_no_data_instead_of_failing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.reports.conftest import write_site
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    from monitor.storage.db import Database
+
+    Database(url).upgrade()
+    config = write_site(tmp_path, url)
+    assert main(["-c", str(config), "stats", "--period", "2026-10", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["totals"]["tickets"] == 0 and stats["totals"]["resolution_rate"] is None
+    assert {t["verdict"] for t in stats["targets"]} == {"n/a"}
+    assert main(["-c", str(config), "report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "out")]) == 0
+    assert "n/a" in (tmp_path / "out" / "monthly-2026-10.html").read_text(encoding="utf-8")
+
+
+def test_read_only_commands_never_create_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.reports.conftest import write_site
+
+    config = write_site(tmp_path, f"sqlite:///{tmp_path / 'missing.db'}")
+    assert main(["-c", str(config), "stats", "--period", "2026-10"]) == 2
+    assert main(["-c", str(config), "report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "o")]) == 2
+    assert main(["-c", str(config), "db", "backup", "--to", str(tmp_path / "b")]) == 2
+    assert not (tmp_path / "missing.db").exists()
+    assert "数据库不存在" in capsys.readouterr().err

@@ -32,7 +32,7 @@ def month_stats(engine: Engine, config: ReportsConfig, month: Month, dimensions:
             weekly = [b for b in metrics.volume(conn, "week", current_only=False) if b.bucket in weeks_in_month]
         finally:
             metrics.drop_facts(conn, dialect)
-        monthly = metrics.monthly_trend(conn, dialect, month)
+        monthly = metrics.monthly_trend(conn, month)
         keywords = topics.top_keywords(conn, dialect, month, config.top_keywords)
         hot = topics.hot_topics(conn, month)
         unresolved_count, unresolved = topics.unresolved_major(conn, month)

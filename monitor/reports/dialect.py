@@ -51,15 +51,6 @@ class Dialect:
             return f"to_char(date_trunc('week', {local}), 'YYYY-MM-DD')"
         return f"DATE_FORMAT(DATE_SUB({local}, INTERVAL WEEKDAY({local}) DAY), '%Y-%m-%d')"
 
-    def month(self, column: str) -> str:
-        """The local month, ``YYYY-MM``."""
-        local = self._local(column)
-        if self.name == "sqlite":
-            return f"strftime('%Y-%m', {local})"
-        if self.name == "postgresql":
-            return f"to_char({local}, 'YYYY-MM')"
-        return f"DATE_FORMAT({local}, '%Y-%m')"
-
     def keywords_from(self, alias: str) -> str:
         """``FROM`` clause items giving one row ``kw`` per matched keyword of messages ``alias``."""
         if self.name == "sqlite":

@@ -9,7 +9,15 @@ from sqlalchemy import Engine
 from monitor.reports import metrics, sections, topics
 from monitor.reports.dialect import Dialect
 from monitor.reports.period import Month
-from monitor.reports.records import DIMENSIONS, Change, GroupStats, MonthStats, Section, TargetCheck
+from monitor.reports.records import (
+    DIMENSIONS,
+    Change,
+    GroupStats,
+    MonthStats,
+    PreviousMonth,
+    Section,
+    TargetCheck,
+)
 from monitor.reports.settings import ReportsConfig
 
 
@@ -25,14 +33,13 @@ def month_stats(engine: Engine, config: ReportsConfig, month: Month, dimensions:
         metrics.build_facts(conn, dialect, month)
         try:
             totals = metrics.groups(conn, dialect, None)[0]
-            previous = metrics.groups(conn, dialect, None, current=False)[0]
             by = metrics.by_dimensions(conn, dialect, names)
             daily = metrics.volume(conn, "day", current_only=True)
-            weeks_in_month = {b.bucket for b in metrics.volume(conn, "week", current_only=True)}
-            weekly = [b for b in metrics.volume(conn, "week", current_only=False) if b.bucket in weeks_in_month]
+            weekly = metrics.volume(conn, "week", current_only=True)
         finally:
             metrics.drop_facts(conn, dialect)
         monthly = metrics.monthly_trend(conn, month)
+        previous = PreviousMonth(*metrics.previous_month(conn, month))
         keywords = topics.top_keywords(conn, dialect, month, config.top_keywords)
         hot = topics.hot_topics(conn, month)
         unresolved_count, unresolved = topics.unresolved_major(conn, month)
@@ -40,8 +47,9 @@ def month_stats(engine: Engine, config: ReportsConfig, month: Month, dimensions:
         satisfaction = sections.satisfaction_section(conn, month)
         surveys = sections.survey_section(conn, month)
         conn.rollback()
+    first_monday = (month.start + timedelta(hours=config.utc_offset_hours)).date().isoformat()
     last_monday = (month.end + timedelta(hours=config.utc_offset_hours) - timedelta(days=7)).date().isoformat()
-    full_weeks = [b for b in weekly if b.change is not None and b.bucket <= last_monday]
+    full_weeks = [b for b in weekly if first_monday <= b.bucket <= last_monday]  # whole weeks inside the month
     return MonthStats(
         period=month.label,
         start=month.start.isoformat(),
@@ -50,7 +58,7 @@ def month_stats(engine: Engine, config: ReportsConfig, month: Month, dimensions:
         totals=totals,
         previous=previous,
         month_on_month=change(totals, previous),
-        week_on_week=full_weeks[-1].change if full_weeks else None,
+        week_on_week=full_weeks[-1].change if len(full_weeks) >= 2 else None,
         by=by,
         daily=daily,
         weekly=weekly,
@@ -67,14 +75,12 @@ def month_stats(engine: Engine, config: ReportsConfig, month: Month, dimensions:
     )
 
 
-def change(now: GroupStats, before: GroupStats) -> Change:
-    def delta(a: float | None, b: float | None) -> float | None:
-        return None if a is None or b is None else round(a - b, 4)
-
+def change(now: GroupStats, before: PreviousMonth) -> Change:
     return Change(
         tickets=round((now.tickets - before.tickets) / before.tickets, 4) if before.tickets else None,
-        resolution_rate=delta(now.resolution_rate, before.resolution_rate),
-        mean_first_response_hours=delta(now.first_response.mean_hours, before.first_response.mean_hours),
+        resolution_rate=None
+        if now.resolution_rate is None or before.resolution_rate is None
+        else round(now.resolution_rate - before.resolution_rate, 4),
     )
 
 

@@ -64,8 +64,3 @@ class Dialect:
             f"messages {alias}, JSON_TABLE({alias}.analysis, '$.keywords[*]' "
             "COLUMNS (value VARCHAR(255) PATH '$')) AS j"
         )
-
-    def floor(self, expression: str) -> str:
-        if self.name == "sqlite":
-            return f"CAST({expression} AS INTEGER)"  # truncation: the operands are never negative
-        return f"FLOOR({expression})"

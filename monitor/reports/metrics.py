@@ -1,12 +1,12 @@
 """A month of metrics, aggregated in the database from the tickets table and the ticket event log.
 
-Per ticket created in the month (and in the month before, for month-on-month change) one fact row
-is built in a temporary table by a single grouped pass over ``ticket_events``:
+Per ticket created in the month one fact row is built in a temporary table from index seeks into ``ticket_events``:
 
 * first response = the first ``responded`` event, or — for tickets from before that event existed —
-  the first ``status`` event leaving ``received``; minus the ticket's ``created_at``;
+  the first ``status`` event (a ticket starts as ``received``, so its first status change is the
+  one away from ``received``); minus the ticket's ``created_at``;
 * resolution time = the first ``status`` event to ``resolved`` minus ``created_at``;
-* reopened = a ``status`` event from resolved/closed back to an open state.
+* reopened = a ``status`` event to ``reopened`` (the policy's resolved → reopened, 二次处理).
 
 Every figure after that is a grouped query over the fact table (percentiles: PostgreSQL's
 ``percentile_cont``; SQLite and MariaDB: the two ordered rows around the rank, interpolated the
@@ -37,16 +37,23 @@ def _params(sql: str) -> Any:
 
 
 def build_facts(conn: Connection, dialect: Dialect, month: Month) -> None:
-    """(Re)create the fact table for ``month`` and the month before it (``cur`` = 1 for ``month``)."""
-    responded = "MIN(CASE WHEN e.kind = 'responded' THEN e.at END)"
-    left_received = "MIN(CASE WHEN e.kind = 'status' AND e.old_value = 'received' THEN e.at END)"
-    resolved = "MIN(CASE WHEN e.kind = 'status' AND e.new_value = 'resolved' THEN e.at END)"
+    """(Re)create the fact table for the tickets created in ``month``.
+
+    Each event time is one correlated ``MIN``/``EXISTS`` answered from the covering index
+    ``ix_ticket_events_kind (ticket_id, kind, new_value, at)``: a few index seeks per ticket, no
+    table reads and no grouping of the event log.
+    """
+
+    def first(kind: str, new_value: str | None = None) -> str:
+        value = f" AND e.new_value = '{new_value}'" if new_value else ""
+        return f"(SELECT MIN(e.at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = '{kind}'{value})"
+
     temporary = "TEMP" if dialect.name == "sqlite" else "TEMPORARY"
     drop_facts(conn, dialect)
     sql = f"""
         CREATE {temporary} TABLE {FACTS} AS
         SELECT t.id AS id,
-               CASE WHEN t.created_at >= :start THEN 1 ELSE 0 END AS cur,
+               1 AS cur,
                {dialect.day("t.created_at")} AS day,
                {dialect.week("t.created_at")} AS week,
                COALESCE(t.channel, '') AS channel,
@@ -54,16 +61,14 @@ def build_facts(conn: Connection, dialect: Dialect, month: Month) -> None:
                COALESCE(t.category, '') AS category,
                COALESCE(t.priority, '') AS priority,
                t.status AS status,
-               {dialect.seconds(f"COALESCE({responded}, {left_received})", "t.created_at")} AS resp_s,
-               {dialect.seconds(resolved, "t.created_at")} AS res_s,
-               MAX(CASE WHEN e.kind = 'status' AND e.old_value IN {CLOSED_STATES}
-                        AND e.new_value NOT IN {CLOSED_STATES} THEN 1 ELSE 0 END) AS reopened
+               {dialect.seconds(f"COALESCE({first('responded')}, {first('status')})", "t.created_at")} AS resp_s,
+               {dialect.seconds(first("status", "resolved"), "t.created_at")} AS res_s,
+               CASE WHEN EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'status'
+                                 AND e.new_value = 'reopened') THEN 1 ELSE 0 END AS reopened
         FROM tickets t
-        LEFT JOIN ticket_events e ON e.ticket_id = t.id AND e.kind IN ('responded', 'status')
-        WHERE t.created_at >= :prev AND t.created_at < :end
-        GROUP BY t.id, t.created_at, t.channel, t.feedback_type, t.category, t.priority, t.status
+        WHERE t.created_at >= :start AND t.created_at < :end
     """
-    conn.execute(_params(sql), {"start": month.start, "end": month.end, "prev": month.shift(-1).start})
+    conn.execute(_params(sql), {"start": month.start, "end": month.end})
 
 
 def drop_facts(conn: Connection, dialect: Dialect) -> None:
@@ -87,8 +92,8 @@ def groups(conn: Connection, dialect: Dialect, key: str | None, *, current: bool
         FROM {FACTS} WHERE {where} {f"GROUP BY {key} ORDER BY COUNT(*) DESC, {key}" if key else ""}
         """)
     ).all()
-    resp = percentiles(conn, dialect, "resp_s", key, where)
-    res = percentiles(conn, dialect, "res_s", key, where)
+    resp = percentiles(conn, dialect, "resp_s", key, where, {str(r.k): int(r.responded) for r in rows})
+    res = percentiles(conn, dialect, "res_s", key, where, {str(r.k): int(r.res_count) for r in rows})
     found = [
         GroupStats(
             key=str(r.k),
@@ -113,40 +118,44 @@ def empty_group() -> GroupStats:
 
 
 def percentiles(
-    conn: Connection, dialect: Dialect, column: str, key: str | None, where: str
+    conn: Connection, dialect: Dialect, column: str, key: str | None, where: str, sizes: dict[str, int]
 ) -> dict[str, tuple[float | None, float | None]]:
-    """p50 and p90 (hours, linear interpolation as ``percentile_cont``) of ``column`` per key."""
+    """p50 and p90 (hours, linear interpolation as ``percentile_cont``) of ``column`` per key.
+
+    ``sizes``: the non-null count per key (from the grouped query), so the ranked query needs no
+    ``COUNT(*) OVER`` (which buffers every partition) and fetches only the rows at the ranks."""
     key_sql = key or "''"
-    group = f"GROUP BY {key}" if key else ""
-    partition = f"PARTITION BY {key}" if key else ""
     if dialect.name == "postgresql":
         rows = conn.execute(
             text(f"""
             SELECT {key_sql} AS k,
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY {column}) AS p50,
                    percentile_cont(0.9) WITHIN GROUP (ORDER BY {column}) AS p90
-            FROM {FACTS} WHERE {where} AND {column} IS NOT NULL {group}
+            FROM {FACTS} WHERE {where} AND {column} IS NOT NULL {f"GROUP BY {key}" if key else ""}
             """)
         ).all()
         return {str(r.k): (hours(r.p50), hours(r.p90)) for r in rows}
+    ranks = sorted({low + step for n in sizes.values() if n for f in (0.5, 0.9) for low in [int(f * (n - 1))] for step in (0, 1)})
+    if not ranks:
+        return {}
     ranked = conn.execute(
         text(f"""
-        SELECT k, n, rn, v FROM (
+        SELECT k, rn, v FROM (
             SELECT {key_sql} AS k, {column} AS v,
-                   ROW_NUMBER() OVER ({partition} ORDER BY {column}) - 1 AS rn,
-                   COUNT(*) OVER ({partition}) AS n
+                   ROW_NUMBER() OVER ({f"PARTITION BY {key}" if key else ""} ORDER BY {column}) - 1 AS rn
             FROM {FACTS} WHERE {where} AND {column} IS NOT NULL
         ) ranked
-        WHERE rn IN ({dialect.floor("0.5 * (n - 1)")}, {dialect.floor("0.5 * (n - 1)")} + 1,
-                     {dialect.floor("0.9 * (n - 1)")}, {dialect.floor("0.9 * (n - 1)")} + 1)
+        WHERE rn IN ({", ".join(str(r) for r in ranks)})
         """)
     ).all()
     values: dict[str, dict[int, float]] = {}
-    sizes: dict[str, int] = {}
     for r in ranked:
         values.setdefault(str(r.k), {})[int(r.rn)] = float(r.v)
-        sizes[str(r.k)] = int(r.n)
-    return {k: (hours(_interpolate(values[k], sizes[k], 0.5)), hours(_interpolate(values[k], sizes[k], 0.9))) for k in values}
+    return {
+        k: (hours(_interpolate(values[k], sizes[k], 0.5)), hours(_interpolate(values[k], sizes[k], 0.9)))
+        for k in values
+        if sizes.get(k)
+    }
 
 
 def _interpolate(ranked: dict[int, float], n: int, fraction: float) -> float:
@@ -187,3 +196,17 @@ def monthly_trend(conn: Connection, month: Month, months: int = 6) -> list[Bucke
         ).scalar_one()
         pairs.append((bucket.label, int(count)))
     return with_change(pairs)
+
+
+def previous_month(conn: Connection, month: Month) -> tuple[int, int]:
+    """Tickets created in the month before ``month`` and how many of them are resolved/closed now
+    (month-on-month change; read from the covering ``ix_tickets_created`` index alone)."""
+    before = month.shift(-1)
+    row = conn.execute(
+        _params(f"""
+        SELECT COUNT(*) AS n, SUM(CASE WHEN status IN {CLOSED_STATES} THEN 1 ELSE 0 END) AS resolved
+        FROM tickets WHERE created_at >= :start AND created_at < :end
+        """),
+        {"start": before.start, "end": before.end},
+    ).one()
+    return int(row.n), int(row.resolved or 0)

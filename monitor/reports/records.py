@@ -38,7 +38,7 @@ class GroupStats:
     """Tickets whose status now is resolved or closed."""
     resolution_rate: float | None
     reopened: int
-    """Tickets that went from resolved/closed back to an open state at least once."""
+    """Tickets with a status event to ``reopened`` (resolved → reopened, 二次处理)."""
     reopen_rate: float | None
     """``reopened`` over tickets that were ever resolved."""
     closed: int
@@ -90,11 +90,20 @@ class Unresolved:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """This period against the previous one (tickets: relative; rates and hours: absolute)."""
+    """This month against the previous one (tickets: relative; resolution rate: absolute)."""
 
     tickets: float | None
     resolution_rate: float | None
-    mean_first_response_hours: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousMonth:
+    tickets: int
+    resolved: int
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return rate(self.resolved, self.tickets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +123,7 @@ class MonthStats:
     end: str
     utc_offset_hours: int
     totals: GroupStats
-    previous: GroupStats
+    previous: PreviousMonth
     month_on_month: Change
     week_on_week: float | None
     by: dict[str, list[GroupStats]]

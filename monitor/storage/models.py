@@ -72,7 +72,7 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("source_id", "thread_key", name="uq_ticket_thread"),
-        Index("ix_tickets_created", "created_at"),  # reports (migration 0010)
+        Index("ix_tickets_created", "created_at", "status", "priority", "channel", "feedback_type", "category"),  # reports (0010)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -163,7 +163,7 @@ class TicketEvent(Base):
     __tablename__ = "ticket_events"
     __table_args__ = (
         Index("ix_ticket_events_ticket", "ticket_id"),
-        Index("ix_ticket_events_kind", "ticket_id", "kind", "at"),  # reports (migration 0010)
+        Index("ix_ticket_events_kind", "ticket_id", "kind", "new_value", "at"),  # reports (migration 0010)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

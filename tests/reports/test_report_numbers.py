@@ -101,7 +101,7 @@ def _independent(conn: Any) -> list[dict[str, Any]]:
           (SELECT MIN(at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'status' AND e.old_value = 'received') AS left_received,
           (SELECT MIN(at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'status' AND e.new_value = 'resolved') AS resolved,
           EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'status'
-                  AND e.old_value IN ('resolved', 'closed') AND e.new_value NOT IN ('resolved', 'closed')) AS reopened
+                  AND e.old_value = 'resolved' AND e.new_value = 'reopened') AS reopened
         FROM tickets t WHERE t.created_at >= :start AND t.created_at < :end
         """),
         {"start": START, "end": END},

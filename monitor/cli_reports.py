@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor.cli import CliError, load_or_exit, open_database
+from monitor.config import AppConfig
 from monitor.reports.period import Month
 from monitor.reports.records import DIMENSIONS, GroupStats, MonthStats
 
@@ -21,10 +22,10 @@ def month_arg(value: str) -> Month:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _stats(args: argparse.Namespace, dimensions: list[str] | None) -> MonthStats:
+def _stats(args: argparse.Namespace, dimensions: list[str] | None, config: AppConfig | None = None) -> MonthStats:
     from monitor.reports.compute import month_stats
 
-    config = load_or_exit(args)
+    config = config or load_or_exit(args)
     month = Month(args.month.year, args.month.month, config.reports.utc_offset_hours)
     db = open_database(config)
     try:
@@ -77,14 +78,19 @@ def _pct(value: float | None) -> str:
 
 
 def cmd_report_monthly(args: argparse.Namespace) -> int:
+    from monitor.reports.charts import FontMissingError
+    from monitor.reports.pdf import PdfError
     from monitor.reports.render import write_report
 
-    stats = _stats(args, None)
     config = load_or_exit(args)
     out = Path(args.out) if args.out else config.state_dir / "reports"
     if out.exists() and not out.is_dir():
         raise CliError(f"不是目录 / not a directory: {out}")
-    files = write_report(stats, out, pdf=args.pdf)
+    stats = _stats(args, None, config)
+    try:
+        files = write_report(stats, out, pdf=args.pdf)
+    except (FontMissingError, PdfError, OSError) as exc:
+        raise CliError(str(exc), 1) from None
     for path in files:
         print(path)
     return 0

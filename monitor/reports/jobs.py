@@ -89,6 +89,8 @@ def run_backup(runtime: Runtime, now: datetime | None = None) -> Path | None:
 
 
 def run_monthly(runtime: Runtime, now: datetime | None = None) -> str | None:
+    if not runtime.config.reports.monthly.enabled:
+        return None  # not even imported: matplotlib stays out of a daemon that sends no report
     from monitor.reports.mailer import send_monthly
 
     try:

@@ -123,6 +123,7 @@ def cli_config(tmp_path: Path) -> Path:
 
 def test_actor_must_be_one_of_the_people(tmp_path: Path) -> None:
     path = cli_config(tmp_path)
+    assert yuqing("--config", str(path), "db", "upgrade").returncode == 0  # ack/resolve never create a database
     unknown = yuqing("--config", str(path), "ack", "INC-1", "--actor", "mallory")
     by_id = yuqing("--config", str(path), "resolve", "INC-1", "--actor", "li")
     by_name = yuqing("--config", str(path), "ack", "INC-1", "--actor", "张伟")

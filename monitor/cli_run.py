@@ -7,6 +7,7 @@ import sys
 
 import structlog
 
+from monitor import cli_backup
 from monitor.cli import EXIT_CONFIG, CliError, config_path, load_or_exit
 from monitor.errors import ConfigError
 from monitor.logging import configure_logging
@@ -137,3 +138,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     downgrade.set_defaults(func=cmd_db_downgrade)
     current = db_sub.add_parser("current", help="print the database's schema revision")
     current.set_defaults(func=cmd_db_current)
+    cli_backup.register(db_sub)  # backup, verify, restore

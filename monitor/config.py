@@ -20,6 +20,7 @@ from connectors.registry import connector_class
 from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.plugin import ConfigPath
+from monitor.reports.settings import BackupsConfig, ReportsConfig
 from monitor.sla.settings import CalendarsConfig, SlaConfig
 from monitor.stories.routes import RouteConfig
 from monitor.targets import NAME_PATTERN, TargetConfig
@@ -148,6 +149,8 @@ class AppConfig(_Model):
     tickets: TicketsConfig = TicketsConfig()
     sla: SlaConfig = SlaConfig()
     calendars: CalendarsConfig = CalendarsConfig()
+    reports: ReportsConfig = ReportsConfig()
+    backups: BackupsConfig = BackupsConfig()
     source_file: str = ""
 
     @model_validator(mode="after")
@@ -162,6 +165,14 @@ class AppConfig(_Model):
         from monitor.sla.validate import check_profiles
 
         check_profiles(self.sla, self.calendars)
+        return self
+
+    @model_validator(mode="after")
+    def _report_sender(self) -> AppConfig:
+        monthly = self.reports.monthly
+        emails = [t.name for t in self.alerts.targets if t.kind == "email"]
+        if monthly.enabled and (not emails or (monthly.sender_target and monthly.sender_target not in emails)):
+            raise ValueError("reports.monthly: needs an email alert target (alerts.targets[].kind: email) to send from")
         return self
 
     @property

@@ -23,6 +23,7 @@ from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, SourceMissingError, UnavailableError, describe
 from monitor.pipeline import PollStats, poll_source
+from monitor.reports.jobs import schedule_jobs as schedule_report_jobs
 from monitor.runtime import Runtime
 from monitor.scheduler import (
     ESCALATION_JOB,
@@ -273,7 +274,7 @@ class Daemon:
 
     def _start_scheduler(self) -> None:
         config = self.runtime.config
-        self.scheduler = make_scheduler(config.scheduler, workers=len(config.sources) + 2)
+        self.scheduler = make_scheduler(config.scheduler, workers=len(config.sources) + 4)
         self._schedule_sources()
         add_interval_job(
             self.scheduler, RULES_JOB, self.check_rules, config.rules.watch_seconds, start_now=False
@@ -281,6 +282,7 @@ class Daemon:
         add_interval_job(
             self.scheduler, ESCALATION_JOB, self.escalate, config.alerts.escalation_interval_seconds
         )
+        schedule_report_jobs(self.scheduler, lambda: self.runtime)  # backup, monthly report mail
         if self.notifier.watchdog_seconds:
             add_interval_job(self.scheduler, WATCHDOG_JOB, self.notifier.watchdog, self.notifier.watchdog_seconds)
         self.scheduler.start()

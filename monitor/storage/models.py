@@ -75,6 +75,7 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "thread_key", name="uq_ticket_thread"),
         Index("ix_tickets_status", "status"),
+        Index("ix_tickets_created", "created_at", "status", "priority", "channel", "feedback_type", "category"),  # reports (0010)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -177,7 +178,10 @@ class TicketEvent(Base):
     """Audit trail: one row per change of a ticket."""
 
     __tablename__ = "ticket_events"
-    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id"),)
+    __table_args__ = (
+        Index("ix_ticket_events_ticket", "ticket_id"),
+        Index("ix_ticket_events_kind", "ticket_id", "kind", "new_value", "at"),  # reports (migration 0010)
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
@@ -472,3 +476,15 @@ class SlaNotice(Base):
     clock: Mapped[str | None] = mapped_column(String(32), nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     emitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+class ReportRun(Base):
+    """A periodic report that was mailed (migration 0010): the scheduled job sends a period once."""
+
+    __tablename__ = "report_runs"
+    __table_args__ = (UniqueConstraint("kind", "period", name="uq_report_runs_kind_period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))  # monthly
+    period: Mapped[str] = mapped_column(String(16))  # 2026-10
+    status: Mapped[str] = mapped_column(String(16))  # sending/sent/failed
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,133 @@
+"""A month of metrics plus the monthly report from 1,000,000 tickets, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/reports.py [--tickets 1000000] [--databases sqlite postgresql]
+                                      [--keep DIR]   # reuse a seeded SQLite file between runs
+
+Seeds ``--tickets`` tickets over six months (``tests/helpers/seed.py``: ~4.4 event rows and one
+analysed message per ticket; about 170,000 tickets fall in October 2026), then times, in the same
+run and on the same database:
+
+* ``count(*)``   ``SELECT COUNT(*) FROM tickets`` — a plain scan of the same table: the baseline;
+* ``metrics``    ``month_stats`` for 2026-10 (what ``yuqing stats --period 2026-10 --json`` computes);
+* ``report``     metrics + HTML with four SVG charts + CSV + Markdown (``yuqing report monthly``).
+
+``ratio`` is the row's seconds over the same database's ``count(*)`` seconds. The target is
+metrics + report ≤ 10 s on this machine (2 cores). PostgreSQL: 127.0.0.1:5432, user postgres,
+trust; a throwaway database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from monitor.reports.compute import month_stats  # noqa: E402
+from monitor.reports.period import Month  # noqa: E402
+from monitor.reports.render import write_report  # noqa: E402
+from monitor.reports.settings import ReportsConfig  # noqa: E402
+from monitor.storage.db import Database  # noqa: E402
+from tests.helpers.seed import seed  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+MONTH = Month(2026, 10)
+
+
+@contextmanager
+def database(kind: str, tickets: int, keep: Path | None) -> Iterator[Database]:
+    if kind == "sqlite":
+        folder = keep or Path(tempfile.mkdtemp(prefix="yq-bench-"))
+        path = folder / f"reports-{tickets}.db"
+        fresh = not path.exists()
+        db = Database(f"sqlite:///{path}")
+        db.upgrade()
+        if fresh:
+            _seed(db, tickets, kind)
+        yield db
+        db.dispose()
+        if keep is None:
+            for leftover in folder.glob("reports-*"):
+                leftover.unlink()
+        return
+    name = f"yq_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    db = Database(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    try:
+        db.upgrade()
+        _seed(db, tickets, kind)
+        with db.engine.connect() as conn:
+            conn.execute(text("COMMIT"))
+            conn.execute(text("ANALYZE"))  # what autovacuum would have done after a bulk load
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+def _seed(db: Database, tickets: int, kind: str) -> None:
+    started = time.perf_counter()
+    made = seed(db.engine, tickets, copy=True)  # PostgreSQL: COPY; SQLite: Core executemany
+    print(f"# {kind}: seeded {made.tickets} tickets, {made.events} events, {made.messages} messages "
+          f"in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def timed(action: object) -> float:
+    started = time.perf_counter()
+    action()  # type: ignore[operator]
+    return time.perf_counter() - started
+
+
+def measure(db: Database, out: Path) -> list[tuple[str, float, str]]:
+    config = ReportsConfig()
+
+    def count() -> None:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT COUNT(*) FROM tickets")).scalar_one()
+
+    count()  # warm the page cache the same way for every row
+    baseline = min(timed(count) for _ in range(3))
+    metrics = min(timed(lambda: month_stats(db.engine, config, MONTH)) for _ in range(2))
+    report = timed(lambda: write_report(month_stats(db.engine, config, MONTH), out))
+    stats = month_stats(db.engine, config, MONTH)
+    note = f"{stats.totals.tickets} tickets in {MONTH.label}"
+    return [("count(*)", baseline, "all tickets"), ("metrics", metrics, note), ("report", report, "metrics + HTML/CSV/MD")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    parser.add_argument("--keep", type=Path, help="keep/reuse the seeded SQLite file in this folder")
+    args = parser.parse_args()
+    rows: list[tuple[str, str, float, float, str]] = []
+    for kind in args.databases:
+        with database(kind, args.tickets, args.keep) as db, tempfile.TemporaryDirectory() as out:
+            measured = measure(db, Path(out))
+        base = measured[0][1]
+        rows += [(kind, name, seconds, seconds / base, note) for name, seconds, note in measured]
+    print(f"\n{args.tickets:,} tickets; month {MONTH.label}; ratio = seconds / same database's count(*) seconds\n")
+    print(f"| {'database':<10} | {'row':<9} | {'seconds':>8} | {'ratio':>7} | note")
+    print(f"|{'-' * 12}|{'-' * 11}|{'-' * 10}|{'-' * 9}|------")
+    for kind, name, seconds, ratio, note in rows:
+        verdict = "" if name == "count(*)" else (" (≤ 10 s)" if seconds <= 10 else " (OVER 10 s)")
+        print(f"| {kind:<10} | {name:<9} | {seconds:8.2f} | {ratio:7.1f} | {note}{verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Metrics against the policy's targets, the monthly report and database backups."""

@@ -1,0 +1,81 @@
+"""Report sections whose data other parts of yuqing will provide: one function each.
+
+Each returns a :class:`Section`; ``available=False`` renders as "暂无数据 / no data yet" (or "n/a"
+for SLA). When the SLA engine, satisfaction follow-ups and survey campaigns store their results,
+only the function here changes: the report, the CSV and ``yuqing stats --json`` already carry the
+section and the targets that read it.
+
+* SLA: reads ``sla_results`` (ticket_id, clock, breached) if such a table exists — **to be
+  connected by the lead** to the SLA engine's own table; until then "n/a".
+* Satisfaction: ``satisfaction`` (ticket_id, answer 满意/一般/不满意) — not built yet.
+* Surveys: ``survey_answers`` (campaign, score) — not built yet.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, inspect
+
+from monitor.reports.metrics import _params
+from monitor.reports.period import Month
+from monitor.reports.records import Section, rate
+
+NO_DATA = "暂无数据 / no data yet"
+
+
+def _has(conn: Connection, table: str) -> bool:
+    return bool(inspect(conn).has_table(table))
+
+
+def sla_section(conn: Connection, month: Month) -> Section:
+    """SLA attainment per priority and clock from ``sla_results`` (n/a until connected)."""
+    if not _has(conn, "sla_results"):
+        return Section("sla", False, note="n/a — SLA 结果尚未接入 / SLA results not connected yet")
+    rows = conn.execute(
+        _params("""
+        SELECT COALESCE(t.priority, '') AS priority, s.clock AS clock, COUNT(*) AS n,
+               SUM(CASE WHEN s.breached THEN 1 ELSE 0 END) AS breached
+        FROM sla_results s JOIN tickets t ON t.id = s.ticket_id
+        WHERE t.created_at >= :start AND t.created_at < :end
+        GROUP BY COALESCE(t.priority, ''), s.clock ORDER BY 1, 2
+        """),
+        {"start": month.start, "end": month.end},
+    ).all()
+    return Section(
+        "sla",
+        True,
+        [
+            {"priority": r.priority, "clock": r.clock, "tickets": int(r.n), "breached": int(r.breached or 0),
+             "attainment": rate(int(r.n) - int(r.breached or 0), int(r.n))}
+            for r in rows
+        ],
+    )
+
+
+def satisfaction_section(conn: Connection, month: Month) -> Section:
+    """Satisfaction answers (满意/一般/不满意) per ticket type — no data until follow-ups exist."""
+    if not _has(conn, "satisfaction"):
+        return Section("satisfaction", False, note=NO_DATA)
+    return Section("satisfaction", False, note=NO_DATA + " (table present, reader not connected)")
+
+
+def survey_section(conn: Connection, month: Month) -> Section:
+    """Survey campaign results — no data until survey campaigns exist."""
+    if not _has(conn, "survey_answers"):
+        return Section("surveys", False, note=NO_DATA)
+    return Section("surveys", False, note=NO_DATA + " (table present, reader not connected)")
+
+
+def attainment(section: Section, priority: str | None = None) -> float | None:
+    """Share of clocks kept (optionally for one priority); ``None`` when the section has no data."""
+    rows = [r for r in section.rows if priority is None or r["priority"] == priority]
+    total = sum(int(r["tickets"]) for r in rows)
+    return rate(total - sum(int(r["breached"]) for r in rows), total) if section.available else None
+
+
+def satisfaction_rate(section: Section, *, complaints_only: bool) -> float | None:
+    """Share of 满意 answers; ``None`` until the satisfaction section has data."""
+    if not section.available:
+        return None
+    rows = [r for r in section.rows if not complaints_only or r.get("type") == "complaint"]
+    total = sum(int(r["answers"]) for r in rows)
+    return rate(sum(int(r["satisfied"]) for r in rows), total)

@@ -1,0 +1,221 @@
+"""Every number in the monthly HTML equals ``yuqing stats --json`` and an independent query."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections import Counter
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from monitor.cli import main
+from monitor.reports.render import RATES
+from tests.reports.conftest import TICKETS, SeededSite
+
+START, END = "2026-09-30 16:00:00", "2026-10-31 16:00:00"  # October 2026 in UTC+8, as stored (UTC)
+
+
+class Numbers(HTMLParser):
+    """Collects ``data-m`` paths and the text shown for them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: dict[str, str] = {}
+        self._open: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._open.append(dict(attrs).get("data-m"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self._open[-1]:
+            self.found[self._open[-1]] = self.found.get(self._open[-1], "") + data.strip()
+
+
+def lookup(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+def shown(value: float | None, path: str) -> str:
+    """How the report prints a value: rates and changes as percentages, the rest as numbers."""
+    if value is None:
+        return "n/a"
+    last = path.rsplit(".", 1)[-1]
+    percent = last.endswith("rate") or last in {"change", "week_on_week"} or path == "month_on_month.tickets"
+    return f"{value * 100:.2f}%" if percent else f"{value:g}"
+
+
+@pytest.fixture(scope="module")
+def outputs(seeded_site: SeededSite, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["-c", str(seeded_site.config), "stats", "--period", "2026-10", "--json"]) == 0
+    out = tmp_path_factory.mktemp("report")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["-c", str(seeded_site.config), "report", "monthly", "--month", "2026-10", "--out", str(out)]) == 0
+    return json.loads(buffer.getvalue()), out
+
+
+def test_the_seed_is_large_enough(seeded_site: SeededSite) -> None:
+    assert seeded_site.seeded.tickets == TICKETS >= 50_000
+    with seeded_site.database.engine.connect() as conn:
+        months = conn.execute(text("SELECT COUNT(DISTINCT strftime('%Y-%m', created_at)) FROM tickets")).scalar_one()
+    assert months >= 6
+
+
+def test_every_number_in_the_html_is_the_stats_json(outputs: tuple[dict[str, Any], Path]) -> None:
+    stats, out = outputs
+    parser = Numbers()
+    parser.feed((out / "monthly-2026-10.html").read_text(encoding="utf-8"))
+    assert len(parser.found) > 150
+    for path, text_shown in parser.found.items():
+        value = lookup(stats, path)
+        if path.startswith("targets."):
+            name = stats["targets"][int(path.split(".")[1])]["name"]
+            expected = "n/a" if value is None else (f"{value * 100:.2f}%" if name in RATES else f"{value:g}")
+        else:
+            expected = shown(value, path)
+        assert text_shown == expected, path
+
+
+def _independent(conn: Any) -> list[dict[str, Any]]:
+    """Per ticket of October, by correlated subqueries (not the grouped pass the report uses)."""
+    rows = conn.execute(
+        text("""
+        SELECT t.id, t.channel, t.status, t.priority, t.created_at,
+          (SELECT MIN(at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'responded') AS responded,
+          (SELECT MIN(at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'status' AND e.old_value = 'received') AS left_received,
+          (SELECT MIN(at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'status' AND e.new_value = 'resolved') AS resolved,
+          EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'status'
+                  AND e.old_value = 'resolved' AND e.new_value = 'reopened') AS reopened
+        FROM tickets t WHERE t.created_at >= :start AND t.created_at < :end
+        """),
+        {"start": START, "end": END},
+    ).all()
+    parse = datetime.fromisoformat
+    facts = []
+    for r in rows:
+        created = parse(r.created_at)
+        first = r.responded or r.left_received
+        facts.append({
+            "channel": r.channel, "status": r.status, "priority": r.priority, "created": created,
+            "resp": (parse(first) - created).total_seconds() / 3600 if first else None,
+            "res": (parse(r.resolved) - created).total_seconds() / 3600 if r.resolved else None,
+            "reopened": bool(r.reopened),
+        })
+    return facts
+
+
+def _summary(facts: list[dict[str, Any]]) -> dict[str, Any]:
+    resp = sorted(f["resp"] for f in facts if f["resp"] is not None)
+    res = sorted(f["res"] for f in facts if f["res"] is not None)
+    resolved = sum(f["status"] in ("resolved", "closed") for f in facts)
+    return {
+        "tickets": len(facts),
+        "resolution_rate": round(resolved / len(facts), 4),
+        "reopen_rate": round(sum(f["reopened"] for f in facts) / len(res), 4),
+        "closed_loop_rate": round(sum(f["status"] == "closed" for f in facts) / resolved, 4),
+        "first_response": (statistics.fmean(resp), statistics.median(resp), statistics.quantiles(resp, n=10, method="inclusive")[8]),
+        "resolution_time": (statistics.fmean(res), statistics.median(res), statistics.quantiles(res, n=10, method="inclusive")[8]),
+    }
+
+
+def _assert_group(group: dict[str, Any], expected: dict[str, Any]) -> None:
+    for key in ("tickets", "resolution_rate", "reopen_rate", "closed_loop_rate"):
+        assert group[key] == expected[key], key
+    for key in ("first_response", "resolution_time"):
+        mean, p50, p90 = expected[key]
+        got = group[key]
+        assert abs(got["mean_hours"] - mean) <= 0.0051 and abs(got["p50_hours"] - p50) <= 0.0051, key
+        assert abs(got["p90_hours"] - p90) <= 0.0051, key
+
+
+def test_stats_equal_an_independent_query(seeded_site: SeededSite, outputs: tuple[dict[str, Any], Path]) -> None:
+    stats, _ = outputs
+    with seeded_site.database.engine.connect() as conn:
+        facts = _independent(conn)
+    _assert_group(stats["totals"], _summary(facts))
+    for group in stats["by"]["channel"]:
+        _assert_group(group, _summary([f for f in facts if f["channel"] == group["key"]]))
+    assert sum(g["tickets"] for g in stats["by"]["channel"]) == len(facts)
+    open_major = [f for f in facts if f["priority"] in ("L1", "L2") and f["status"] not in ("resolved", "closed")]
+    assert stats["unresolved_count"] == len(open_major) > 0
+    per_day = Counter((f["created"] + timedelta(hours=8)).date().isoformat() for f in facts)
+    assert {b["bucket"]: b["tickets"] for b in stats["daily"]} == dict(per_day)
+
+
+def test_keywords_and_csv_equal_an_independent_count(seeded_site: SeededSite, outputs: tuple[dict[str, Any], Path]) -> None:
+    stats, out = outputs
+    with seeded_site.database.engine.connect() as conn:
+        analyses = conn.execute(
+            text("SELECT analysis FROM messages WHERE created_at >= :start AND created_at < :end"), {"start": START, "end": END}
+        ).scalars()
+        counts = Counter(word for a in analyses for word in json.loads(a)["keywords"])
+    assert [(k["key"], k["count"]) for k in stats["keywords"]] == sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
+    with open(out / "monthly-2026-10-groups.csv", encoding="utf-8") as handle:
+        total = next(csv.DictReader(handle))
+    assert int(total["tickets"]) == stats["totals"]["tickets"]
+    assert float(total["first_response_p90_h"]) == stats["totals"]["first_response"]["p90_hours"]
+    markdown = (out / "monthly-2026-10.md").read_text(encoding="utf-8")
+    assert f"工单 tickets: {stats['totals']['tickets']}" in markdown
+
+
+def test_targets_are_met_or_missed_against_configuration(outputs: tuple[dict[str, Any], Path]) -> None:
+    stats, _ = outputs
+    verdicts = {t["name"]: (t["target"], t["verdict"]) for t in stats["targets"]}
+    assert verdicts["first_response_hours"] == (24.0, "met" if stats["totals"]["first_response"]["mean_hours"] <= 24 else "missed")
+    assert verdicts["resolution_rate"] == (0.95, "met" if stats["totals"]["resolution_rate"] >= 0.95 else "missed")
+    assert verdicts["overall_satisfaction"] == (0.85, "n/a")  # no satisfaction data yet
+    assert verdicts["major_on_time"] == (1.0, "n/a")  # SLA results not connected yet
+    assert stats["sla"]["available"] is False and stats["satisfaction"]["note"].startswith("暂无数据")
+
+
+
+def test_stats_table_by_one_dimension(seeded_site: SeededSite, outputs: tuple[dict[str, Any], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    stats, _ = outputs
+    assert main(["-c", str(seeded_site.config), "stats", "--period", "2026-10", "--by", "priority"]) == 0
+    out = capsys.readouterr().out
+    assert "按 priority" in out and "按 channel" not in out
+    assert str(stats["totals"]["tickets"]) in out
+    assert "missed" in out and "n/a" in out  # resolution rate below 95 %; satisfaction not yet
+
+
+def test_an_empty_month_reports_no_data_instead_of_failing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.reports.conftest import write_site
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    from monitor.storage.db import Database
+
+    Database(url).upgrade()
+    config = write_site(tmp_path, url)
+    assert main(["-c", str(config), "stats", "--period", "2026-10", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["totals"]["tickets"] == 0 and stats["totals"]["resolution_rate"] is None
+    assert {t["verdict"] for t in stats["targets"]} == {"n/a"}
+    assert main(["-c", str(config), "report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "out")]) == 0
+    assert "n/a" in (tmp_path / "out" / "monthly-2026-10.html").read_text(encoding="utf-8")
+
+
+def test_read_only_commands_never_create_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.reports.conftest import write_site
+
+    config = write_site(tmp_path, f"sqlite:///{tmp_path / 'missing.db'}")
+    assert main(["-c", str(config), "stats", "--period", "2026-10"]) == 2
+    assert main(["-c", str(config), "report", "monthly", "--month", "2026-10", "--out", str(tmp_path / "o")]) == 2
+    assert main(["-c", str(config), "db", "backup", "--to", str(tmp_path / "b")]) == 2
+    assert not (tmp_path / "missing.db").exists()
+    assert "数据库不存在" in capsys.readouterr().err

@@ -35,12 +35,12 @@ from monitor.storage.models import (
     StoredMessage,
     Story,
     Ticket,
-    TicketEvent,
 )
 from monitor.stories.compose import acknowledged_notice, resolved_notice, story_code
 from monitor.stories.notify import escalate, notify_due, send, told
 from monitor.stories.observe import event
 from monitor.stories.settings import StoriesSettings
+from monitor.tickets.lifecycle import TransitionError, set_status
 
 log = structlog.get_logger("yuqing.stories")
 
@@ -124,22 +124,16 @@ def _tickets(session: Session, story: Story) -> list[Ticket]:
 def _move_tickets(
     session: Session, story: Story, status: str, actor: str, note: str | None, now: datetime
 ) -> int:
+    """Move the story's tickets along the ticket state machine; a ticket already there, or one the
+    machine does not let move (a resolved ticket on ack, a closed one), is left as it is."""
     moved = 0
     for ticket in _tickets(session, story):
-        if ticket.status == status or (status == "processing" and ticket.status == "resolved"):
+        if ticket.status == status:
             continue
-        session.add(
-            TicketEvent(
-                ticket_id=ticket.id,
-                kind="status",
-                old_value=ticket.status,
-                new_value=status,
-                actor=actor[:128],
-                note=note,
-                at=now,
-            )
-        )
-        ticket.status, ticket.updated_at = status, now
+        try:
+            set_status(session, ticket, status, actor=actor[:128], note=note, now=now)
+        except TransitionError:
+            continue
         moved += 1
     return moved
 

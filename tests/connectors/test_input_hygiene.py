@@ -230,6 +230,19 @@ def test_whatsapp_media_placeholders_are_not_stored_as_text(tmp_path: Path, plac
     assert [m.text for m in messages] == ["", "真的文字 <Media omitted> 在中间"]
 
 
+def test_a_whatsapp_message_with_an_impossible_date_keeps_its_neighbours_in_order(tmp_path: Path) -> None:
+    (tmp_path / "WhatsApp Chat with A.txt").write_text(
+        "28/02/24, 10:00 - A: 前一条\n31/02/24, 10:01 - A: 日期不可能\n续行\n01/03/24, 10:02 - A: 后一条\n",
+        encoding="utf-8",
+    )
+    messages, quarantined = everything(chats(tmp_path))
+    assert quarantined == []
+    assert [(m.text, m.flags) for m in messages] == [
+        ("前一条", ()), ("日期不可能\n续行", ("time-unparsed",)), ("后一条", ()),
+    ]
+    assert [m.created_at.day for m in (messages[0], messages[2])] == [28, 1], "dd/mm order still read"
+
+
 def test_invalid_bytes_in_a_whatsapp_export_are_flagged(tmp_path: Path) -> None:
     (tmp_path / "WhatsApp Chat with A.txt").write_bytes(
         "04/03/24, 10:00 - A: 好的\n04/03/24, 10:01 - A: 坏".encode() + b"\xff\xfe" + "字\n续行\n".encode()
@@ -291,8 +304,10 @@ def test_maildir_mtime_is_read_once(tmp_path: Path) -> None:
                        "NickName,Sender\n1,wx,1,0,0,99999999999999999999,2,时间坏了,,A,A,wx\n"),
         ("log.jsonl", '{"msg": "时间坏了", "at": "someday"}\n'),
         ("support/2024-03-04.json", '[{"type": "message", "user": "U1", "text": "时间坏了", "ts": "1e30"}]'),
+        ("WhatsApp Chat with A.txt", "31/02/24, 10:00 - A: 时间坏了\n"),
+        ("WhatsApp Chat with B.txt", "04/03/24, 25:00 - B: 时间坏了\n"),
     ],
-    ids=["telegram", "wechat-csv", "generic", "slack"],
+    ids=["telegram", "wechat-csv", "generic", "slack", "whatsapp-date", "whatsapp-clock"],
 )
 def test_chat_messages_with_unreadable_times_are_kept_and_flagged(tmp_path: Path, name: str, content: str) -> None:
     if name.startswith("support/"):

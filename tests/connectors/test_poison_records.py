@@ -104,7 +104,9 @@ def telegram(root: Path) -> Connector[Any]:
 
 def whatsapp(root: Path) -> Connector[Any]:
     lines = [f"{1 + i % 28:02d}/03/24, {i % 24:02d}:{i % 60:02d} - 客户{i % 7}: 第{i}条消息" for i in range(GOOD)]
-    lines.insert(BAD_AT, "31/02/24, 10:00 - 客户1: 不可能的日期")
+    # binary data spliced into the text export (a photo's bytes from a broken sync): NUL never
+    # occurs in a WhatsApp text export, and PostgreSQL cannot store it in a text column
+    lines.insert(BAD_AT, "05/03/24, 10:00 - 客户1: IMG-0001.jpg \x00\x00\x00\x10JFIF\x00\x01")
     (root / "WhatsApp Chat with 客服.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return ChatExportConnector("poison", ChatExportConfig(path=root, date_order="dmy"))
 
@@ -152,7 +154,7 @@ CASES = {
     "maildir": Case(maildir, r"mail cut off: the header block ends inside a line"),
     "mbox": Case(mbox, r"no e-mail headers found"),
     "chat-telegram": Case(telegram, r"message nested too deeply to read"),
-    "chat-whatsapp": Case(whatsapp, r"impossible date for order dmy"),
+    "chat-whatsapp": Case(whatsapp, r"binary data \(NUL bytes\) inside a WhatsApp message"),
     "chat-wechat-csv": Case(wechat_csv, r"4 columns where the header has 12"),
     "chat-slack": Case(slack, r"Slack message is not an object"),
     "chat-generic": Case(generic, r"'msg' is a list, not text"),

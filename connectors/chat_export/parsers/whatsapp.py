@@ -17,13 +17,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import IO, Any, ClassVar
 
 from connectors.chat_export.files import ExportFile, sniff_encoding
 from connectors.chat_export.parsers.base import ChatParser
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record
-from connectors.hygiene import INVALID_BYTES
+from connectors.hygiene import INVALID_BYTES, TIME_UNPARSED
 
 _SP = "[ \u202f\u00a0]"
 HEADER = re.compile(
@@ -92,25 +92,31 @@ def resolve(triple: tuple[str, str, str], order: str) -> tuple[int, int, int] | 
     return year, month, day
 
 
-def choose_order(triples: list[tuple[str, str, str]], preferred: str) -> str:
-    """The date order that reads every sample date and runs most chronologically."""
+def choose_order(triples: list[tuple[str, str, str]], preferred: str, *, today: date | None = None) -> str:
+    """The date order that reads the sample dates best: fewest impossible dates (31/02, or later
+    than tomorrow), then the most chronological, then ``preferred``.
+
+    One impossible line (a corrupted header, a hand-edited export) must not rule an order out:
+    ``28/02/24 .. 31/02/24 .. 01/03/24`` is still day-first, not the years 2028 and 2031."""
     candidates = list(ORDERS)
     if any(len(t[0]) >= 3 for t in triples):
         candidates = ["ymd"]
     elif any(len(t[2]) >= 3 for t in triples):
         candidates = ["dmy", "mdy"]
-    valid = [o for o in candidates if all(resolve(t, o) is not None for t in triples)]
-    if not valid:
-        return preferred if preferred in candidates else candidates[0]
-    if len(valid) == 1:
-        return valid[0]
+    latest = (today or date.today()).toordinal() + 1
 
-    def disorder(order: str) -> int:
+    def read(order: str) -> list[tuple[int, int, int] | None]:
         dates = [resolve(t, order) for t in triples]
-        return sum(1 for x, y in itertools.pairwise(dates) if x and y and y < x)
+        return [d if d is not None and date(*d).toordinal() <= latest else None for d in dates]
 
-    ranked = sorted(valid, key=lambda o: (disorder(o), o != preferred, ORDERS.index(o)))
-    return ranked[0]
+    def rank(order: str) -> tuple[int, int, bool, int]:
+        dates = read(order)
+        impossible = sum(1 for d in dates if d is None)
+        known = [d for d in dates if d is not None]
+        disorder = sum(1 for x, y in itertools.pairwise(known) if y < x)
+        return impossible, disorder, order != preferred, ORDERS.index(order)
+
+    return min(candidates, key=rank)
 
 
 def chat_name_from_file(stem: str) -> str:
@@ -237,18 +243,15 @@ class WhatsAppParser(ChatParser):
 
     def _finish(self, pending: tuple[re.Match[str], int], body: list[str], end: int) -> Iterator[Item]:
         header, start = pending
-        ymd = self._date((header["a"], header["b"], header["c"]))
-        if ymd is None:
-            yield Broken(start, end, f"impossible date for order {self._order}")
+        if any("\x00" in line for line in body):
+            # A text export never holds NUL: binary data (a media file, a broken sync) was spliced in.
+            yield Broken(start, end, "binary data (NUL bytes) inside a WhatsApp message")
             return
-        hour, minute = int(header["H"]), int(header["M"])
-        second = int(header["S"]) if header["S"] else 0
-        pm = _is_pm(header["pre"] or header["post"])
-        if pm is not None:
-            hour = hour % 12 + (12 if pm else 0)
-        if hour > 23 or minute > 59 or second > 59:
-            yield Broken(start, end, "impossible time of day")
-            return
+        when = self._when(header)
+        flags: tuple[str, ...] = (INVALID_BYTES,) if self._replaced else ()
+        if when is None:  # 31/02/24 or 25:00: the message is kept at the fetch time, flagged
+            when = datetime.now(UTC)
+            flags += (TIME_UNPARSED,)
         first = body[0]
         colon = first.find(":")
         author = first[:colon] if colon > 0 else ""
@@ -263,7 +266,19 @@ class WhatsAppParser(ChatParser):
             return
         if _MEDIA.fullmatch(text):
             text = ""
-        created = datetime(*ymd, hour, minute, second, tzinfo=self.settings.timezone)
         chat = self.settings.default_chat
-        flags = (INVALID_BYTES,) if self._replaced else ()
-        yield Record(chat, chat, author, author, created, text, start, end, flags=flags)
+        yield Record(chat, chat, author, author, when, text, start, end, flags=flags)
+
+    def _when(self, header: re.Match[str]) -> datetime | None:
+        """The header's date and time in the export's zone; None for an impossible one."""
+        ymd = self._date((header["a"], header["b"], header["c"]))
+        if ymd is None:
+            return None
+        hour, minute = int(header["H"]), int(header["M"])
+        second = int(header["S"]) if header["S"] else 0
+        pm = _is_pm(header["pre"] or header["post"])
+        if pm is not None:
+            hour = hour % 12 + (12 if pm else 0)
+        if hour > 23 or minute > 59 or second > 59:
+            return None
+        return datetime(*ymd, hour, minute, second, tzinfo=self.settings.timezone)

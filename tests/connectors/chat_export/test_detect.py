@@ -72,6 +72,9 @@ def test_forced_format_restricts_detection(
         ([("03", "01", "24"), ("04", "01", "24"), ("05", "01", "24"), ("01", "02", "24")], "dmy"),
         ([("01", "03", "24"), ("01", "04", "24"), ("01", "05", "24"), ("02", "01", "24")], "mdy"),
         ([("01", "02", "24")], "dmy"),
+        # 31/02 is impossible in every order; year-first would read 2028 and 2031 (future dates)
+        ([("28", "02", "24"), ("31", "02", "24"), ("01", "03", "24")], "dmy"),
+        ([("02", "28", "24"), ("02", "31", "24"), ("03", "01", "24")], "mdy"),
     ],
     ids=[
         "day-over-12",
@@ -80,6 +83,8 @@ def test_forced_format_restricts_detection(
         "chronology-dmy",
         "chronology-mdy",
         "ambiguous-defaults-to-day-first",
+        "one-impossible-date-dmy",
+        "one-impossible-date-mdy",
     ],
 )
 def test_whatsapp_date_order_is_resolved_per_file(dates: list[tuple[str, str, str]], order: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from connectors.hygiene import optional_text, require_text, scalar_id
-from connectors.reposts import quoted_refs, repost_key
+from connectors.reposts import chain_refs, quoted_refs, repost_key
 from connectors.timeparse import resolve_time
 from monitor.message import Author, Engagement, Message
 
@@ -46,7 +46,7 @@ def _refs(reply_to: Any, text: str, own: str) -> tuple[str, ...]:
     """What a record answers: its ``reply_to`` id(s), then the posts its text links to."""
     named = reply_to if isinstance(reply_to, list) else [reply_to]
     ids = [str(r) for r in named if isinstance(r, int | str) and not isinstance(r, bool) and str(r)]
-    return tuple(dict.fromkeys([*ids, *quoted_refs(text, own=own)]))
+    return tuple(dict.fromkeys([*ids, *quoted_refs(text, own=own), *chain_refs(text)]))
 
 
 def record_to_message(

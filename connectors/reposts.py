@@ -6,12 +6,19 @@ was added on the way. :func:`repost_key` names that root (author and normalised 
 thread key. :func:`quoted_refs` lists the posts a text links to, as the reference ids the
 connectors give those posts (``twitter:<id>``, ``reddit:t3_<id>``, or the link itself for feed
 entries), so the ticket stage can put a quote on the thread of the stored original.
+
+A chain quotes its posts by their words, not by a link: ``C//@B:b//@A:a`` repeats B's post
+(``b//@A:a``) and A's post (``a``) verbatim. :func:`text_key` is the digest of a post's
+normalised text (every stored message gets one, indexed), and :func:`chain_refs` the keys of the
+posts a chain quotes, nearest first, as ``text:<key>`` references: the ticket stage finds the
+stored original - and the stored reposts in between - by one indexed lookup, in any source.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 # "//@name:" - feed text made from HTML writes a mention link after the name: "//@name <url>:"
 _CHAIN = re.compile(r"//\s*@([^:：\s/<]{1,40})\s*(?:<[^<>\s]*>\s*)?[:：]")
@@ -21,6 +28,10 @@ _URL = re.compile(r"https?://[^\s<>\"'（）()\[\]{}，。！？]+", re.IGNORECA
 _TWEET = re.compile(r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/[^/]+(?:/web)?/status(?:es)?/(\d+)", re.I)
 _REDDIT = re.compile(r"^https?://(?:www\.|old\.|new\.)?reddit\.com/r/[^/]+/comments/([a-z0-9]+)", re.I)
 _TRAILING = ".,;:!?"
+_NOISE = re.compile(r"\s+|<[^<>\s]*>")  # whitespace and the <url> a feed writes after a mention
+TEXT_REF = "text:"
+TEXT_KEY_MIN = 8  # normalised characters: "转发微博" or "支持" would join unrelated posts
+TEXT_KEY_MAX = 5000  # longer texts (mail) are not quoted in chains; not worth hashing
 
 
 def repost_root(text: str) -> tuple[str, str] | None:
@@ -59,3 +70,39 @@ def quoted_refs(text: str, *, own: str = "") -> tuple[str, ...]:
     refs.pop(own, None)
     refs.pop("", None)
     return tuple(refs)
+
+
+def _words(text: str) -> str:
+    """A segment's words as they compare: NFKC, case-folded, without links and whitespace."""
+    return _NOISE.sub("", _URL.sub("", unicodedata.normalize("NFKC", text))).casefold()
+
+
+def _canonical(parts: list[str]) -> str:
+    """``own//@u1:w1//@u2:w2`` from ``_CHAIN.split`` parts, each piece normalised."""
+    out = [_words(parts[0])]
+    for index in range(1, len(parts) - 1, 2):
+        out.append(f"//@{parts[index].strip().casefold()}:{_words(parts[index + 1])}")
+    return "".join(out)
+
+
+def _digest(canonical: str) -> str:
+    if not TEXT_KEY_MIN <= len(canonical) <= TEXT_KEY_MAX:
+        return ""
+    return hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()
+
+
+def text_key(text: str) -> str:
+    """The digest other posts quote this one by (its whole normalised text, chain included);
+    "" for a text too short to tell posts apart or too long to be a post."""
+    if len(text) > TEXT_KEY_MAX * 2:
+        return ""
+    return _digest(_canonical(_CHAIN.split(text)))
+
+
+def chain_refs(text: str) -> tuple[str, ...]:
+    """``text:<key>`` of every post a ``//@user:`` chain quotes, nearest (the post reposted) first."""
+    if len(text) > TEXT_KEY_MAX * 2:
+        return ()
+    parts = _CHAIN.split(text)
+    refs = [_digest(_canonical(parts[start:])) for start in range(2, len(parts), 2)]
+    return tuple(dict.fromkeys(TEXT_REF + key for key in refs if key))

@@ -48,7 +48,7 @@ from connectors.http import (
 )
 from connectors.hygiene import TIME_UNPARSED
 from connectors.mail.html import html_to_text
-from connectors.reposts import quoted_refs, repost_key
+from connectors.reposts import chain_refs, quoted_refs, repost_key
 from connectors.timeparse import in_bounds, parse_time
 from monitor.errors import AuthError, UnavailableError, YuqingError
 from monitor.message import Author, Batch, Checkpoint, Message, Quarantined
@@ -328,7 +328,7 @@ class RssConnector(Connector[RssConfig]):
         author = Author(
             id=str(detail.get("href") or detail.get("email") or author_name), display_name=author_name
         )
-        refs = quoted_refs(text, own=link)
+        refs = (*quoted_refs(text, own=link), *chain_refs(text))
         message = Message(
             source=self.name,
             external_id=key,

@@ -6,7 +6,8 @@ Order of evidence, strongest first (see docs/threading.md):
 2. a reference (``refs``: e-mail ``In-Reply-To``/``References``, a chat reply-to id, a reposted or
    quoted post), nearest first: the ticket of the stored message with that ``ref_id`` - in any
    source, since these ids are global (RFC Message-IDs, namespaced chat and post ids) - or of an
-   earlier message of the same batch;
+   earlier message of the same batch; a ``text:<key>`` reference (a post a ``//@user:`` chain
+   quotes by its words, connectors.reposts) is the stored message with that ``text_key``;
 3. the thread key: the latest message of this source with the same key, or the ticket created
    for that key;
 4. a reply without usable references (``is_reply``): the latest message of the same source,
@@ -26,6 +27,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from connectors.reposts import TEXT_REF, text_key
 from monitor.storage.models import Source, StoredMessage, Ticket
 from monitor.stored import NewMessage
 
@@ -60,17 +62,21 @@ def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
 
 
 def _refs(session: Session, source_id: int, refs: Iterable[str]) -> dict[str, int]:
-    """Ticket of the stored message with each ref id (this source first, then the latest)."""
+    """Ticket of the stored message with each ref id (this source first, then the latest);
+    ``text:<key>`` refs by the message's text key."""
     best: dict[str, tuple[bool, int, int]] = {}
     c = MESSAGES.c
-    for chunk in _chunks(refs):
-        query = select(c.ref_id, c.source_id, c.id, c.ticket_id).where(
-            c.ref_id.in_(chunk), c.ticket_id.is_not(None)
-        )
-        for ref_id, row_source, row_id, ticket_id in session.execute(query):
-            rank = (row_source == source_id, row_id, ticket_id)
-            if ref_id not in best or rank > best[ref_id]:
-                best[ref_id] = rank
+    wanted = set(refs)
+    texts = {ref for ref in wanted if ref.startswith(TEXT_REF)}
+    for column, prefix, values in ((c.ref_id, "", wanted - texts), (c.text_key, TEXT_REF, texts)):
+        for chunk in _chunks(value[len(prefix):] for value in values):
+            query = select(column, c.source_id, c.id, c.ticket_id).where(
+                column.in_(chunk), c.ticket_id.is_not(None)
+            )
+            for value, row_source, row_id, ticket_id in session.execute(query):
+                ref, rank = prefix + value, (row_source == source_id, row_id, ticket_id)
+                if ref not in best or rank > best[ref]:
+                    best[ref] = rank
     return {ref: rank[2] for ref, rank in best.items()}
 
 
@@ -196,6 +202,8 @@ class _Batch:
         slot.items.append(item)
         if message.ref_id:
             self._refs[message.ref_id[:255]] = slot
+        if key := text_key(message.text):
+            self._refs[TEXT_REF + key] = slot
         self._keys[message.thread_key[:255]] = slot
         if message.topic and message.author.id:
             self._topics.setdefault(_topic_key(message), []).append((message.created_at, slot))

@@ -22,7 +22,7 @@ from structlog.testing import capture_logs
 
 from connectors.http import HttpSettings, backoff_delay, error_for_status, parse_retry_after
 from connectors.registry import connector_class
-from connectors.reposts import repost_key
+from connectors.reposts import repost_key, text_key
 from connectors.rss import RssConfig, RssConnector
 from monitor.errors import AuthError, UnavailableError
 from monitor.message import Message
@@ -221,7 +221,8 @@ def test_weibo_rsshub_feed_becomes_chinese_text_messages(server: FeedServer) -> 
     assert reply.url == "https://weibo.com/7312345678/O3kQx1a2b"
     # a //@ repost chain: threaded by its root (小王爱喝茶's words), so every repost of it meets
     assert reply.thread_key == repost_key("//@小王爱喝茶:买的热水器用了三天就漏水，客服电话一直打不通！")
-    assert reply.ref_id == "https://weibo.com/7312345678/O3kQx1a2b" and reply.refs == ()
+    assert reply.ref_id == "https://weibo.com/7312345678/O3kQx1a2b"
+    assert reply.refs == (f"text:{text_key('买的热水器用了三天就漏水，客服电话一直打不通！')}",), "quotes by words"
     assert reply.channel == "rss" and reply.source == "feeds"
     assert "線上客服暫停服務" in by_id["https://weibo.com/7312345678/O3kP9z8y7"].text  # traditional
     promo = by_id["https://weibo.com/7312345678/O3jZ0a1b2"]

@@ -202,7 +202,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         summary = run_import(connector, sink)
     print_summary(args.path, args.source, summary)
-    if args.format != "auto" and not (summary.imported or summary.duplicates or summary.quarantined):
+    if args.format != "auto" and not (summary.imported or summary.duplicates):
+        # nothing read as the forced format: a wrong format quarantines the whole file (as "cut
+        # off or corrupt"), which is no import; the rows stay for `quarantine list/discard`
         raise CliError(
             f"{args.path}: 按 {args.format} 格式没有读到任何消息 / read no messages as {args.format}"
             " — 格式不对？去掉 --format 自动识别 / wrong format? drop --format to detect it"

@@ -88,10 +88,14 @@ class Conversations:
 
 def two_party_chats(records: Iterable[Record], sample: int = SAMPLE_RECORDS) -> list[str]:
     """Chats with at most two senders among the first ``sample`` records: one-to-one chats
-    (a customer and whoever answers), one conversation per quiet gap in ``auto`` mode."""
+    (a customer and whoever answers), one conversation per quiet gap in ``auto`` mode. A chat
+    the export calls a group is never one: two customers asking in a group are two conversations."""
     senders: dict[str, set[str]] = {}
+    groups: set[str] = set()
     for record in itertools.islice(records, sample):
+        if record.group:
+            groups.add(record.chat_id)
         seen = senders.setdefault(record.chat_id, set())
         if len(seen) <= 2:
             seen.add(record.sender_id)
-    return sorted(chat for chat, seen in senders.items() if len(seen) <= 2)
+    return sorted(chat for chat, seen in senders.items() if len(seen) <= 2 and chat not in groups)

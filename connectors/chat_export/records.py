@@ -34,10 +34,12 @@ class Record:
     likes: int = 0
     replies: int = 0
     # Threading (docs/threading.md): the message's id in its export, the id it replies to, and
-    # whether the chat is known to be one-to-one (one conversation per quiet gap, not per sender).
+    # whether the chat is known to be one-to-one (one conversation per quiet gap, not per sender),
+    # or known to be a group (a group where only two people spoke is still per sender).
     message_id: str = ""
     reply_to: str = ""
     private: bool = False
+    group: bool = False
     flags: tuple[str, ...] = ()  # Message.flags: time-unparsed, invalid-bytes-replaced
 
 

@@ -94,6 +94,26 @@ def test_telegram_group_with_reply_ids_is_three_tickets(
     assert ticket_groups(sqlite_db, connector(tmp_path), batch_size) == EXPECTED_GROUP
 
 
+TWO_CUSTOMERS = [
+    (0, 1, "赵六", "冰箱不制冷了", None),
+    (1, 2, "孙七", "空调遥控器丢了怎么办", None),
+    (2, 3, "赵六", "型号是 BCD-520", 1),
+    (3, 4, "孙七", "型号 KFR-35", 2),
+]
+
+
+@pytest.mark.parametrize(("chat_type", "tickets"), [("private_supergroup", 2), ("personal_chat", 1)])
+def test_a_group_where_only_two_customers_spoke_is_not_a_one_to_one_chat(
+    sqlite_db: Database, tmp_path: Path, chat_type: str, tickets: int
+) -> None:
+    """Two senders make a chat look one-to-one; a Telegram export that says it is a group wins."""
+    (tmp_path / "result.json").write_text(telegram_group(TWO_CUSTOMERS, chat_type), encoding="utf-8")
+    groups = ticket_groups(sqlite_db, connector(tmp_path))
+    assert len(groups) == tickets
+    if tickets == 2:
+        assert groups == sorted([["冰箱不制冷了", "型号是 BCD-520"], ["空调遥控器丢了怎么办", "型号 KFR-35"]])
+
+
 def test_reply_lookup_across_batches_on_every_database(any_db: Database, tmp_path: Path) -> None:
     (tmp_path / "result.json").write_text(telegram_group(GROUP), encoding="utf-8")
     assert ticket_groups(any_db, connector(tmp_path), batch_size=1) == EXPECTED_GROUP

@@ -24,6 +24,8 @@ from connectors.timeparse import parse_time
 
 # Telegram chat types with one other party: the whole chat is one conversation per quiet gap.
 PRIVATE_TYPES = frozenset({"personal_chat", "bot_chat", "saved_messages"})
+GROUP_TYPES = frozenset({"private_group", "private_supergroup", "public_supergroup", "public_channel",
+                         "private_channel"})
 
 
 def plain_id(value: Any) -> str:
@@ -127,6 +129,7 @@ class TelegramParser(ChatParser):
             message_id=plain_id(message.get("id")),
             reply_to=plain_id(message.get("reply_to_message_id")),
             private=str(chat.get("type") or "") in PRIVATE_TYPES,
+            group=str(chat.get("type") or "") in GROUP_TYPES,
             flags=flags,
         )
 

@@ -96,6 +96,18 @@ def test_import_of_unrecognised_input_fails(tmp_path: Path, config: Path) -> Non
     assert main(["-c", str(config), "import", str(tmp_path / "missing"), "--no-progress"]) == 2  # a bad path is a usage error
 
 
+def test_import_with_a_forced_format_that_reads_nothing_fails(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A WhatsApp export imported as Telegram: every byte is quarantined, nothing imported."""
+    chat = tmp_path / "WhatsApp Chat with A.txt"
+    chat.write_text("04/03/24, 10:00 - A: 你好\n04/03/24, 10:01 - A: 在吗\n", "utf-8")
+    assert main(["-c", str(config), "import", str(chat), "--format", "telegram", "--no-progress"]) == 2
+    assert "read no messages as telegram" in capsys.readouterr().err
+    assert main(["-c", str(config), "import", str(chat), "--no-progress"]) == 0, "detected, it imports"
+    assert _count(tmp_path / "var" / "yuqing.db", StoredMessage) == 2
+
+
 def test_run_import_reports_progress_in_bytes(tmp_path: Path) -> None:
     said = chatgen.more(140, chatgen.simplified()[0].at)
     (tmp_path / "chat.txt").write_text(chatgen.whatsapp(said), "utf-8")

@@ -12,6 +12,8 @@ A chain quotes its posts by their words, not by a link: ``C//@B:b//@A:a`` repeat
 normalised text (every stored message gets one, indexed), and :func:`chain_refs` the keys of the
 posts a chain quotes, nearest first, as ``text:<key>`` references: the ticket stage finds the
 stored original - and the stored reposts in between - by one indexed lookup, in any source.
+The other way round, :func:`root_key` (the key of a chain's earliest post, also stored and
+indexed) lets an original that arrives after its reposts find them.
 """
 
 from __future__ import annotations
@@ -106,3 +108,9 @@ def chain_refs(text: str) -> tuple[str, ...]:
     parts = _CHAIN.split(text)
     refs = [_digest(_canonical(parts[start:])) for start in range(2, len(parts), 2)]
     return tuple(dict.fromkeys(TEXT_REF + key for key in refs if key))
+
+
+def root_key(text: str) -> str:
+    """The text key of the earliest post a ``//@user:`` chain quotes (the original); "" otherwise."""
+    refs = chain_refs(text)
+    return refs[-1][len(TEXT_REF):] if refs else ""

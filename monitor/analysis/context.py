@@ -7,7 +7,8 @@ once per message and keyword, what each occurrence is worth (:data:`Status`):
 ``negated``   inside a negator's scope (:mod:`monitor.analysis.scope`): counts only for rules or
               keywords that opt in with ``negated: include``;
 ``compound``  only part of a longer listed word (``投诉箱``, ``紧急联系人``): never counts;
-``number``    a digit keyword inside a longer number (``315`` in ``3150mAh`` or ``13315...``);
+``number``    a digit keyword inside a longer number (``315`` in ``3150mAh``, ``13315...`` or the
+              order number ``12315-0883``);
 ``partial``   token mode, and the keyword does not sit on token boundaries (``报警`` in ``报警器``).
 
 Rules then apply their own policy (negation opt-in, ``unless_intent``, rule-level compounds) and
@@ -70,6 +71,8 @@ class Rejection:
 
 
 _CJK_START = re.compile(f"[{CJK_CLASS}]")
+# a digit keyword hyphen-joined to more digits is part of an order or phone number: 12315-0883, 400-12315
+_JOINED = re.compile(r"\d-")
 _CJK_SPACE = re.compile(f"(?<=[{CJK_CLASS}])\\s+(?=[{CJK_CLASS}])")
 
 
@@ -159,8 +162,8 @@ class MessageContext:
             if s not in b and not (_CJK_START.match(word) is not None and not any(k in b for k in range(s + 1, e))):
                 return "partial"
         value = self.text.value
-        if (word[0].isdigit() and s > 0 and value[s - 1].isdigit()) or (
-            word[-1].isdigit() and e < len(value) and value[e].isdigit()
+        if (word[0].isdigit() and (value[s - 1 : s].isdigit() or _JOINED.fullmatch(value[max(0, s - 2) : s]))) or (
+            word[-1].isdigit() and (value[e : e + 1].isdigit() or _JOINED.fullmatch(value[e : e + 2][::-1]))
         ):
             return "number"
         if self.compounds:

@@ -197,6 +197,23 @@ _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _PINYIN_LETTERS = f"a-zü{_TONED}"
 
 
+class BlankLinks:
+    """Blank out web links (``https://www.youtube.com/watch?v=…``, ``www.weibo.com/n/某人``): a link
+    is a reference, not words the author wrote, so ``youtube`` in a video link or a name in a
+    profile link is no keyword hit. Same length, so offsets into the original text are kept."""
+
+    _LINK = re.compile(r"(?:https?://|www\.)[^\s<>\"'（）()\[\]{}，。！？、；]+")
+
+    def __call__(self, text: Text) -> Text:
+        value = text.value
+        if "http" not in value and "www." not in value:
+            return text
+        blanked = self._LINK.sub(lambda m: " " * len(m.group(0)), value)
+        if blanked == value:
+            return text
+        return text.derive(blanked, range(len(blanked)))
+
+
 class StripPinyinAnnotation:
     """Remove inline pinyin after CJK characters: ``繼續(xù)`` → ``繼續``, ``投訴(sù)`` → ``投訴``.
 
@@ -311,6 +328,7 @@ def default_steps() -> tuple[Step, ...]:
         StripInvisible(),
         Nfkc(),
         CaseFold(),
+        BlankLinks(),
         StripPinyinAnnotation(),
         TraditionalToSimplified(),
         CollapseSeparators(),

@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from connectors.reposts import text_key
+from connectors.reposts import root_key, text_key
 from monitor.findings import Analysis, Finding
 from monitor.message import Checkpoint, Message, Quarantined
 from monitor.storage.models import QuarantineItem, Source, StoredMessage, utcnow
@@ -158,6 +158,7 @@ def _row(source_id: int, external_id: str, message: Message, analysis: Analysis,
         "ref_id": message.ref_id[:255] or None,
         "topic": message.topic[:64] or None,
         "text_key": text_key(message.text) or None,
+        "root_key": root_key(message.text) or None,
     }
 
 

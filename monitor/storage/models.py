@@ -123,6 +123,7 @@ class StoredMessage(Base):
         Index("ix_messages_topic", "source_id", "topic", "author_id"),
         # reposts find the post they quote by its words (migration 0010, connectors.reposts)
         Index("ix_messages_text_key", "text_key"),
+        Index("ix_messages_root_key", "root_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -155,6 +156,8 @@ class StoredMessage(Base):
     topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # digest of the normalised text (connectors.reposts.text_key), None for short or long texts
     text_key: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # a repost chain's original (connectors.reposts.root_key): an original stored later finds it
+    root_key: Mapped[str | None] = mapped_column(String(40), nullable=True)
     # what was repaired on the way in (migration 0005): comma-separated Message.flags, "" when clean
     flags: Mapped[str] = mapped_column(String(255), default="", server_default="")
 

@@ -10,9 +10,11 @@ Order of evidence, strongest first (see docs/threading.md):
    quotes by its words, connectors.reposts) is the stored message with that ``text_key``;
 3. the thread key: the latest message of this source with the same key, or the ticket created
    for that key;
-4. a reply without usable references (``is_reply``): the latest message of the same source,
+4. an original that arrives after reposts of it: the ticket of the latest stored (or earlier in
+   the batch) repost whose chain starts with this message's words (``root_key``);
+5. a reply without usable references (``is_reply``): the latest message of the same source,
    author and ``topic`` (normalised subject) within the window;
-5. otherwise a new ticket for the thread key.
+6. otherwise a new ticket for the thread key.
 
 Messages are taken in time order, so a root and its reply in one batch land on one ticket.
 """
@@ -27,7 +29,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from connectors.reposts import TEXT_REF, text_key
+from connectors.reposts import TEXT_REF, root_key, text_key
 from monitor.storage.models import Source, StoredMessage, Ticket
 from monitor.stored import NewMessage
 
@@ -53,6 +55,7 @@ class _Stored:
     by_ref: dict[str, int]
     by_key: dict[str, int]
     by_topic: dict[tuple[str, str], list[tuple[datetime, int]]]
+    by_root: dict[str, int]
 
 
 def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
@@ -78,6 +81,18 @@ def _refs(session: Session, source_id: int, refs: Iterable[str]) -> dict[str, in
                 if ref not in best or rank > best[ref]:
                     best[ref] = rank
     return {ref: rank[2] for ref, rank in best.items()}
+
+
+def _roots(session: Session, keys: Iterable[str]) -> dict[str, int]:
+    """Ticket of the latest stored repost whose chain's original has each text key (any source)."""
+    found: dict[str, tuple[int, int]] = {}
+    c = MESSAGES.c
+    for chunk in _chunks(keys):
+        query = select(c.root_key, c.id, c.ticket_id).where(c.root_key.in_(chunk), c.ticket_id.is_not(None))
+        for key, row_id, ticket_id in session.execute(query):
+            if key not in found or row_id > found[key][0]:
+                found[key] = (row_id, ticket_id)
+    return {key: ticket for key, (_row, ticket) in found.items()}
 
 
 def _keys(session: Session, source_id: int, keys: Iterable[str]) -> dict[str, int]:
@@ -133,14 +148,15 @@ def _load(session: Session, source: Source, items: Sequence[NewMessage], window:
     by_ref = _refs(session, source.id, (r[:255] for m in messages for r in m.refs))
     by_key = _keys(session, source.id, (m.thread_key[:255] for m in messages))
     by_topic = _topics(session, source.id, items, window)
-    ids = {*by_code.values(), *by_ref.values(), *by_key.values()}
+    by_root = _roots(session, (key for m in messages if (key := text_key(m.text))))
+    ids = {*by_code.values(), *by_ref.values(), *by_key.values(), *by_root.values()}
     ids.update(ticket for pairs in by_topic.values() for _, ticket in pairs)
     tickets: dict[int, Ticket] = {}
     wanted = sorted(ids)
     for start in range(0, len(wanted), _CHUNK):
         part = wanted[start : start + _CHUNK]
         tickets.update({t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(part)))})
-    return _Stored(tickets, by_code, by_ref, by_key, by_topic)
+    return _Stored(tickets, by_code, by_ref, by_key, by_topic, by_root)
 
 
 class _Batch:
@@ -154,6 +170,7 @@ class _Batch:
         self._refs: dict[str, Slot] = {}
         self._keys: dict[str, Slot] = {}
         self._topics: dict[tuple[str, str], list[tuple[datetime, Slot]]] = {}
+        self._roots: dict[str, Slot] = {}
 
     def _ticket(self, ticket_id: int | None) -> Slot | None:
         ticket = self.stored.tickets.get(ticket_id) if ticket_id is not None else None
@@ -189,6 +206,10 @@ class _Batch:
         slot = self._keys.get(key) or self._ticket(stored.by_key.get(key))
         if slot is not None:
             return slot
+        if own := text_key(message.text):
+            slot = self._roots.get(own) or self._ticket(stored.by_root.get(own))
+            if slot is not None:
+                return slot
         if message.is_reply and message.topic and message.author.id and self.window > timedelta(0):
             return self._by_topic(_topic_key(message), message.created_at)
         return None
@@ -204,6 +225,8 @@ class _Batch:
             self._refs[message.ref_id[:255]] = slot
         if key := text_key(message.text):
             self._refs[TEXT_REF + key] = slot
+        if root := root_key(message.text):
+            self._roots.setdefault(root, slot)
         self._keys[message.thread_key[:255]] = slot
         if message.topic and message.author.id:
             self._topics.setdefault(_topic_key(message), []).append((message.created_at, slot))

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.analysis.normalize import (
+    BlankLinks,
     CaseFold,
     CollapseSeparators,
     CollapseSpacedDigits,
@@ -57,6 +58,10 @@ STEP_CASES = [
     (CollapseSpacedDigits(), "2024-1-5", "2024-1-5"),
     (CollapseSpacedDigits(), "138 1234 5678", "138 1234 5678"),
     (CollapseSpacedDigits(), "1.5倍", "1.5倍"),
+    (BlankLinks(), "看 https://www.youtube.com/watch?v=1x 好", "看 " + " " * len("https://www.youtube.com/watch?v=1x") + " 好"),
+    (BlankLinks(), "@小王 <https://weibo.com/n/小王>:漏水", "@小王 <" + " " * len("https://weibo.com/n/小王") + ">:漏水"),
+    (BlankLinks(), "见www.example.com/a，谢谢", "见" + " " * len("www.example.com/a") + "，谢谢"),
+    (BlankLinks(), "我要发到youtube上", "我要发到youtube上"),
 ]
 
 

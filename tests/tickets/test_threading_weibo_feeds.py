@@ -4,7 +4,7 @@ RSSHub writes a repost as ``my words//@B:B's words//@A:A's words`` with no link 
 post, so the ticket stage looks the quoted posts up by their normalised text
 (``connectors.reposts.text_key``, an indexed column): a repost joins the stored original's ticket
 even when the original came through another feed (another source), and a repost of a repost joins
-the repost it quotes. Feeds are served on 127.0.0.1 and polled through the daemon's own path.
+the repost it quotes; an original stored after its reposts joins them. Feeds are served on 127.0.0.1 and polled through the daemon's own path.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from connectors.reposts import chain_refs, text_key
+from connectors.reposts import chain_refs, root_key, text_key
 from connectors.rss import RssConnector
 from monitor.storage.db import Database
 from monitor.storage.models import StoredMessage
@@ -77,16 +77,18 @@ def test_a_repost_of_a_repost_joins_the_repost_when_the_original_is_not_stored(
     assert len({found[REPOST], found[HELPER], found[OTHER_CHAIN]}) == 3
 
 
-def test_a_repost_stored_before_the_feed_of_its_original_is_not_guessed_onto_another_ticket(
-    sqlite_db: Database, feeds: FeedServer
+@pytest.mark.parametrize("batch_size", [500, 1], ids=["one-batch", "one-post-per-batch"])
+def test_an_original_that_arrives_after_its_reposts_joins_their_ticket(
+    any_db: Database, feeds: FeedServer, batch_size: int
 ) -> None:
-    """Only the quoting post carries the evidence: an original stored later opens its own ticket,
-    and nothing else (the weather post, the unrelated chain) is pulled onto the reposts' ticket."""
-    poll_once(sqlite_db, connector(feeds, "weibo-search", "/weibo/keyword/热水器"))
-    poll_once(sqlite_db, connector(feeds, "weibo-users", "/weibo/user/5598123456"))
-    found = tickets(sqlite_db)
-    assert found[REPOST] == found[REPOST_OF_REPOST]
-    assert len({found[REPOST], found[ORIGINAL], found[WEATHER], found[OTHER_CHAIN], found[HELPER]}) == 5
+    """The search feed is read first: the original, stored later from its author's feed, finds
+    the reposts by the chain's root key; nothing else (the weather post, the unrelated chain) is
+    pulled onto their ticket."""
+    poll_once(any_db, connector(feeds, "weibo-search", "/weibo/keyword/热水器"), batch_size=batch_size)
+    poll_once(any_db, connector(feeds, "weibo-users", "/weibo/user/5598123456"), batch_size=batch_size)
+    found = tickets(any_db)
+    assert found[ORIGINAL] == found[REPOST] == found[REPOST_OF_REPOST]
+    assert len({found[ORIGINAL], found[WEATHER], found[OTHER_CHAIN], found[HELPER]}) == 4
 
 
 # -- the keys ---------------------------------------------------------------------------------------
@@ -99,6 +101,7 @@ def test_a_chain_quotes_every_post_in_it_by_the_key_of_that_posts_text() -> None
     assert chain_refs(repost) == (f"text:{text_key(original)}",)
     assert chain_refs(again) == (f"text:{text_key(repost)}", f"text:{text_key(original)}")
     assert chain_refs(original) == ()
+    assert root_key(again) == root_key(repost) == text_key(original) and root_key(original) == ""
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ indexed) lets an original that arrives after its reposts find them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -33,7 +34,7 @@ _TRAILING = ".,;:!?"
 _NOISE = re.compile(r"\s+|<[^<>\s]*>")  # whitespace and the <url> a feed writes after a mention
 TEXT_REF = "text:"
 TEXT_KEY_MIN = 8  # normalised characters: "转发微博" or "支持" would join unrelated posts
-TEXT_KEY_MAX = 5000  # longer texts (mail) are not quoted in chains; not worth hashing
+TEXT_KEY_MAX = 2000  # longer texts (mail) are not quoted in chains; not worth hashing
 
 
 def repost_root(text: str) -> tuple[str, str] | None:
@@ -76,7 +77,11 @@ def quoted_refs(text: str, *, own: str = "") -> tuple[str, ...]:
 
 def _words(text: str) -> str:
     """A segment's words as they compare: NFKC, case-folded, without links and whitespace."""
-    return _NOISE.sub("", _URL.sub("", unicodedata.normalize("NFKC", text))).casefold()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    if "://" in text or "<" in text:
+        text = _NOISE.sub("", _URL.sub("", text))
+    return "".join(text.split()).casefold()
 
 
 def _canonical(parts: list[str]) -> str:
@@ -93,6 +98,7 @@ def _digest(canonical: str) -> str:
     return hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)  # the store and the ticket stage ask for the same texts
 def text_key(text: str) -> str:
     """The digest other posts quote this one by (its whole normalised text, chain included);
     "" for a text too short to tell posts apart or too long to be a post."""
@@ -101,9 +107,10 @@ def text_key(text: str) -> str:
     return _digest(_canonical(_CHAIN.split(text)))
 
 
+@functools.lru_cache(maxsize=4096)
 def chain_refs(text: str) -> tuple[str, ...]:
     """``text:<key>`` of every post a ``//@user:`` chain quotes, nearest (the post reposted) first."""
-    if len(text) > TEXT_KEY_MAX * 2:
+    if len(text) > TEXT_KEY_MAX * 2 or "@" not in text:
         return ()
     parts = _CHAIN.split(text)
     refs = [_digest(_canonical(parts[start:])) for start in range(2, len(parts), 2)]

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -201,6 +202,21 @@ class _Run:
                 "fp": fingerprint, "done": done, "parser": parser_state, "ids": ids.state(),
                 "conversations": conversations.state()}
 
+    def _day_before(self, file: ExportFile) -> dict[str, Any] | None:
+        """The open conversations at the end of the latest earlier day file of the same Slack
+        channel folder (``2024-03-04.json`` before ``2024-03-05.json``), if it was read."""
+        path = PurePosixPath(file.key)
+        best: tuple[str, dict[str, Any]] | None = None
+        for key, state in self.states.items():
+            other = PurePosixPath(key)
+            if other.parent != path.parent or not other.name < path.name or not isinstance(state, dict):
+                continue
+            found = state.get("conversations")
+            slack = isinstance(found, dict) and str(state.get("format") or "").startswith("slack")
+            if slack and (best is None or other.name > best[0]):
+                best = (other.name, found)
+        return dict(best[1]) if best is not None else None
+
     def _two_party(self, file: ExportFile) -> list[str]:
         """One-to-one chats of a file read from the start (a separate pass over its first records)."""
         parser = self._parser(file, None)
@@ -261,6 +277,8 @@ class _Run:
         ids = StableIds(family, resume.get("ids") if resume else None)
         config = self.connector.config
         known = resume.get("conversations") if resume else None  # None: new file or older checkpoint
+        if known is None and family == "slack":  # a conversation at midnight goes on in the next day's file
+            known = self._day_before(file)
         sampled = self._two_party(file) if known is None and config.conversations == "auto" else []
         conversations = Conversations(config.conversation_gap_minutes, config.conversations, known,
                                       two_party=sampled)

@@ -252,3 +252,26 @@ def test_slack_thread_replies_join_their_parent(sqlite_db: Database, tmp_path: P
     (root / "support" / "2024-03-15.json").write_text(json.dumps(day))
     groups = ticket_groups(sqlite_db, connector(root))
     assert groups == sorted([["q ann", "a ann", "thanks"], ["q bob", "a bob"], ["q cat", "a cat"]])
+
+
+@pytest.mark.parametrize("batch_size", [500, 1], ids=["one-poll", "one-message-per-batch"])
+def test_a_slack_conversation_across_midnight_stays_one_ticket(
+    sqlite_db: Database, tmp_path: Path, batch_size: int
+) -> None:
+    """Slack writes one file per day: ann's conversation from 23:50 goes on in the next day's file
+    (one ticket); bob, quiet for hours, opens a new one."""
+    root = tmp_path / "workspace"
+    (root / "support").mkdir(parents=True)
+    (root / "users.json").write_text(json.dumps([{"id": "U0", "name": "ann"}, {"id": "U1", "name": "bob"}]))
+    (root / "channels.json").write_text(json.dumps([{"id": "C1", "name": "support"}]))
+    midnight = datetime(2024, 3, 16, tzinfo=UTC).timestamp()
+
+    def post(minutes: int, user: int, text: str) -> dict[str, Any]:
+        return {"type": "message", "ts": f"{midnight + minutes * 60:.6f}", "user": f"U{user}", "text": text}
+
+    (root / "support" / "2024-03-15.json").write_text(json.dumps(
+        [post(-300, 1, "bob early"), post(-10, 0, "ann 23:50"), post(-2, 0, "ann 23:58")]))
+    (root / "support" / "2024-03-16.json").write_text(json.dumps(
+        [post(5, 0, "ann 00:05"), post(12, 0, "ann 00:12"), post(240, 1, "bob later")]))
+    groups = ticket_groups(sqlite_db, connector(root), batch_size)
+    assert groups == sorted([["bob early"], ["ann 23:50", "ann 23:58", "ann 00:05", "ann 00:12"], ["bob later"]])

@@ -212,8 +212,9 @@ class _Run:
             if other.parent != path.parent or not other.name < path.name or not isinstance(state, dict):
                 continue
             found = state.get("conversations")
-            slack = isinstance(found, dict) and str(state.get("format") or "").startswith("slack")
-            if slack and (best is None or other.name > best[0]):
+            if not isinstance(found, dict) or not str(state.get("format") or "").startswith("slack"):
+                continue
+            if best is None or other.name > best[0]:
                 best = (other.name, found)
         return dict(best[1]) if best is not None else None
 

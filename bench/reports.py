@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/reports.py [--tickets 1000000] [--databases sqlite postgresql]
                                       [--keep DIR]   # reuse a seeded SQLite file between runs
+                                      [--pg-keep NAME]  # reuse (or seed and keep) a PostgreSQL database
 
 Seeds ``--tickets`` tickets over six months (``tests/helpers/seed.py``: ~4.4 event rows and one
 analysed message per ticket; about 170,000 tickets fall in October 2026), then times, in the same
@@ -45,7 +46,7 @@ MONTH = Month(2026, 10)
 
 
 @contextmanager
-def database(kind: str, tickets: int, keep: Path | None) -> Iterator[Database]:
+def database(kind: str, tickets: int, keep: Path | None, pg_keep: str | None = None) -> Iterator[Database]:
     if kind == "sqlite":
         folder = keep or Path(tempfile.mkdtemp(prefix="yq-bench-"))
         path = folder / f"reports-{tickets}.db"
@@ -60,22 +61,26 @@ def database(kind: str, tickets: int, keep: Path | None) -> Iterator[Database]:
             for leftover in folder.glob("reports-*"):
                 leftover.unlink()
         return
-    name = f"yq_bench_{uuid.uuid4().hex[:8]}"
+    name = pg_keep or f"yq_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if not exists:
+            conn.execute(text(f"CREATE DATABASE {name}"))
     db = Database(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
     try:
         db.upgrade()
-        _seed(db, tickets, kind)
+        if not exists:
+            _seed(db, tickets, kind)
         with db.engine.connect() as conn:
             conn.execute(text("COMMIT"))
             conn.execute(text("ANALYZE"))  # what autovacuum would have done after a bulk load
         yield db
     finally:
         db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        if pg_keep is None:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         admin.dispose()
 
 
@@ -113,10 +118,11 @@ def main() -> int:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     parser.add_argument("--keep", type=Path, help="keep/reuse the seeded SQLite file in this folder")
+    parser.add_argument("--pg-keep", metavar="NAME", help="keep/reuse the seeded PostgreSQL database NAME")
     args = parser.parse_args()
     rows: list[tuple[str, str, float, float, str]] = []
     for kind in args.databases:
-        with database(kind, args.tickets, args.keep) as db, tempfile.TemporaryDirectory() as out:
+        with database(kind, args.tickets, args.keep, args.pg_keep) as db, tempfile.TemporaryDirectory() as out:
             measured = measure(db, Path(out))
         base = measured[0][1]
         rows += [(kind, name, seconds, seconds / base, note) for name, seconds, note in measured]

@@ -35,8 +35,9 @@ def month_stats(engine: Engine, config: ReportsConfig, month: Month, dimensions:
             conn.execute(text("SET LOCAL jit = off"))
         metrics.build_facts(conn, dialect, month)
         try:
-            totals = metrics.groups(conn, dialect, None)[0]
-            by = metrics.by_dimensions(conn, dialect, names)
+            grouped = metrics.all_groups(conn, dialect, [None, *(DIMENSIONS[name] for name in names)])
+            totals = grouped[None][0]
+            by = {name: grouped[DIMENSIONS[name]] for name in names}
             daily = metrics.volume(conn, "day", current_only=True)
             weekly = metrics.volume(conn, "week", current_only=True)
         finally:

@@ -11,22 +11,14 @@ from sqlalchemy.orm import Session
 
 from monitor.cli import CliError, load_or_exit, open_database, positive_int
 from monitor.storage.models import Problem, Ticket, TicketEvent
-from monitor.tickets.knowledge import rebuild, search
-from monitor.tickets.problems import (
-    ProblemError,
-    find_problem,
-    link,
-    new_problem,
-    problem_code,
-    problems_of,
-    tickets_of,
-)
 
 EXIT_NOT_FOUND = 3
 SNIPPET = 120
 
 
 def _problem(problem: Problem) -> dict[str, Any]:
+    from monitor.tickets.problems import problem_code
+
     return {
         "code": problem_code(problem.id),
         "title": problem.title,
@@ -38,6 +30,8 @@ def _problem(problem: Problem) -> dict[str, Any]:
 
 
 def cmd_link(args: argparse.Namespace) -> int:
+    from monitor.tickets.problems import ProblemError, find_problem, link, new_problem, problem_code
+
     if bool(args.problem) == bool(args.new_problem):
         raise CliError("请给出 --problem P12 或 --new-problem 标题（二选一）/ give either --problem or --new-problem")
     db = open_database(load_or_exit(args))
@@ -73,6 +67,9 @@ def _resolution_note(session: Session, ticket_id: int) -> str | None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from monitor.tickets.knowledge import search  # the analysis chain (jieba, OpenCC) loads only here
+    from monitor.tickets.problems import problems_of
+
     db = open_database(load_or_exit(args))
     try:
         with db.read() as session:
@@ -110,6 +107,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from monitor.tickets.problems import ProblemError, find_problem, tickets_of
+
     db = open_database(load_or_exit(args))
     try:
         with db.read() as session:
@@ -137,6 +136,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    from monitor.tickets.knowledge import rebuild
+
     db = open_database(load_or_exit(args))
     try:
         with db.transaction() as session:

@@ -116,7 +116,7 @@ def cmd_version(_args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from monitor import cli_admin, cli_run
+    from monitor import cli_admin, cli_auth, cli_run
     from monitor.rule_config import load_rule_source
 
     parser = argparse.ArgumentParser(prog="yuqing", description="輿情 feedback and public-opinion monitor")
@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     version.set_defaults(func=cmd_version)
     _register_optional(sub)
     _accept_config_everywhere(parser)
+    cli_auth.install(parser)
     return parser
 
 
@@ -150,6 +151,7 @@ COMMAND_MODULES = (
     "monitor.cli_alerts",
     "monitor.cli_sla",
     "monitor.cli_reports",
+    "monitor.cli_kb",
 )
 
 
@@ -165,6 +167,10 @@ def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "permission", None) is not None:
+        from monitor.cli_auth import check
+
+        args.actor = check(args, load_or_exit(args))  # before the command opens anything
     try:
         result: int = args.func(args)
     except BrokenPipeError:

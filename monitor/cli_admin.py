@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from datetime import datetime
@@ -304,7 +303,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tstatus.add_argument("code")
     tstatus.add_argument("status", choices=(*STATUSES, *ALIASES))
     tstatus.add_argument("--note")
-    tstatus.add_argument("--actor", default="cli")
     tstatus.set_defaults(func=cmd_tickets_set_status)
     cli_tickets.register(tsub)
 
@@ -326,6 +324,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     qdiscard = qsub.add_parser("discard", help="give up on quarantined rows (kept, marked discarded)")
     qdiscard.add_argument("ids", type=positive_int, nargs="+")
     qdiscard.add_argument("--reason", required=True, help="why (kept on the row)")
-    qdiscard.add_argument("--actor", default=f"cli:{getpass.getuser()}")
     qdiscard.set_defaults(func=cmd_quarantine_discard)
     _ = Source  # imported for the relationship loaders

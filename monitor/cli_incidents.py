@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import re
 import sys
@@ -39,24 +38,8 @@ def _stories(config: AppConfig) -> Any:
 
 
 def _actor(args: argparse.Namespace) -> str:
-    return str(args.actor or f"cli:{getpass.getuser()}")
-
-
-def _known_actor(args: argparse.Namespace, config: AppConfig) -> str | None:
-    """``--actor`` must be one of the on-call ``people`` (id or name) when an on-call file is
-    configured; None (after printing why) when it is not."""
-    if not args.actor or config.alerts.oncall is None:
-        return _actor(args)
-    from monitor.stories.oncall_config import load_oncall, person_id
-
-    try:
-        return person_id(load_oncall(config.alerts.oncall), args.actor)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(f"  {issue}", file=sys.stderr)
-    except ValueError as exc:
-        print(f"--actor: {exc}", file=sys.stderr)
-    return None
+    """The actor ``monitor.cli_auth.check`` resolved (a people id) before the command ran."""
+    return str(args.actor)
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
@@ -65,9 +48,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
     from monitor.tickets.service import TransitionError, set_status
 
     config = load_or_exit(args)
-    actor = _known_actor(args, config)  # a usage error is reported before the database is opened
-    if actor is None:
-        return 2
+    actor = _actor(args)
     db = open_database(config)
     state = "acknowledged" if args.command == "ack" else "resolved"
     try:
@@ -359,7 +340,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parser = sub.add_parser(name, help=help_text)
         parser.add_argument("ref", help="INC-42 or Q000123")
         parser.add_argument("--note")
-        parser.add_argument("--actor", help="who: a people id or name of the on-call file (default cli:<user>)")
         parser.set_defaults(func=cmd_ack)
     story = sub.add_parser("story", help="one story (incident or ticket group)").add_subparsers(
         dest="story_command", required=True
@@ -394,7 +374,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("value")
     add.add_argument("--for", dest="for_", type=_duration, default=timedelta(hours=4), help="30m, 4h, 2d")
     add.add_argument("--reason")
-    add.add_argument("--actor")
     add.set_defaults(func=cmd_silence)
     lst = silence.add_parser("list")
     lst.add_argument("--json", action="store_true")

@@ -11,6 +11,7 @@ from monitor import cli_backup
 from monitor.cli import EXIT_CONFIG, CliError, config_path, load_or_exit
 from monitor.errors import ConfigError
 from monitor.logging import configure_logging
+from monitor.roles import IMPLICIT_ADMIN_WARNING
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -36,6 +37,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     db.upgrade()
     log.info("database", url=db.masked_url, schema=schema.head)
+    from monitor.cli_auth import directory
+
+    if not directory(config).roles_configured:
+        log.warning("roles", problem=IMPLICIT_ADMIN_WARNING)
     return daemon.run_once() if args.once else daemon.run_forever()
 
 
@@ -43,6 +48,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate everything (sources, every sender's settings, rules, on-call, ack links); with
     connections allowed, reach every source and every sender's endpoint without sending."""
     from monitor.analysis.lint import ime_slips
+    from monitor.cli_auth import directory
     from monitor.config_checks import ack_link_problems, disabled_target_warnings
     from monitor.runtime import Runtime
 
@@ -59,6 +65,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_CONFIG
     warnings += disabled_target_warnings(runtime.db)
+    if not directory(config).roles_configured:
+        warnings.append(IMPLICIT_ADMIN_WARNING)
     # valid YAML, but a keyword that can never fire (full-width separators from an input method)
     warnings += [str(item.issue) for item in ime_slips(runtime.rules.paths)]
     if not args.no_connect:

@@ -1,12 +1,11 @@
 """``yuqing tickets set|note|respond``: staff corrections, internal notes and responses.
 
-Every write names its actor and is one audit event per change (who, when, why).
+Every write names its actor (checked by ``monitor.cli_auth``) and is one audit event per change (who, when, why).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -25,18 +24,6 @@ from monitor.tickets.record import (
 )
 
 EXIT_NOT_FOUND = 3
-
-
-def default_actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-def actor_name(value: str) -> str:
-    """argparse type: a non-empty actor name without control characters, at most 128 characters."""
-    value = value.strip()
-    if not value or len(value) > 128 or any(ord(c) < 32 for c in value):
-        raise argparse.ArgumentTypeError(f"操作人须为 1-128 个可见字符 / --actor must be 1-128 visible characters: {value!r}")
-    return value
 
 
 def _with_ticket(args: argparse.Namespace, action: Callable[[Session, Ticket], str]) -> int:
@@ -96,15 +83,12 @@ def register(tsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tset.add_argument("code")
     tset.add_argument("fields", nargs="+", metavar="FIELD=VALUE")
     tset.add_argument("--reason", required=True, help="why (kept on every event)")
-    tset.add_argument("--actor", type=actor_name, default=default_actor())
     tset.set_defaults(func=cmd_set)
     tnote = tsub.add_parser("note", help="add an internal note (never sent to the customer)")
     tnote.add_argument("code")
     tnote.add_argument("text")
-    tnote.add_argument("--actor", type=actor_name, default=default_actor())
     tnote.set_defaults(func=cmd_note)
     trespond = tsub.add_parser("respond", help="record an agent response (stops the response clocks)")
     trespond.add_argument("code")
     trespond.add_argument("--note", help="what was said or done")
-    trespond.add_argument("--actor", type=actor_name, default=default_actor())
     trespond.set_defaults(func=cmd_respond)

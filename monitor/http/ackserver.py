@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import structlog
 
 from monitor.alerts.links import LinkError, LinkSigner
+from monitor.roles import Refused, authorize, resolve
 from monitor.storage.db import Database
 from monitor.storage.models import utcnow
 from monitor.stories.lifecycle import (
@@ -28,6 +29,7 @@ from monitor.stories.lifecycle import (
     acknowledge_ref,
     resolve_ref,
 )
+from monitor.stories.oncall_config import staff_directory
 from monitor.stories.settings import StoriesSettings
 
 log = structlog.get_logger("yuqing.http")
@@ -92,6 +94,7 @@ class AckServer:
                 code, action, params.get("exp", ""), params.get("sig", ""), self.clock(), person=person
             )
             name = self._person_name(person)
+            self._authorize(person, action)
         except LinkError as exc:
             self._reply(request, HTTPStatus.FORBIDDEN, f"链接无效 Invalid link: {exc}")
             return
@@ -133,6 +136,20 @@ class AckServer:
         if known is None:
             raise LinkError(f"unknown person {person!r}")
         return str(known.name)
+
+    def _authorize(self, person: str, action: str) -> None:
+        """The same permission table as the CLI (``monitor.roles``): with roles configured, the
+        link's person must have a role that may acknowledge (resolve) a story."""
+        oncall = self.stories().oncall
+        if not person or oncall is None:
+            return
+        people = staff_directory(oncall.config)
+        if not people.roles_configured:
+            return
+        try:
+            authorize(resolve(people, person, ""), "story.ack" if action == "ack" else "story.resolve")
+        except Refused as exc:
+            raise LinkError(str(exc)) from None
 
     def _act(self, action: str, code: str, actor: str) -> ActionResult:
         if action == "ack":

@@ -35,18 +35,18 @@ class Dialect:
 
     def day(self, column: str) -> str:
         """The local calendar day, ``YYYY-MM-DD``."""
+        if self.name == "sqlite":  # date() takes the shift as a modifier: one parse, not two
+            return f"date({column}, '{self.offset_hours:+d} hours')"
         local = self._local(column)
-        if self.name == "sqlite":
-            return f"date({local})"
         if self.name == "postgresql":
             return f"to_char({local}, 'YYYY-MM-DD')"
         return f"DATE_FORMAT({local}, '%Y-%m-%d')"
 
     def week(self, column: str) -> str:
         """The Monday that starts the local week, ``YYYY-MM-DD``."""
-        local = self._local(column)
         if self.name == "sqlite":
-            return f"date({local}, 'weekday 0', '-6 days')"
+            return f"date({column}, '{self.offset_hours:+d} hours', 'weekday 0', '-6 days')"
+        local = self._local(column)
         if self.name == "postgresql":
             return f"to_char(date_trunc('week', {local}), 'YYYY-MM-DD')"
         return f"DATE_FORMAT(DATE_SUB({local}, INTERVAL WEEKDAY({local}) DAY), '%Y-%m-%d')"

@@ -1,6 +1,6 @@
 """A month of metrics, aggregated in the database from the tickets table and the ticket event log.
 
-Per ticket created in the month one fact row is built in a temporary table from index seeks into ``ticket_events``:
+Per ticket created in the month one fact row is built in a temporary table from its range of ``ticket_events``:
 
 * first response = the first ``responded`` event, or — for tickets from before that event existed —
   the first ``status`` event (a ticket starts as ``received``, so its first status change is the
@@ -8,20 +8,25 @@ Per ticket created in the month one fact row is built in a temporary table from 
 * resolution time = the first ``status`` event to ``resolved`` minus ``created_at``;
 * reopened = a ``status`` event to ``reopened`` (the policy's resolved → reopened, 二次处理).
 
-Every figure after that is a grouped query over the fact table (percentiles: PostgreSQL's
-``percentile_cont``; SQLite and MariaDB: the two ordered rows around the rank, interpolated the
-same way). Nothing loops over tickets in Python.
+Every count, rate and mean after that is a grouped query over the fact table. Percentiles
+(p50/p90, linear interpolation as ``percentile_cont``) come from one read of the fact table's two
+duration columns, sorted once each (:mod:`monitor.reports.ranks`): the same numbers on every
+database, without a window sort per grouping.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
 from monitor.reports.dialect import Dialect
 from monitor.reports.period import Month
-from monitor.reports.records import DIMENSIONS, Bucket, Durations, GroupStats, hours, rate
+from monitor.reports.ranks import KEYS as KEY_COLUMNS
+from monitor.reports.ranks import Ranks
+from monitor.reports.records import Bucket, Durations, GroupStats, hours, rate
 from monitor.storage.models import UTCDateTime
 
 FACTS = "report_facts"
@@ -39,17 +44,16 @@ def _params(sql: str) -> Any:
 def build_facts(conn: Connection, dialect: Dialect, month: Month) -> None:
     """(Re)create the fact table for the tickets created in ``month``.
 
-    Each event time is one correlated ``MIN``/``EXISTS`` answered from the covering index
-    ``ix_ticket_events_kind (ticket_id, kind, new_value, at)``: a few index seeks per ticket, no
-    table reads and no grouping of the event log.
+    The event times come from one grouped pass over the month's tickets' events: for each ticket
+    one range of the covering index ``ix_ticket_events_kind (ticket_id, kind, new_value, at)``
+    (the ``IN`` list is the month's tickets from ``ix_tickets_created``), folded with conditional
+    ``MIN``/``MAX`` — one index range per ticket instead of four correlated seeks (SQLite 6.2 s ->
+    1.9 s, PostgreSQL 3-4.8 s -> 2.0 s for the 169,000 tickets of a month of a million; the
+    same values). No table reads; the rest of the event log is not touched.
     """
-
-    def first(kind: str, new_value: str | None = None) -> str:
-        value = f" AND e.new_value = '{new_value}'" if new_value else ""
-        return f"(SELECT MIN(e.at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = '{kind}'{value})"
-
     temporary = "TEMP" if dialect.name == "sqlite" else "TEMPORARY"
     drop_facts(conn, dialect)
+    in_month = "t.created_at >= :start AND t.created_at < :end"
     sql = f"""
         CREATE {temporary} TABLE {FACTS} AS
         SELECT t.id AS id,
@@ -61,14 +65,27 @@ def build_facts(conn: Connection, dialect: Dialect, month: Month) -> None:
                COALESCE(t.category, '') AS category,
                COALESCE(t.priority, '') AS priority,
                t.status AS status,
-               {dialect.seconds(f"COALESCE({first('responded')}, {first('status')})", "t.created_at")} AS resp_s,
-               {dialect.seconds(first("status", "resolved"), "t.created_at")} AS res_s,
-               CASE WHEN EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'status'
-                                 AND e.new_value = 'reopened') THEN 1 ELSE 0 END AS reopened
+               {dialect.seconds("COALESCE(ev.responded, ev.first_status)", "t.created_at")} AS resp_s,
+               {dialect.seconds("ev.resolved", "t.created_at")} AS res_s,
+               COALESCE(ev.reopened, 0) AS reopened
         FROM tickets t
-        WHERE t.created_at >= :start AND t.created_at < :end
+        LEFT JOIN (
+            SELECT e.ticket_id AS ticket_id,
+                   MIN(CASE WHEN e.kind = 'responded' THEN e.at END) AS responded,
+                   MIN(CASE WHEN e.kind = 'status' THEN e.at END) AS first_status,
+                   MIN(CASE WHEN e.kind = 'status' AND e.new_value = 'resolved' THEN e.at END) AS resolved,
+                   MAX(CASE WHEN e.kind = 'status' AND e.new_value = 'reopened' THEN 1 ELSE 0 END) AS reopened
+            FROM ticket_events e
+            WHERE e.ticket_id IN (SELECT t.id FROM tickets t WHERE {in_month})
+            GROUP BY e.ticket_id
+        ) ev ON ev.ticket_id = t.id
+        WHERE {in_month}
     """
     conn.execute(_params(sql), {"start": month.start, "end": month.end})
+    if dialect.name == "postgresql":
+        # a new temporary table has no statistics: without them every grouping below was planned
+        # for ~350 rows and sorted ~170,000 on disk instead of hashing them in memory
+        conn.execute(text(f"ANALYZE {FACTS}"))
 
 
 def drop_facts(conn: Connection, dialect: Dialect) -> None:
@@ -76,8 +93,14 @@ def drop_facts(conn: Connection, dialect: Dialect) -> None:
     conn.execute(text(f"DROP {temporary}TABLE IF EXISTS {FACTS}"))
 
 
-def groups(conn: Connection, dialect: Dialect, key: str | None, *, current: bool = True) -> list[GroupStats]:
-    """Counts, rates and durations per value of fact column ``key`` (``None``: one overall group)."""
+def groups(
+    conn: Connection, dialect: Dialect, key: str | None, *, current: bool = True, ranks: Ranks | None = None
+) -> list[GroupStats]:
+    """Counts, rates and durations per value of fact column ``key`` (``None``: one overall group),
+    entirely in SQL: the reference that :func:`all_groups` (what the report uses) is tested against.
+
+    ``ranks`` (:class:`Ranks`, read once for all groupings) gives the percentiles; without it they
+    are ranked in SQL for this grouping alone."""
     key_sql = key or "''"
     where = f"cur = {1 if current else 0}"
     rows = conn.execute(
@@ -92,8 +115,12 @@ def groups(conn: Connection, dialect: Dialect, key: str | None, *, current: bool
         FROM {FACTS} WHERE {where} {f"GROUP BY {key} ORDER BY COUNT(*) DESC, {key}" if key else ""}
         """)
     ).all()
-    resp = percentiles(conn, dialect, "resp_s", key, where, {str(r.k): int(r.responded) for r in rows})
-    res = percentiles(conn, dialect, "res_s", key, where, {str(r.k): int(r.res_count) for r in rows})
+    if ranks is not None:
+        resp = {k: (hours(a), hours(b)) for k, (a, b) in ranks.percentiles("resp_s", key).items()}
+        res = {k: (hours(a), hours(b)) for k, (a, b) in ranks.percentiles("res_s", key).items()}
+    else:
+        resp = percentiles(conn, dialect, "resp_s", key, where, {str(r.k): int(r.responded) for r in rows})
+        res = percentiles(conn, dialect, "res_s", key, where, {str(r.k): int(r.res_count) for r in rows})
     found = [
         GroupStats(
             key=str(r.k),
@@ -165,8 +192,9 @@ def _interpolate(ranked: dict[int, float], n: int, fraction: float) -> float:
     return ranked[low] + (position - low) * (ranked[high] - ranked[low])
 
 
-def by_dimensions(conn: Connection, dialect: Dialect, names: list[str]) -> dict[str, list[GroupStats]]:
-    return {name: groups(conn, dialect, DIMENSIONS[name]) for name in names}
+def read_ranks(conn: Connection) -> Ranks:
+    """The current month's durations, read once for every grouping's percentiles."""
+    return Ranks.read(conn, FACTS, "cur = 1")
 
 
 def volume(conn: Connection, column: str, *, current_only: bool) -> list[Bucket]:
@@ -210,3 +238,105 @@ def previous_month(conn: Connection, month: Month) -> tuple[int, int]:
         {"start": before.start, "end": before.end},
     ).one()
     return int(row.n), int(row.resolved or 0)
+
+
+def all_groups(conn: Connection, dialect: Dialect, keys: list[str | None]) -> dict[str | None, list[GroupStats]]:
+    """:func:`groups` for several keys at once, from one grouped scan of the fact table.
+
+    The scan groups by all four dimensions together (a few hundred groups); each key's rows are
+    that table rolled up (counts add exactly; means are exact sums over counts). Percentiles:
+    PostgreSQL ``percentile_cont`` over ``GROUPING SETS`` in one query, elsewhere one sorted read
+    (:class:`Ranks`). The same numbers as calling :func:`groups` per key (a test checks it).
+    """
+    columns = ", ".join(KEY_COLUMNS)
+    fine = conn.execute(
+        text(f"""
+        SELECT {columns}, COUNT(*) AS n,
+               SUM(CASE WHEN status IN {CLOSED_STATES} THEN 1 ELSE 0 END) AS resolved,
+               SUM(CASE WHEN res_s IS NOT NULL THEN 1 ELSE 0 END) AS ever_resolved,
+               SUM(reopened) AS reopened,
+               SUM(CASE WHEN status = 'closed' THEN 1 ELSE 0 END) AS closed,
+               COUNT(resp_s) AS responded, SUM(resp_s) AS resp_sum,
+               COUNT(res_s) AS res_count, SUM(res_s) AS res_sum
+        FROM {FACTS} WHERE cur = 1 GROUP BY {columns}
+        """)
+    ).all()
+    if dialect.name == "postgresql":
+        ranked = _grouping_set_percentiles(conn, keys)
+    else:
+        ranks = read_ranks(conn)
+        ranked = {
+            (column, key): {k: (hours(a), hours(b)) for k, (a, b) in ranks.percentiles(column, key).items()}
+            for column in ("resp_s", "res_s")
+            for key in keys
+        }
+    return {key: _rolled_up(fine, key, ranked[("resp_s", key)], ranked[("res_s", key)]) for key in keys}
+
+
+_COUNTS = ("n", "resolved", "ever_resolved", "reopened", "closed", "responded", "res_count")
+Pcts = dict[str, tuple[float | None, float | None]]
+
+
+def _rolled_up(fine: Sequence[Any], key: str | None, resp: Pcts, res: Pcts) -> list[GroupStats]:
+    counts: dict[str, list[int]] = {}
+    sums: dict[str, tuple[list[float], list[float]]] = {}
+    for r in fine:
+        k = "" if key is None else str(getattr(r, key))
+        if k not in counts:
+            counts[k] = [0] * len(_COUNTS)
+            sums[k] = ([], [])
+        total = counts[k]
+        for i, name in enumerate(_COUNTS):
+            total[i] += int(getattr(r, name) or 0)
+        if r.resp_sum is not None:
+            sums[k][0].append(float(r.resp_sum))
+        if r.res_sum is not None:
+            sums[k][1].append(float(r.res_sum))
+    found = []
+    for k in sorted(counts, key=lambda k: (-counts[k][0], k)):
+        n, resolved, ever, reopened, closed, responded, res_count = counts[k]
+        resp_mean = math.fsum(sums[k][0]) / responded if responded else None
+        res_mean = math.fsum(sums[k][1]) / res_count if res_count else None
+        found.append(
+            GroupStats(
+                key=k,
+                tickets=n,
+                resolved=resolved,
+                resolution_rate=rate(resolved, n),
+                reopened=reopened,
+                reopen_rate=rate(reopened, ever),
+                closed=closed,
+                closed_loop_rate=rate(closed, resolved),
+                first_response=Durations(responded, hours(resp_mean), *resp.get(k, (None, None))),
+                resolution_time=Durations(res_count, hours(res_mean), *res.get(k, (None, None))),
+            )
+        )
+    return found if found or key else [empty_group()]
+
+
+def _grouping_set_percentiles(conn: Connection, keys: list[str | None]) -> dict[tuple[str, str | None], Pcts]:
+    """PostgreSQL: p50/p90 of both durations for every key in one ``GROUPING SETS`` query."""
+    sets = ", ".join(f"({key})" if key else "()" for key in keys)
+    flags = ", ".join(f"GROUPING({c}) AS g_{c}" for c in KEY_COLUMNS)
+    rows = conn.execute(
+        text(f"""
+        SELECT {", ".join(KEY_COLUMNS)}, {flags},
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY resp_s) AS resp_p50,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY resp_s) AS resp_p90,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY res_s) AS res_p50,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY res_s) AS res_p90
+        FROM {FACTS} WHERE cur = 1 GROUP BY GROUPING SETS ({sets})
+        """)
+    ).all()
+    out: dict[tuple[str, str | None], Pcts] = {(c, k): {} for c in ("resp_s", "res_s") for k in keys}
+    for r in rows:
+        grouped = [c for c in KEY_COLUMNS if not getattr(r, f"g_{c}")]
+        key = grouped[0] if grouped else None
+        if key not in keys:
+            continue
+        k = "" if key is None else str(getattr(r, key))
+        if r.resp_p50 is not None:
+            out[("resp_s", key)][k] = (hours(r.resp_p50), hours(r.resp_p90))
+        if r.res_p50 is not None:
+            out[("res_s", key)][k] = (hours(r.res_p50), hours(r.res_p90))
+    return out

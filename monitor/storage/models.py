@@ -495,3 +495,50 @@ class ReportRun(Base):
     status: Mapped[str] = mapped_column(String(16))  # sending/sent/failed
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Problem(Base):
+    """A known problem and its resolution (knowledge base, migration 0010_kb)."""
+
+    __tablename__ = "problems"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(255))
+    resolution: Mapped[str] = mapped_column(LongText)
+    tags: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=list)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketProblem(Base):
+    """A resolved ticket linked to a problem record."""
+
+    __tablename__ = "ticket_problems"
+    __table_args__ = (Index("ix_ticket_problems_problem", "problem_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), primary_key=True)
+    problem_id: Mapped[int] = mapped_column(BigId, ForeignKey("problems.id"), primary_key=True)
+    linked_by: Mapped[str] = mapped_column(String(128))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KbDoc(Base):
+    """A resolved ticket in the search index: its length in tokens (BM25's document length)."""
+
+    __tablename__ = "kb_docs"
+
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), primary_key=True)
+    length: Mapped[int] = mapped_column(Integer)
+    indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KbTerm(Base):
+    """One term of an indexed ticket with its frequency (the posting list is ``term``'s rows)."""
+
+    __tablename__ = "kb_terms"
+    __table_args__ = (Index("ix_kb_terms_ticket", "ticket_id"),)
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), primary_key=True)
+    tf: Mapped[int] = mapped_column(Integer)

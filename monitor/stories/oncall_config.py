@@ -23,6 +23,9 @@ from pydantic import (
 )
 
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.roles import Directory
+from monitor.roles import Person as StaffPerson
+from monitor.roles import Role as StaffRole
 from monitor.yamlsource import load_yaml
 
 Level = Literal["L1", "L2", "L3"]
@@ -49,10 +52,17 @@ class Policy(_Model):
 
 class Person(_Model):
     name: str
-    targets: list[str] = Field(min_length=1)
-    """Alert targets (``alerts.targets`` names in the main configuration) that reach this person."""
+    targets: list[str] = Field(default_factory=list)
+    """Alert targets (``alerts.targets`` names in the main configuration) that reach this person;
+    required for anyone on a rotation, an override or a team's manager."""
     mention: str = ""
     """How a group-chat bot mentions the person (WeCom/DingTalk mobile or user id, Slack id)."""
+    role: StaffRole | None = None
+    """What the person may do (``monitor.roles``): viewer, agent, supervisor or admin. When nobody
+    has a role every actor acts as admin (with a warning); once someone has one, people without a
+    role are viewers."""
+    os_user: str | None = None
+    """The login name that acts as this person when a command names no ``--actor``."""
 
 
 class Rotation(_Model):
@@ -166,6 +176,13 @@ class OnCallConfig(_Model):
                     problems.append(f"teams.{name}.overrides[{i}].person: unknown person {override.person!r}")
             if team.manager is not None and team.manager not in self.people:
                 problems.append(f"teams.{name}.manager: unknown person {team.manager!r}")
+            paged = {m for r in team.rotations for m in r.members} | {o.person for o in team.overrides}
+            paged |= {team.manager} if team.manager else set()
+            problems += [
+                f"people.{p}.targets: {p!r} is on call in team {name!r} but has no alert targets"
+                for p in sorted(paged)
+                if p in self.people and not self.people[p].targets
+            ]
             roles = {r.role for r in team.rotations} | {"manager"}
             for i, step in enumerate(team.escalation):
                 if step.notify not in roles:
@@ -218,6 +235,17 @@ def person_id(config: OnCallConfig, actor: str) -> str:
     raise ValueError(f"未知的值班人员 unknown person {actor!r} (not in people of {config.source_file}); known: {known}")
 
 
+def staff_directory(config: OnCallConfig | None) -> Directory:
+    """The people as :mod:`monitor.roles` sees them (no on-call file: nobody, no roles)."""
+    if config is None:
+        return Directory({}, roles_configured=False)
+    people = {
+        key: StaffPerson(key, p.name, p.role or "viewer", p.os_user) for key, p in config.people.items()
+    }
+    configured = any(p.role is not None for p in config.people.values())
+    return Directory(people, roles_configured=configured, source=config.source_file)
+
+
 def _parse_loc(key: str) -> tuple[str | int, ...]:
     out: list[str | int] = []
     for part in key.split("."):
@@ -238,4 +266,5 @@ __all__ = [
     "Team",
     "load_oncall",
     "person_id",
+    "staff_directory",
 ]

@@ -90,6 +90,11 @@ def _move(session: Session, ticket: Ticket, status: str, *, actor: str, note: st
     )
     ticket.status = status
     ticket.updated_at = now
+    if status in ("resolved", "closed"):  # the knowledge base learns from what was solved
+        from monitor.tickets.knowledge import index_ticket  # jieba loads only when a ticket resolves
+
+        session.flush()
+        index_ticket(session, ticket, now=now)
 
 
 def customer_returned(ticket: Ticket) -> str | None:

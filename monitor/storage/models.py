@@ -498,7 +498,7 @@ class ReportRun(Base):
 
 
 class Problem(Base):
-    """A known problem and its resolution (knowledge base, migration 0010_kb)."""
+    """A known problem and its resolution (knowledge base, migration 0011)."""
 
     __tablename__ = "problems"
 

@@ -5,8 +5,8 @@ tickets to them. ``kb_docs`` / ``kb_terms`` are the stored token index (the anal
 resolved ticket's title, content and messages, term frequencies and document length) that
 ``yuqing kb search`` ranks with BM25; ``yuqing kb rebuild`` recomputes it.
 
-Revision ID: 0010_kb
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-29
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_kb"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, Engine, text
 from monitor.reports import metrics, sections, topics
 from monitor.reports.dialect import Dialect
 from monitor.reports.period import Month
+from monitor.reports.ranks import Ranks
 from monitor.reports.records import (
     DIMENSIONS,
     Change,
@@ -32,33 +34,34 @@ def dialect_of(engine: Engine, offset_hours: int) -> Dialect:
 
 
 def month_stats(engine: Engine, config: ReportsConfig, month: Month, dimensions: list[str] | None = None) -> MonthStats:
-    """A month's metrics. The fact table and its groupings run on one connection while the
-    independent sections (keywords; hot topics, trends, open tickets, SLA, satisfaction,
-    surveys) run on two more connections in worker threads: the drivers release the GIL while a
-    query runs, so on two cores the report takes about its longest part, not the sum. Every
-    query is read-only and each statement sees committed data, as on one connection."""
+    """A month's metrics. The independent sections (keywords; hot topics, trends, open tickets,
+    SLA, satisfaction, surveys) run on their own connections in worker threads while the fact
+    table is built and grouped (SQLite/MariaDB: in two halves of the month at once, rolled up
+    exactly); the drivers release the GIL while a query runs, so on two cores the report takes
+    about its longest part, not the sum. Every query is read-only and each statement sees
+    committed data, as on one connection."""
     dialect = dialect_of(engine, config.utc_offset_hours)
     names = list(DIMENSIONS) if dimensions is None else dimensions
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
+    keys = [None, *(DIMENSIONS[name] for name in names)]
+    with ThreadPoolExecutor(max_workers=2 + PARTS, thread_name_prefix="report") as pool:
         run: Callable[[Callable[[Connection], Any]], Future[Any]]
-        if _shared_memory_database(engine):  # one in-memory database: one connection, in turn
-            run = _inline(engine, dialect)
-        else:
-            run = partial(_submit, pool, engine, dialect)
+        shared = _shared_memory_database(engine)  # one in-memory database: one connection, in turn
+        run = _inline(engine, dialect) if shared else partial(_submit, pool, engine, dialect)
         keywords_later = run(lambda conn: topics.top_keywords(conn, dialect, month, config.top_keywords))
         sections_later = run(lambda conn: _sections(conn, month))
-        with engine.connect() as conn:
-            _session_settings(conn, dialect)
-            metrics.build_facts(conn, dialect, month)
-            try:
-                grouped = metrics.all_groups(conn, dialect, [None, *(DIMENSIONS[name] for name in names)])
-                totals = grouped[None][0]
-                by = {name: grouped[DIMENSIONS[name]] for name in names}
-                daily = metrics.volume(conn, "day", current_only=True)
-                weekly = metrics.volume(conn, "week", current_only=True)
-            finally:
-                metrics.drop_facts(conn, dialect)
-            conn.rollback()
+        if dialect.name == "postgresql" or shared:
+            grouped, daily_pairs, weekly_pairs = run(lambda conn: _whole(conn, dialect, month, keys)).result()
+        else:  # halves of the month on two connections at once, rolled up exactly
+            halves = [run(partial(_part, dialect=dialect, month=month, span=span)) for span in _spans(month, PARTS)]
+            parts = [h.result() for h in halves]
+            grouped = metrics.rollup(
+                [row for p in parts for row in p[0]], keys, Ranks([row for p in parts for row in p[1]])
+            )
+            daily_pairs = metrics.merge_pairs([p[2] for p in parts])
+            weekly_pairs = metrics.merge_pairs([p[3] for p in parts])
+        totals = grouped[None][0]
+        by = {name: grouped[DIMENSIONS[name]] for name in names}
+        daily, weekly = metrics.with_change(daily_pairs), metrics.with_change(weekly_pairs)
         keywords: list[Ranked] = keywords_later.result()
         monthly, previous, hot, (unresolved_count, unresolved), sla, satisfaction, surveys = sections_later.result()
     first_monday = (month.start + timedelta(hours=config.utc_offset_hours)).date().isoformat()
@@ -122,6 +125,45 @@ def _inline(engine: Engine, dialect: Dialect) -> Callable[[Callable[[Connection]
 
 def _shared_memory_database(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+
+
+PARTS = 2
+"""SQLite and MariaDB build the fact table in this many parts of the month at once (PostgreSQL
+ranks with ``percentile_cont`` over the whole month on one connection)."""
+
+
+def _spans(month: Month, parts: int) -> list[tuple[datetime, datetime]]:
+    step = (month.end - month.start) / parts
+    edges = [month.start + step * i for i in range(parts)] + [month.end]
+    return list(itertools.pairwise(edges))
+
+
+Pairs = list[tuple[str, int]]
+
+
+def _whole(conn: Connection, dialect: Dialect, month: Month, keys: list[str | None]) -> tuple[Any, Pairs, Pairs]:
+    metrics.build_facts(conn, dialect, month)
+    try:
+        grouped = metrics.all_groups(conn, dialect, keys)
+        return grouped, metrics.volume_pairs(conn, "day"), metrics.volume_pairs(conn, "week")
+    finally:
+        metrics.drop_facts(conn, dialect)
+
+
+def _part(
+    conn: Connection, *, dialect: Dialect, month: Month, span: tuple[datetime, datetime]
+) -> tuple[list[Any], list[tuple[Any, ...]], Pairs, Pairs]:
+    """One part of the month: its finest groups, its fact rows, its day and week counts."""
+    metrics.build_facts(conn, dialect, month, span)
+    try:
+        return (
+            metrics.fine_groups(conn),
+            metrics.fact_rows(conn),
+            metrics.volume_pairs(conn, "day"),
+            metrics.volume_pairs(conn, "week"),
+        )
+    finally:
+        metrics.drop_facts(conn, dialect)
 
 
 def _sections(conn: Connection, month: Month) -> tuple[Any, ...]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
@@ -41,8 +42,10 @@ def _params(sql: str) -> Any:
     return clause
 
 
-def build_facts(conn: Connection, dialect: Dialect, month: Month) -> None:
-    """(Re)create the fact table for the tickets created in ``month``.
+def build_facts(
+    conn: Connection, dialect: Dialect, month: Month, span: tuple[datetime, datetime] | None = None
+) -> None:
+    """(Re)create the fact table for the tickets created in ``month`` (or in ``span``, a part of it).
 
     The event times come from one grouped pass over the month's tickets' events: for each ticket
     one range of the covering index ``ix_ticket_events_kind (ticket_id, kind, new_value, at)``
@@ -81,7 +84,8 @@ def build_facts(conn: Connection, dialect: Dialect, month: Month) -> None:
         ) ev ON ev.ticket_id = t.id
         WHERE {in_month}
     """
-    conn.execute(_params(sql), {"start": month.start, "end": month.end})
+    start, end = span or (month.start, month.end)
+    conn.execute(_params(sql), {"start": start, "end": end})
     if dialect.name == "postgresql":
         # a new temporary table has no statistics: without them every grouping below was planned
         # for ~350 rows and sorted ~170,000 on disk instead of hashing them in memory
@@ -194,14 +198,32 @@ def _interpolate(ranked: dict[int, float], n: int, fraction: float) -> float:
 
 def read_ranks(conn: Connection) -> Ranks:
     """The current month's durations, read once for every grouping's percentiles."""
-    return Ranks.read(conn, FACTS, "cur = 1")
+    return Ranks(fact_rows(conn))
+
+
+def fact_rows(conn: Connection) -> list[tuple[Any, ...]]:
+    """The keys and durations of every fact row, through the driver's cursor (no ORM rows)."""
+    return Ranks.rows(conn, FACTS, "cur = 1")
 
 
 def volume(conn: Connection, column: str, *, current_only: bool) -> list[Bucket]:
     """Tickets per ``day`` or ``week`` bucket, each with its change against the bucket before."""
+    return with_change(volume_pairs(conn, column, current_only=current_only))
+
+
+def volume_pairs(conn: Connection, column: str, *, current_only: bool = True) -> list[tuple[str, int]]:
     where = "WHERE cur = 1" if current_only else ""
     rows = conn.execute(text(f"SELECT {column} AS b, COUNT(*) AS n FROM {FACTS} {where} GROUP BY {column} ORDER BY {column}")).all()
-    return with_change([(str(r.b), int(r.n)) for r in rows])
+    return [(str(r.b), int(r.n)) for r in rows]
+
+
+def merge_pairs(parts: Sequence[Sequence[tuple[str, int]]]) -> list[tuple[str, int]]:
+    """Bucket counts of several parts of the month added up (a bucket may span two parts)."""
+    total: dict[str, int] = {}
+    for pairs in parts:
+        for bucket, count in pairs:
+            total[bucket] = total.get(bucket, 0) + count
+    return sorted(total.items())
 
 
 def with_change(pairs: list[tuple[str, int]]) -> list[Bucket]:
@@ -248,8 +270,28 @@ def all_groups(conn: Connection, dialect: Dialect, keys: list[str | None]) -> di
     PostgreSQL ``percentile_cont`` over ``GROUPING SETS`` in one query, elsewhere one sorted read
     (:class:`Ranks`). The same numbers as calling :func:`groups` per key (a test checks it).
     """
+    fine = fine_groups(conn)
+    if dialect.name == "postgresql":
+        ranked = _grouping_set_percentiles(conn, keys)
+        return {key: _rolled_up(fine, key, ranked[("resp_s", key)], ranked[("res_s", key)]) for key in keys}
+    return rollup(fine, keys, read_ranks(conn))
+
+
+def rollup(fine: Sequence[Any], keys: list[str | None], ranks: Ranks) -> dict[str | None, list[GroupStats]]:
+    """Each key's groups from the finest groups (of one or several parts of the month) and the
+    sorted durations of the same tickets."""
+    ranked = {
+        (column, key): {k: (hours(a), hours(b)) for k, (a, b) in ranks.percentiles(column, key).items()}
+        for column in ("resp_s", "res_s")
+        for key in keys
+    }
+    return {key: _rolled_up(fine, key, ranked[("resp_s", key)], ranked[("res_s", key)]) for key in keys}
+
+
+def fine_groups(conn: Connection) -> list[Any]:
+    """Counts and sums per combination of the four dimensions (a few hundred rows)."""
     columns = ", ".join(KEY_COLUMNS)
-    fine = conn.execute(
+    return list(conn.execute(
         text(f"""
         SELECT {columns}, COUNT(*) AS n,
                SUM(CASE WHEN status IN {CLOSED_STATES} THEN 1 ELSE 0 END) AS resolved,
@@ -260,17 +302,7 @@ def all_groups(conn: Connection, dialect: Dialect, keys: list[str | None]) -> di
                COUNT(res_s) AS res_count, SUM(res_s) AS res_sum
         FROM {FACTS} WHERE cur = 1 GROUP BY {columns}
         """)
-    ).all()
-    if dialect.name == "postgresql":
-        ranked = _grouping_set_percentiles(conn, keys)
-    else:
-        ranks = read_ranks(conn)
-        ranked = {
-            (column, key): {k: (hours(a), hours(b)) for k, (a, b) in ranks.percentiles(column, key).items()}
-            for column in ("resp_s", "res_s")
-            for key in keys
-        }
-    return {key: _rolled_up(fine, key, ranked[("resp_s", key)], ranked[("res_s", key)]) for key in keys}
+    ).all())
 
 
 _COUNTS = ("n", "resolved", "ever_resolved", "reopened", "closed", "responded", "res_count")

@@ -42,16 +42,15 @@ class Ranks:
             self._values[column] = values[present][order]
             self._codes[column] = [c[present][order] for c in codes]
 
-    @classmethod
-    def read(cls, conn: Connection, facts: str, where: str) -> Ranks:
+    @staticmethod
+    def rows(conn: Connection, facts: str, where: str) -> list[tuple[Any, ...]]:
         """One plain read of the fact table through the driver's cursor (no ORM rows)."""
         cursor = conn.connection.cursor()  # same connection and transaction: the temporary table is visible
         try:
             cursor.execute(f"SELECT {', '.join(KEYS + VALUES)} FROM {facts} WHERE {where}")
-            rows = list(cursor.fetchall())
+            return list(cursor.fetchall())
         finally:
             cursor.close()
-        return cls(rows)
 
     def percentiles(self, column: str, key: str | None) -> dict[str, tuple[float | None, float | None]]:
         """p50 and p90 in seconds of ``column`` per value of fact column ``key`` (None: one group ``''``)."""

@@ -82,6 +82,10 @@ class SchedulerConfig(_Model):
     misfire_grace_seconds: int = Field(60, ge=1)
     outbox_interval_seconds: float = Field(1.0, gt=0)
     shutdown_timeout_seconds: float = Field(8.0, gt=0, le=60)
+    heartbeat_seconds: float = Field(5.0, gt=0)
+    """How often the scheduler's heartbeat job runs: ``/healthz`` progress and the heartbeat URL."""
+    ready_slack_seconds: float = Field(30.0, ge=0)
+    """``/readyz``: a source is late when its last good poll is older than 2 intervals + this."""
 
     @model_validator(mode="before")
     @classmethod
@@ -104,6 +108,9 @@ class SourceConfig(_Model):
     batch_size: int = Field(500, ge=1, le=100_000)
     stuck_alert_intervals: int = Field(5, ge=1)
     """A source failing for longer than ``interval_seconds`` x this raises one operator alert."""
+    auth_retry_max_seconds: float | None = Field(None, gt=0)
+    """A source whose credentials were rejected is re-probed with backoff from one interval up to
+    this (default 1.5 intervals, so a fixed password is seen within two intervals)."""
     settings: Any = None  # the connector's Config instance (validated separately)
 
 

@@ -14,6 +14,7 @@ from monitor.config import SchedulerConfig
 
 RULES_JOB = "housekeeping:rules"
 ESCALATION_JOB = "housekeeping:stories"
+HEARTBEAT_JOB = "housekeeping:heartbeat"
 
 
 def poll_job_id(source: str) -> str:

@@ -86,6 +86,11 @@ class SchedulerConfig(_Model):
     """How often the scheduler's heartbeat job runs: ``/healthz`` progress and the heartbeat URL."""
     ready_slack_seconds: float = Field(30.0, ge=0)
     """``/readyz``: a source is late when its last good poll is older than 2 intervals + this."""
+    watch_seconds: float = Field(30.0, gt=0)
+    """How often silent sources and a stuck outbox are looked for (``monitor.watching``)."""
+    heartbeat_url: SecretStr | None = None
+    """Dead-man's switch (e.g. a Healthchecks check URL), POSTed while the scheduler makes progress."""
+    heartbeat_url_seconds: float = Field(60.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -111,6 +116,8 @@ class SourceConfig(_Model):
     auth_retry_max_seconds: float | None = Field(None, gt=0)
     """A source whose credentials were rejected is re-probed with backoff from one interval up to
     this (default 1.5 intervals, so a fixed password is seen within two intervals)."""
+    expect_messages_within: float | None = Field(None, gt=0)
+    """Seconds: no new message for longer than this is an operator problem (``source-silent``)."""
     settings: Any = None  # the connector's Config instance (validated separately)
 
 
@@ -140,6 +147,8 @@ class AlertsConfig(_Model):
     max_attempts: int = Field(10, ge=1)
     retry_base_seconds: float = Field(5.0, gt=0)
     retry_max_seconds: float = Field(900.0, gt=0)
+    outbox_stuck_seconds: float = Field(900.0, gt=0)
+    """A pending notification older than this is the ``outbox-stuck`` operator problem."""
 
 
 class AppConfig(_Model):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from monitor import errortext, netpolicy
+from monitor import errortext, netpolicy, watching
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, UnavailableError, describe
@@ -29,7 +29,9 @@ from monitor.runtime import Runtime
 from monitor.scheduler import (
     ESCALATION_JOB,
     HEARTBEAT_JOB,
+    HEARTBEAT_URL_JOB,
     RULES_JOB,
+    WATCH_JOB,
     add_interval_job,
     make_scheduler,
     poll_job_id,
@@ -62,6 +64,7 @@ class Daemon:
         self.ack_server: Any = None
         self.worker: DeliveryWorker | None = None
         self.notifier = ServiceNotifier()
+        self.pinger: watching.HeartbeatPinger | None = None
 
     # --- one poll -----------------------------------------------------------------------------
     def poll(self, source: SourceConfig) -> PollStats | None:
@@ -95,10 +98,16 @@ class Daemon:
             self.metrics.poll(source.name, time.monotonic() - started, "failed")
             self._failed(source, health, exc)
             self._persist(source, health, changed=True)
+            self._watch_parts(source, health)
             return None
         self.metrics.poll(source.name, time.monotonic() - started, "ok")
         self._succeeded(source, health)
         self._persist(source, health)
+        if stats.new:
+            health.last_new_mono = time.monotonic()
+            if watching.message_arrived(runtime, source):
+                self._kick_outbox()
+        self._watch_parts(source, health)
         # one summary event per poll; idle polls only at debug level so the log stays readable
         emit = bound.info if (stats.fetched or stats.quarantined) else bound.debug
         emit("poll", **stats.summary(), new_tickets=stats.new_ticket_codes[:10])
@@ -189,6 +198,9 @@ class Daemon:
             bound.error("poll_failed", error=error, retry_in_s=round(delay, 1))
         else:  # unexpected: a bug or an unclassified failure; keep the traceback
             bound.error("poll_failed", error=error, retry_in_s=round(delay, 1), exc_info=exc)
+        connector = self.runtime.connectors.get(source.name)
+        if connector is not None and connector.failing_parts():
+            return  # parts (feeds, routes) failed: each is its own problem (``_watch_parts``)
         if now - health.failing_since > source.interval_seconds * source.stuck_alert_intervals:
             try:
                 told = self.runtime.problems.report(
@@ -261,9 +273,37 @@ class Daemon:
         if stats.pages:
             self._kick_outbox()
 
+    def _watch_parts(self, source: SourceConfig, health: SourceHealth) -> None:
+        connector = self.runtime.connectors.get(source.name)
+        parts = connector.failing_parts() if connector is not None else None
+        if parts is None:
+            return
+        try:
+            told = watching.check_parts(self.runtime, source, health, parts)
+        except Exception as exc:  # the database may be down: the next poll looks again
+            log.warning("watch_failed", source=source.name, error=f"{type(exc).__name__}: {exc}")
+            return
+        if told:
+            self._kick_outbox()
+
+    def watch(self) -> None:
+        """Scheduler job: silent sources and a stuck outbox are operator problems."""
+        try:
+            told = watching.check_silence(self.runtime, self.health, started=self.started)
+            told = watching.check_outbox(self.runtime) or told
+        except Exception as exc:  # the database may be down: look again next time
+            log.warning("watch_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        if told:
+            self._kick_outbox()
+
     def heartbeat(self) -> None:
         """Scheduler job: the scheduler runs jobs, so it makes progress (``/healthz``)."""
         self.progress = time.monotonic()
+
+    def _heartbeat_url(self) -> str | None:
+        url = self.runtime.config.scheduler.heartbeat_url
+        return url.get_secret_value() if url is not None else None
 
     def health_provider(self) -> DaemonHealth:
         """The provider behind ``/healthz``, ``/readyz`` and ``/metrics`` (one per daemon)."""
@@ -373,6 +413,10 @@ class Daemon:
         )
         schedule_report_jobs(self.scheduler, lambda: self.runtime)  # backup, monthly report mail
         add_interval_job(self.scheduler, HEARTBEAT_JOB, self.heartbeat, config.scheduler.heartbeat_seconds)
+        add_interval_job(self.scheduler, WATCH_JOB, self.watch, config.scheduler.watch_seconds, start_now=False)
+        if config.scheduler.heartbeat_url is not None:
+            self.pinger = watching.HeartbeatPinger(self._heartbeat_url, lambda: self.health_provider().liveness().ok)
+            add_interval_job(self.scheduler, HEARTBEAT_URL_JOB, self.pinger.ping, config.scheduler.heartbeat_url_seconds)
         if self.notifier.watchdog_seconds:
             add_interval_job(self.scheduler, WATCHDOG_JOB, self.notifier.watchdog, self.notifier.watchdog_seconds)
         self.scheduler.start()
@@ -459,6 +503,8 @@ class Daemon:
             timer.cancel()
         if self.ack_server is not None:
             self.ack_server.stop()
+        if self.pinger is not None:
+            self.pinger.close()
         self.runtime.close()
         log.info("stopped", flushed=stats.sent)
         return 0

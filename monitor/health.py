@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,8 @@ class SourceHealth:
     failing_since_at: datetime | None = None  # wall clock of ``failing_since``
     last_attempt: datetime | None = None
     saved: float | None = None  # monotonic time the row in ``source_health`` was last written
+    last_new_mono: float | None = None  # monotonic time a poll last stored a new message
+    parts_since: dict[str, float] = field(default_factory=dict)  # failing feed/route -> first failure
 
 
 def _age(seconds: float) -> str:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-PollOutcome = Literal["ok", "failed", "auth", "skipped"]
+PollOutcome = Literal["ok", "failed", "auth"]
 SendOutcome = Literal["sent", "retry", "failed"]
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -63,8 +63,7 @@ class Metrics:
 
     def poll(self, source: str, seconds: float, outcome: PollOutcome) -> None:
         self._polls.labels(source, outcome).inc()
-        if outcome != "skipped":
-            self._poll_seconds.labels(source).observe(seconds)
+        self._poll_seconds.labels(source).observe(seconds)
 
     def notification(self, route: str, target: str, outcome: SendOutcome) -> None:
         self._notifications.labels(route, target, outcome).inc()

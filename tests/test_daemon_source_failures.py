@@ -1,4 +1,5 @@
-"""A failing source is contained: auth failures disable it with one operator alert, others keep running."""
+"""A failing source is contained: auth failures pause it (re-probed later) with one operator alert,
+others keep running."""
 
 from __future__ import annotations
 

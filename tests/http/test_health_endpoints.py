@@ -144,3 +144,21 @@ def test_readyz_passes_when_every_source_polls_and_healthz_fails_when_the_schedu
     assert ready["status"] == "ok" and ready["failing"] == []
     assert [f["check"] for f in body["failing"]] == ["scheduler"]
     assert "hung" in body["failing"][0]["detail"]
+
+
+def test_readyz_names_a_schema_behind_the_code(tmp_path: Path) -> None:
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+
+    path = daemon_config(tmp_path)
+    daemon = Daemon(path, load_config(path))
+    daemon.runtime.db.upgrade()
+    head = daemon.runtime.db.revisions()[-1]
+    with serve_health(daemon.health_provider()) as served:
+        ready = served.json("/readyz")
+        daemon.runtime.db.downgrade("0009")  # an older schema under the running code
+        behind = served.json("/readyz")
+    daemon.runtime.close()
+    assert ready[0] == 200, ready
+    assert behind[0] == 503
+    assert behind[1]["failing"] == [{"check": "schema", "detail": f"at 0009, code expects {head}"}]

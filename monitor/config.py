@@ -114,8 +114,8 @@ class SourceConfig(_Model):
     stuck_alert_intervals: int = Field(5, ge=1)
     """A source failing for longer than ``interval_seconds`` x this raises one operator alert."""
     auth_retry_max_seconds: float | None = Field(None, gt=0)
-    """A source whose credentials were rejected is re-probed with backoff from one interval up to
-    this (default 1.5 intervals, so a fixed password is seen within two intervals)."""
+    """A source whose credentials were rejected is re-probed with backoff from a quarter interval
+    up to this (default one interval, so a fixed password is seen within two intervals)."""
     expect_messages_within: float | None = Field(None, gt=0)
     """Seconds: no new message for longer than this is an operator problem (``source-silent``)."""
     settings: Any = None  # the connector's Config instance (validated separately)

@@ -127,8 +127,10 @@ class Daemon:
             self._kick_outbox()
 
     def _auth_failed(self, source: SourceConfig, health: SourceHealth, exc: AuthError) -> None:
-        """Credentials rejected: the source is disabled and re-probed with capped backoff
-        (``auth_retry_max_seconds``); the operator is told once, and again when it works."""
+        """Credentials rejected: the source is paused and re-probed with backoff from a quarter
+        interval up to ``auth_retry_max_seconds`` (default one interval: never more often than it
+        would poll, never less often either, so a fixed password is seen within an interval plus
+        the server's own login delay); the operator is told once, and again when it works."""
         now = time.monotonic()
         if health.failing_since is None:
             health.failing_since, health.failing_since_at = now, utcnow()
@@ -136,8 +138,8 @@ class Daemon:
         first = health.disabled is None
         health.disabled = str(exc)
         health.last_error, health.last_error_at = f"AuthError: {exc}", utcnow()
-        cap = max(source.interval_seconds, source.auth_retry_max_seconds or 1.5 * source.interval_seconds)
-        delay = netpolicy.backoff(health.probes, base=source.interval_seconds, cap=cap)
+        cap = source.auth_retry_max_seconds or source.interval_seconds
+        delay = netpolicy.backoff(health.probes, base=min(cap, source.interval_seconds / 4), cap=cap)
         health.probes += 1
         health.failures += 1
         health.not_before = now + delay
@@ -460,12 +462,17 @@ class Daemon:
             connector = self.runtime.connectors.get(name)
             if source is None or connector is None or not connector.pushes():
                 return  # removed (or changed kind) by a reload
+            health = self.health.get(name)
+            if health is not None and health.disabled and time.monotonic() >= health.not_before:
+                due = 0.0  # a paused source is re-probed on its own backoff, not at the interval
             if time.monotonic() >= due:
                 self.poll(source)
                 due = time.monotonic() + source.interval_seconds
             health = self.health.get(name)
             pause = 0.0
-            if health is not None and (health.failures or health.disabled):  # wait for the next try
+            if health is not None and health.disabled:  # until the next re-probe
+                pause = max(0.0, min(health.not_before, due) - time.monotonic())
+            elif health is not None and health.failures:  # the next interval (or the server's Retry-After)
                 pause = max(0.0, max(health.not_before, due) - time.monotonic())
             if pause:
                 self.stop.wait(min(pause, max(0.5, due - time.monotonic())))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
 PollOutcome = Literal["ok", "failed", "auth"]
 SendOutcome = Literal["sent", "retry", "failed"]
@@ -29,6 +29,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        if registry is None:
+            ProcessCollector(registry=r)  # process_* (memory, CPU, open files) of this process
         self._messages = Counter(
             "yuqing_messages", "Messages read from a source, by outcome (stored/duplicate/quarantined)",
             ["source", "outcome"], registry=r,

@@ -116,6 +116,7 @@ def test_a_stuck_source_makes_readyz_fail_naming_it_while_healthz_and_metrics_an
     text = metrics.text
     for line in (
         "yuqing_database_up 1.0",
+        "process_resident_memory_bytes",
         "yuqing_outbox_depth 0.0",
         'yuqing_source_disabled{source="stuck"} 0.0',
         'yuqing_polls_total{outcome="ok",source="good"}',

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from monitor.runtime import Runtime
 
 
+ACTIVE = ("open", "acknowledged")
+
+
 class DatabaseCollector(Collector):
     def __init__(
         self,
@@ -59,9 +62,14 @@ class DatabaseCollector(Collector):
             quarantined = session.scalar(
                 select(func.count()).select_from(QuarantineItem).where(QuarantineItem.status == "pending")
             )
-            incidents = session.execute(select(Incident.state, func.count()).group_by(Incident.state)).all()
+            # active states only: resolved rows grow forever; these read the state indexes' open ranges
+            incidents = session.execute(
+                select(Incident.state, func.count()).where(Incident.state.in_(ACTIVE)).group_by(Incident.state)
+            ).all()
             stories = session.execute(
-                select(Story.kind, Story.state, func.count()).group_by(Story.kind, Story.state)
+                select(Story.kind, Story.state, func.count())
+                .where(Story.state.in_(ACTIVE))
+                .group_by(Story.kind, Story.state)
             ).all()
         out_depth = GaugeMetricFamily("yuqing_outbox_depth", "Notifications waiting to be sent (pending rows)")
         out_depth.add_metric([], depth)
@@ -71,10 +79,12 @@ class DatabaseCollector(Collector):
         out_age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
         quarantine = GaugeMetricFamily("yuqing_quarantine_pending", "Quarantined records not yet retried or discarded")
         quarantine.add_metric([], quarantined or 0)
-        incident = GaugeMetricFamily("yuqing_incidents", "Incidents by state", labels=["state"])
+        incident = GaugeMetricFamily("yuqing_incidents", "Active incidents by state (open/acknowledged)", labels=["state"])
         for state, count in incidents:
             incident.add_metric([state], count)
-        story = GaugeMetricFamily("yuqing_stories", "Stories by kind and state", labels=["kind", "state"])
+        story = GaugeMetricFamily(
+            "yuqing_stories", "Active stories by kind and state (open/acknowledged)", labels=["kind", "state"]
+        )
         for kind, state, count in stories:
             story.add_metric([kind, state], count)
         return [out_depth, out_age, quarantine, incident, story]

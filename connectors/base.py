@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import ClassVar, Generic, TypeVar
 
 from monitor.message import Batch, Checkpoint, Message, Quarantined
@@ -102,6 +102,13 @@ class Connector(ABC, Generic[C]):
 
     def after_commit(self, batch: Batch) -> None:
         """Called once ``batch`` is committed: the place for post-store actions (flag, move)."""
+
+    def failing_parts(self) -> Mapping[str, str] | None:
+        """Parts of the source that failed in the last fetch (part -> error), for a connector
+        that reads several independent parts (RSS feeds, RSSHub routes) and goes on past a
+        failing one; ``None`` for a connector without parts. The daemon tells the operator about
+        a part that keeps failing."""
+        return None
 
     def check(self) -> list[str]:
         """Connect to the source and return problems found (empty when it is usable)."""

@@ -126,6 +126,7 @@ class RssConnector(Connector[RssConfig]):
         super().__init__(name, config)
         self._session = session
         self._own_session = session is None
+        self._failing: dict[str, str] = {}  # feed part -> error of its last fetch, while failing
 
     @property
     def session(self) -> requests.Session:
@@ -162,7 +163,9 @@ class RssConnector(Connector[RssConfig]):
             except (UnavailableError, AuthError) as exc:
                 log.warning("rss.feed_failed", source=self.name, feed=url, error=str(exc))
                 failures.append(exc)
+                self._failing[self._part(feed)] = str(exc)
                 continue
+            self._failing.pop(self._part(feed), None)
             if fetched.status == 304:
                 continue
             for new_state, batch in self._batches(url, state, fetched, batch_size):
@@ -173,6 +176,15 @@ class RssConnector(Connector[RssConfig]):
         if failures:
             auth = [f for f in failures if isinstance(f, AuthError)]
             raise auth[0] if auth else failures[0]
+
+    @staticmethod
+    def _part(feed: FeedSpec) -> str:
+        """How the operator knows the feed: its RSSHub route, else its label or URL."""
+        return feed.route or feed.label or str(feed.url)
+
+    def failing_parts(self) -> Mapping[str, str]:
+        configured = {self._part(f) for f in self.config.feeds}
+        return {part: error for part, error in self._failing.items() if part in configured}
 
     def _get(self, feed: FeedSpec, state: Mapping[str, Any], attempt: int) -> _Fetched:
         """One conditional GET, body capped at ``max_bytes`` and bounded by the feed's total timeout."""

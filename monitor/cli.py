@@ -152,6 +152,7 @@ COMMAND_MODULES = (
     "monitor.cli_sla",
     "monitor.cli_reports",
     "monitor.cli_kb",
+    "monitor.cli_status",
 )
 
 

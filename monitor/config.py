@@ -82,6 +82,15 @@ class SchedulerConfig(_Model):
     misfire_grace_seconds: int = Field(60, ge=1)
     outbox_interval_seconds: float = Field(1.0, gt=0)
     shutdown_timeout_seconds: float = Field(8.0, gt=0, le=60)
+    heartbeat_seconds: float = Field(5.0, gt=0)
+    """How often the scheduler's heartbeat job runs: ``/healthz`` progress and the heartbeat URL."""
+    ready_slack_seconds: float = Field(30.0, ge=0)
+    """``/readyz``: a source is late when its last good poll is older than 2 intervals + this."""
+    watch_seconds: float = Field(30.0, gt=0)
+    """How often silent sources and a stuck outbox are looked for (``monitor.watching``)."""
+    heartbeat_url: SecretStr | None = None
+    """Dead-man's switch (e.g. a Healthchecks check URL), POSTed while the scheduler makes progress."""
+    heartbeat_url_seconds: float = Field(60.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -104,6 +113,11 @@ class SourceConfig(_Model):
     batch_size: int = Field(500, ge=1, le=100_000)
     stuck_alert_intervals: int = Field(5, ge=1)
     """A source failing for longer than ``interval_seconds`` x this raises one operator alert."""
+    auth_retry_max_seconds: float | None = Field(None, gt=0)
+    """A source whose credentials were rejected is re-probed with backoff from a quarter interval
+    up to this (default one interval, so a fixed password is seen within two intervals)."""
+    expect_messages_within: float | None = Field(None, gt=0)
+    """Seconds: no new message for longer than this is an operator problem (``source-silent``)."""
     settings: Any = None  # the connector's Config instance (validated separately)
 
 
@@ -133,6 +147,8 @@ class AlertsConfig(_Model):
     max_attempts: int = Field(10, ge=1)
     retry_base_seconds: float = Field(5.0, gt=0)
     retry_max_seconds: float = Field(900.0, gt=0)
+    outbox_stuck_seconds: float = Field(900.0, gt=0)
+    """A pending notification older than this is the ``outbox-stuck`` operator problem."""
 
 
 class AppConfig(_Model):

@@ -11,47 +11,50 @@ import functools
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from monitor import errortext, netpolicy
+from monitor import errortext, netpolicy, watching
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
-from monitor.errors import AuthError, ConfigError, SourceMissingError, UnavailableError, describe
+from monitor.errors import AuthError, ConfigError, UnavailableError, describe
+from monitor.health import DaemonHealth, SourceHealth
+from monitor.metrics import Metrics
 from monitor.pipeline import PollStats, poll_source
 from monitor.reports.jobs import schedule_jobs as schedule_report_jobs
 from monitor.runtime import Runtime
 from monitor.scheduler import (
     ESCALATION_JOB,
+    HEARTBEAT_JOB,
+    HEARTBEAT_URL_JOB,
     RULES_JOB,
+    WATCH_JOB,
     add_interval_job,
     make_scheduler,
     poll_job_id,
 )
 from monitor.service import WATCHDOG_JOB, ServiceNotifier
+from monitor.storage.health_state import SourceHealthRecord, save_source_health
 from monitor.storage.models import utcnow
+
+if TYPE_CHECKING:
+    from litestar import Router
 
 log = structlog.get_logger("yuqing.daemon")
 MAX_BACKOFF = 900.0
 
 
-@dataclass
-class SourceHealth:
-    failures: int = 0
-    not_before: float = 0.0
-    disabled: str | None = None
-    failing_since: float | None = None  # monotonic time of the first failure of this episode
-    episode: str = ""  # wall-clock start of the episode, for the operator
-
-
 class Daemon:
     def __init__(self, config_path: Path, config: AppConfig) -> None:
         self.config_path = config_path
-        self.runtime = Runtime(config)
+        self.metrics = Metrics()  # one registry for the daemon's life, across reloads
+        self.runtime = Runtime(config, metrics=self.metrics)
+        self.started = time.monotonic()
+        self.progress: float | None = None  # monotonic time of the scheduler's last heartbeat job
+        self._health: DaemonHealth | None = None
         self.stop = threading.Event()
         self.health: dict[str, SourceHealth] = {}
         self.scheduler: Any = None
@@ -61,6 +64,7 @@ class Daemon:
         self.ack_server: Any = None
         self.worker: DeliveryWorker | None = None
         self.notifier = ServiceNotifier()
+        self.pinger: watching.HeartbeatPinger | None = None
 
     # --- one poll -----------------------------------------------------------------------------
     def poll(self, source: SourceConfig) -> PollStats | None:
@@ -68,13 +72,14 @@ class Daemon:
         health = self.health.setdefault(source.name, SourceHealth())
         if self._check_path(source):  # the path is back: poll now, whatever the backoff said
             health.not_before = 0.0
-        if health.disabled or time.monotonic() < health.not_before or self.stop.is_set():
+        if time.monotonic() < health.not_before or self.stop.is_set():
             return None
         runtime = self.runtime
         connector = runtime.connectors.get(source.name)
         if connector is None:
             return None
         bound = log.bind(source=source.name)
+        started = time.monotonic()
         try:
             stats = poll_source(
                 runtime.context,
@@ -85,29 +90,75 @@ class Daemon:
                 on_batch=self._after_batch,
             )
         except AuthError as exc:
-            health.disabled = str(exc)
-            bound.error("source_disabled", reason=str(exc))
-            runtime.problems.report(
-                f"source-auth:{source.name}",
-                f"数据源 {source.name} 认证失败，已停用 Source {source.name} disabled: credentials rejected",
-                [str(exc)],
-                hint="修正凭据后 SIGHUP 重新加载 Fix the credentials, then reload (SIGHUP)",
-            )
-            self._kick_outbox()
+            self.metrics.poll(source.name, time.monotonic() - started, "auth")
+            self._auth_failed(source, health, exc)
+            self._persist(source, health, changed=True)
             return None
         except Exception as exc:
+            self.metrics.poll(source.name, time.monotonic() - started, "failed")
             self._failed(source, health, exc)
+            self._persist(source, health, changed=True)
+            self._watch_parts(source, health)
             return None
-        if health.failing_since is not None:
-            bound.info("source_recovered", failures=health.failures, since=health.episode)
-        health.failures, health.failing_since, health.episode = 0, None, ""
-        told = runtime.problems.fixed(f"source-auth:{source.name}")
-        if runtime.problems.fixed(f"source-stuck:{source.name}") or told:
-            self._kick_outbox()
+        self.metrics.poll(source.name, time.monotonic() - started, "ok")
+        self._succeeded(source, health)
+        self._persist(source, health)
+        if stats.new:
+            health.last_new_mono = time.monotonic()
+            if watching.message_arrived(runtime, source):
+                self._kick_outbox()
+        self._watch_parts(source, health)
         # one summary event per poll; idle polls only at debug level so the log stays readable
         emit = bound.info if (stats.fetched or stats.quarantined) else bound.debug
         emit("poll", **stats.summary(), new_tickets=stats.new_ticket_codes[:10])
         return stats
+
+    def _succeeded(self, source: SourceConfig, health: SourceHealth) -> None:
+        bound = log.bind(source=source.name)
+        if health.failing_since is not None or health.disabled:
+            bound.info("source_recovered", failures=health.failures, since=health.episode)
+            health.saved = None  # the row still says failing: write it now
+        health.failures, health.failing_since, health.episode = 0, None, ""
+        health.disabled, health.probes, health.not_before, health.failing_since_at = None, 0, 0.0, None
+        health.last_success, health.last_success_mono = utcnow(), time.monotonic()
+        runtime = self.runtime
+        told = runtime.problems.fixed(f"source-auth:{source.name}")
+        if runtime.problems.fixed(f"source-stuck:{source.name}") or told:
+            self._kick_outbox()
+
+    def _auth_failed(self, source: SourceConfig, health: SourceHealth, exc: AuthError) -> None:
+        """Credentials rejected: the source is paused and re-probed with backoff from a quarter
+        interval up to ``auth_retry_max_seconds`` (default one interval: never more often than it
+        would poll, never less often either, so a fixed password is seen within an interval plus
+        the server's own login delay); the operator is told once, and again when it works."""
+        now = time.monotonic()
+        if health.failing_since is None:
+            health.failing_since, health.failing_since_at = now, utcnow()
+            health.episode = health.failing_since_at.isoformat()
+        first = health.disabled is None
+        health.disabled = str(exc)
+        health.last_error, health.last_error_at = f"AuthError: {exc}", utcnow()
+        cap = source.auth_retry_max_seconds or source.interval_seconds
+        delay = netpolicy.backoff(health.probes, base=min(cap, source.interval_seconds / 4), cap=cap)
+        health.probes += 1
+        health.failures += 1
+        health.not_before = now + delay
+        log.bind(source=source.name).error(
+            "source_disabled" if first else "source_reprobe_failed", reason=str(exc), retry_in_s=round(delay, 1)
+        )
+        try:
+            told = self.runtime.problems.report(
+                f"source-auth:{source.name}",
+                f"数据源 {source.name} 认证失败，已暂停 Source {source.name} paused: credentials rejected",
+                [str(exc)],
+                hint="修正凭据；系统会定期重试，恢复后自动关闭 Fix the credentials; retried regularly, "
+                "closes by itself when a login works",
+            )
+        except Exception as problem:  # the database may be what is down: try on the next probe
+            log.warning("operator_alert_failed", source=source.name, error=f"{type(problem).__name__}: {problem}")
+            return
+        if told:
+            self._kick_outbox()
 
     def _check_path(self, source: SourceConfig) -> bool:
         """A file-based source (files, maildir, mbox, chat export) whose ``path`` is missing is
@@ -138,19 +189,20 @@ class Daemon:
         bound = log.bind(source=source.name)
         now = time.monotonic()
         if health.failing_since is None:
-            health.failing_since, health.episode = now, utcnow().isoformat()
-        delay = netpolicy.backoff(health.failures, base=source.interval_seconds, cap=MAX_BACKOFF)
+            health.failing_since, health.failing_since_at = now, utcnow()
+            health.episode = health.failing_since_at.isoformat()
         health.failures += 1
-        if isinstance(exc, SourceMissingError):
-            delay = source.interval_seconds  # notice soon when the path (re)appears (_check_path tells)
-        elif isinstance(exc, UnavailableError) and exc.retry_after:
-            delay = max(delay, exc.retry_after)
+        delay = self._retry_delay(source, exc)
         health.not_before = now + delay
         error = f"{type(exc).__name__}: {describe(exc)}"
+        health.last_error, health.last_error_at = error, utcnow()
         if isinstance(exc, UnavailableError):  # classified: the message says it all
             bound.error("poll_failed", error=error, retry_in_s=round(delay, 1))
         else:  # unexpected: a bug or an unclassified failure; keep the traceback
             bound.error("poll_failed", error=error, retry_in_s=round(delay, 1), exc_info=exc)
+        connector = self.runtime.connectors.get(source.name)
+        if connector is not None and connector.failing_parts():
+            return  # parts (feeds, routes) failed: each is its own problem (``_watch_parts``)
         if now - health.failing_since > source.interval_seconds * source.stuck_alert_intervals:
             try:
                 told = self.runtime.problems.report(
@@ -165,6 +217,41 @@ class Daemon:
                 return
             if told:
                 self._kick_outbox()
+
+    def _persist(self, source: SourceConfig, health: SourceHealth, *, changed: bool = False) -> None:
+        """Write the source's row in ``source_health`` (``yuqing status``): at once when something
+        changed, after a good poll at most once per interval (or 30 s) so fast sources stay cheap."""
+        now = time.monotonic()
+        health.last_attempt = utcnow()
+        if not changed and health.saved is not None and now - health.saved < min(30.0, source.interval_seconds):
+            return
+        record = SourceHealthRecord(
+            source=source.name,
+            last_success_at=health.last_success,
+            last_attempt_at=health.last_attempt,
+            last_error=health.last_error,
+            last_error_at=health.last_error_at,
+            failures=health.failures,
+            failing_since=health.failing_since_at,
+            disabled_reason=health.disabled,
+        )
+        try:
+            save_source_health(self.runtime.db, self.runtime.config.instance, record)
+        except Exception as exc:  # the database may be what is down; the next poll writes again
+            log.warning("source_health_not_saved", source=source.name, error=f"{type(exc).__name__}: {exc}")
+            return
+        health.saved = now
+
+    @staticmethod
+    def _retry_delay(source: SourceConfig, exc: Exception) -> float:
+        """Seconds before the next poll may run after a failure. The connector has already
+        retried with its own backoff inside the failed fetch, so the daemon adds none of its own:
+        the source is polled again at its next tick (within one interval of the server coming
+        back), unless the error asks for a pause (``retry_after``: an HTTP ``Retry-After``, a rate
+        budget, a subreddit that went private), honoured up to :data:`MAX_BACKOFF`."""
+        if isinstance(exc, UnavailableError) and exc.retry_after:
+            return min(MAX_BACKOFF, exc.retry_after)
+        return 0.0
 
     def _after_batch(self, stats: PollStats) -> None:
         if self.worker is not None:
@@ -187,6 +274,50 @@ class Daemon:
         stats = run_timers(self.runtime.db, self.runtime.stories, now=utcnow())
         if stats.pages:
             self._kick_outbox()
+
+    def _watch_parts(self, source: SourceConfig, health: SourceHealth) -> None:
+        connector = self.runtime.connectors.get(source.name)
+        parts = connector.failing_parts() if connector is not None else None
+        if parts is None:
+            return
+        try:
+            told = watching.check_parts(self.runtime, source, health, parts)
+        except Exception as exc:  # the database may be down: the next poll looks again
+            log.warning("watch_failed", source=source.name, error=f"{type(exc).__name__}: {exc}")
+            return
+        if told:
+            self._kick_outbox()
+
+    def watch(self) -> None:
+        """Scheduler job: silent sources and a stuck outbox are operator problems."""
+        try:
+            told = watching.check_silence(self.runtime, self.health, started=self.started)
+            told = watching.check_outbox(self.runtime) or told
+        except Exception as exc:  # the database may be down: look again next time
+            log.warning("watch_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        if told:
+            self._kick_outbox()
+
+    def heartbeat(self) -> None:
+        """Scheduler job: the scheduler runs jobs, so it makes progress (``/healthz``)."""
+        self.progress = time.monotonic()
+
+    def _heartbeat_url(self) -> str | None:
+        url = self.runtime.config.scheduler.heartbeat_url
+        return url.get_secret_value() if url is not None else None
+
+    def health_provider(self) -> DaemonHealth:
+        """The provider behind ``/healthz``, ``/readyz`` and ``/metrics`` (one per daemon)."""
+        if self._health is None:
+            self._health = DaemonHealth(lambda: self.runtime, lambda: self.health, lambda: self.progress, started=self.started)
+        return self._health
+
+    def health_router(self) -> Router:
+        """``monitor.http.health.health_router`` over this daemon; mount it in the web app."""
+        from monitor.http.health import health_router
+
+        return health_router(self.health_provider())
 
     def _start_ack_server(self) -> None:
         ack = self.runtime.config.alerts.ack
@@ -283,6 +414,11 @@ class Daemon:
             self.scheduler, ESCALATION_JOB, self.escalate, config.alerts.escalation_interval_seconds
         )
         schedule_report_jobs(self.scheduler, lambda: self.runtime)  # backup, monthly report mail
+        add_interval_job(self.scheduler, HEARTBEAT_JOB, self.heartbeat, config.scheduler.heartbeat_seconds)
+        add_interval_job(self.scheduler, WATCH_JOB, self.watch, config.scheduler.watch_seconds, start_now=False)
+        if config.scheduler.heartbeat_url is not None:
+            self.pinger = watching.HeartbeatPinger(self._heartbeat_url, lambda: self.health_provider().liveness().ok)
+            add_interval_job(self.scheduler, HEARTBEAT_URL_JOB, self.pinger.ping, config.scheduler.heartbeat_url_seconds)
         if self.notifier.watchdog_seconds:
             add_interval_job(self.scheduler, WATCHDOG_JOB, self.notifier.watchdog, self.notifier.watchdog_seconds)
         self.scheduler.start()
@@ -326,13 +462,18 @@ class Daemon:
             connector = self.runtime.connectors.get(name)
             if source is None or connector is None or not connector.pushes():
                 return  # removed (or changed kind) by a reload
+            health = self.health.get(name)
+            if health is not None and health.disabled and time.monotonic() >= health.not_before:
+                due = 0.0  # a paused source is re-probed on its own backoff, not at the interval
             if time.monotonic() >= due:
                 self.poll(source)
                 due = time.monotonic() + source.interval_seconds
             health = self.health.get(name)
-            pause = 5.0 if health is not None and health.disabled else 0.0
-            if health is not None and not pause:
-                pause = max(0.0, health.not_before - time.monotonic())
+            pause = 0.0
+            if health is not None and health.disabled:  # until the next re-probe
+                pause = max(0.0, min(health.not_before, due) - time.monotonic())
+            elif health is not None and health.failures:  # the next interval (or the server's Retry-After)
+                pause = max(0.0, max(health.not_before, due) - time.monotonic())
             if pause:
                 self.stop.wait(min(pause, max(0.5, due - time.monotonic())))
                 continue
@@ -369,6 +510,8 @@ class Daemon:
             timer.cancel()
         if self.ack_server is not None:
             self.ack_server.stop()
+        if self.pinger is not None:
+            self.pinger.close()
         self.runtime.close()
         log.info("stopped", flushed=stats.sent)
         return 0
@@ -415,7 +558,7 @@ class Daemon:
             log.warning("reload_database_ignored", note="changing database.url needs a restart")
             config = config.model_copy(update={"database": old.config.database})
         try:
-            runtime = Runtime(config, db=old.db)
+            runtime = Runtime(config, db=old.db, metrics=self.metrics)
         except ConfigError as exc:
             for issue in exc.issues:
                 log.error("rules_invalid", issue=str(issue))

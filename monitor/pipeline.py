@@ -36,6 +36,7 @@ from monitor.ingest.store import (
     store_quarantined,
 )
 from monitor.message import Batch, Checkpoint, Message
+from monitor.metrics import Metrics
 from monitor.storage.db import Database
 from monitor.storage.models import Source
 from monitor.stored import NewMessage
@@ -63,6 +64,8 @@ class PipelineContext:
     """How messages find their ticket (subject window; ``docs/threading.md``)."""
     pool: AnalysisPool | None
     """Analysis worker processes (``analysis.workers`` > 1), owned by the runtime; None: in-process."""
+    metrics: Metrics | None = None
+    """Counters of the daemon (``monitor.metrics``); None: nothing is counted."""
 
 
 @dataclass
@@ -162,6 +165,10 @@ def process_batch(
             save_checkpoint(source, batch.checkpoint)
     stats.fetched, stats.batches = len(batch.messages), 1
     stats.new, stats.duplicates, stats.quarantined = len(stored), duplicates, quarantined
+    if context.metrics is not None:  # counted once committed
+        context.metrics.batch(
+            source_name, stored=stats.new, duplicates=duplicates, quarantined=quarantined, tickets=stats.tickets
+        )
     return stats
 
 
@@ -180,7 +187,10 @@ def analyse_unknown(
         if message.external_id not in known:
             fresh.setdefault(message.external_id, message)
     todo = list(fresh.values())
+    started = time.perf_counter()
     analyses = analyse_batch(context.analyzer, context.pool, todo)
+    if context.metrics is not None and todo:
+        context.metrics.analysis(source_name, time.perf_counter() - started)
     return list(zip(todo, analyses, strict=True)), len(messages) - len(todo)
 
 

@@ -29,6 +29,7 @@ from monitor.config import AppConfig, SourceConfig
 from monitor.errors import ConfigError
 from monitor.findings import Analyzer
 from monitor.ingest.analyse import AnalysisPool, default_workers
+from monitor.metrics import Metrics
 from monitor.pipeline import PipelineContext
 from monitor.storage.db import Database
 from monitor.storage.models import utcnow
@@ -80,10 +81,11 @@ def build_context(
     alerting: bool = True,
     clock: Callable[[], datetime] = utcnow,
     pool: AnalysisPool | None = None,
+    metrics: Metrics | None = None,
 ) -> PipelineContext:
     """The one way to make a :class:`PipelineContext`: everything from the configuration."""
     return PipelineContext(
-        db, analyzer, stories or build_stories(config), clock, alerting, config.tickets, pool
+        db, analyzer, stories or build_stories(config), clock, alerting, config.tickets, pool, metrics
     )
 
 
@@ -150,8 +152,9 @@ class RulesHolder:
 
 
 class Runtime:
-    def __init__(self, config: AppConfig, *, db: Database | None = None) -> None:
+    def __init__(self, config: AppConfig, *, db: Database | None = None, metrics: Metrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics if metrics is not None else Metrics()  # the daemon passes its own, kept across reloads
         self.db = db or Database(config.database_url)
         workers = config.analysis.workers or default_workers()
         self.pool = AnalysisPool(workers) if workers > 1 else None
@@ -175,11 +178,14 @@ class Runtime:
             instance=config.instance,
             links=self.links,
             reaches=self._reaches,
+            metrics=self.metrics,
         )
 
     def context(self) -> PipelineContext:
         """The pipeline context for the next batch (the current rules)."""
-        return build_context(self.config, self.db, self.rules.current(), stories=self.stories, pool=self.pool)
+        return build_context(
+            self.config, self.db, self.rules.current(), stories=self.stories, pool=self.pool, metrics=self.metrics
+        )
 
     def targets(self) -> list[TargetConfig]:
         return [t for t in self.config.alerts.targets if t.enabled]

@@ -14,6 +14,9 @@ from monitor.config import SchedulerConfig
 
 RULES_JOB = "housekeeping:rules"
 ESCALATION_JOB = "housekeeping:stories"
+HEARTBEAT_JOB = "housekeeping:heartbeat"
+HEARTBEAT_URL_JOB = "housekeeping:heartbeat-url"
+WATCH_JOB = "housekeeping:watch"
 
 
 def poll_job_id(source: str) -> str:

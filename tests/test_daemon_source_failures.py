@@ -1,9 +1,11 @@
-"""A failing source is contained: auth failures disable it with one operator alert, others keep running."""
+"""A failing source is contained: auth failures pause it (re-probed later) with one operator alert,
+others keep running."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,3 +121,29 @@ def test_a_missing_source_folder_is_told_once_and_fixed_when_it_is_back(tmp_path
     notices = [(a["problem"], a["state"]) for a in operator_alerts(daemon)]
     assert notices == [("source-path:good", "open"), ("source-path:good", "fixed")]
     assert str(folder) in operator_alerts(daemon)[0]["errors"][0]
+
+
+def test_a_paused_source_is_re_probed_with_backoff_and_recovers_without_a_reload(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path)
+    source = next(s for s in daemon.runtime.config.sources if s.name == "bad")
+    source = source.model_copy(update={"interval_seconds": 1.0})  # re-probes within 1 s at most
+    good = daemon.runtime.connectors["bad"]
+    failing = Failing(good, AuthError("401 Unauthorized"))  # type: ignore[arg-type]
+    daemon.runtime.connectors["bad"] = failing
+    daemon.poll(source)
+    delays = []
+    for _ in range(3):
+        health = daemon.health["bad"]
+        delays.append(health.not_before - time.monotonic())
+        time.sleep(max(0.0, delays[-1]) + 0.01)
+        daemon.poll(source)
+    assert failing.calls == 4, "re-probed each time its backoff ran out"
+    assert all(0.1 <= d <= 1.0 for d in delays), delays  # from a quarter interval, capped at one
+    daemon.runtime.connectors["bad"] = good
+    time.sleep(max(0.0, daemon.health["bad"].not_before - time.monotonic()) + 0.01)
+    assert daemon.poll(source) is not None
+    assert daemon.health["bad"].disabled is None
+    assert [(a["problem"], a["state"]) for a in operator_alerts(daemon)] == [
+        ("source-auth:bad", "open"),
+        ("source-auth:bad", "fixed"),
+    ]

@@ -219,9 +219,9 @@ class ImapSession:
                 error = exc
             self.drop()
             if attempt >= self.config.retries:
+                # no retry_after: the backoff happened here; the daemon polls again at the next tick
                 raise UnavailableError(
-                    f"{self.source}: giving up after {attempt + 1} attempts: {error}",
-                    retry_after=self.config.backoff_max,
+                    f"{self.source}: giving up after {attempt + 1} attempts: {error}"
                 ) from error
             delay = backoff_delay(attempt, self.config.backoff_initial, self.config.backoff_max)
             log.warning("imap.reconnect", source=self.source, attempt=attempt + 1, delay=round(delay, 2),

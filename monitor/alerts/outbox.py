@@ -29,6 +29,7 @@ from monitor.alerts.masking import mask_personal_data
 from monitor.alerts.noise import Action, Window, decide
 from monitor.alerts.senders.base import Outcome, Sender, SendResult
 from monitor.alerts.shaping import ensure_target_rows, fold, hour_window, lock_targets, promote_due_summaries
+from monitor.metrics import Metrics, SendOutcome
 from monitor.netpolicy import backoff
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, utcnow
@@ -99,8 +100,10 @@ class Outbox:
         instance: str,
         links: LinkSigner | None = None,
         reaches: Callable[[], Mapping[str, Sequence[str]]] = dict,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.links = links
         self.reaches = reaches  # on-call person id -> the targets that reach them (personal links)
         self.senders = dict(senders)
@@ -331,7 +334,12 @@ class Outbox:
                 result = SendResult(Outcome.RETRY, f"sender error: {type(exc).__name__}: {exc}")
         delivered = self._outcome(row, result)
         if delivered.status == "failed":
-            log.warning("alert_failed", alert=row.id, target=row.target, error=result.detail)
+            log.warning("alert_failed", alert=row.id, target=row.target, reason=result.detail)
         elif delivered.status == "retry":
-            log.info("alert_retry", alert=row.id, target=row.target, error=result.detail)
+            log.warning("alert_retry", alert=row.id, target=row.target, reason=result.detail)
+        if self.metrics is not None:
+            outcome: SendOutcome = "sent" if delivered.status == "sent" else (
+                "failed" if delivered.status == "failed" else "retry"
+            )
+            self.metrics.notification(row.kind, row.target, outcome)
         return delivered

@@ -164,6 +164,25 @@ class StoredMessage(Base):
     source: Mapped[Source] = relationship()
 
 
+class SourceHealthRow(Base):
+    """How a source's polls are going (migration 0010): written by the daemon after its polls,
+    read by ``yuqing status``. Keyed by name: a source that never stored a message has no
+    ``sources`` row yet but has a health."""
+
+    __tablename__ = "source_health"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(128))
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class QuarantineItem(Base):
     __tablename__ = "quarantine"
 

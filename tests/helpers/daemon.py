@@ -94,3 +94,34 @@ def scalar(db_path: Path, sql: str) -> Any:
         return None
     finally:
         engine.dispose()
+
+
+class EmbeddedDaemon:
+    """The real :class:`monitor.daemon.Daemon` running ``run_forever`` in a thread of the test
+    (signals are not installed off the main thread; :meth:`stop` asks it to stop)."""
+
+    def __init__(self, config: Path) -> None:
+        import threading
+
+        from monitor.config import load_config
+        from monitor.daemon import Daemon
+
+        self.daemon = Daemon(config, load_config(config))
+        self.daemon.runtime.db.upgrade()
+        self.code: int | None = None
+        self.thread = threading.Thread(target=self._run, name="embedded-daemon", daemon=True)
+
+    def _run(self) -> None:
+        self.code = self.daemon.run_forever()
+
+    def __enter__(self) -> EmbeddedDaemon:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self, timeout: float = 20) -> int | None:
+        self.daemon.request_stop()
+        self.thread.join(timeout)
+        return self.code

@@ -28,6 +28,7 @@ COMMAND_ACTIONS: dict[tuple[str, ...], str | None] = {
     ("run",): None,
     ("check-config",): None,
     ("version",): None,
+    ("status",): None,
     ("db", "upgrade"): "db.admin",
     ("db", "downgrade"): "db.admin",
     ("db", "restore"): "db.admin",

@@ -12,8 +12,9 @@ A chain quotes its posts by their words, not by a link: ``C//@B:b//@A:a`` repeat
 normalised text (every stored message gets one, indexed), and :func:`chain_refs` the keys of the
 posts a chain quotes, nearest first, as ``text:<key>`` references: the ticket stage finds the
 stored original - and the stored reposts in between - by one indexed lookup, in any source.
-The other way round, :func:`root_key` (the key of a chain's earliest post, also stored and
-indexed) lets an original that arrives after its reposts find them.
+The other way round, :func:`root_key` (the author and words of a chain's earliest post, also
+stored and indexed) lets an original that arrives after its reposts find them - only the author's
+own post, not a copy of the same words by another user.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 
 # "//@name:" - feed text made from HTML writes a mention link after the name: "//@name <url>:"
 _CHAIN = re.compile(r"//\s*@([^:：\s/<]{1,40})\s*(?:<[^<>\s]*>\s*)?[:：]")
@@ -117,7 +119,30 @@ def chain_refs(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(TEXT_REF + key for key in refs if key))
 
 
+@functools.lru_cache(maxsize=4096)
 def root_key(text: str) -> str:
-    """The text key of the earliest post a ``//@user:`` chain quotes (the original); "" otherwise."""
-    refs = chain_refs(text)
-    return refs[-1][len(TEXT_REF):] if refs else ""
+    """The key of the earliest post a ``//@user:`` chain quotes: that post's author and words,
+    so only the author's own post finds the chain (:func:`owner_keys`), not a copy of the same
+    words by someone else; "" for a text without a chain."""
+    if len(text) > TEXT_KEY_MAX * 2 or "@" not in text:
+        return ""
+    parts = _CHAIN.split(text)
+    if len(parts) < 3:
+        return ""
+    return _owned(parts[-2], _words(parts[-1]))
+
+
+def owner_keys(text: str, authors: Iterable[str]) -> tuple[str, ...]:
+    """The :func:`root_key` a chain quoting this post (``text`` by one of ``authors``: display
+    name, id) would have; () for a text that is itself a repost."""
+    if "@" in text and len(_CHAIN.split(text)) >= 3:
+        return ()
+    words = _words(text) if len(text) <= TEXT_KEY_MAX * 2 else ""
+    keys = (_owned(author, words) for author in dict.fromkeys(a for a in authors if a.strip()))
+    return tuple(key for key in keys if key)
+
+
+def _owned(author: str, words: str) -> str:
+    if not TEXT_KEY_MIN <= len(words) <= TEXT_KEY_MAX:
+        return ""
+    return hashlib.sha1(f"{author.strip().casefold()}\n{words}".encode(), usedforsecurity=False).hexdigest()

@@ -11,7 +11,7 @@ Order of evidence, strongest first (see docs/threading.md):
 3. the thread key: the latest message of this source with the same key, or the ticket created
    for that key;
 4. an original that arrives after reposts of it: the ticket of the latest stored (or earlier in
-   the batch) repost whose chain starts with this message's words (``root_key``);
+   the batch) repost whose chain starts with this message's author and words (``root_key``);
 5. a reply without usable references (``is_reply``): the latest message of the same source,
    author and ``topic`` (normalised subject) within the window;
 6. otherwise a new ticket for the thread key.
@@ -29,7 +29,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from connectors.reposts import TEXT_REF, root_key, text_key
+from connectors.reposts import TEXT_REF, owner_keys, root_key, text_key
 from monitor.storage.models import Source, StoredMessage, Ticket
 from monitor.stored import NewMessage
 
@@ -148,7 +148,7 @@ def _load(session: Session, source: Source, items: Sequence[NewMessage], window:
     by_ref = _refs(session, source.id, (r[:255] for m in messages for r in m.refs))
     by_key = _keys(session, source.id, (m.thread_key[:255] for m in messages))
     by_topic = _topics(session, source.id, items, window)
-    by_root = _roots(session, (key for m in messages if (key := text_key(m.text))))
+    by_root = _roots(session, (key for m in messages for key in _owner_keys(m)))
     ids = {*by_code.values(), *by_ref.values(), *by_key.values(), *by_root.values()}
     ids.update(ticket for pairs in by_topic.values() for _, ticket in pairs)
     tickets: dict[int, Ticket] = {}
@@ -206,7 +206,7 @@ class _Batch:
         slot = self._keys.get(key) or self._ticket(stored.by_key.get(key))
         if slot is not None:
             return slot
-        if own := text_key(message.text):
+        for own in _owner_keys(message):
             slot = self._roots.get(own) or self._ticket(stored.by_root.get(own))
             if slot is not None:
                 return slot
@@ -230,6 +230,11 @@ class _Batch:
         self._keys[message.thread_key[:255]] = slot
         if message.topic and message.author.id:
             self._topics.setdefault(_topic_key(message), []).append((message.created_at, slot))
+
+
+def _owner_keys(message: Any) -> tuple[str, ...]:
+    author = message.author
+    return owner_keys(message.text, (author.display_name, author.id))
 
 
 def _topic_key(message: Any) -> tuple[str, str]:

@@ -70,3 +70,16 @@ def test_a_post_naming_a_stored_post_joins_its_ticket(sqlite_db: Database, recor
     joined = "twitter:999" if "x.com" in record["text"] else "p1"
     assert found["p2"] == found[joined]
     assert len(set(found.values())) == 2
+
+
+def test_a_copy_of_the_quoted_words_by_someone_else_does_not_join_the_chain(sqlite_db: Database) -> None:
+    """Copy-paste posts of the same complaint are separate threads; only the quoted author's own
+    post, stored after the reposts, joins them."""
+    words = "热水器用了三天就漏水，客服电话打不通"
+    reposts = messages([{"id": "r1", "author": "a", "text": f"转发微博//@小王:{words}"},
+                        {"id": "r2", "author": "b", "text": f"太坑了//@小王:{words}"}])
+    later = messages([{"id": "copy", "author": "路人", "text": words},
+                      {"id": "own", "author": "小王", "text": words}])
+    found = tickets(sqlite_db, reposts, later)
+    assert found["r1"] == found["r2"] == found["own"]
+    assert found["copy"] != found["own"]

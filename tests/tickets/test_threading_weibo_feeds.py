@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from connectors.reposts import chain_refs, root_key, text_key
+from connectors.reposts import chain_refs, owner_keys, root_key, text_key
 from connectors.rss import RssConnector
 from monitor.storage.db import Database
 from monitor.storage.models import StoredMessage
@@ -101,7 +101,10 @@ def test_a_chain_quotes_every_post_in_it_by_the_key_of_that_posts_text() -> None
     assert chain_refs(repost) == (f"text:{text_key(original)}",)
     assert chain_refs(again) == (f"text:{text_key(repost)}", f"text:{text_key(original)}")
     assert chain_refs(original) == ()
-    assert root_key(again) == root_key(repost) == text_key(original) and root_key(original) == ""
+    assert root_key(again) == root_key(repost) != "" and root_key(original) == ""
+    assert root_key(again) in owner_keys(original, ["小王爱喝茶", "https://weibo.com/5598123456"])
+    assert owner_keys(original, ["路人甲"]) and root_key(again) not in owner_keys(original, ["路人甲"])
+    assert owner_keys(repost, ["路人甲"]) == (), "a repost is never the original of a chain"
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,8 @@ from monitor.runtime import Runtime
 from monitor.scheduler import (
     ESCALATION_JOB,
     RULES_JOB,
+    SLA_INTERVAL_SECONDS,
+    SLA_JOB,
     add_interval_job,
     make_scheduler,
     poll_job_id,
@@ -188,6 +190,16 @@ class Daemon:
         if stats.pages:
             self._kick_outbox()
 
+    def check_sla(self) -> None:
+        """SLA warnings and breaches through the route (breaches paged along the on-call chain),
+        breach stories whose clock stopped resolved, ``sla_results`` refreshed."""
+        from monitor.stories.sla import run_sla
+
+        config = self.runtime.config
+        run = run_sla(self.runtime.db, self.runtime.stories, config.sla, config.calendars, now=utcnow())
+        if run.rows:
+            self._kick_outbox()
+
     def _start_ack_server(self) -> None:
         ack = self.runtime.config.alerts.ack
         if not ack.enabled or self.runtime.links is None or self.ack_server is not None:
@@ -282,6 +294,7 @@ class Daemon:
         add_interval_job(
             self.scheduler, ESCALATION_JOB, self.escalate, config.alerts.escalation_interval_seconds
         )
+        add_interval_job(self.scheduler, SLA_JOB, self.check_sla, SLA_INTERVAL_SECONDS, start_now=False)
         schedule_report_jobs(self.scheduler, lambda: self.runtime)  # backup, monthly report mail
         if self.notifier.watchdog_seconds:
             add_interval_job(self.scheduler, WATCHDOG_JOB, self.notifier.watchdog, self.notifier.watchdog_seconds)

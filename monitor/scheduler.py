@@ -14,6 +14,9 @@ from monitor.config import SchedulerConfig
 
 RULES_JOB = "housekeeping:rules"
 ESCALATION_JOB = "housekeeping:stories"
+SLA_JOB = "housekeeping:sla"
+"""SLA warnings/breaches and results, every minute (a leader may run it alone)."""
+SLA_INTERVAL_SECONDS = 60.0
 
 
 def poll_job_id(source: str) -> str:

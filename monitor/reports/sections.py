@@ -5,8 +5,9 @@ for SLA). When the SLA engine, satisfaction follow-ups and survey campaigns stor
 only the function here changes: the report, the CSV and ``yuqing stats --json`` already carry the
 section and the targets that read it.
 
-* SLA: reads ``sla_results`` (ticket_id, clock, breached) if such a table exists — **to be
-  connected by the lead** to the SLA engine's own table; until then "n/a".
+* SLA: reads ``sla_results`` (ticket_id, clock, breached), written from the SLA clocks by the
+  minute job (``monitor.stories.sla``) and ``yuqing sla refresh --month`` (``monitor.sla.results``);
+  "n/a" for a month without results.
 * Satisfaction: ``satisfaction`` (ticket_id, answer 满意/一般/不满意) — not built yet.
 * Surveys: ``survey_answers`` (campaign, score) — not built yet.
 """
@@ -40,6 +41,10 @@ def sla_section(conn: Connection, month: Month) -> Section:
         """),
         {"start": month.start, "end": month.end},
     ).all()
+    if not rows:
+        return Section(
+            "sla", False, note=f"n/a — 本月无 SLA 结果 / no SLA results (yuqing sla refresh --month {month.label})"
+        )
     return Section(
         "sla",
         True,

@@ -476,6 +476,27 @@ class SlaNotice(Base):
     clock: Mapped[str | None] = mapped_column(String(32), nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     emitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+class SlaResult(Base):
+    """Each ticket's SLA clocks as last computed from its event log (the monthly report reads it).
+
+    One row per (ticket, clock): the latest cycle's target and elapsed working time; ``breached``
+    stays true once any reading was over the target (migration 0010_sla).
+    """
+
+    __tablename__ = "sla_results"
+    __table_args__ = (UniqueConstraint("ticket_id", "clock", name="uq_sla_results_ticket_clock"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId)
+    clock: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[str] = mapped_column(String(64), default="")
+    target_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    elapsed_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    phase: Mapped[str] = mapped_column(String(16), default="running")
+    breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ReportRun(Base):
     """A periodic report that was mailed (migration 0010): the scheduled job sends a period once."""
 

@@ -27,6 +27,7 @@ from monitor.reports.jobs import schedule_jobs as schedule_report_jobs
 from monitor.runtime import Runtime
 from monitor.scheduler import (
     ESCALATION_JOB,
+    FOLLOWUP_JOB,
     RULES_JOB,
     SLA_INTERVAL_SECONDS,
     SLA_JOB,
@@ -200,6 +201,15 @@ class Daemon:
         if run.rows:
             self._kick_outbox()
 
+    def follow_up(self) -> None:
+        """Satisfaction follow-ups for tickets resolved since the last run (mailed on the thread)."""
+        from monitor.feedback.job import run_followups
+
+        config = self.runtime.config
+        run_followups(
+            self.runtime.db, config.feedback, config.alerts.targets, self.runtime.links, now=utcnow()
+        )
+
     def _start_ack_server(self) -> None:
         ack = self.runtime.config.alerts.ack
         if not ack.enabled or self.runtime.links is None or self.ack_server is not None:
@@ -295,6 +305,14 @@ class Daemon:
             self.scheduler, ESCALATION_JOB, self.escalate, config.alerts.escalation_interval_seconds
         )
         add_interval_job(self.scheduler, SLA_JOB, self.check_sla, SLA_INTERVAL_SECONDS, start_now=False)
+        if config.feedback.satisfaction.enabled:
+            add_interval_job(
+                self.scheduler,
+                FOLLOWUP_JOB,
+                self.follow_up,
+                config.feedback.satisfaction.interval_seconds,
+                start_now=False,
+            )
         schedule_report_jobs(self.scheduler, lambda: self.runtime)  # backup, monthly report mail
         if self.notifier.watchdog_seconds:
             add_interval_job(self.scheduler, WATCHDOG_JOB, self.notifier.watchdog, self.notifier.watchdog_seconds)

@@ -149,6 +149,7 @@ COMMAND_MODULES = (
     "monitor.cli_incidents",
     "monitor.cli_alerts",
     "monitor.cli_sla",
+    "monitor.cli_survey",
     "monitor.cli_reports",
 )
 

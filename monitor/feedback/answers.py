@@ -48,8 +48,10 @@ def answer_by_link(
         row = followup_by_token(session, token)
         if row is None:
             return "unknown"
-        if row.kind != "satisfaction":
-            return "unknown"
+        if row.kind == "survey":
+            from monitor.feedback.surveys import answer_survey_link
+
+            return answer_survey_link(session, row, score, text, opt_out=opt_out, now=now)
         if row.answered_at is not None or score is None or row.ticket_id is None:
             return "already" if row.answered_at is not None else "unknown"
         ticket = session.get(Ticket, row.ticket_id)

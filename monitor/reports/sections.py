@@ -10,7 +10,8 @@ section and the targets that read it.
   "n/a" for a month without results.
 * Satisfaction: ``satisfaction`` (ticket_id, score, answer 满意/一般/不满意, at), answers given in the
   month, per ticket type (``monitor.tickets.satisfaction``).
-* Surveys: ``survey_answers`` (campaign, score) — not built yet.
+* Surveys: ``survey_answers`` (campaign, score, ticket_id, at), answers given in the month, per
+  campaign (``monitor.feedback.surveys``).
 """
 
 from __future__ import annotations
@@ -87,10 +88,33 @@ def satisfaction_section(conn: Connection, month: Month) -> Section:
 
 
 def survey_section(conn: Connection, month: Month) -> Section:
-    """Survey campaign results — no data until survey campaigns exist."""
+    """Survey answers given in the month, per campaign: the scale and the tickets they became."""
     if not _has(conn, "survey_answers"):
         return Section("surveys", False, note=NO_DATA)
-    return Section("surveys", False, note=NO_DATA + " (table present, reader not connected)")
+    rows = conn.execute(
+        _params("""
+        SELECT campaign, COUNT(*) AS n,
+               SUM(CASE WHEN score = 'satisfied' THEN 1 ELSE 0 END) AS satisfied,
+               SUM(CASE WHEN score = 'neutral' THEN 1 ELSE 0 END) AS neutral,
+               SUM(CASE WHEN score = 'dissatisfied' THEN 1 ELSE 0 END) AS dissatisfied,
+               SUM(CASE WHEN ticket_id IS NOT NULL THEN 1 ELSE 0 END) AS tickets
+        FROM survey_answers WHERE at >= :start AND at < :end
+        GROUP BY campaign ORDER BY campaign
+        """),
+        {"start": month.start, "end": month.end},
+    ).all()
+    if not rows:
+        return Section("surveys", False, note=NO_DATA)
+    return Section(
+        "surveys",
+        True,
+        [
+            {"campaign": r.campaign, "answers": int(r.n), "satisfied": int(r.satisfied or 0),
+             "neutral": int(r.neutral or 0), "dissatisfied": int(r.dissatisfied or 0),
+             "tickets": int(r.tickets or 0), "rate": rate(int(r.satisfied or 0), int(r.n))}
+            for r in rows
+        ],
+    )
 
 
 def attainment(section: Section, priority: str | None = None) -> float | None:

@@ -139,7 +139,12 @@ def plan_campaign(
 ) -> Plan:
     """One pending questionnaire per new, not opted-out recipient (up to ``limit``)."""
     plan = Plan()
-    wanted = list({r.address: r for r in recipients}.values())
+    unique: dict[str, Recipient] = {}
+    for r in recipients:  # the first mention of an address, with the first name given for it
+        known = unique.get(r.address)
+        if known is None or (not known.name and r.name):
+            unique[r.address] = r
+    wanted = list(unique.values())
     out = {a for a in session.scalars(select(OptOut.address))}
     have = set(session.scalars(select(Followup.address).where(Followup.kind == "survey", Followup.campaign == campaign)))
     for recipient in wanted:

@@ -47,26 +47,33 @@ def _values(item: TicketReadings, r: Reading, now: datetime) -> dict[str, Any]:
 
 
 def record_results(session: Session, items: Sequence[TicketReadings], now: datetime) -> int:
-    """Insert or update one row per (ticket, clock); returns the rows written."""
+    """Insert or update one row per (ticket, clock) when its state changed (breached, phase, target,
+    profile; the elapsed time is brought along then); returns the rows written."""
     wanted = {(i.ticket_id, r.clock): _values(i, r, now) for i in items for r in i.readings}
     if not wanted:
         return 0
     ids = sorted({i.ticket_id for i in items})
-    have: dict[tuple[int, str], tuple[int, bool]] = {}
+    have: dict[tuple[int, str], tuple[int, tuple[Any, ...]]] = {}
+    r = SlaResult
     for start in range(0, len(ids), _CHUNK):
-        query = select(SlaResult.id, SlaResult.ticket_id, SlaResult.clock, SlaResult.breached).where(
-            SlaResult.ticket_id.in_(ids[start : start + _CHUNK])
+        query = select(r.id, r.ticket_id, r.clock, r.breached, r.phase, r.target_s, r.profile).where(
+            r.ticket_id.in_(ids[start : start + _CHUNK])
         )
-        for row_id, ticket_id, clock, breached in session.execute(query):
-            have[(ticket_id, clock)] = (row_id, bool(breached))
+        for row_id, ticket_id, clock, *state in session.execute(query):
+            have[(ticket_id, clock)] = (row_id, (bool(state[0]), *state[1:]))
     new = [v for k, v in wanted.items() if k not in have]
+    written = len(new)
     for key, values in wanted.items():
-        if key in have:
-            row_id, breached = have[key]
-            values = {**values, "breached": values["breached"] or breached}
-            session.execute(update(SlaResult).where(SlaResult.id == row_id).values(**values))
+        if key not in have:
+            continue
+        row_id, old = have[key]
+        values = {**values, "breached": values["breached"] or old[0]}
+        if (values["breached"], values["phase"], values["target_s"], values["profile"]) == old:
+            continue  # only the running time moved: not worth a write every minute per clock
+        session.execute(update(SlaResult).where(SlaResult.id == row_id).values(**values))
+        written += 1
     _insert(session, new)
-    return len(wanted)
+    return written
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -186,7 +186,7 @@ def open_followup(session: Session, ticket_id: int) -> Followup | None:
 def take_reply(session: Session, ticket: Ticket, items: Sequence[NewMessage], now: datetime) -> bool:
     """True when ``items`` answer the ticket's satisfaction follow-up (recorded here): the caller
     then does not treat them as the customer coming back (which would reopen the ticket)."""
-    if ticket.status != "resolved":
+    if ticket.status not in ("resolved", "closed"):  # closed: stored, but a closed ticket stays closed
         return False
     followup = open_followup(session, ticket.id)
     if followup is None:

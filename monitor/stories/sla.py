@@ -10,7 +10,9 @@ outbox, so a notice is recorded if and only if it is queued:
   the route's receivers and step 0 of its on-call team, then up the escalation chain by the story
   timers (``housekeeping:stories``) until someone acknowledges it (``yuqing ack S<id>``). When the
   clock stops (the agent answered, the ticket was closed) the story resolves by itself;
-* calendar notices (next year's holidays unknown, a clock refused) go to the operators.
+* calendar notices (next year's holidays unknown, a clock refused) go to the operators, and so
+  does one summary of breaches due more than a day ago (a first start on an old database, a long
+  outage): those are recorded but not paged one by one.
 
 The same readings are written to ``sla_results`` for the monthly report, together with the
 tickets closed in the last hour (their clocks stopped since the previous run).
@@ -45,6 +47,10 @@ from monitor.stories.settings import StoriesSettings
 log = structlog.get_logger("yuqing.sla")
 STORY_KIND = "sla"
 CLOSED_WINDOW = timedelta(hours=1)
+STALE_AFTER = timedelta(hours=24)
+"""A breach due longer ago than this (a first start on an old database, a long outage) is not
+paged ticket by ticket: one operator notice counts them (``yuqing sla due`` lists them)."""
+STALE_LIST = 20
 
 
 @dataclass
@@ -86,7 +92,14 @@ def queue_sla_notices(
     run = SlaRun()
     ids = sorted({n.ticket_id for n in notices if isinstance(n, SlaNotice)})
     tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ids)))} if ids else {}
+    stale = [n for n in notices if isinstance(n, SlaNotice) and n.kind == "sla-breach" and _stale(n, now)]
+    if stale:
+        run.operator += 1
+        run.rows += _stale_notice(session, settings, stale)
+    skip = {n.key for n in stale}
     for notice in notices:
+        if notice.key in skip:
+            continue
         if isinstance(notice, CalendarNotice):
             run.operator += 1
             run.rows += _operator(session, settings, notice)
@@ -227,6 +240,28 @@ def _recently_closed(session: Session, engine: SlaEngine, now: datetime) -> list
     query = select(Ticket).where(Ticket.status == "closed", Ticket.updated_at >= now - CLOSED_WINDOW)
     items, _refused = compute_results(session, engine, session.scalars(query).all(), now)
     return items
+
+
+def _stale(notice: SlaNotice, now: datetime) -> bool:
+    return notice.due_at is not None and now - notice.due_at > STALE_AFTER
+
+
+def _stale_notice(session: Session, settings: StoriesSettings, stale: Sequence[SlaNotice]) -> int:
+    codes = sorted({n.ticket_code for n in stale})
+    title = f"{len(codes)} 个工单早已超时（未逐个呼叫） {len(codes)} tickets long overdue (not paged one by one)"
+    errors = [f"{n.ticket_code} {CLOCK_LABELS.get(n.clock, n.clock)} due {n.due_at:%Y-%m-%d %H:%M}Z" for n in stale[:STALE_LIST] if n.due_at]
+    if len(stale) > STALE_LIST:
+        errors.append(f"…… 另有 {len(stale) - STALE_LIST} 个 and {len(stale) - STALE_LIST} more")
+    alert = OperatorNotice(
+        priority="L2",
+        title=title,
+        errors=errors,
+        problem="sla-stale",
+        step="operator",
+        hint="查看 yuqing sla due --within 1m 并处理 Review them with: yuqing sla due --within 1m",
+    )
+    key = f"sla-stale:{stale[0].key}:{len(stale)}"[:255]
+    return enqueue_operator_alert(session, key, title, settings.targets, routes=settings.routes, notice=alert)
 
 
 def _operator(session: Session, settings: StoriesSettings, notice: CalendarNotice) -> int:

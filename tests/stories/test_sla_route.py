@@ -200,3 +200,17 @@ def test_results_feed_the_monthly_report(any_db: Database) -> None:
     first = next(r for r in section.rows if r["clock"] == "first_response")
     assert (first["priority"], first["tickets"], first["breached"]) == ("L1", 2, 1)
     assert section.available and attainment(section, "L1") is not None
+
+
+def test_long_overdue_tickets_are_summed_up_for_the_operator_not_paged_one_by_one(sqlite_db: Database) -> None:
+    stories = _stories()
+    for n in range(3):
+        _ticket(sqlite_db, f"Q00000{n + 1}", "L1", T0 - timedelta(days=3))  # overdue for days when yuqing starts
+    _ticket(sqlite_db, "Q000009", "L1", T0)
+    run = run_sla(sqlite_db, stories, SLA, CALENDARS, now=T0 + 61 * M)
+    assert run.breaches == 1, "only the fresh breach is paged"
+    with sqlite_db.read() as session:
+        assert len(session.scalars(select(Story).where(Story.kind == "sla")).all()) == 1
+        summary = next(a.payload for a in session.scalars(select(Alert).where(Alert.kind == "operator")) if a.payload["problem"] == "sla-stale")
+    assert summary["title"].startswith("3 个工单早已超时") and len(summary["errors"]) == 6  # first response + resolution
+    assert run_sla(sqlite_db, stories, SLA, CALENDARS, now=T0 + 62 * M).rows == 0

@@ -1,7 +1,7 @@
 """Send pending e-mail follow-ups (satisfaction replies, survey questionnaires) over SMTP.
 
-The row was written before (``followups``, status ``pending``); each send updates it to ``sent``
-or, after ``max_attempts`` failures (or a permanent SMTP refusal), ``failed``. The ``Message-ID``
+The row was written before (``followups``, status ``pending``); a send claims it (``sending``, so
+a second instance skips it; a claim older than ``LEASE`` is released), then marks it ``sent`` or, after ``max_attempts`` failures (or a permanent SMTP refusal), ``failed``. The ``Message-ID``
 comes from the row's token, so a re-send after a crash is recognisable. ``pace`` spaces the sends
 (the survey rate limit); ``stop`` ends a long run early (rows left ``pending`` for the next).
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from monitor.alerts.senders.base import Outcome
 from monitor.alerts.senders.email import EmailConfig, EmailSender
@@ -25,6 +25,8 @@ from monitor.storage.models import Followup, utcnow
 
 log = structlog.get_logger("yuqing.feedback")
 MAX_ATTEMPTS = 5
+LEASE = timedelta(minutes=10)
+"""A row claimed (``sending``) longer ago than this was left by a crash: it is pending again."""
 
 
 @dataclass
@@ -69,6 +71,12 @@ def deliver_followups(
     config = sender.config
     assert isinstance(config, EmailConfig)
     stats = MailStats()
+    with db.transaction() as session:  # claims left by a crashed run
+        session.execute(
+            update(Followup)
+            .where(Followup.status == "sending", Followup.sent_at < clock() - LEASE)
+            .values(status="pending", sent_at=None)
+        )
     with db.read() as session:
         query = select(Followup.id).where(
             Followup.status == "pending", Followup.channel == "email", Followup.kind.in_(list(kinds))
@@ -82,10 +90,16 @@ def deliver_followups(
             break
         if gate.is_set():
             break
-        with db.read() as session:
-            row = session.get(Followup, row_id)
-            if row is None or row.status != "pending":
+        with db.transaction() as session:  # claim it: another instance skips it
+            claimed = session.execute(
+                update(Followup)
+                .where(Followup.id == row_id, Followup.status == "pending")
+                .values(status="sending", sent_at=clock())
+            )
+            if not getattr(claimed, "rowcount", 0):
                 continue
+            row = session.get(Followup, row_id)
+            assert row is not None
             message = build_mail(row, config)
         result = sender.send_message(message)
         with db.transaction() as session:
@@ -96,7 +110,7 @@ def deliver_followups(
                 row.status, row.sent_at, row.last_error = "sent", clock(), None
                 stats.sent += 1
             elif result.outcome is Outcome.RETRY and row.attempts < MAX_ATTEMPTS:
-                row.last_error = result.detail
+                row.status, row.sent_at, row.last_error = "pending", None, result.detail
                 stats.retry += 1
             else:
                 row.status, row.last_error = "failed", result.detail or "gave up"

@@ -200,3 +200,34 @@ def test_other_channels_get_a_signed_link_to_the_page(sqlite_db: Database) -> No
     assert section.available and not before.available
     assert [(r["answers"], r["satisfied"], r["dissatisfied"]) for r in section.rows] == [(1, 0, 1)]
     assert satisfaction_rate(section, complaints_only=False) == 0.0
+
+
+def test_an_unreachable_smtp_server_keeps_the_follow_up_pending_then_fails_it(sqlite_db: Database, smtp: Inbox) -> None:
+    import socket
+
+    from monitor.feedback.mailer import LEASE, MAX_ATTEMPTS, deliver_followups, email_sender
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = Inbox(int(probe.getsockname()[1]))
+    feedback, targets = _config(dead)
+    _ingest(sqlite_db, _mail("<d1@mail.example.cn>", "退款", "退款没到", when=T0), now=T0)
+    _resolve(sqlite_db, "Q000001", T0 + timedelta(hours=1))
+    run = run_followups(sqlite_db, feedback, targets, SIGNER, now=datetime.now(UTC))
+    assert (run.queued, run.mail.sent, run.mail.retry) == (1, 0, 1)
+    with sqlite_db.transaction() as session:
+        row = session.scalars(select(Followup)).one()
+        assert (row.status, row.attempts) == ("pending", 1) and row.last_error
+        row.status, row.sent_at = "sending", datetime.now(UTC) - LEASE - timedelta(minutes=1)  # a crashed run's claim
+    sender = email_sender(_config(smtp)[1], "mail")
+    assert sender is not None
+    assert deliver_followups(sqlite_db, sender).sent == 1, "the stale claim was released and sent"
+    assert len(smtp.mails) == 1
+    dead_sender = email_sender(targets, "mail")
+    assert dead_sender is not None
+    with sqlite_db.transaction() as session:
+        session.scalars(select(Followup)).one().status = "pending"
+    for _ in range(MAX_ATTEMPTS):
+        deliver_followups(sqlite_db, dead_sender)
+    with sqlite_db.read() as session:
+        assert session.scalars(select(Followup.status)).one() == "failed"

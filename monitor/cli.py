@@ -150,6 +150,7 @@ COMMAND_MODULES = (
     "monitor.cli_alerts",
     "monitor.cli_sla",
     "monitor.cli_survey",
+    "monitor.cli_feedback",
     "monitor.cli_reports",
 )
 

@@ -19,6 +19,17 @@ from monitor.storage.models import Followup, Ticket, utcnow
 EXIT_NOT_FOUND = 3
 
 
+def follow_up_id(value: str) -> int:
+    """argparse type: a follow-up number (1 .. 2^63-1)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number < 2**63:
+        raise argparse.ArgumentTypeError(f"回访编号须为正整数 / a follow-up id is a positive number: {value!r}")
+    return number
+
+
 def cmd_pending(args: argparse.Namespace) -> int:
     config = load_or_exit(args)
     db = open_database(config)
@@ -63,6 +74,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pending.add_argument("--json", action="store_true", help="a JSON array")
     pending.set_defaults(func=cmd_pending)
     posted = fsub.add_parser("posted", help="mark a follow-up as posted to the customer")
-    posted.add_argument("id", type=int)
+    posted.add_argument("id", type=follow_up_id)
     posted.add_argument("--actor", required=True, help="who posted it")
     posted.set_defaults(func=cmd_posted)

@@ -29,6 +29,16 @@ def campaign_name(value: str) -> str:
     return value
 
 
+def limit_count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"--limit 须为 1 到 10000000 / --limit: 1 to 10,000,000: {value!r}")
+    return number
+
+
 def since_date(value: str) -> datetime:
     try:
         day = datetime.fromisoformat(value)
@@ -107,7 +117,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     who = send.add_mutually_exclusive_group()
     who.add_argument("--since", type=since_date, help="customers of tickets created since YYYY-MM-DD")
     who.add_argument("--csv", type=Path, help="a CSV list with an email column (name optional)")
-    send.add_argument("--limit", type=int, help="at most this many new questionnaires")
+    send.add_argument("--limit", type=limit_count, help="at most this many new questionnaires")
     send.add_argument("--dry-run", action="store_true", help="queue and count, send nothing now")
     send.set_defaults(func=cmd_send)
     results = ssub.add_parser("results", help="answers of a campaign")

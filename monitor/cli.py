@@ -150,6 +150,8 @@ COMMAND_MODULES = (
     "monitor.cli_incidents",
     "monitor.cli_alerts",
     "monitor.cli_sla",
+    "monitor.cli_survey",
+    "monitor.cli_feedback",
     "monitor.cli_reports",
     "monitor.cli_kb",
     "monitor.cli_status",

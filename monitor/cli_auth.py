@@ -74,6 +74,10 @@ COMMAND_ACTIONS: dict[tuple[str, ...], str | None] = {
     ("stats",): None,
     ("report", "monthly"): "report.write",
     ("survey", "send"): "survey.send",
+    ("survey", "results"): None,
+    ("feedback", "pending"): None,
+    ("feedback", "posted"): "ticket.respond",  # staff posted the follow-up by hand
+    ("sla", "refresh"): "report.write",  # recomputes sla_results for a month
     ("kb", "link"): "kb.link",
     ("kb", "rebuild"): "kb.admin",
     ("kb", "search"): None,

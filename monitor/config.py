@@ -19,6 +19,7 @@ from connectors.registry import REGISTRY as CONNECTORS
 from connectors.registry import connector_class
 from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.feedback.settings import FeedbackConfig
 from monitor.plugin import ConfigPath
 from monitor.reports.settings import BackupsConfig, ReportsConfig
 from monitor.sla.settings import CalendarsConfig, SlaConfig
@@ -167,6 +168,7 @@ class AppConfig(_Model):
     calendars: CalendarsConfig = CalendarsConfig()
     reports: ReportsConfig = ReportsConfig()
     backups: BackupsConfig = BackupsConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
     source_file: str = ""
 
     @model_validator(mode="after")
@@ -181,6 +183,13 @@ class AppConfig(_Model):
         from monitor.sla.validate import check_profiles
 
         check_profiles(self.sla, self.calendars)
+        emails = {t.name for t in self.alerts.targets if t.kind == "email"}
+        for key, name in (
+            ("feedback.satisfaction.mail_target", self.feedback.satisfaction.mail_target),
+            ("feedback.surveys.mail_target", self.feedback.surveys.mail_target),
+        ):
+            if name is not None and name not in emails:
+                raise ValueError(f"{key}: {name!r} is not an alerts target of kind email (known: {', '.join(sorted(emails)) or 'none'})")
         return self
 
     @model_validator(mode="after")

@@ -28,9 +28,12 @@ from monitor.reports.jobs import schedule_jobs as schedule_report_jobs
 from monitor.runtime import Runtime
 from monitor.scheduler import (
     ESCALATION_JOB,
+    FOLLOWUP_JOB,
     HEARTBEAT_JOB,
     HEARTBEAT_URL_JOB,
     RULES_JOB,
+    SLA_INTERVAL_SECONDS,
+    SLA_JOB,
     WATCH_JOB,
     add_interval_job,
     make_scheduler,
@@ -318,6 +321,24 @@ class Daemon:
         from monitor.http.health import health_router
 
         return health_router(self.health_provider())
+    def check_sla(self) -> None:
+        """SLA warnings and breaches through the route (breaches paged along the on-call chain),
+        breach stories whose clock stopped resolved, ``sla_results`` refreshed."""
+        from monitor.stories.sla import run_sla
+
+        config = self.runtime.config
+        run = run_sla(self.runtime.db, self.runtime.stories, config.sla, config.calendars, now=utcnow())
+        if run.rows:
+            self._kick_outbox()
+
+    def follow_up(self) -> None:
+        """Satisfaction follow-ups for tickets resolved since the last run (mailed on the thread)."""
+        from monitor.feedback.job import run_followups
+
+        config = self.runtime.config
+        run_followups(
+            self.runtime.db, config.feedback, config.alerts.targets, self.runtime.links, now=utcnow()
+        )
 
     def _start_ack_server(self) -> None:
         ack = self.runtime.config.alerts.ack
@@ -413,6 +434,15 @@ class Daemon:
         add_interval_job(
             self.scheduler, ESCALATION_JOB, self.escalate, config.alerts.escalation_interval_seconds
         )
+        add_interval_job(self.scheduler, SLA_JOB, self.check_sla, SLA_INTERVAL_SECONDS, start_now=False)
+        if config.feedback.satisfaction.enabled:
+            add_interval_job(
+                self.scheduler,
+                FOLLOWUP_JOB,
+                self.follow_up,
+                config.feedback.satisfaction.interval_seconds,
+                start_now=False,
+            )
         schedule_report_jobs(self.scheduler, lambda: self.runtime)  # backup, monthly report mail
         add_interval_job(self.scheduler, HEARTBEAT_JOB, self.heartbeat, config.scheduler.heartbeat_seconds)
         add_interval_job(self.scheduler, WATCH_JOB, self.watch, config.scheduler.watch_seconds, start_now=False)

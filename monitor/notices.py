@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from monitor.findings import Priority
 
 NoticeKind = Literal[
-    "ticket", "incident", "update", "acknowledged", "resolved", "review", "operator", "digest", "overflow"
+    "ticket", "incident", "update", "acknowledged", "resolved", "review", "operator", "digest", "overflow", "sla"
 ]
-ROUTED_KINDS = ("ticket", "incident", "review", "operator")
+ROUTED_KINDS = ("ticket", "incident", "review", "operator", "sla")
 """Kinds that go through the route tree; the others go to whoever was already told."""
 
 
@@ -155,6 +155,28 @@ class OperatorNotice(_Notice):
     hint: str = ""
 
 
+class SlaAlert(_Page):
+    """An SLA clock of a ticket crossed its warning threshold (``warning``: to the ticket's route)
+    or its target (``breach``: paged along the on-call chain as its own story ``S<id>``)."""
+
+    kind: Literal["sla"] = "sla"
+    level: Literal["warning", "breach"] = "warning"
+    ticket: str = ""
+    status: str = ""
+    channel: str = ""
+    clock: str = ""
+    clock_label: str = ""
+    profile: str = ""
+    target_minutes: float = 0.0
+    elapsed_minutes: float = 0.0
+    percent: float = 0.0
+    due_at: str | None = None
+    """When the clock is (was) due, ISO 8601 UTC."""
+    department: str | None = None
+    assignee: str | None = None
+    show_command: str = ""
+
+
 class SummaryItem(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -188,6 +210,7 @@ Notice = Annotated[
     | Resolved
     | ReviewNeeded
     | OperatorNotice
+    | SlaAlert
     | Summary,
     Field(discriminator="kind"),
 ]

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import Connector
+from monitor.feedback.surveys import mark_survey_tickets, take_survey_replies
 from monitor.findings import Analysis, Analyzer
 from monitor.ingest.analyse import AnalysisPool, analyse_batch
 from monitor.ingest.bisect import process_resilient
@@ -122,7 +123,10 @@ def flow(
     """Tickets -> clusters and incidents -> stories -> notifications due now, for messages that
     were just stored (or just approved from the review queue)."""
     stats = PollStats()
+    new, replies = take_survey_replies(session, new, now)  # survey answers and opt-outs
     changes = assign_tickets(session, source, new, settings=context.tickets)
+    if replies.negative:  # dissatisfied answers: tickets on the survey SLA profile
+        mark_survey_tickets(session, changes, replies, now)
     apply_routing(session, [c.ticket for c in changes if c.created], context.tickets.routing)
     stats.tickets = sum(1 for c in changes if c.created)
     stats.new_ticket_codes = [c.ticket.code for c in changes if c.created and c.ticket.code]

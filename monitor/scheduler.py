@@ -17,6 +17,11 @@ ESCALATION_JOB = "housekeeping:stories"
 HEARTBEAT_JOB = "housekeeping:heartbeat"
 HEARTBEAT_URL_JOB = "housekeeping:heartbeat-url"
 WATCH_JOB = "housekeeping:watch"
+SLA_JOB = "housekeeping:sla"
+"""SLA warnings/breaches and results, every minute (a leader may run it alone)."""
+SLA_INTERVAL_SECONDS = 60.0
+FOLLOWUP_JOB = "housekeeping:followups"
+"""Satisfaction follow-ups for new resolves, queued and mailed (``feedback.satisfaction``)."""
 
 
 def poll_job_id(source: str) -> str:

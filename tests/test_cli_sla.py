@@ -125,3 +125,29 @@ def test_sla_calendar_reports_known_years_and_the_override(config: Path, capsys:
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     report = run_json(capsys, "sla", "calendar", "--json", *november, str(config))
     assert (report["next_year_known"], report["override_years"], report["warning"]) == (True, [2027], None)  # type: ignore[index]
+
+
+def test_sla_refresh_writes_the_results_the_report_reads(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import select
+
+    from monitor.config import load_config
+    from monitor.storage.db import Database
+    from monitor.storage.models import SlaResult, Ticket
+
+    c = ["--config", str(config)]
+    db = Database(load_config(config).database_url)
+    try:
+        with db.read() as session:
+            created = session.scalars(select(Ticket.created_at)).first()
+        assert created is not None
+        month = f"{created.year:04d}-{created.month:02d}"
+        later = (created + timedelta(days=3)).isoformat()
+        capsys.readouterr()
+        assert main(["sla", "refresh", "--month", month, "--at", later, *c]) == 0
+        assert "clock results written" in capsys.readouterr().out
+        with db.read() as session:
+            rows = session.scalars(select(SlaResult)).all()
+        assert rows and any(r.clock == "first_response" and r.breached for r in rows)  # L1, unanswered 3 days
+        assert main(["sla", "refresh", "--month", "2026-13", *c]) == 2
+    finally:
+        db.dispose()

@@ -192,3 +192,22 @@ def test_demo_configuration_shows_tickets_and_an_urgent_alert(tmp_path: Path) ->
     ]
     assert any(a["priority"] == "L1" for a in lines)
     assert scalar(tmp_path / "yuqing.db", "select count(*) from tickets") >= 5
+
+
+def test_the_sla_job_is_scheduled_every_minute_and_queues_through_the_outbox(tmp_path: Path) -> None:
+    from monitor.config import load_config
+    from monitor.daemon import Daemon
+    from monitor.scheduler import SLA_INTERVAL_SECONDS, SLA_JOB
+
+    config, _inbox = setup(tmp_path)
+    daemon = Daemon(config, load_config(config))
+    daemon.runtime.db.upgrade()
+    try:
+        daemon._start_scheduler()
+        job = daemon.scheduler.get_job(SLA_JOB)
+        assert job is not None and job.trigger.interval.total_seconds() == SLA_INTERVAL_SECONDS
+        daemon.check_sla()  # nothing open: a quiet run that still refreshes the calendar table
+    finally:
+        if daemon.scheduler is not None:
+            daemon.scheduler.shutdown(wait=False)
+        daemon.runtime.close()

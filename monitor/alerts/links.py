@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 ACTIONS = ("ack", "resolve")
+FEEDBACK = "feedback"
+"""The action of a customer's link to the satisfaction/survey page (``code`` is the follow-up's token)."""
 
 
 class LinkError(ValueError):
@@ -46,10 +48,18 @@ class LinkSigner:
         return f"{self.base_url.rstrip('/')}/{action}?{urlencode(fields)}"
 
     def verify(
-        self, code: str, action: str, expires: str, signature: str, now: datetime, *, person: str = ""
+        self,
+        code: str,
+        action: str,
+        expires: str,
+        signature: str,
+        now: datetime,
+        *,
+        person: str = "",
+        actions: Sequence[str] = ACTIONS,
     ) -> None:
         """Raise LinkError unless the link is authentic (for this person), known and not expired."""
-        if action not in ACTIONS:
+        if action not in actions:
             raise LinkError("unknown action")
         try:
             when = int(expires)

@@ -37,7 +37,7 @@ from monitor.targets import NoiseConfig, TargetConfig
 
 log = structlog.get_logger("yuqing.alerts")
 LEASE = timedelta(seconds=30)
-LINKED = ("ticket", "incident")  # notices that carry acknowledge/resolve links
+LINKED = ("ticket", "incident", "sla")  # notices that carry acknowledge/resolve links
 
 
 class DeliveryConfig(Protocol):

@@ -5,10 +5,13 @@ for SLA). When the SLA engine, satisfaction follow-ups and survey campaigns stor
 only the function here changes: the report, the CSV and ``yuqing stats --json`` already carry the
 section and the targets that read it.
 
-* SLA: reads ``sla_results`` (ticket_id, clock, breached) if such a table exists — **to be
-  connected by the lead** to the SLA engine's own table; until then "n/a".
-* Satisfaction: ``satisfaction`` (ticket_id, answer 满意/一般/不满意) — not built yet.
-* Surveys: ``survey_answers`` (campaign, score) — not built yet.
+* SLA: reads ``sla_results`` (ticket_id, clock, breached), written from the SLA clocks by the
+  minute job (``monitor.stories.sla``) and ``yuqing sla refresh --month`` (``monitor.sla.results``);
+  "n/a" for a month without results.
+* Satisfaction: ``satisfaction`` (ticket_id, score, answer 满意/一般/不满意, at), answers given in the
+  month, per ticket type (``monitor.tickets.satisfaction``).
+* Surveys: ``survey_answers`` (campaign, score, ticket_id, at), answers given in the month, per
+  campaign (``monitor.feedback.surveys``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ def sla_section(conn: Connection, month: Month) -> Section:
         """),
         {"start": month.start, "end": month.end},
     ).all()
+    if not rows:
+        return Section(
+            "sla", False, note=f"n/a — 本月无 SLA 结果 / no SLA results (yuqing sla refresh --month {month.label})"
+        )
     return Section(
         "sla",
         True,
@@ -52,17 +59,62 @@ def sla_section(conn: Connection, month: Month) -> Section:
 
 
 def satisfaction_section(conn: Connection, month: Month) -> Section:
-    """Satisfaction answers (满意/一般/不满意) per ticket type — no data until follow-ups exist."""
+    """Satisfaction answers (满意/一般/不满意) given in the month, per ticket type."""
     if not _has(conn, "satisfaction"):
         return Section("satisfaction", False, note=NO_DATA)
-    return Section("satisfaction", False, note=NO_DATA + " (table present, reader not connected)")
+    rows = conn.execute(
+        _params("""
+        SELECT COALESCE(t.feedback_type, '') AS type, COUNT(*) AS n,
+               SUM(CASE WHEN s.score = 'satisfied' THEN 1 ELSE 0 END) AS satisfied,
+               SUM(CASE WHEN s.score = 'neutral' THEN 1 ELSE 0 END) AS neutral,
+               SUM(CASE WHEN s.score = 'dissatisfied' THEN 1 ELSE 0 END) AS dissatisfied
+        FROM satisfaction s JOIN tickets t ON t.id = s.ticket_id
+        WHERE s.at >= :start AND s.at < :end
+        GROUP BY COALESCE(t.feedback_type, '') ORDER BY 1
+        """),
+        {"start": month.start, "end": month.end},
+    ).all()
+    if not rows:
+        return Section("satisfaction", False, note=NO_DATA)
+    return Section(
+        "satisfaction",
+        True,
+        [
+            {"type": r.type, "answers": int(r.n), "satisfied": int(r.satisfied or 0), "neutral": int(r.neutral or 0),
+             "dissatisfied": int(r.dissatisfied or 0), "rate": rate(int(r.satisfied or 0), int(r.n))}
+            for r in rows
+        ],
+    )
 
 
 def survey_section(conn: Connection, month: Month) -> Section:
-    """Survey campaign results — no data until survey campaigns exist."""
+    """Survey answers given in the month, per campaign: the scale and the tickets they became."""
     if not _has(conn, "survey_answers"):
         return Section("surveys", False, note=NO_DATA)
-    return Section("surveys", False, note=NO_DATA + " (table present, reader not connected)")
+    rows = conn.execute(
+        _params("""
+        SELECT campaign, COUNT(*) AS n,
+               SUM(CASE WHEN score = 'satisfied' THEN 1 ELSE 0 END) AS satisfied,
+               SUM(CASE WHEN score = 'neutral' THEN 1 ELSE 0 END) AS neutral,
+               SUM(CASE WHEN score = 'dissatisfied' THEN 1 ELSE 0 END) AS dissatisfied,
+               SUM(CASE WHEN ticket_id IS NOT NULL THEN 1 ELSE 0 END) AS tickets
+        FROM survey_answers WHERE at >= :start AND at < :end
+        GROUP BY campaign ORDER BY campaign
+        """),
+        {"start": month.start, "end": month.end},
+    ).all()
+    if not rows:
+        return Section("surveys", False, note=NO_DATA)
+    return Section(
+        "surveys",
+        True,
+        [
+            {"campaign": r.campaign, "answers": int(r.n), "satisfied": int(r.satisfied or 0),
+             "neutral": int(r.neutral or 0), "dissatisfied": int(r.dissatisfied or 0),
+             "tickets": int(r.tickets or 0), "rate": rate(int(r.satisfied or 0), int(r.n))}
+            for r in rows
+        ],
+    )
 
 
 def attainment(section: Section, priority: str | None = None) -> float | None:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from monitor.sla.calendar import UnknownYearError
 from monitor.sla.holidays import operator_warning
+from monitor.sla.results import TicketReadings
 from monitor.sla.settings import CalendarsConfig, SlaConfig
 from monitor.sla.store import build_engine, event_logs, facts, load_day_table, sync_calendar
 from monitor.storage.db import Database
@@ -68,7 +69,16 @@ class CalendarNotice:
 Notice = SlaNotice | CalendarNotice
 
 
-def collect_due_notices(session: Session, now: datetime, sla: SlaConfig, calendars: CalendarsConfig) -> list[Notice]:
+def collect_due_notices(
+    session: Session,
+    now: datetime,
+    sla: SlaConfig,
+    calendars: CalendarsConfig,
+    *,
+    readings: list[TicketReadings] | None = None,
+) -> list[Notice]:
+    """The notices that became due (see the module docstring); ``readings``, when given, receives
+    every open ticket's clocks as computed here (for ``sla_results``, without reading them twice)."""
     sync_calendar(session)
     engine = build_engine(session, sla, calendars)
     found: list[Notice] = []
@@ -81,11 +91,13 @@ def collect_due_notices(session: Session, now: datetime, sla: SlaConfig, calenda
     logs = event_logs(session, [t.id for t in tickets])
     for ticket in tickets:
         try:
-            profile, readings = engine.read(facts(ticket), logs[ticket.id], now)
+            profile, clocks = engine.read(facts(ticket), logs[ticket.id], now)
         except UnknownYearError as exc:
             found.append(CalendarNotice("calendar-refused", f"calendar-refused:{exc.year}:{day}", exc.year, str(exc)))
             continue
-        for r in readings:
+        if readings is not None:
+            readings.append(TicketReadings(ticket.id, profile, tuple(clocks)))
+        for r in clocks:
             if r.phase != "running" or r.level == "ok":
                 continue
             base = f"sla:{ticket.id}:{r.clock}:{r.cycle}"

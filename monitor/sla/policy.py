@@ -8,7 +8,14 @@ from datetime import datetime
 
 from monitor.sla.calendar import BusinessCalendar, DayTable
 from monitor.sla.clocks import ClockEvent, ClockSpec, Reading, read_clocks
-from monitor.sla.settings import WEEKDAYS, CalendarsConfig, ProfileConfig, SlaConfig, parse_windows
+from monitor.sla.settings import (
+    SURVEY_PROFILE,
+    WEEKDAYS,
+    CalendarsConfig,
+    ProfileConfig,
+    SlaConfig,
+    parse_windows,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,8 @@ def select_profile(sla: SlaConfig, facts: TicketFacts) -> tuple[str, ProfileConf
         )
         if all(not wanted or value in wanted for wanted, value in checks):
             return selector.profile, sla.profiles[selector.profile]
+    if facts.channel == SURVEY_PROFILE and SURVEY_PROFILE in sla.profiles:
+        return SURVEY_PROFILE, sla.profiles[SURVEY_PROFILE]
     return sla.default_profile, sla.profiles[sla.default_profile]
 
 

@@ -115,6 +115,10 @@ class Selector(_Model):
 
 
 def _policy_default() -> dict[str, ProfileConfig]:
+    return {**_policy_profile(), SURVEY_PROFILE: _survey_profile()}
+
+
+def _policy_profile() -> dict[str, ProfileConfig]:
     office, always = "office", "24x7"
     return {
         "policy": ProfileConfig(
@@ -138,6 +142,19 @@ def _policy_default() -> dict[str, ProfileConfig]:
             },
         )
     }
+
+
+def _survey_profile() -> ProfileConfig:
+    office = {"calendar": "office", "resolution": "10wd"}
+    return ProfileConfig(
+        description="调查中的不满意答复转为工单：10 个工作日内解决 Negative survey answers: solved within 10 working days",
+        targets={p: PriorityTargets.model_validate(office) for p in PRIORITIES},
+    )
+
+
+SURVEY_PROFILE = "survey"
+"""Tickets of channel ``survey`` (negative survey answers) use this profile when it is defined
+and no selector matched them first."""
 
 
 class SlaConfig(_Model):

@@ -502,6 +502,111 @@ class SlaNotice(Base):
     clock: Mapped[str | None] = mapped_column(String(32), nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     emitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+class SlaResult(Base):
+    """Each ticket's SLA clocks as last computed from its event log (the monthly report reads it).
+
+    One row per (ticket, clock): the latest cycle's target and elapsed working time; ``breached``
+    stays true once any reading was over the target (migration 0013).
+    """
+
+    __tablename__ = "sla_results"
+    __table_args__ = (UniqueConstraint("ticket_id", "clock", name="uq_sla_results_ticket_clock"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId)
+    clock: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[str] = mapped_column(String(64), default="")
+    target_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    elapsed_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    phase: Mapped[str] = mapped_column(String(16), default="running")
+    breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Followup(Base):
+    """A message to a customer (satisfaction follow-up on resolve, survey questionnaire), written
+    before it is sent; ``token`` is what the signed link and a reply's subject carry (0011)."""
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        Index("ix_followups_status", "status", "channel"),
+        Index("ix_followups_ticket", "ticket_id", "kind"),
+        Index("ix_followups_event", "event_id"),
+        Index("ix_followups_campaign", "campaign", "address"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(191), unique=True)  # satisfaction:<event id>, survey:<campaign>:<address>
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # satisfaction | survey
+    ticket_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    event_id: Mapped[int | None] = mapped_column(BigId, nullable=True)  # the resolve event it follows
+    campaign: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))  # email, or the ticket's channel (template)
+    address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    body: Mapped[str] = mapped_column(LongText)
+    message_id: Mapped[str] = mapped_column(String(255), default="")
+    in_reply_to: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    refs: Mapped[str | None] = mapped_column(Text, nullable=True)  # the References header
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/sent/failed/ready/skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Satisfaction(Base):
+    """A customer's satisfaction answer for a resolved ticket (满意/一般/不满意), from a reply or the link."""
+
+    __tablename__ = "satisfaction"
+    __table_args__ = (Index("ix_satisfaction_ticket", "ticket_id"), Index("ix_satisfaction_at", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId)
+    score: Mapped[str] = mapped_column(String(16))  # satisfied | neutral | dissatisfied
+    answer: Mapped[str] = mapped_column(String(8))  # 满意 | 一般 | 不满意
+    channel: Mapped[str] = mapped_column(String(32))  # email, link, chat ...
+    followup_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyAnswer(Base):
+    """An answer to a survey campaign: the scale, free text, where it came from, its ticket if negative."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (Index("ix_survey_answers_campaign", "campaign", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(String(32))
+    followup_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    score: Mapped[str] = mapped_column(String(16))  # satisfied | neutral | dissatisfied
+    answer: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OptOut(Base):
+    """An address that asked not to be surveyed again (reply 退订/unsubscribe, or the link)."""
+
+    __tablename__ = "opt_outs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(191), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))  # reply | link | csv
+    campaign: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ReportRun(Base):
     """A periodic report that was mailed (migration 0010): the scheduled job sends a period once."""
 

@@ -12,6 +12,7 @@ from monitor.notices import (
     IncidentPage,
     Person,
     Resolved,
+    SlaAlert,
     StoryUpdate,
     TicketPage,
 )
@@ -65,9 +66,12 @@ def _commands(code: str) -> dict[str, str]:
 
 def page_notice(
     session: Session, story: Story, step: str, people: list[Person], top: int
-) -> TicketPage | IncidentPage:
+) -> TicketPage | IncidentPage | SlaAlert:
     """The page for ``step`` (``page:0:0`` first, ``page:1:0`` escalated, ``raise:L1`` ...)."""
     code = story_code(session, story)
+    if story.kind == "sla":  # an SLA breach: the clock's facts were kept on the story when it opened
+        fields = dict((story.subject or {}).get("sla") or {})
+        return SlaAlert(level="breach", story=code, step=step, recipients=people, **fields, **_commands(code))
     if story.incident_id is not None:
         incident = session.get(Incident, story.incident_id)
         assert incident is not None

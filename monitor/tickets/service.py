@@ -18,6 +18,7 @@ from monitor.storage.models import Source, StoredMessage, Ticket, TicketEvent, u
 from monitor.stored import NewMessage
 from monitor.tickets.lifecycle import STATUSES, TRANSITIONS, TransitionError, customer_returned, set_status
 from monitor.tickets.record import describe_new_ticket
+from monitor.tickets.satisfaction import take_reply
 from monitor.tickets.thread_settings import TicketsConfig
 from monitor.tickets.threads import resolve
 
@@ -97,7 +98,10 @@ def assign_tickets(
             created.append(change)
         else:
             change = TicketChange(ticket, created=False, old_priority=ticket.priority, messages=items)
-            change.old_status = customer_returned(ticket)
+            if take_reply(session, ticket, items, now):  # a satisfaction answer (its own audit events)
+                change.old_priority = ticket.priority
+            else:
+                change.old_status = customer_returned(ticket)
             ticket.updated_at = now
         new_priority: Priority | None = most_urgent(ticket.priority, *(i.analysis.priority for i in items))
         ticket.priority = new_priority

@@ -185,3 +185,21 @@ def test_operator_notices_follow_the_operators_route(sqlite_db: Database) -> Non
     with sqlite_db.read() as session:
         rows = session.scalars(select(Alert)).all()
     assert [(r.target, r.kind, r.payload["errors"]) for r in rows] == [("ops", "operator", ["e1", "e2"])]
+
+
+@pytest.mark.parametrize("channel", ["text", "markdown", "telegram"])
+@pytest.mark.parametrize("level", ["warning", "breach"])
+def test_sla_notices_render_chinese_first_in_every_format(channel: str, level: str) -> None:
+    from monitor.notices import SlaAlert
+
+    notice = SlaAlert(
+        level=level, priority="L1", title="退款", ticket="Q000001", clock="first_response",
+        clock_label="首次响应 first response", target_minutes=60, elapsed_minutes=45, percent=75.0,
+        show_command="yuqing sla show Q000001", story="S3" if level == "breach" else None,
+        step="page:1:0" if level == "breach" else "sla-warning", ack_command="yuqing ack S3" if level == "breach" else "",
+    )  # fmt: skip
+    text = render(channel, {**notice.model_dump(mode="json"), "id": 1, "idempotency_key": "k"})
+    heading = "【SLA 超时 breached】" if level == "breach" else "【SLA 预警 warning】"
+    assert heading in text.splitlines()[0] and "Q000001" in text and "yuqing sla show Q000001" in text
+    assert ("yuqing ack S3" in text) == (level == "breach")
+    assert ("升级通知 unacknowledged, escalated" in text) == (level == "breach")

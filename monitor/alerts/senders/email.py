@@ -98,6 +98,15 @@ class EmailSender(Sender):
 
         return self._outcome(deliver)
 
+    def send_message(self, message: EmailMessage) -> SendResult:
+        """Send a message built elsewhere (a customer follow-up) through this target's SMTP server."""
+
+        def deliver() -> None:
+            with self._session() as client:
+                client.send_message(message)
+
+        return self._outcome(deliver)
+
     def _outcome(self, action: Callable[[], object]) -> SendResult:
         config = self.config
         assert isinstance(config, EmailConfig)

@@ -1,0 +1,1 @@
+"""Customer feedback after the ticket: satisfaction follow-ups, survey campaigns, opt-outs."""

@@ -14,6 +14,7 @@ from monitor.config import SchedulerConfig
 
 RULES_JOB = "housekeeping:rules"
 ESCALATION_JOB = "housekeeping:stories"
+LEASES_JOB = "housekeeping:leases"
 
 
 def poll_job_id(source: str) -> str:

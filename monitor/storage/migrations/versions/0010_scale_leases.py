@@ -1,0 +1,34 @@
+"""leases with expiry and an epoch (fencing token) for several instances on one database
+
+Revision ID: 0010_scale
+Revises: 0009
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010_scale"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+REF = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+WHEN = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.String(length=160), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=True),
+        sa.Column("epoch", REF, nullable=False),
+        sa.Column("expires_at", WHEN, nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("leases")

@@ -183,8 +183,11 @@ class Daemon:
             self.member = self.leases.acquire(member_lease(self.leases.holder))
             with self._fences_lock:
                 held = dict(self.fences)
+            polled = set(self._polled_sources())
             for name, fence in held.items():
-                if not self.leases.renew(fence):
+                if name not in polled:  # removed or disabled by a reload
+                    self._drop_fence(name, release=True, why="not configured")
+                elif not self.leases.renew(fence):
                     self._drop_fence(name, release=False, why="taken over")
             self._leading()
         except Exception as exc:  # the database may be away; the next run tries again

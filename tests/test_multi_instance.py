@@ -1,8 +1,10 @@
 """Three ``yuqing run`` processes on one PostgreSQL or MariaDB database, one SIGKILLed periodically.
 
-20 ``files`` sources receive generated feedback over ~40 s; every ``KILL_EVERY`` seconds one
-instance (in turn) is killed with SIGKILL and started again ``RESTART_AFTER`` seconds later, so
-its sources must be taken over by the others once its leases expire. At the end: every message
+20 ``files`` sources receive generated feedback over ~50 s; every ``KILL_EVERY`` seconds (once all
+three run) one instance in turn is killed with SIGKILL and started again ``RESTART_AFTER`` seconds
+later - or, every other time, frozen with SIGSTOP for as long and then continued, so it wakes up
+holding leases the others have taken (fencing) - and its sources must be taken over by the others
+once its leases expire. At the end: every message
 stored exactly once, one ticket per conversation, every notification delivered to the webhook
 receiver (counted by ``Idempotency-Key``) - re-sends after a kill carry the same key, and at most
 one per kill - and every source the killed instance held was taken over within the lease expiry

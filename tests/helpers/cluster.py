@@ -139,6 +139,15 @@ class Instance:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def pause(self) -> None:
+        """SIGSTOP: alive but silent, like a long GC pause or a frozen VM; its leases run out."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -299,15 +308,20 @@ class Size:
     interval: float = INTERVAL
     batch_size: int = 20
     timeout: float = FINISH_TIMEOUT
+    pauses: bool = True
+    """Every other fault is a SIGSTOP for the same time instead of a kill: the paused instance
+    wakes up holding leases others have taken; whatever it was committing is fenced off."""
 
 
 @dataclass
 class Outcome:
     kills: list[tuple[float, str, dict[str, int], int]]  # (time, victim, its source leases, stored then)
+    pauses: list[tuple[float, str, dict[str, int], int]]
     takeovers: list[float]
     counts: dict[str, object]
     keys: dict[str, int]
-    lease_lost: int
+    lease_lost: int  # batches a stale instance could not commit (LeaseLost)
+    taken_over: int  # leases a stale instance found taken over at its next renewal
     seconds: float
     expected_messages: set[tuple[str, str]]
     expected_threads: set[tuple[str, str]]
@@ -342,7 +356,9 @@ def run_cluster(tmp: Path, url: str, size: Size, *, seed: int = 17) -> Outcome:
     monitor = LeaseMonitor(url)
     feeder = Feeder(data, size.feed_seconds, seed)
     kills: list[tuple[float, str, dict[str, int], int]] = []
-    down: dict[str, float] = {}  # victim -> when to restart it
+    pauses: list[tuple[float, str, dict[str, int], int]] = []
+    down: dict[str, float] = {}  # victim -> when to restart (or resume) it
+    paused: set[str] = set()
     started = time.monotonic()
     try:
         for instance in instances:
@@ -361,7 +377,11 @@ def run_cluster(tmp: Path, url: str, size: Size, *, seed: int = 17) -> Outcome:
             for instance in instances:
                 if instance.name in down and now >= down[instance.name]:
                     del down[instance.name]
-                    instance.start()
+                    if instance.name in paused:
+                        paused.discard(instance.name)
+                        instance.resume()
+                    else:
+                        instance.start()
                 elif instance.name not in down and not instance.alive:
                     raise AssertionError(f"{instance.name} exited by itself:\n{instance.tail()}")
             stored = stored_count(url)
@@ -372,8 +392,13 @@ def run_cluster(tmp: Path, url: str, size: Size, *, seed: int = 17) -> Outcome:
                 victim = instances[turn % len(instances)]
                 turn += 1
                 held = monitor.held_by(victim.name)
-                victim.kill()
-                kills.append((time.monotonic(), victim.name, held, stored))
+                if size.pauses and turn % 2 == 0:
+                    victim.pause()
+                    paused.add(victim.name)
+                    pauses.append((time.monotonic(), victim.name, held, stored))
+                else:
+                    victim.kill()
+                    kills.append((time.monotonic(), victim.name, held, stored))
                 down[victim.name] = time.monotonic() + RESTART_AFTER
                 next_kill = time.monotonic() + size.kill_every
             if now - started > size.timeout:
@@ -396,16 +421,19 @@ def run_cluster(tmp: Path, url: str, size: Size, *, seed: int = 17) -> Outcome:
                 takeovers.append(moved - at)
         return Outcome(
             kills,
+            pauses,
             takeovers,
             database_counts(url),
             dict(receiver.keys()),
             sum(len(i.events("lease_lost")) for i in instances),
+            sum(1 for i in instances for e in i.events("lease_released") if e.get("why") == "taken over"),
             seconds,
             {(d.name, m) for d in data for m in d.work.ids},
             {(d.name, t) for d in data for t in d.work.threads},
         )
     finally:
         for instance in instances:
+            instance.resume()
             instance.kill()
         monitor.halt.set()
         if monitor.is_alive():
@@ -420,9 +448,11 @@ def summary(outcome: Outcome) -> str:
     return (
         f"{len(outcome.counts['messages'])} messages, {len(outcome.counts['tickets'])} tickets, "  # type: ignore[arg-type]
         f"{len(outcome.keys)} notifications ({resent} re-sent with the same key), {len(outcome.kills)} kills, "
+        f"{len(outcome.pauses)} pauses, "
         f"{len(takeovers)} takeovers (max {max(takeovers, default=0):.2f} s, "
         f"median {takeovers[len(takeovers) // 2] if takeovers else 0:.2f} s), "
-        f"{outcome.lease_lost} stale batches fenced, {outcome.seconds:.0f} s"
+        f"paused instances: {outcome.lease_lost} batches fenced (LeaseLost), {outcome.taken_over} leases found "
+        f"taken over; {outcome.seconds:.0f} s"
     )
 
 
@@ -440,7 +470,8 @@ def check(outcome: Outcome, size: Size) -> None:
     expected = {f"{key}@{target}" for key, target, _ in alerts}
     assert set(outcome.keys) == expected, "the receiver's idempotency keys differ from the outbox"
     resent = sum(n - 1 for n in outcome.keys.values())
-    assert resent <= len(outcome.kills), f"{resent} re-sends for {len(outcome.kills)} kills (at most one each)"
+    faults = len(outcome.kills) + len(outcome.pauses)
+    assert resent <= faults, f"{resent} re-sends for {faults} kills and pauses (at most one each)"
     assert outcome.kills and any(stored < size.messages for _, _, _, stored in outcome.kills)
     assert outcome.takeovers, "no kill hit an instance holding sources"
     limit = size.lease + size.interval + SLACK

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0010_scale"
 down_revision = "0009"
@@ -16,7 +17,8 @@ branch_labels = None
 depends_on = None
 
 REF = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-WHEN = sa.DateTime(timezone=True)
+# MariaDB's DATETIME keeps whole seconds; a lease of a few seconds wants microseconds
+WHEN = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def upgrade() -> None:

@@ -83,7 +83,11 @@ class Daemon:
         connector = runtime.connectors.get(source.name)
         if connector is None:
             return None
-        fence = self._source_fence(source.name)
+        try:
+            fence = self._source_fence(source.name)
+        except Exception as exc:  # the database is away: the same backoff as a failed poll
+            self._failed(source, health, exc)
+            return None
         if fence is None:
             return None  # another instance polls this source
         bound = log.bind(source=source.name)

@@ -347,14 +347,17 @@ class Daemon:
         self.member = self.leases.acquire(member_lease(self.leases.holder))
         failed = False
         for source in self.runtime.config.sources:
-            if not source.enabled or self._source_fence(source.name) is None:
-                continue  # polled by another instance now
-            if self.poll(source) is None:
+            # None: failed, or held by another instance right now (not a failure of this run)
+            if source.enabled and self.poll(source) is None and self._failed_here(source.name):
                 failed = True
-        self._release_leases()
         self.escalate()
+        self._release_leases()
         self.deliver()
         return 1 if failed else 0
+
+    def _failed_here(self, name: str) -> bool:
+        health = self.health.get(name)
+        return name in self.fences or (health is not None and bool(health.disabled or health.failures))
 
     def run_forever(self) -> int:
         self.runtime.outbox.release_own_claims()

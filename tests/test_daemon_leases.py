@@ -90,3 +90,21 @@ def test_two_daemons_split_the_sources_and_the_survivor_takes_them_all(tmp_path:
         b.runtime.close()
         a.runtime.db.dispose()
         b.runtime.db.dispose()
+
+
+def test_run_once_skips_sources_another_instance_holds_without_failing(tmp_path: Path) -> None:
+    a, b = daemon(tmp_path, "a"), daemon(tmp_path, "b")
+    try:
+        for source in SOURCES:
+            drop(tmp_path, source, [f"{source}-1"])
+        b.keep_leases()
+        held = b.runtime.config.sources[0]
+        assert b.poll(held) is not None  # b holds s0 (and keeps it: it is alive)
+        drop(tmp_path, held.name, [f"{held.name}-2"])
+        assert a.run_once() == 0
+        assert stored(a) == {"s0": 1, "s1": 1, "s2": 1, "s3": 1}  # s0's new file is b's to read
+        assert {who for who, _, _ in a.leases.holders().values()} == {"b", None}  # a released its own
+    finally:
+        for instance in (a, b):
+            instance.runtime.close()
+            instance.runtime.db.dispose()

@@ -152,8 +152,20 @@ class AlertsConfig(_Model):
     """A pending notification older than this is the ``outbox-stuck`` operator problem."""
 
 
+class InstanceConfig(_Model):
+    """This daemon among several sharing one database (docs/scaling.md).
+
+    ``id`` must differ between instances that run at the same time; a restarted instance keeps
+    its id and takes its own leases back at once. Source leases expire ``lease_seconds`` after
+    the holder's last renewal: an instance that dies loses them then, and another takes over.
+    """
+
+    id: str = Field("yuqing", pattern=NAME_PATTERN)
+    lease_seconds: float = Field(30.0, ge=2.0, le=3600.0)
+
+
 class AppConfig(_Model):
-    instance: str = Field("yuqing", pattern=NAME_PATTERN)
+    instance: InstanceConfig = InstanceConfig()
     state_dir: ConfigPath = Path("var")
     database: DatabaseConfig = DatabaseConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -170,6 +182,14 @@ class AppConfig(_Model):
     backups: BackupsConfig = BackupsConfig()
     feedback: FeedbackConfig = FeedbackConfig()
     source_file: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _instance_name(cls, data: Any) -> Any:
+        """``instance: <name>`` (the form before leases) still means ``instance: {id: <name>}``."""
+        if isinstance(data, dict) and isinstance(data.get("instance"), str):
+            data = {**data, "instance": {"id": data["instance"]}}
+        return data
 
     @model_validator(mode="after")
     def _unique_names(self) -> AppConfig:

@@ -22,6 +22,7 @@ from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, UnavailableError, describe
 from monitor.health import DaemonHealth, SourceHealth
+from monitor.leases import LEADER, Fence, LeaseLost, Leases, member_lease, source_lease
 from monitor.metrics import Metrics
 from monitor.pipeline import PollStats, poll_source
 from monitor.reports.jobs import schedule_jobs as schedule_report_jobs
@@ -31,6 +32,7 @@ from monitor.scheduler import (
     FOLLOWUP_JOB,
     HEARTBEAT_JOB,
     HEARTBEAT_URL_JOB,
+    LEASES_JOB,
     RULES_JOB,
     SLA_INTERVAL_SECONDS,
     SLA_JOB,
@@ -68,6 +70,13 @@ class Daemon:
         self.worker: DeliveryWorker | None = None
         self.notifier = ServiceNotifier()
         self.pinger: watching.HeartbeatPinger | None = None
+        instance = config.instance
+        self.leases = Leases(self.runtime.db, instance.id, instance.lease_seconds)
+        self.fences: dict[str, Fence] = {}  # source name -> our lease on it
+        self.leader: Fence | None = None
+        self.member: Fence | None = None  # instance:<id>, renewed while we run
+        self.share_sources = True  # run --once takes every free source
+        self._fences_lock = threading.Lock()
 
     # --- one poll -----------------------------------------------------------------------------
     def poll(self, source: SourceConfig) -> PollStats | None:
@@ -81,6 +90,13 @@ class Daemon:
         connector = runtime.connectors.get(source.name)
         if connector is None:
             return None
+        try:
+            fence = self._source_fence(source.name)
+        except Exception as exc:  # the database is away: the same backoff as a failed poll
+            self._failed(source, health, exc)
+            return None
+        if fence is None:
+            return None  # another instance polls this source
         bound = log.bind(source=source.name)
         started = time.monotonic()
         try:
@@ -91,7 +107,11 @@ class Daemon:
                 batch_size=source.batch_size,
                 stop=self.stop,
                 on_batch=self._after_batch,
+                fence=fence,
             )
+        except LeaseLost as exc:
+            self._lease_lost(source.name, exc)
+            return None
         except AuthError as exc:
             self.metrics.poll(source.name, time.monotonic() - started, "auth")
             self._auth_failed(source, health, exc)
@@ -162,6 +182,85 @@ class Daemon:
             return
         if told:
             self._kick_outbox()
+    # --- leases (several instances on one database; docs/scaling.md) ----------------------------
+    def _polled_sources(self) -> list[str]:
+        return [s.name for s in self.runtime.config.sources if s.enabled and s.name in self.runtime.connectors]
+
+    def _source_fence(self, name: str) -> Fence | None:
+        """Our lease on source ``name``: renewed if held, taken if free and we are under our fair
+        share of the sources (``share``), released if we hold more than that share. None: not ours."""
+        share = self.share_sources
+        with self._fences_lock:
+            fence = self.fences.get(name)
+        if fence is not None:
+            limit = self.leases.fair_share(len(self._polled_sources())) if share else len(self.fences)
+            if len(self.fences) > limit:  # an instance joined: hand this one over
+                self._drop_fence(name, release=True, why="rebalance")
+                return None
+            if self.leases.renew(fence):
+                return fence
+            self._drop_fence(name, release=False, why="taken over")
+            return None
+        if share and len(self.fences) >= self.leases.fair_share(len(self._polled_sources())):
+            return None
+        fence = self.leases.acquire(source_lease(name))
+        if fence is not None:
+            with self._fences_lock:
+                self.fences[name] = fence
+            log.info("lease_acquired", source=name, epoch=fence.epoch)
+        return fence
+
+    def _drop_fence(self, name: str, *, release: bool, why: str) -> None:
+        with self._fences_lock:
+            fence = self.fences.pop(name, None)
+        if fence is not None:
+            if release:
+                self.leases.release(fence)
+            log.info("lease_released", source=name, epoch=fence.epoch, why=why)
+
+    def _lease_lost(self, name: str, exc: LeaseLost) -> None:
+        with self._fences_lock:
+            self.fences.pop(name, None)
+        log.warning("lease_lost", source=name, error=str(exc), note="the batch is left to the new holder")
+
+    def _leading(self) -> bool:
+        """Whether this instance runs the cluster-wide jobs (story timers, reports): it holds or
+        takes the ``leader`` lease."""
+        leader = self.leader
+        if leader is not None and self.leases.renew(leader):
+            return True
+        self.leader = self.leases.acquire(LEADER)
+        if self.leader is not None and (leader is None or leader.epoch != self.leader.epoch):
+            log.info("leader", epoch=self.leader.epoch)
+        return self.leader is not None
+
+    def keep_leases(self) -> None:
+        """Housekeeping: say we are alive, keep the source leases of long polls from expiring."""
+        try:
+            self.member = self.leases.acquire(member_lease(self.leases.holder))
+            with self._fences_lock:
+                held = dict(self.fences)
+            polled = set(self._polled_sources())
+            for name, fence in held.items():
+                if name not in polled:  # removed or disabled by a reload
+                    self._drop_fence(name, release=True, why="not configured")
+                elif not self.leases.renew(fence):
+                    self._drop_fence(name, release=False, why="taken over")
+            self._leading()
+        except Exception as exc:  # the database may be away; the next run tries again
+            log.warning("leases_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _release_leases(self) -> None:
+        """Clean stop: give every lease back so the other instances take over at once."""
+        try:
+            for name in list(self.fences):
+                self._drop_fence(name, release=True, why="stopping")
+            for fence in (self.leader, self.member):
+                if fence is not None:
+                    self.leases.release(fence)
+            self.leader = self.member = None
+        except Exception as exc:
+            log.warning("leases_failed", error=f"{type(exc).__name__}: {exc}")
 
     def _check_path(self, source: SourceConfig) -> bool:
         """A file-based source (files, maildir, mbox, chat export) whose ``path`` is missing is
@@ -239,7 +338,7 @@ class Daemon:
             disabled_reason=health.disabled,
         )
         try:
-            save_source_health(self.runtime.db, self.runtime.config.instance, record)
+            save_source_health(self.runtime.db, self.runtime.config.instance.id, record)
         except Exception as exc:  # the database may be what is down; the next poll writes again
             log.warning("source_health_not_saved", source=source.name, error=f"{type(exc).__name__}: {exc}")
             return
@@ -274,6 +373,8 @@ class Daemon:
         from monitor.storage.models import utcnow
         from monitor.stories.lifecycle import run_timers
 
+        if not self._leading():
+            return
         stats = run_timers(self.runtime.db, self.runtime.stories, now=utcnow())
         if stats.pages:
             self._kick_outbox()
@@ -326,6 +427,8 @@ class Daemon:
         breach stories whose clock stopped resolved, ``sla_results`` refreshed."""
         from monitor.stories.sla import run_sla
 
+        if not self._leading():  # one instance runs the SLA timers (docs/scaling.md)
+            return
         config = self.runtime.config
         run = run_sla(self.runtime.db, self.runtime.stories, config.sla, config.calendars, now=utcnow())
         if run.rows:
@@ -335,6 +438,8 @@ class Daemon:
         """Satisfaction follow-ups for tickets resolved since the last run (mailed on the thread)."""
         from monitor.feedback.job import run_followups
 
+        if not self._leading():  # sends are claimed per row too; the leader alone saves the work
+            return
         config = self.runtime.config
         run_followups(
             self.runtime.db, config.feedback, config.alerts.targets, self.runtime.links, now=utcnow()
@@ -393,17 +498,26 @@ class Daemon:
         """Poll every source once (to the end of what is there), deliver alerts, return exit code."""
         self.runtime.outbox.release_own_claims()
         self._settle_problems()
+        self.share_sources = False
+        self.member = self.leases.acquire(member_lease(self.leases.holder))
         failed = False
         for source in self.runtime.config.sources:
-            if source.enabled and self.poll(source) is None:
+            # None: failed, or held by another instance right now (not a failure of this run)
+            if source.enabled and self.poll(source) is None and self._failed_here(source.name):
                 failed = True
         self.escalate()
+        self._release_leases()
         self.deliver()
         return 1 if failed else 0
+
+    def _failed_here(self, name: str) -> bool:
+        health = self.health.get(name)
+        return name in self.fences or (health is not None and bool(health.disabled or health.failures))
 
     def run_forever(self) -> int:
         self.runtime.outbox.release_own_claims()
         self._settle_problems()
+        self.keep_leases()
         self._install_signals()
         self.worker = DeliveryWorker(
             lambda: self.runtime.outbox,
@@ -443,12 +557,13 @@ class Daemon:
                 config.feedback.satisfaction.interval_seconds,
                 start_now=False,
             )
-        schedule_report_jobs(self.scheduler, lambda: self.runtime)  # backup, monthly report mail
+        schedule_report_jobs(self.scheduler, lambda: self.runtime, self._leading)  # backup, monthly report mail
         add_interval_job(self.scheduler, HEARTBEAT_JOB, self.heartbeat, config.scheduler.heartbeat_seconds)
         add_interval_job(self.scheduler, WATCH_JOB, self.watch, config.scheduler.watch_seconds, start_now=False)
         if config.scheduler.heartbeat_url is not None:
             self.pinger = watching.HeartbeatPinger(self._heartbeat_url, lambda: self.health_provider().liveness().ok)
             add_interval_job(self.scheduler, HEARTBEAT_URL_JOB, self.pinger.ping, config.scheduler.heartbeat_url_seconds)
+        add_interval_job(self.scheduler, LEASES_JOB, self.keep_leases, config.instance.lease_seconds / 3)
         if self.notifier.watchdog_seconds:
             add_interval_job(self.scheduler, WATCHDOG_JOB, self.notifier.watchdog, self.notifier.watchdog_seconds)
         self.scheduler.start()
@@ -529,6 +644,7 @@ class Daemon:
                 thread.join(max(0.1, deadline - time.monotonic() - 1.0))
             if closer.is_alive() or any(t.is_alive() for t in self._watchers.values()):
                 log.warning("stop_timeout", note="a poll did not finish in time; its batch will be re-read")
+        self._release_leases()
         if self.worker is not None:
             self.worker.stop(max(0.1, deadline - time.monotonic() - 0.5))
         flush_stop = threading.Event()

@@ -36,6 +36,7 @@ from monitor.ingest.store import (
     store_messages,
     store_quarantined,
 )
+from monitor.leases import Fence, check_fence
 from monitor.message import Batch, Checkpoint, Message
 from monitor.metrics import Metrics
 from monitor.storage.db import Database
@@ -146,8 +147,12 @@ def process_batch(
     batch: Batch,
     *,
     advance_checkpoint: bool = True,
+    fence: Fence | None = None,
 ) -> PollStats:
     """Store one batch exactly once (see module docstring).
+
+    ``fence``: the source's lease when several instances share the database; checked (and
+    renewed) as the transaction's last statement, so a stale instance commits nothing.
 
     Messages whose analysis asks for review wait in the review queue (no ticket, incident or
     page until approved; an L1/L2 one sends a review notice); noise (bounces, auto-replies, list
@@ -166,7 +171,9 @@ def process_batch(
         stats = flow(session, context, source, new, now)
         stats.alerts += reviews
         if advance_checkpoint:
-            save_checkpoint(source, batch.checkpoint)
+            save_checkpoint(source, batch.checkpoint, session=session, fence=fence)
+        elif fence is not None:
+            check_fence(session, fence)
     stats.fetched, stats.batches = len(batch.messages), 1
     stats.new, stats.duplicates, stats.quarantined = len(stored), duplicates, quarantined
     if context.metrics is not None:  # counted once committed
@@ -222,9 +229,14 @@ def decide_review(context: PipelineContext, message_id: int, *, approve: bool) -
 
 
 def _store(
-    context: PipelineContext, source_name: str, source_kind: str, batch: Batch, advance: bool
+    context: PipelineContext,
+    source_name: str,
+    source_kind: str,
+    fence: Fence | None,
+    batch: Batch,
+    advance: bool,
 ) -> PollStats:
-    return process_batch(context, source_name, source_kind, batch, advance_checkpoint=advance)
+    return process_batch(context, source_name, source_kind, batch, advance_checkpoint=advance, fence=fence)
 
 
 def poll_source(
@@ -235,8 +247,12 @@ def poll_source(
     batch_size: int = 500,
     stop: threading.Event | None = None,
     on_batch: Callable[[PollStats], None] | None = None,
+    fence: Fence | None = None,
 ) -> PollStats:
     """Read everything new from a source, batch by batch; stop between batches when asked.
+
+    With a ``fence`` (the source's lease) every batch transaction checks it; a lost lease raises
+    ``monitor.leases.LeaseLost`` and the batch is left to the instance that took over.
 
     ``context`` is called per batch so that a configuration or rule reload applies from the next
     batch on, and never in the middle of one.
@@ -252,7 +268,7 @@ def poll_source(
         for batch in batches:
             if not len(batch) and batch.checkpoint == checkpoint:
                 continue
-            store = functools.partial(_store, context(), source_name, connector.kind)
+            store = functools.partial(_store, context(), source_name, connector.kind, fence)
             parts, stored = process_resilient(store, batch, source=source_name)
             stats = PollStats()
             for part in parts:

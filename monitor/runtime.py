@@ -175,7 +175,7 @@ class Runtime:
             self.db,
             self.senders,
             config.alerts,
-            instance=config.instance,
+            instance=config.instance.id,
             links=self.links,
             reaches=self._reaches,
             metrics=self.metrics,

@@ -22,6 +22,7 @@ SLA_JOB = "housekeeping:sla"
 SLA_INTERVAL_SECONDS = 60.0
 FOLLOWUP_JOB = "housekeeping:followups"
 """Satisfaction follow-ups for new resolves, queued and mailed (``feedback.satisfaction``)."""
+LEASES_JOB = "housekeeping:leases"
 
 
 def poll_job_id(source: str) -> str:

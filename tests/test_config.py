@@ -89,7 +89,7 @@ def test_environment_variables_are_expanded_and_missing_ones_reported(tmp_path: 
     assert issue.startswith(f"{path}:4 state_dir: 环境变量 MISSING 未设置")
     assert "environment variable MISSING is not set" in issue
     config = load_config(path, env={"NAME": "prod", "MISSING": "/srv/yq"})
-    assert (config.instance, config.database_url, config.state_dir) == (
+    assert (config.instance.id, config.database_url, config.state_dir) == (
         "prod",
         "sqlite:///x.db",
         Path("/srv/yq"),

@@ -5,7 +5,9 @@ The queue half - notices written as rows in the transaction that decided them - 
 
 Delivery claims a row by pushing its ``next_attempt_at`` forward (a lease) in a conditional
 UPDATE, so two delivery loops - threads or daemon instances sharing a database - never send the
-same row at the same time. A crash after the send but before the row is marked sent leaves the
+same row at the same time. On PostgreSQL and MariaDB the claim reads its rows with
+``SELECT ... FOR UPDATE SKIP LOCKED``: an instance passes over the rows another is claiming at
+that moment instead of queueing behind its lock (SQLite serialises writers anyway). A crash after the send but before the row is marked sent leaves the
 lease to expire and the row is sent again (at-least-once); senders that can, such as the JSONL
 file, recognise the repeated alert id.
 """
@@ -37,6 +39,7 @@ from monitor.targets import NoiseConfig, TargetConfig
 
 log = structlog.get_logger("yuqing.alerts")
 LEASE = timedelta(seconds=30)
+SKIP_LOCKED = ("postgresql", "mysql", "mariadb")  # dialects whose claim reads lock with SKIP LOCKED
 LINKED = ("ticket", "incident", "sla")  # notices that carry acknowledge/resolve links
 
 
@@ -74,6 +77,38 @@ class DeliveryStats:
                 self.failed += 1
             else:
                 self.retried += 1
+
+
+class _Heads:
+    """Which rows read with SKIP LOCKED are their target's oldest due row.
+
+    When an older row of a target is locked by another instance's claim, the target waits for
+    that claim (one send per target at a time, in order) instead of sending a younger row. A row
+    folded into a summary in this transaction makes the target's next row its head.
+    """
+
+    def __init__(self, session: Session, rows: Sequence[Alert], now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self.oldest = self._oldest(sorted({r.target for r in rows}))
+
+    def _oldest(self, targets: Sequence[str]) -> dict[str, int]:
+        if not targets:
+            return {}
+        query = (
+            select(Alert.target, func.min(Alert.id))
+            .where(Alert.status == "pending", Alert.next_attempt_at <= self.now, Alert.target.in_(targets))
+            .group_by(Alert.target)
+        )
+        return {target: first for target, first in self.session.execute(query)}
+
+    def first(self, row: Alert) -> bool:
+        if row.target not in self.oldest:
+            self.oldest.update(self._oldest([row.target]))
+        return self.oldest.get(row.target) == row.id
+
+    def folded(self, target: str) -> None:
+        self.oldest.pop(target, None)  # read again (this transaction's fold included) when needed
 
 
 class Outbox:
@@ -198,17 +233,28 @@ class Outbox:
         )
         skip = set(self.lanes.busy())
         keep: list[Alert] = []
+        locking = session.get_bind().dialect.name in SKIP_LOCKED
         for _round in range(5):  # each round folds or keeps every row it reads: it makes progress
             query = select(Alert).where(
                 Alert.status == "pending", Alert.next_attempt_at <= now, Alert.target.not_in(leased)
             )
             if skip:
                 query = query.where(Alert.target.not_in(sorted(skip)))
-            rows = list(session.scalars(query.order_by(Alert.id).limit(self.SCAN)))
+            query = query.order_by(Alert.id).limit(self.SCAN)
+            if locking:  # rows another instance is claiming right now are passed over, not waited for
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
+            heads = _Heads(session, rows, now) if locking else None
             for row in rows:
-                if row.target not in skip and len(keep) < limit and self._shape(session, row, windows, now):
+                if row.target in skip or len(keep) >= limit:
+                    continue
+                if heads is not None and not heads.first(row):
+                    skip.add(row.target)  # its oldest row is being claimed by another instance
+                elif self._shape(session, row, windows, now):
                     keep.append(row)
                     skip.add(row.target)
+                elif heads is not None:
+                    heads.folded(row.target)
             if len(rows) < self.SCAN or len(keep) >= limit:
                 break
         if not keep:

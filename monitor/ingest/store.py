@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from connectors.reposts import root_key, text_key
 from monitor.findings import Analysis, Finding
+from monitor.leases import Fence, check_fence
 from monitor.message import Checkpoint, Message, Quarantined
 from monitor.storage.models import QuarantineItem, Source, StoredMessage, utcnow
 from monitor.stored import MessageRow, NewMessage
@@ -178,6 +179,15 @@ def store_quarantined(session: Session, source: Source, items: Iterable[Quaranti
     return count
 
 
-def save_checkpoint(source: Source, checkpoint: Checkpoint) -> None:
+def save_checkpoint(
+    source: Source, checkpoint: Checkpoint, *, session: Session | None = None, fence: Fence | None = None
+) -> None:
+    """Advance the source's checkpoint in the caller's transaction. With a ``fence`` (several
+    instances, ``monitor.leases``) the source's lease is checked - and renewed - in that same
+    transaction first: an instance that lost the lease raises ``LeaseLost`` and commits nothing."""
+    if fence is not None:
+        if session is None:
+            raise ValueError("a fenced checkpoint needs the transaction's session")
+        check_fence(session, fence)
     source.checkpoint = checkpoint
     source.checkpoint_at = utcnow()

@@ -63,12 +63,15 @@ def prune(directory: Path, keep: int) -> list[Path]:
     return doomed
 
 
-def schedule_jobs(scheduler: Any, runtime: Callable[[], Runtime]) -> None:
-    """Register the hourly backup and monthly-report jobs (daemon start-up)."""
+def schedule_jobs(
+    scheduler: Any, runtime: Callable[[], Runtime], leading: Callable[[], bool] = lambda: True
+) -> None:
+    """Register the hourly backup and monthly-report jobs (daemon start-up); with several
+    instances on one database only the one ``leading()`` runs them."""
     from monitor.scheduler import add_interval_job
 
-    add_interval_job(scheduler, BACKUP_JOB, lambda: run_backup(runtime()), HOURLY)
-    add_interval_job(scheduler, MONTHLY_JOB, lambda: run_monthly(runtime()), HOURLY)
+    add_interval_job(scheduler, BACKUP_JOB, lambda: leading() and run_backup(runtime()), HOURLY)
+    add_interval_job(scheduler, MONTHLY_JOB, lambda: leading() and run_monthly(runtime()), HOURLY)
 
 
 def run_backup(runtime: Runtime, now: datetime | None = None) -> Path | None:

@@ -360,6 +360,21 @@ class Lock(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+class Lease(Base):
+    """A named lease with expiry (``monitor.leases``): ``source:<name>``, ``leader``, ``instance:<id>``.
+
+    ``epoch`` grows by one on every acquisition: it is the fencing token a writer checks in its
+    own transaction, so an instance that lost the lease cannot commit (migration 0010).
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    epoch: Mapped[int] = mapped_column(BigId, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AlertTarget(Base):
     """One row per alert target with noise control: locked while its alerts are shaped."""
 

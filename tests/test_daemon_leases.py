@@ -1,0 +1,110 @@
+"""Two daemons on one database share the sources by lease, and take over when one stops.
+
+The daemon's own poll and lease housekeeping are driven by hand (no scheduler), so the sequence
+is exact: fair share while both live, a clean stop hands every lease over at once, and a source
+held by the other instance is not polled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.storage.models import Source, StoredMessage
+from tests.helpers.builders import write_config, write_rules
+
+SOURCES = ("s0", "s1", "s2", "s3")
+
+
+def daemon(tmp_path: Path, name: str) -> Daemon:
+    rules = write_rules(tmp_path / "rules")
+    sources = []
+    for source in SOURCES:
+        folder = tmp_path / "in" / source
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {"path": str(folder), "settle_seconds": 0}
+        sources.append({"name": source, "kind": "files", "interval_seconds": 1, "files": files})
+    path = write_config(
+        tmp_path / f"{name}.yaml",
+        {
+            "instance": {"id": name, "lease_seconds": 30},
+            "state_dir": str(tmp_path / "state"),
+            "database": {"url": f"sqlite:///{tmp_path / 'shared.db'}"},
+            "rules": {"paths": [str(rules)]},
+            "analysis": {"workers": 1},
+            "sources": sources,
+        },
+    )
+    config = load_config(path)
+    instance = Daemon(path, config)
+    instance.runtime.db.upgrade()
+    return instance
+
+
+def drop(tmp_path: Path, source: str, ids: list[str]) -> None:
+    lines = "".join(json.dumps({"id": i, "text": f"反馈 {i}"}, ensure_ascii=False) + "\n" for i in ids)
+    (tmp_path / "in" / source / f"{ids[0]}.jsonl").write_text(lines, encoding="utf-8")
+
+
+def stored(instance: Daemon) -> dict[str, int]:
+    with instance.runtime.db.read() as session:
+        rows = session.execute(
+            select(Source.name, func.count(StoredMessage.id)).join(StoredMessage).group_by(Source.name)
+        )
+        return {name: int(n) for name, n in rows}
+
+
+def test_two_daemons_split_the_sources_and_the_survivor_takes_them_all(tmp_path: Path) -> None:
+    a, b = daemon(tmp_path, "a"), daemon(tmp_path, "b")
+    try:
+        a.keep_leases()
+        b.keep_leases()  # two live instances: two sources each
+        for source in SOURCES:
+            drop(tmp_path, source, [f"{source}-1", f"{source}-2"])
+        polled_by: dict[str, str] = {}
+        for source in a.runtime.config.sources:
+            polled_by[source.name] = "a" if a.poll(source) else "b" if b.poll(source) else ""
+        assert sorted(polled_by.values()) == ["a", "a", "b", "b"]
+        assert stored(a) == dict.fromkeys(SOURCES, 2)
+        held = {name: (who, epoch) for name, (who, epoch, _) in a.leases.holders().items()}
+        assert held == {f"source:{s}": (who, 1) for s, who in polled_by.items()}
+
+        for source in SOURCES:  # held elsewhere: not polled, nothing stored by the wrong instance
+            drop(tmp_path, source, [f"{source}-3"])
+        for source in a.runtime.config.sources:
+            other = b if polled_by[source.name] == "a" else a
+            assert other.poll(source) is None
+        assert stored(a) == dict.fromkeys(SOURCES, 2)
+
+        a._release_leases()  # a stops cleanly: b takes every source at its next poll
+        for source in b.runtime.config.sources:
+            assert b.poll(source) is not None
+        assert stored(b) == dict.fromkeys(SOURCES, 3)
+        assert {who for who, _, _ in b.leases.holders().values()} == {"b"}
+    finally:
+        a.runtime.close()
+        b.runtime.close()
+        a.runtime.db.dispose()
+        b.runtime.db.dispose()
+
+
+def test_run_once_skips_sources_another_instance_holds_without_failing(tmp_path: Path) -> None:
+    a, b = daemon(tmp_path, "a"), daemon(tmp_path, "b")
+    try:
+        for source in SOURCES:
+            drop(tmp_path, source, [f"{source}-1"])
+        b.keep_leases()
+        held = b.runtime.config.sources[0]
+        assert b.poll(held) is not None  # b holds s0 (and keeps it: it is alive)
+        drop(tmp_path, held.name, [f"{held.name}-2"])
+        assert a.run_once() == 0
+        assert stored(a) == {"s0": 1, "s1": 1, "s2": 1, "s3": 1}  # s0's new file is b's to read
+        assert {who for who, _, _ in a.leases.holders().values()} == {"b", None}  # a released its own
+    finally:
+        for instance in (a, b):
+            instance.runtime.close()
+            instance.runtime.db.dispose()

@@ -150,6 +150,7 @@ COMMAND_MODULES = (
     "monitor.cli_alerts",
     "monitor.cli_sla",
     "monitor.cli_reports",
+    "monitor.cli_intake",
 )
 
 

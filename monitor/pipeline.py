@@ -139,8 +139,12 @@ def process_batch(
     batch: Batch,
     *,
     advance_checkpoint: bool = True,
+    within: Callable[[Session], None] | None = None,
 ) -> PollStats:
     """Store one batch exactly once (see module docstring).
+
+    ``within`` runs last inside the batch's transaction (the intake writes its submission and
+    attachment rows there, so a message never exists without them, nor they without it).
 
     Messages whose analysis asks for review wait in the review queue (no ticket, incident or
     page until approved; an L1/L2 one sends a review notice); noise (bounces, auto-replies, list
@@ -158,6 +162,8 @@ def process_batch(
         new = [item for item in flowing if not item.message.noise]
         stats = flow(session, context, source, new, now)
         stats.alerts += reviews
+        if within is not None:
+            within(session)
         if advance_checkpoint:
             save_checkpoint(source, batch.checkpoint)
     stats.fetched, stats.batches = len(batch.messages), 1

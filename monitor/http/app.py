@@ -40,6 +40,14 @@ def build_app(ctx: HttpContext, extra: Sequence[ControllerRouterHandler] = ()) -
     handlers: list[ControllerRouterHandler] = []
     if ctx.signer is not None:
         handlers.append(ack_router(ctx, ctx.signer))
+    if ctx.pipeline is not None:
+        from monitor.http.intake_api import Intake, intake_api_router
+        from monitor.http.intake_pages import intake_pages_router
+
+        intake = Intake(ctx)
+        handlers.append(intake_api_router(ctx, intake))
+        if ctx.intake().form:
+            handlers.append(intake_pages_router(ctx, intake))
     if extra:
         handlers.append(Router(path="/", route_handlers=list(extra), opt={"exclude_from_csrf": True}))
     return Litestar(

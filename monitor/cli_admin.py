@@ -323,6 +323,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tstatus.add_argument("--actor", default="cli")
     tstatus.set_defaults(func=cmd_tickets_set_status)
     cli_tickets.register(tsub)
+    from monitor.cli_intake import register_tickets
+
+    register_tickets(tsub)
 
     quarantine = sub.add_parser("quarantine", help="input that could not be parsed")
     qsub = quarantine.add_subparsers(dest="quarantine_command", required=True)

@@ -31,7 +31,14 @@ from monitor.intake.files import CheckedFile, store_files
 from monitor.intake.keys import Client
 from monitor.message import Author, Batch, Message, Quarantined
 from monitor.pipeline import PipelineContext, process_batch
-from monitor.storage.models import IntakeAttachment, IntakeSubmission, Source, StoredMessage, Ticket
+from monitor.storage.models import (
+    IntakeAttachment,
+    IntakeSubmission,
+    QuarantineItem,
+    Source,
+    StoredMessage,
+    Ticket,
+)
 
 TYPE_LABELS = {"complaint": "投诉", "suggestion": "建议", "inquiry": "咨询"}
 SOURCE_KIND = "intake"
@@ -221,6 +228,17 @@ def submit(
 
 
 def quarantine(context: PipelineContext, source: str, reason: str, raw: bytes, ref: str) -> None:
-    """Input that is more than a client mistake (a disguised file): kept for the operator."""
+    """Input that is more than a client mistake (a disguised file, a bad box slip): kept for the
+    operator, once (the same input refused again for the same reason adds no second row)."""
+    with context.db.read() as session:
+        known = session.scalar(
+            select(QuarantineItem.id)
+            .join(Source, Source.id == QuarantineItem.source_id)
+            .where(Source.name == source, QuarantineItem.raw_ref == ref, QuarantineItem.reason == reason,
+                   QuarantineItem.status == "pending")
+            .limit(1)
+        )
+    if known is not None:
+        return
     item = Quarantined(source=source, reason=reason, raw=raw[:65536], raw_ref=ref, raw_size=len(raw))
     process_batch(context, source, SOURCE_KIND, Batch((), {}, (item,)), advance_checkpoint=False)

@@ -21,6 +21,7 @@ import structlog
 from litestar import Litestar, Request, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
 from monitor import __version__
@@ -57,6 +58,14 @@ def build_app(ctx: HttpContext, extra: Sequence[ControllerRouterHandler] = ()) -
             version=__version__,
             path=OPENAPI_PATH,
             description="意见反馈接入 Feedback intake for website and app back ends (docs/intake.zh.md)",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="apiKey", name="X-API-Key", security_scheme_in="header",
+                        description="每个网站或 App 后端一个密钥 One key per back end (yuqing intake keys add)",
+                    )
+                }
+            ),
         ),
         csrf_config=CSRFConfig(
             secret=ctx.secret.hex(),

@@ -238,12 +238,12 @@ def intake_api_router(ctx: HttpContext, intake: Intake | None = None) -> Router:
         summary="提交反馈 Submit feedback",
         description="JSON or multipart. Header X-API-Key is required; Idempotency-Key makes retries safe.",
         status_code=201,
+        security=[{"apiKey": []}],
         responses={200: ResponseSpec(data_container=ReceiptOut, description="重复请求 A retry: the first answer"),
                    **errors(400, 401, 403, 413, 415, 422, 429)},
     )
     async def submit_feedback(
         request: Request[Any, Any, Any],
-        api_key: Annotated[str | None, Parameter(header="X-API-Key", required=False, max_length=256)] = None,
         idempotency_key: Annotated[
             str | None, Parameter(header="Idempotency-Key", required=False, min_length=1, max_length=128)
         ] = None,
@@ -252,6 +252,7 @@ def intake_api_router(ctx: HttpContext, intake: Intake | None = None) -> Router:
         address = client_host(request)
         service.limits.check(service.limits.submit, f"addr:{address}", settings.address_rate_per_minute)
         try:
+            api_key = request.headers.get("x-api-key", "")[:256]
             client = await to_thread.run_sync(authenticate, ctx.db, api_key, ctx.clock())
         except KeyRefused as exc:
             raise error(exc.status, str(exc)) from None

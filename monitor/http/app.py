@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -80,7 +80,3 @@ def build_app(ctx: HttpContext, extra: Sequence[ControllerRouterHandler] = ()) -
         debug=False,
     )
 
-
-def client_host(request: Request[Any, Any, Any]) -> str:
-    """The client's address (the proxy's X-Forwarded-For only when uvicorn trusts that proxy)."""
-    return request.client.host if request.client else "unknown"

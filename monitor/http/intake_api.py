@@ -27,7 +27,8 @@ from monitor.intake.files import AttachmentError, CheckedFile, Upload, check
 from monitor.intake.keys import Client, KeyRefused, authenticate
 from monitor.intake.ratelimit import RateLimiter
 from monitor.intake.status import PublicStatus, lookup
-from monitor.intake.submit import Feedback, IdempotencyConflict, Receipt, quarantine, submit
+from monitor.intake.submit import Feedback, IdempotencyConflict, Receipt, prepare, quarantine
+from monitor.intake.writer import GroupWriter
 
 log = structlog.get_logger("yuqing.intake")
 ANONYMOUS_NOTICE = "匿名提交可能无法获得个人回复 Anonymous feedback may not get a personal reply"
@@ -172,6 +173,8 @@ class Intake:
 
     def __init__(self, ctx: HttpContext) -> None:
         self.ctx, self.limits = ctx, Limits()
+        assert ctx.pipeline is not None
+        self.writer = GroupWriter(ctx.pipeline, lambda: ctx.intake().source, ctx.secret)
 
     def checked(self, uploads: list[Upload], client: Client, address: str) -> list[CheckedFile]:
         settings = self.ctx.intake()
@@ -196,7 +199,7 @@ class Intake:
         assert self.ctx.pipeline is not None
         files = self.checked(uploads, client, address)
         try:
-            receipt = submit(
+            pending = prepare(
                 self.ctx.pipeline(),
                 self.ctx.intake().source,
                 self.ctx.secret,
@@ -206,6 +209,7 @@ class Intake:
                 files,
                 idempotency_key=idempotency_key,
             )
+            receipt = pending if isinstance(pending, Receipt) else self.writer.write(pending)
         except IdempotencyConflict:
             raise error(
                 422, "Idempotency-Key 已用于另一份内容 / this Idempotency-Key was used with a different request"

@@ -124,7 +124,20 @@ def _receipt(session: Session, secret: bytes, sub: IntakeSubmission, *, created:
     return Receipt(sub.ticket_code, status_token(secret, sub.external_id), status, created)
 
 
-def submit(
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A checked submission ready to be written (its files already on disk)."""
+
+    client: Client
+    feedback: Feedback
+    files: tuple[CheckedFile, ...]
+    idempotency_key: str | None
+    digest: str
+    origin: Origin
+    message: Message
+
+
+def prepare(
     context: PipelineContext,
     source: str,
     secret: bytes,
@@ -135,8 +148,8 @@ def submit(
     *,
     idempotency_key: str | None = None,
     origin: Origin = Origin(),
-) -> Receipt:
-    """Store one submission (or find the one this retry repeats); see the module docstring."""
+) -> Pending | Receipt:
+    """The submission to write, or the first answer when this request repeats an earlier one."""
     feedback = feedback.public()
     digest = request_hash(feedback, files, f"{origin.store}\n{origin.box}")
     if idempotency_key:
@@ -152,7 +165,6 @@ def submit(
         external_id = origin.external_id or f"{client.ref}:{uuid.uuid4().hex}"
     store_files(state_dir, files)  # content-addressed: harmless if the transaction fails
     now = origin.received_at or context.clock()
-    label = TYPE_LABELS[feedback.type]
     message = Message(
         source=source,
         external_id=external_id,
@@ -161,70 +173,137 @@ def submit(
         created_at=now,
         channel=client.channel,
         author=Author(id=feedback.contact or "", display_name=feedback.name or ""),
-        title=f"[{label}] {feedback.content[:60]}",
+        title=f"[{TYPE_LABELS[feedback.type]}] {feedback.content[:60]}",
         raw_ref=f"{client.ref}" + (f" box {origin.box}" if origin.box else ""),
     )
-    written: list[IntakeSubmission] = []
+    return Pending(client, feedback, tuple(files), idempotency_key, digest, origin, message)
 
-    def within(session: Session) -> None:
-        row = session.scalar(
+
+def _record(session: Session, source: str, items: Sequence[Pending]) -> list[IntakeSubmission]:
+    """The submission and attachment rows of stored messages (inside the batch transaction):
+    one query for the messages, one for their tickets, one flush."""
+    wanted = [item.message.external_id for item in items]
+    rows = {
+        row.external_id: row
+        for row in session.scalars(
             select(StoredMessage)
             .join(Source, Source.id == StoredMessage.source_id)
-            .where(Source.name == source, StoredMessage.external_id == external_id)
+            .where(Source.name == source, StoredMessage.external_id.in_(wanted))
         )
-        ticket = session.get(Ticket, row.ticket_id) if row is not None and row.ticket_id else None
-        if ticket is not None and row is not None and ticket.thread_key == external_id:
+    }
+    ticket_ids = [row.ticket_id for row in rows.values() if row.ticket_id]
+    tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))} if ticket_ids else {}
+    subs: list[IntakeSubmission] = []
+    for item in items:
+        message, feedback = item.message, item.feedback
+        row = rows.get(message.external_id)
+        ticket = tickets.get(row.ticket_id) if row is not None and row.ticket_id else None
+        if ticket is not None and ticket.thread_key == message.external_id:
             ticket.feedback_type = feedback.type
             ticket.customer_name = feedback.name
             ticket.customer_contact = feedback.contact
             ticket.customer_handle = None
         sub = IntakeSubmission(
-            client=client.ref,
-            idempotency_key=idempotency_key,
-            request_hash=digest,
-            external_id=external_id,
+            client=item.client.ref,
+            idempotency_key=item.idempotency_key,
+            request_hash=item.digest,
+            external_id=message.external_id,
             message_id=row.id if row is not None else None,
             ticket_code=ticket.code if ticket is not None else None,
-            channel=client.channel,
+            channel=item.client.channel,
             feedback_type=feedback.type,
             anonymous=feedback.anonymous,
             app_version=feedback.app_version,
             device=feedback.device,
             locale=feedback.locale,
-            store=origin.store,
-            box=origin.box,
-            created_at=now,
+            store=item.origin.store,
+            box=item.origin.box,
+            created_at=message.created_at,
         )
         session.add(sub)
-        session.flush()
-        for item in files:
+        subs.append(sub)
+    session.flush()
+    for item, sub in zip(items, subs, strict=True):
+        for file in item.files:
             session.add(
                 IntakeAttachment(
                     submission_id=sub.id,
                     message_id=sub.message_id,
-                    name=item.name,
-                    media_type=item.media_type,
-                    size=item.size,
-                    sha256=item.sha256,
-                    created_at=now,
+                    name=file.name,
+                    media_type=file.media_type,
+                    size=file.size,
+                    sha256=file.sha256,
+                    created_at=item.message.created_at,
                 )
             )
-        written.append(sub)
+    return subs
 
+
+def write_group(
+    context: PipelineContext, source: str, secret: bytes, items: Sequence[Pending]
+) -> list[Receipt | Exception]:
+    """Write submissions in ONE pipeline transaction (group commit); answers in the same order.
+
+    If the group fails (a concurrent retry with the same Idempotency-Key won a race, or one
+    submission is bad), each is written alone so the others are not lost with it; a submission
+    that fails alone gets its exception as its answer."""
+    ids: list[int] = []
+
+    def within(session: Session) -> None:
+        ids.extend(sub.id for sub in _record(session, source, items))
+
+    batch = Batch(tuple(item.message for item in items), {})
     try:
-        process_batch(context, source, SOURCE_KIND, Batch((message,), {}), advance_checkpoint=False, within=within)
-    except IntegrityError:  # a concurrent retry with the same key won the race: answer as it did
-        if not idempotency_key:
-            raise
-        with context.db.read() as session:
-            found = _find(session, client.ref, idempotency_key)
-            if found is None:
-                raise
-            return _receipt(session, secret, found, created=False)
+        process_batch(context, source, SOURCE_KIND, batch, advance_checkpoint=False, within=within)
+    except Exception as exc:
+        if len(items) > 1:
+            return [write_group(context, source, secret, [item])[0] for item in items]
+        if not isinstance(exc, IntegrityError):
+            return [exc]
+        try:
+            return [_replayed(context, secret, items[0])]
+        except IdempotencyConflict as conflict:
+            return [conflict]
     with context.db.read() as session:
-        sub = session.get(IntakeSubmission, written[-1].id)
-        assert sub is not None
-        return _receipt(session, secret, sub, created=True)
+        subs = {s.id: s for s in session.scalars(select(IntakeSubmission).where(IntakeSubmission.id.in_(ids)))}
+        return [_receipt(session, secret, subs[i], created=True) for i in ids]
+
+
+def _replayed(context: PipelineContext, secret: bytes, item: Pending) -> Receipt:
+    """The answer of the submission that won a race on the same Idempotency-Key."""
+    if not item.idempotency_key:
+        raise IdempotencyConflict("")  # pragma: no cover - only keyed submissions can collide
+    with context.db.read() as session:
+        found = _find(session, item.client.ref, item.idempotency_key)
+        if found is None:
+            raise IdempotencyConflict(item.idempotency_key)
+        if found.request_hash != item.digest:
+            raise IdempotencyConflict(item.idempotency_key)
+        return _receipt(session, secret, found, created=False)
+
+
+def submit(
+    context: PipelineContext,
+    source: str,
+    secret: bytes,
+    state_dir: Path,
+    client: Client,
+    feedback: Feedback,
+    files: Sequence[CheckedFile] = (),
+    *,
+    idempotency_key: str | None = None,
+    origin: Origin = Origin(),
+) -> Receipt:
+    """Store one submission (or find the one this retry repeats); see the module docstring."""
+    pending = prepare(
+        context, source, secret, state_dir, client, feedback, files, idempotency_key=idempotency_key, origin=origin
+    )
+    if isinstance(pending, Receipt):
+        return pending
+    answer = write_group(context, source, secret, [pending])[0]
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
 
 
 def quarantine(context: PipelineContext, source: str, reason: str, raw: bytes, ref: str) -> None:

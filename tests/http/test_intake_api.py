@@ -13,7 +13,7 @@ import requests
 
 from tests.http.intake_daemon import AMR, HTML, JPEG, PNG, Intake, start_intake
 
-KEYS = {"website": "web", "ios": "app", "retry": "web", "burst": "web", "old": "web", "files": "web", "fields": "web"}
+KEYS = {"website": "web", "ios": "app", "retry": "web", "burst": "web", "old": "web", "files": "web", "fields": "web", "race": "app"}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,19 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_same_ticket_once(inta
     assert len(intake.ticket(first.json()["code"])["messages"]) == 1
     changed = post(intake, "retry", {**body, "content": "别的内容"}, headers=headers)
     assert changed.status_code == 422 and "Idempotency-Key" in changed.json()["detail"]
+
+
+def test_concurrent_retries_with_one_idempotency_key_make_one_ticket(intake: Intake) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {**COMPLAINT, "content": "并发重试：同一个请求发了六次"}
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: post(intake, "race", body, headers={"Idempotency-Key": "race-1"}), range(6)))
+    assert all(a.status_code in (200, 201) for a in answers)
+    assert [a.status_code for a in answers].count(201) == 1, [a.text for a in answers]
+    assert len({a.json()["code"] for a in answers}) == 1 and len({a.json()["token"] for a in answers}) == 1
+    listed = intake.cli("tickets", "list", "--json", "--all")
+    assert sum(1 for t in listed if t["title"].endswith("同一个请求发了六次")) == 1
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from monitor.intake.submit import status_token
 from monitor.storage.db import Database
-from monitor.storage.models import IntakeSubmission, Ticket, TicketEvent
+from monitor.storage.models import IntakeSubmission, StoredMessage, Ticket, TicketEvent
 
 # ticket status -> the three words of the policy (已收到 / 处理中 / 已解决)
 PUBLIC = {
@@ -55,8 +55,21 @@ def lookup(db: Database, secret: bytes, code: str, *, token: str = "", contact: 
     if not code or not (token or contact) or len(code) > 16:
         return None
     with db.read() as session:
-        subs = list(session.scalars(select(IntakeSubmission).where(IntakeSubmission.ticket_code == code)))
-        ticket = session.scalar(select(Ticket).where(Ticket.code == code)) if subs else None
+        ticket = session.scalar(select(Ticket).where(Ticket.code == code))
+        # through the message: a submission held for review gets its ticket on approval
+        subs = (
+            list(
+                session.scalars(
+                    select(IntakeSubmission)
+                    .join(StoredMessage, StoredMessage.id == IntakeSubmission.message_id)
+                    .where(StoredMessage.ticket_id == ticket.id)
+                )
+            )
+            if ticket is not None
+            else []
+        )
+        if not subs:
+            ticket = None
         if ticket is None:
             status_token(secret, "no-such-submission")  # the same work for a miss
             return None

@@ -118,10 +118,14 @@ def _find(session: Session, client: str, idempotency_key: str) -> IntakeSubmissi
 
 
 def _receipt(session: Session, secret: bytes, sub: IntakeSubmission, *, created: bool) -> Receipt:
-    status = "received"
-    if sub.ticket_code:
-        status = session.scalar(select(Ticket.status).where(Ticket.code == sub.ticket_code)) or status
-    return Receipt(sub.ticket_code, status_token(secret, sub.external_id), status, created)
+    """The answer for a submission; its ticket through its message (held for review: none yet)."""
+    found = session.execute(
+        select(Ticket.code, Ticket.status)
+        .join(StoredMessage, StoredMessage.ticket_id == Ticket.id)
+        .where(StoredMessage.id == sub.message_id)
+    ).first()
+    code, status = (found[0], found[1]) if found is not None else (sub.ticket_code, "received")
+    return Receipt(code, status_token(secret, sub.external_id), status, created)
 
 
 @dataclass(frozen=True, slots=True)

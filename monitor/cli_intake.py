@@ -78,7 +78,15 @@ def _secret(config: Any) -> bytes:
 
 def _text(args: argparse.Namespace) -> str:
     if args.file is not None:
-        return str(args.file.read_text(encoding="utf-8"))
+        path: Path = args.file
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CliError(f"{path}: 文件不存在 / no such file") from None
+        except UnicodeDecodeError:
+            raise CliError(f"{path}: 不是 UTF-8 文本 / not UTF-8 text") from None
+        except OSError as exc:
+            raise CliError(f"{path}: 无法读取 / cannot read: {exc.strerror or exc}") from None
     if args.text in (None, "-"):
         if sys.stdin.isatty() and args.text is None:
             raise CliError("请用 --text、--file 或标准输入给出反馈内容 / give the text with --text, --file or stdin")
@@ -156,6 +164,12 @@ def cmd_import_boxes(args: argparse.Namespace) -> int:
     return 0 if not bad else 1
 
 
+def _file(value: str) -> Path:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("路径为空 / empty path")
+    return Path(value)
+
+
 def _when(value: str) -> datetime:
     try:
         return datetime.fromisoformat(value)
@@ -175,7 +189,7 @@ def register_tickets(tsub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     new.add_argument("--channel", choices=STAFF_CHANNELS, required=True)
     new.add_argument("--text", help="what the customer said ('-' or omitted: stdin)")
-    new.add_argument("--file", type=Path, help="read the text from this file (UTF-8)")
+    new.add_argument("--file", type=_file, help="read the text from this file (UTF-8)")
     new.add_argument("--type", default="complaint", help="complaint|suggestion|inquiry (投诉/建议/咨询)")
     new.add_argument("--customer", help="customer's name")
     new.add_argument("--contact", help="phone number or e-mail")

@@ -155,6 +155,7 @@ COMMAND_MODULES = (
     "monitor.cli_reports",
     "monitor.cli_kb",
     "monitor.cli_status",
+    "monitor.cli_intake",
 )
 
 

@@ -28,6 +28,19 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def attachments_of(session: Session, message_ids: list[int]) -> list[dict[str, Any]]:
+    """Files sent with these messages (intake), by content hash under ``<state_dir>/attachments``."""
+    from monitor.storage.models import IntakeAttachment
+
+    rows = session.scalars(
+        select(IntakeAttachment).where(IntakeAttachment.message_id.in_(message_ids)).order_by(IntakeAttachment.id)
+    )
+    return [
+        {"message_id": a.message_id, "name": a.name, "media_type": a.media_type, "size": a.size, "sha256": a.sha256}
+        for a in rows
+    ]
+
+
 def ticket_record(session: Session, ticket: Ticket) -> dict[str, Any]:
     message_ids = list(
         session.scalars(
@@ -151,6 +164,7 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
             }
             for m in messages
         ]
+        record["attachments"] = attachments_of(session, [m["id"] for m in record["messages"]])
     if args.json:
         _print_json(record)
     else:
@@ -167,6 +181,8 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
             print(f"  备注 note {note['at']} ({note['actor']}): {note['text']}")
         for message in record["messages"]:
             print(f"  #{message['id']} {message['created_at']} {message['author']}: {message['text'][:200]}")
+        for item in record["attachments"]:
+            print(f"  附件 attachment #{item['message_id']} {item['name']} ({item['media_type']}, {item['size']:,} B) {item['sha256'][:12]}")
         for event in record["events"]:
             why = f" — {event['note']}" if event["note"] and event["kind"] != "note" else ""
             print(
@@ -305,6 +321,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tstatus.add_argument("--note")
     tstatus.set_defaults(func=cmd_tickets_set_status)
     cli_tickets.register(tsub)
+    from monitor.cli_intake import register_tickets
+
+    register_tickets(tsub)
 
     quarantine = sub.add_parser("quarantine", help="input that could not be parsed")
     qsub = quarantine.add_subparsers(dest="quarantine_command", required=True)

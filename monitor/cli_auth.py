@@ -38,6 +38,11 @@ COMMAND_ACTIONS: dict[tuple[str, ...], str | None] = {
     ("tickets", "list"): None,
     ("tickets", "show"): None,
     ("tickets", "set-status"): "ticket.status",
+    ("tickets", "new"): "ticket.new",  # staff registration of a call, a store visit, a box slip
+    ("intake", "keys", "add"): "intake.keys",
+    ("intake", "keys", "rotate"): "intake.keys",
+    ("intake", "keys", "revoke"): "intake.keys",
+    ("intake", "keys", "list"): None,
     ("tickets", "set"): "ticket.set",
     ("tickets", "note"): "ticket.note",
     ("tickets", "respond"): "ticket.respond",

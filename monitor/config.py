@@ -20,6 +20,7 @@ from connectors.registry import connector_class
 from monitor.analysis.schema import SentimentSettings
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.feedback.settings import FeedbackConfig
+from monitor.intake.settings import IntakeConfig
 from monitor.plugin import ConfigPath
 from monitor.reports.settings import BackupsConfig, ReportsConfig
 from monitor.sla.settings import CalendarsConfig, SlaConfig
@@ -135,6 +136,19 @@ class AckServerConfig(_Model):
     link_ttl_hours: float = Field(72.0, gt=0)
 
 
+class HttpConfig(_Model):
+    """The daemon's one HTTP application (ack links, feedback intake, health); ``docs/intake.zh.md``."""
+
+    enabled: bool = False
+    """Serve even when neither ack links nor intake need it (health endpoints)."""
+    listen: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses of reverse proxies whose X-Forwarded-For/-Proto headers are believed; none by default."""
+    max_body_mb: float = Field(30.0, gt=0, le=1024)
+    """Largest request body accepted (413 beyond); intake's own per-file/per-message caps are smaller."""
+
+
 class AlertsConfig(_Model):
     targets: list[TargetConfig] = Field(default_factory=list)
     route: RouteConfig | None = None
@@ -181,6 +195,9 @@ class AppConfig(_Model):
     reports: ReportsConfig = ReportsConfig()
     backups: BackupsConfig = BackupsConfig()
     feedback: FeedbackConfig = FeedbackConfig()
+    http: HttpConfig | None = None
+    """Where the HTTP application listens; default: ``alerts.ack.listen``/``port`` (older files)."""
+    intake: IntakeConfig = IntakeConfig()
     source_file: str = ""
 
     @model_validator(mode="before")
@@ -219,6 +236,17 @@ class AppConfig(_Model):
         if monthly.enabled and (not emails or (monthly.sender_target and monthly.sender_target not in emails)):
             raise ValueError("reports.monthly: needs an email alert target (alerts.targets[].kind: email) to send from")
         return self
+
+    @property
+    def http_settings(self) -> HttpConfig:
+        if self.http is not None:
+            return self.http
+        return HttpConfig(listen=self.alerts.ack.listen, port=self.alerts.ack.port)
+
+    @property
+    def serves_http(self) -> bool:
+        """The HTTP application runs when something needs it (ack links, intake, or ``http.enabled``)."""
+        return self.alerts.ack.enabled or self.intake.enabled or (self.http is not None and self.http.enabled)
 
     @property
     def database_url(self) -> str:

@@ -66,7 +66,7 @@ class Daemon:
         self._reload_requested = threading.Event()
         self._wake = threading.Event()
         self._watchers: dict[str, threading.Thread] = {}
-        self.ack_server: Any = None
+        self.http_server: Any = None
         self.worker: DeliveryWorker | None = None
         self.notifier = ServiceNotifier()
         self.pinger: watching.HeartbeatPinger | None = None
@@ -422,6 +422,7 @@ class Daemon:
         from monitor.http.health import health_router
 
         return health_router(self.health_provider())
+
     def check_sla(self) -> None:
         """SLA warnings and breaches through the route (breaches paged along the on-call chain),
         breach stories whose clock stopped resolved, ``sla_results`` refreshed."""
@@ -445,20 +446,44 @@ class Daemon:
             self.runtime.db, config.feedback, config.alerts.targets, self.runtime.links, now=utcnow()
         )
 
-    def _start_ack_server(self) -> None:
-        ack = self.runtime.config.alerts.ack
-        if not ack.enabled or self.runtime.links is None or self.ack_server is not None:
-            return
-        from monitor.http.ackserver import AckServer
 
-        self.ack_server = AckServer(
-            self.runtime.db,
-            self.runtime.links,
-            lambda: self.runtime.stories,
-            host=ack.listen,
-            port=ack.port,
+    def http_routers(self) -> list[Any]:
+        """Routers other parts of yuqing add to the HTTP application: ``/healthz``, ``/readyz``,
+        ``/metrics`` always; the signed satisfaction/survey page when links are signed."""
+        routers: list[Any] = [self.health_router()]
+        if self.runtime.links is not None:
+            from monitor.http.satisfaction import satisfaction_router
+
+            routers.append(satisfaction_router(self.runtime.db, self.runtime.links))
+        return routers
+
+    def _start_http(self) -> None:
+        """The one HTTP application (ack links, intake), when the configuration needs it."""
+        config = self.runtime.config
+        if not config.serves_http or self.http_server is not None:
+            return
+        from monitor.alerts.links import load_or_create_secret
+        from monitor.http.app import build_app
+        from monitor.http.context import HttpContext
+        from monitor.http.server import HttpServer
+
+        http = config.http_settings
+        ctx = HttpContext(
+            db=self.runtime.db,
+            secret=load_or_create_secret(config.state_dir / "http.key"),
+            stories=lambda: self.runtime.stories,
+            signer=self.runtime.links,
+            pipeline=(lambda: self.runtime.context()) if config.intake.enabled else None,
+            intake=lambda: self.runtime.config.intake,
+            state_dir=config.state_dir,
+            max_body_bytes=int(http.max_body_mb * 1024 * 1024),
+        )
+        app = build_app(ctx, self.http_routers())
+        self.http_server = HttpServer(
+            app, host=http.listen, port=http.port, trusted_proxies=http.trusted_proxies
         ).start()
-        log.info("ack_server", listen=ack.listen, port=self.ack_server.port)
+        log.info("http_server", listen=http.listen, port=self.http_server.port, links=ctx.signer is not None,
+                 intake=config.intake.enabled)
 
     def check_rules(self) -> None:
         """Reload changed rule files; each invalid file is one operator problem listing all its
@@ -526,7 +551,7 @@ class Daemon:
         ).start()
         self._start_scheduler()
         self._start_watchers()
-        self._start_ack_server()
+        self._start_http()
         sources = [s.name for s in self.runtime.config.sources if s.enabled]
         log.info("started", sources=sources, watchdog_s=self.notifier.watchdog_seconds)
         self.notifier.ready(f"watching {len(sources)} sources")
@@ -654,8 +679,8 @@ class Daemon:
             stats = self.runtime.outbox.deliver(stop=flush_stop)
         finally:
             timer.cancel()
-        if self.ack_server is not None:
-            self.ack_server.stop()
+        if self.http_server is not None:
+            self.http_server.stop()
         if self.pinger is not None:
             self.pinger.close()
         self.runtime.close()

@@ -25,7 +25,7 @@ from monitor.cli import CliError
 from monitor.message import Batch, Checkpoint
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
-FORMATS = ("auto", "telegram", "whatsapp", "wechat", "slack", "generic")
+FORMATS = ("auto", "telegram", "whatsapp", "wechat", "slack", "generic", "box-csv")
 SOURCE_KIND = "chat_export"
 
 
@@ -185,6 +185,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     if not args.path.exists():
         raise CliError(f"{args.path}: 文件或目录不存在 / no such file or directory")
+    if args.format == "box-csv":  # feedback-box slips, not a chat export (docs/intake.zh.md)
+        from monitor.cli_intake import cmd_import_boxes
+
+        return cmd_import_boxes(args)
     config = load_or_exit(args)
     configured = {s.name: s.settings for s in config.sources if s.kind == SOURCE_KIND}
     try:

@@ -148,11 +148,14 @@ def process_batch(
     *,
     advance_checkpoint: bool = True,
     fence: Fence | None = None,
+    within: Callable[[Session], None] | None = None,
 ) -> PollStats:
     """Store one batch exactly once (see module docstring).
 
     ``fence``: the source's lease when several instances share the database; checked (and
     renewed) as the transaction's last statement, so a stale instance commits nothing.
+    ``within`` runs inside the batch's transaction, before the fence check (the intake writes its
+    submission and attachment rows there, so a message never exists without them, nor they without it).
 
     Messages whose analysis asks for review wait in the review queue (no ticket, incident or
     page until approved; an L1/L2 one sends a review notice); noise (bounces, auto-replies, list
@@ -170,6 +173,8 @@ def process_batch(
         new = [item for item in flowing if not item.message.noise]
         stats = flow(session, context, source, new, now)
         stats.alerts += reviews
+        if within is not None:
+            within(session)
         if advance_checkpoint:
             save_checkpoint(source, batch.checkpoint, session=session, fence=fence)
         elif fence is not None:

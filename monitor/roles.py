@@ -27,6 +27,7 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     # reading (every known person; the CLI's read commands are not checked)
     "read": _AT_LEAST["viewer"],
     # the ticket and its story: day-to-day work of agents
+    "ticket.new": _AT_LEAST["agent"],
     "ticket.set": _AT_LEAST["agent"],
     "ticket.status": _AT_LEAST["agent"],
     "ticket.note": _AT_LEAST["agent"],

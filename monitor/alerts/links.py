@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 ACTIONS = ("ack", "resolve")
-FEEDBACK = "feedback"
+FEEDBACK = "satisfaction"  # the page path too: /satisfaction (/feedback is the intake form)
 """The action of a customer's link to the satisfaction/survey page (``code`` is the follow-up's token)."""
 
 

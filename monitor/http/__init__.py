@@ -1,1 +1,1 @@
-"""Small HTTP endpoints the daemon serves (acknowledge links)."""
+"""The daemon's one HTTP application (Litestar on uvicorn): ack links, feedback intake, status pages."""

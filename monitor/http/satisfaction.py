@@ -2,7 +2,7 @@
 
 ``satisfaction_router(db, signer)`` is a Litestar ``Router`` (mounted into the daemon's web app):
 
-* ``GET /feedback?code=<token>&action=feedback&exp=…&sig=…`` — the link from a satisfaction
+* ``GET /satisfaction?code=<token>&action=feedback&exp=…&sig=…`` — the link from a satisfaction
   follow-up or a survey questionnaire; verified (HMAC, expiry) before anything is shown;
 * ``POST /feedback`` — the form (the signed fields ride along as hidden inputs): the answer is
   stored once (``monitor.feedback.answers``), a dissatisfied one reopens the ticket; a survey's
@@ -28,7 +28,7 @@ from monitor.storage.db import Database
 from monitor.storage.models import utcnow
 from monitor.tickets.satisfaction import DIGITS, Score
 
-PATH = "/feedback"
+PATH = "/satisfaction"
 CHOICES = (("1", "满意", "satisfied"), ("2", "一般", "neutral"), ("3", "不满意", "dissatisfied"))
 RESULTS: dict[Outcome, tuple[str, str]] = {
     "recorded": ("感谢您的评价！", "Thank you for your answer!"),

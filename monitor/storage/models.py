@@ -681,3 +681,64 @@ class KbTerm(Base):
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), primary_key=True)
     tf: Mapped[int] = mapped_column(Integer)
+class IntakeKey(Base):
+    """An API key of a website or app back end (``yuqing intake keys``): only its SHA-256 is kept."""
+
+    __tablename__ = "intake_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # web / app
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in lists, never enough to use the key
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class IntakeSubmission(Base):
+    """One piece of feedback handed in directly (API, hosted form, staff, feedback box).
+
+    Written in the same transaction as its message and ticket; ``(client, idempotency_key)``
+    makes a retried request find its first answer.
+    """
+
+    __tablename__ = "intake_submissions"
+    __table_args__ = (
+        UniqueConstraint("client", "idempotency_key", name="uq_intake_idempotency"),
+        Index("ix_intake_ticket", "ticket_code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(80))  # key:<id>, form, staff:<actor>, box:<store>
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
+    ticket_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    feedback_type: Mapped[str] = mapped_column(String(32))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    app_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    device: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    store: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    box: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IntakeAttachment(Base):
+    """A file sent with a submission, stored under ``<state_dir>/attachments`` by content hash."""
+
+    __tablename__ = "intake_attachments"
+    __table_args__ = (Index("ix_intake_attachments_message", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("intake_submissions.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(255))  # sanitised; never used as a path
+    media_type: Mapped[str] = mapped_column(String(64))  # from the content, not the name
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,6 @@ from monitor.alerts.links import LinkSigner
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.registry import sender_class
 from monitor.config import AlertsConfig
-from monitor.http.ackserver import AckServer
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
@@ -24,6 +23,7 @@ from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
 from tests.helpers.builders import KeywordStub, message
 from tests.helpers.context import context, settings
+from tests.helpers.http import ack_server
 
 ANALYZER = KeywordStub({"投诉": ("L2", True)})
 
@@ -56,7 +56,7 @@ def call(url: str, *, post: bool = False, data: bytes = b"") -> tuple[int, str]:
 def server(sqlite_db: Database):  # type: ignore[no-untyped-def]
     signer = LinkSigner(b"k" * 32, "http://placeholder")
     paging, payload = open_incident(sqlite_db, signer)
-    srv = AckServer(sqlite_db, signer, lambda: paging).start()
+    srv = ack_server(sqlite_db, signer, lambda: paging)
     yield srv, payload
     srv.stop()
 
@@ -103,7 +103,7 @@ def test_tampered_links_are_refused(server, sqlite_db: Database, mutation: str) 
 def test_expired_link_is_refused(sqlite_db: Database) -> None:
     signer = LinkSigner(b"k" * 32, "http://placeholder", ttl=timedelta(hours=1))
     paging, payload = open_incident(sqlite_db, signer)
-    srv = AckServer(sqlite_db, signer, lambda: paging, clock=lambda: utcnow() + timedelta(hours=2)).start()
+    srv = ack_server(sqlite_db, signer, lambda: paging, clock=lambda: utcnow() + timedelta(hours=2))
     try:
         status, page = call(local(payload["resolve_url"], srv.port), post=True)
     finally:

@@ -13,7 +13,6 @@ from monitor.alerts.links import LinkSigner
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.registry import sender_class
 from monitor.config import AlertsConfig
-from monitor.http.ackserver import AckServer
 from monitor.message import Batch
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
@@ -26,6 +25,7 @@ from tests.alerts.test_ackserver import ANALYZER, call, local
 from tests.helpers.builders import message, write_config, write_rules
 from tests.helpers.context import context, settings
 from tests.helpers.daemon import yuqing
+from tests.helpers.http import ack_server
 
 ONCALL = {
     "people": {
@@ -88,7 +88,7 @@ def test_a_link_is_signed_for_its_recipient_and_records_the_person(sqlite_db: Da
         assert parse_qs(urlsplit(str(payload["ack_url"])).query)["p"] == ["zhang"]
         (recipient,) = payload["recipients"]  # type: ignore[misc]
         assert parse_qs(urlsplit(str(recipient["ack_url"])).query)["p"] == ["zhang"]
-    srv = AckServer(sqlite_db, signer, lambda: stories).start()
+    srv = ack_server(sqlite_db, signer, lambda: stories)
     try:
         url = local(str(rows["mail-zhang"]["ack_url"]), srv.port)
         forged = url.replace("p=zhang", "p=li")
@@ -115,7 +115,7 @@ def test_a_link_of_someone_no_longer_on_call_is_refused(sqlite_db: Database, tmp
     path = tmp_path / "later.yaml"
     path.write_text(yaml.safe_dump(later, allow_unicode=True), encoding="utf-8")
     changed = stories_for(path)
-    srv = AckServer(sqlite_db, signer, lambda: changed).start()
+    srv = ack_server(sqlite_db, signer, lambda: changed)
     try:
         status, page = call(local(str(rows["chat"]["ack_url"]), srv.port), post=True)
     finally:

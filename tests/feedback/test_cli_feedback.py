@@ -46,7 +46,7 @@ def test_pending_follow_ups_are_listed_and_marked_posted(tmp_path: Path, capsys:
     assert main(["feedback", "pending", "--json", *c]) == 0
     pending = json.loads(capsys.readouterr().out)
     assert [(p["ticket"], p["channel"]) for p in pending] == [("Q000001", "forum")]
-    assert "https://kefu.example/feedback?code=" in pending[0]["text"] and "1 满意" in pending[0]["text"]
+    assert "https://kefu.example/satisfaction?code=" in pending[0]["text"] and "1 满意" in pending[0]["text"]
     assert main(["feedback", "posted", str(pending[0]["id"]), "--actor", "wangfang", *c]) == 0
     capsys.readouterr()
     assert main(["feedback", "pending", "--json", *c]) == 0

@@ -43,7 +43,7 @@ def test_satisfaction_by_link_once_with_second_handling(any_db: Database) -> Non
             assert len(made) == expected
     with any_db.read() as session:
         followup = session.scalars(select(Followup)).one()
-    assert (followup.status, followup.channel) == ("ready", "forum") and "/feedback?code=" in followup.body
+    assert (followup.status, followup.channel) == ("ready", "forum") and "/satisfaction?code=" in followup.body
     assert answer_by_link(any_db, followup.token, "dissatisfied", "没解决", now=now) == "recorded"
     assert answer_by_link(any_db, followup.token, "satisfied", "", now=now) == "already"
     assert answer_by_link(any_db, "nope", "satisfied", "", now=now) == "unknown"

@@ -116,7 +116,7 @@ def test_email_follow_up_on_the_thread_and_a_dissatisfied_reply_reopens_and_rais
     assert mail["In-Reply-To"] == "<a1@mail.example.cn>" and "<a1@mail.example.cn>" in mail["References"]
     body = mail.get_content()
     assert "1 满意" in body and "3 不满意" in body and "3 dissatisfied" in body
-    assert "http://127.0.0.1:1/feedback?code=" in body
+    assert "http://127.0.0.1:1/satisfaction?code=" in body
 
     reply = _mail(
         "<r1@mail.example.cn>",
@@ -176,7 +176,7 @@ def test_other_channels_get_a_signed_link_to_the_page(sqlite_db: Database) -> No
     url = next(w for w in followup.body.split() if w.startswith("http://"))
     fields = link_fields(url)
     with serve(satisfaction_router(sqlite_db, SIGNER)) as base:
-        status, page = fetch(f"{base}/feedback?{url.split('?', 1)[1]}")
+        status, page = fetch(f"{base}/satisfaction?{url.split('?', 1)[1]}")
         assert status == 200 and 'lang="zh-CN"' in page and "Q000001" in page and "不满意 dissatisfied" in page
         forged = dict(fields, sig="0" * 64)
         assert fetch(f"{base}/feedback", {**forged, "score": "1"})[0] == 403

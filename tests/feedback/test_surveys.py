@@ -133,7 +133,7 @@ def test_a_campaign_round_trip(tmp_path: Path, smtp: Inbox, capsys: pytest.Captu
         a_url = next(w for w in smtp.mails[3:] if w["To"] == "a@kehu.cn").get_content().split()
         a_fields = link_fields(next(w for w in a_url if w.startswith("http://")))
         with serve(satisfaction_router(db, signer)) as base:
-            status, page = fetch(f"{base}/feedback?{url.split('?', 1)[1]}")
+            status, page = fetch(f"{base}/satisfaction?{url.split('?', 1)[1]}")
             assert status == 200 and "退订 Unsubscribe" in page and "2027Q1" in page
             assert fetch(f"{base}/feedback", {**link_fields(url), "score": "2", "text": "还行"})[0] == 200
             status, page = fetch(f"{base}/feedback", {**a_fields, "optout": "1"})

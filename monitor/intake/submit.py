@@ -1,0 +1,327 @@
+"""One submission into the normal pipeline, exactly once.
+
+The feedback becomes a :class:`~monitor.message.Message` of channel ``web``/``app`` (or
+``phone``/``store``/``box``/``chat`` for staff registration) and goes through
+:func:`monitor.pipeline.process_batch` like a polled message - analysis, ticket, routing, SLA,
+stories. The submission and attachment rows are written inside that same transaction
+(``within``), so nothing is half-written. The message's external id is derived from the client
+and its ``Idempotency-Key``: a retried request finds its first submission (or, racing it, is
+deduplicated by storage) and gets the same ticket and token back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from monitor.intake.files import CheckedFile, store_files
+from monitor.intake.keys import Client
+from monitor.message import Author, Batch, Message, Quarantined
+from monitor.pipeline import PipelineContext, process_batch
+from monitor.storage.models import (
+    IntakeAttachment,
+    IntakeSubmission,
+    QuarantineItem,
+    Source,
+    StoredMessage,
+    Ticket,
+)
+
+TYPE_LABELS = {"complaint": "投诉", "suggestion": "建议", "inquiry": "咨询"}
+SOURCE_KIND = "intake"
+
+
+class Feedback(BaseModel):
+    """The fields the policy's form asks for, plus what an app knows about itself."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: Literal["complaint", "suggestion", "inquiry"]
+    content: str = Field(min_length=1, max_length=20_000)
+    name: str | None = Field(None, max_length=64)
+    contact: str | None = Field(None, max_length=128)
+    anonymous: bool = False
+    app_version: str | None = Field(None, max_length=64)
+    device: str | None = Field(None, max_length=128)
+    locale: str | None = Field(None, max_length=16, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
+
+    @field_validator("content", "name", "contact", "app_version", "device")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+            raise ValueError("含控制字符 / contains control characters")
+        return value or None if value is not None else None
+
+    def public(self) -> Feedback:
+        """Anonymous feedback keeps no name or contact, whatever was sent."""
+        return self.model_copy(update={"name": None, "contact": None}) if self.anonymous else self
+
+    def missing_contact(self) -> bool:
+        return not self.anonymous and not self.contact
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    code: str | None
+    token: str
+    status: str
+    created: bool
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key with a different request body."""
+
+
+def status_token(secret: bytes, external_id: str) -> str:
+    """The customer's status token: HMAC of the submission's id (43 URL-safe characters).
+
+    Derived, not stored, so a retried request gets the same token back and a leaked database
+    holds no tokens."""
+    mac = hmac.new(secret, f"status\n{external_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def request_hash(feedback: Feedback, files: Sequence[CheckedFile], extra: str = "") -> str:
+    body = json.dumps(feedback.model_dump(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256("\n".join([body, *(f.sha256 for f in files), extra]).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a submission comes from, beyond its client: store and box for offline feedback."""
+
+    store: str | None = None
+    box: str | None = None
+    received_at: datetime | None = None
+    external_id: str | None = None  # box slips: a stable id from the slip's number
+
+
+def _find(session: Session, client: str, idempotency_key: str) -> IntakeSubmission | None:
+    return session.scalar(
+        select(IntakeSubmission).where(
+            IntakeSubmission.client == client, IntakeSubmission.idempotency_key == idempotency_key
+        )
+    )
+
+
+def _receipt(session: Session, secret: bytes, sub: IntakeSubmission, *, created: bool) -> Receipt:
+    """The answer for a submission; its ticket through its message (held for review: none yet)."""
+    found = session.execute(
+        select(Ticket.code, Ticket.status)
+        .join(StoredMessage, StoredMessage.ticket_id == Ticket.id)
+        .where(StoredMessage.id == sub.message_id)
+    ).first()
+    code, status = (found[0], found[1]) if found is not None else (sub.ticket_code, "received")
+    return Receipt(code, status_token(secret, sub.external_id), status, created)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A checked submission ready to be written (its files already on disk)."""
+
+    client: Client
+    feedback: Feedback
+    files: tuple[CheckedFile, ...]
+    idempotency_key: str | None
+    digest: str
+    origin: Origin
+    message: Message
+
+
+def prepare(
+    context: PipelineContext,
+    source: str,
+    secret: bytes,
+    state_dir: Path,
+    client: Client,
+    feedback: Feedback,
+    files: Sequence[CheckedFile] = (),
+    *,
+    idempotency_key: str | None = None,
+    origin: Origin = Origin(),
+) -> Pending | Receipt:
+    """The submission to write, or the first answer when this request repeats an earlier one."""
+    feedback = feedback.public()
+    digest = request_hash(feedback, files, f"{origin.store}\n{origin.box}")
+    if idempotency_key:
+        with context.db.read() as session:
+            found = _find(session, client.ref, idempotency_key)
+            if found is not None:
+                if found.request_hash != digest:
+                    raise IdempotencyConflict(idempotency_key)
+                return _receipt(session, secret, found, created=False)
+        key_id = hashlib.sha256(f"{client.ref}\n{idempotency_key}".encode()).hexdigest()[:40]
+        external_id = f"{client.ref}:{key_id}"
+    else:
+        external_id = origin.external_id or f"{client.ref}:{uuid.uuid4().hex}"
+    store_files(state_dir, files)  # content-addressed: harmless if the transaction fails
+    now = origin.received_at or context.clock()
+    message = Message(
+        source=source,
+        external_id=external_id,
+        thread_key=external_id,
+        text=feedback.content,
+        created_at=now,
+        channel=client.channel,
+        author=Author(id=feedback.contact or "", display_name=feedback.name or ""),
+        title=f"[{TYPE_LABELS[feedback.type]}] {feedback.content[:60]}",
+        raw_ref=f"{client.ref}" + (f" box {origin.box}" if origin.box else ""),
+    )
+    return Pending(client, feedback, tuple(files), idempotency_key, digest, origin, message)
+
+
+def _record(session: Session, source: str, items: Sequence[Pending]) -> list[IntakeSubmission]:
+    """The submission and attachment rows of stored messages (inside the batch transaction):
+    one query for the messages, one for their tickets, one flush."""
+    wanted = [item.message.external_id for item in items]
+    rows = {
+        row.external_id: row
+        for row in session.scalars(
+            select(StoredMessage)
+            .join(Source, Source.id == StoredMessage.source_id)
+            .where(Source.name == source, StoredMessage.external_id.in_(wanted))
+        )
+    }
+    ticket_ids = [row.ticket_id for row in rows.values() if row.ticket_id]
+    tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))} if ticket_ids else {}
+    subs: list[IntakeSubmission] = []
+    for item in items:
+        message, feedback = item.message, item.feedback
+        row = rows.get(message.external_id)
+        ticket = tickets.get(row.ticket_id) if row is not None and row.ticket_id else None
+        if ticket is not None and ticket.thread_key == message.external_id:
+            ticket.feedback_type = feedback.type
+            ticket.customer_name = feedback.name
+            ticket.customer_contact = feedback.contact
+            ticket.customer_handle = None
+        sub = IntakeSubmission(
+            client=item.client.ref,
+            idempotency_key=item.idempotency_key,
+            request_hash=item.digest,
+            external_id=message.external_id,
+            message_id=row.id if row is not None else None,
+            ticket_code=ticket.code if ticket is not None else None,
+            channel=item.client.channel,
+            feedback_type=feedback.type,
+            anonymous=feedback.anonymous,
+            app_version=feedback.app_version,
+            device=feedback.device,
+            locale=feedback.locale,
+            store=item.origin.store,
+            box=item.origin.box,
+            created_at=message.created_at,
+        )
+        session.add(sub)
+        subs.append(sub)
+    session.flush()
+    for item, sub in zip(items, subs, strict=True):
+        for file in item.files:
+            session.add(
+                IntakeAttachment(
+                    submission_id=sub.id,
+                    message_id=sub.message_id,
+                    name=file.name,
+                    media_type=file.media_type,
+                    size=file.size,
+                    sha256=file.sha256,
+                    created_at=item.message.created_at,
+                )
+            )
+    return subs
+
+
+def write_group(
+    context: PipelineContext, source: str, secret: bytes, items: Sequence[Pending]
+) -> list[Receipt | Exception]:
+    """Write submissions in ONE pipeline transaction (group commit); answers in the same order.
+
+    If the group fails (a concurrent retry with the same Idempotency-Key won a race, or one
+    submission is bad), each is written alone so the others are not lost with it; a submission
+    that fails alone gets its exception as its answer."""
+    ids: list[int] = []
+
+    def within(session: Session) -> None:
+        ids.extend(sub.id for sub in _record(session, source, items))
+
+    batch = Batch(tuple(item.message for item in items), {})
+    try:
+        process_batch(context, source, SOURCE_KIND, batch, advance_checkpoint=False, within=within)
+    except Exception as exc:
+        if len(items) > 1:
+            return [write_group(context, source, secret, [item])[0] for item in items]
+        if not isinstance(exc, IntegrityError):
+            return [exc]
+        try:
+            return [_replayed(context, secret, items[0])]
+        except IdempotencyConflict as conflict:
+            return [conflict]
+    with context.db.read() as session:
+        subs = {s.id: s for s in session.scalars(select(IntakeSubmission).where(IntakeSubmission.id.in_(ids)))}
+        return [_receipt(session, secret, subs[i], created=True) for i in ids]
+
+
+def _replayed(context: PipelineContext, secret: bytes, item: Pending) -> Receipt:
+    """The answer of the submission that won a race on the same Idempotency-Key."""
+    if not item.idempotency_key:
+        raise IdempotencyConflict("")  # pragma: no cover - only keyed submissions can collide
+    with context.db.read() as session:
+        found = _find(session, item.client.ref, item.idempotency_key)
+        if found is None:
+            raise IdempotencyConflict(item.idempotency_key)
+        if found.request_hash != item.digest:
+            raise IdempotencyConflict(item.idempotency_key)
+        return _receipt(session, secret, found, created=False)
+
+
+def submit(
+    context: PipelineContext,
+    source: str,
+    secret: bytes,
+    state_dir: Path,
+    client: Client,
+    feedback: Feedback,
+    files: Sequence[CheckedFile] = (),
+    *,
+    idempotency_key: str | None = None,
+    origin: Origin = Origin(),
+) -> Receipt:
+    """Store one submission (or find the one this retry repeats); see the module docstring."""
+    pending = prepare(
+        context, source, secret, state_dir, client, feedback, files, idempotency_key=idempotency_key, origin=origin
+    )
+    if isinstance(pending, Receipt):
+        return pending
+    answer = write_group(context, source, secret, [pending])[0]
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
+def quarantine(context: PipelineContext, source: str, reason: str, raw: bytes, ref: str) -> None:
+    """Input that is more than a client mistake (a disguised file, a bad box slip): kept for the
+    operator, once (the same input refused again for the same reason adds no second row)."""
+    with context.db.read() as session:
+        known = session.scalar(
+            select(QuarantineItem.id)
+            .join(Source, Source.id == QuarantineItem.source_id)
+            .where(Source.name == source, QuarantineItem.raw_ref == ref, QuarantineItem.reason == reason,
+                   QuarantineItem.status == "pending")
+            .limit(1)
+        )
+    if known is not None:
+        return
+    item = Quarantined(source=source, reason=reason, raw=raw[:65536], raw_ref=ref, raw_size=len(raw))
+    process_batch(context, source, SOURCE_KIND, Batch((), {}, (item,)), advance_checkpoint=False)

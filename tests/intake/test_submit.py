@@ -1,0 +1,65 @@
+"""Submissions through the pipeline in-process, on every database: exactly once, group commit,
+and feedback held for review that gets its ticket (and its status page) on approval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from monitor.findings import Analysis, Finding
+from monitor.intake.files import CheckedFile
+from monitor.intake.keys import Client
+from monitor.intake.status import lookup
+from monitor.intake.submit import Feedback, Pending, Receipt, prepare, submit, write_group
+from monitor.message import Message
+from monitor.pipeline import decide_review
+from monitor.storage.db import Database
+from monitor.storage.models import IntakeAttachment, IntakeSubmission, StoredMessage, Ticket
+from tests.helpers.context import context
+
+SECRET = b"s" * 32
+CLIENT = Client("key:1", "website", "web")
+
+
+def review_threats(message: Message) -> Analysis:
+    return Analysis((Finding("t.threat", "L1", True, review=True),) if "炸" in message.text else ())
+
+
+def feedback(text: str, **extra: object) -> Feedback:
+    return Feedback.model_validate({"type": "complaint", "content": text, "contact": "13800000000", **extra})
+
+
+def test_a_group_is_one_transaction_with_every_row_and_retries_get_the_first_answer(any_db: Database, tmp_path: Path) -> None:
+    ctx = context(any_db, review_threats)
+    png = CheckedFile("a.png", "image/png", b"\x89PNG\r\n\x1a\n", "ab" * 32)
+    items = [
+        prepare(ctx, "intake", SECRET, tmp_path, CLIENT, feedback(f"第 {i} 条反馈"), [png] if i == 0 else [],
+                idempotency_key=f"k{i}")
+        for i in range(5)
+    ]
+    assert all(isinstance(item, Pending) for item in items)
+    receipts = write_group(ctx, "intake", SECRET, [i for i in items if isinstance(i, Pending)])
+    assert all(isinstance(r, Receipt) and r.created and r.code for r in receipts)
+    with any_db.read() as session:
+        assert session.scalar(select(func.count()).select_from(IntakeSubmission)) == 5
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 5
+        assert session.scalar(select(func.count()).select_from(IntakeAttachment)) == 1
+    again = submit(ctx, "intake", SECRET, tmp_path, CLIENT, feedback("第 3 条反馈"), idempotency_key="k3")
+    assert (again.code, again.token, again.created) == (receipts[3].code, receipts[3].token, False)  # type: ignore[union-attr]
+
+
+def test_feedback_held_for_review_is_found_by_its_token_once_approved(sqlite_db: Database, tmp_path: Path) -> None:
+    ctx = context(sqlite_db, review_threats)
+    receipt = submit(ctx, "intake", SECRET, tmp_path, CLIENT, feedback("再不退款我就去炸了你们的店"))
+    assert receipt.code is None and receipt.status == "received"  # waiting in the review queue
+    with sqlite_db.read() as session:
+        message_id = session.scalar(select(StoredMessage.id))
+    assert message_id is not None
+    decide_review(ctx, message_id, approve=True)
+    with sqlite_db.read() as session:
+        code = session.scalar(select(Ticket.code))
+    assert code is not None
+    found = lookup(sqlite_db, SECRET, code, token=receipt.token)
+    assert found is not None and found.label_zh == "已收到"
+    assert lookup(sqlite_db, SECRET, code, token="x" * 43) is None

@@ -147,3 +147,30 @@ def test_actor_must_be_one_of_the_people(tmp_path: Path) -> None:
     assert "unknown person 'mallory'" in unknown.stderr and "li (李娜)" in unknown.stderr
     assert (by_id.returncode, by_name.returncode) == (3, 3), "known people pass; INC-1 does not exist"
     assert "no incident or ticket INC-1" in by_name.stderr
+
+
+def test_with_roles_a_viewers_link_is_refused_and_an_agents_works(sqlite_db: Database, tmp_path: Path) -> None:
+    """The links check the same permission table as the CLI (``monitor.roles``)."""
+    signer = LinkSigner(b"k" * 32, "https://yuqing.example.com")
+    people = {
+        "zhang": {"name": "张伟", "targets": ["mail-zhang", "chat"], "role": "viewer"},
+        "li": {"name": "李娜", "targets": ["mail-li"], "role": "agent"},
+    }
+    stories = stories_for(oncall_file(tmp_path, people))
+    rows = open_incident(sqlite_db, stories, signer)
+    srv = AckServer(sqlite_db, signer, lambda: stories).start()
+    try:
+        status, page = call(local(str(rows["chat"]["ack_url"]), srv.port), post=True)  # zhang's link
+    finally:
+        srv.stop()
+    assert status == 403 and "permission denied" in page and "zhang" in page
+    with sqlite_db.read() as session:
+        assert session.scalars(select(Incident)).one().acknowledged_by is None
+    agent = dict(people, zhang={**people["zhang"], "role": "agent"})
+    promoted = stories_for(oncall_file(tmp_path, agent))
+    srv = AckServer(sqlite_db, signer, lambda: promoted).start()
+    try:
+        status, page = call(local(str(rows["chat"]["ack_url"]), srv.port), post=True)
+    finally:
+        srv.stop()
+    assert status == 200 and "acknowledged" in page

@@ -20,6 +20,7 @@ from litestar.handlers import HTTPRouteHandler
 from monitor.alerts.links import LinkError, LinkSigner
 from monitor.http.context import HttpContext
 from monitor.http.pages import page
+from monitor.roles import Refused, authorize, resolve
 from monitor.stories.lifecycle import (
     ActionResult,
     StoryStateError,
@@ -27,6 +28,7 @@ from monitor.stories.lifecycle import (
     acknowledge_ref,
     resolve_ref,
 )
+from monitor.stories.oncall_config import staff_directory
 
 log = structlog.get_logger("yuqing.http")
 LABELS = {"ack": "确认 Acknowledge", "resolve": "解决 Resolve"}
@@ -48,6 +50,20 @@ def ack_router(ctx: HttpContext, signer: LinkSigner) -> Router:
             raise LinkError(f"unknown person {person!r}")
         return str(known.name)
 
+    def authorize_person(person: str, action: str) -> None:
+        """The same permission table as the CLI (``monitor.roles``): with roles configured, the
+        link's person must have a role that may acknowledge (resolve) a story."""
+        oncall = ctx.stories().oncall
+        if not person or oncall is None:
+            return
+        people = staff_directory(oncall.config)
+        if not people.roles_configured:
+            return
+        try:
+            authorize(resolve(people, person, ""), "story.ack" if action == "ack" else "story.resolve")
+        except Refused as exc:
+            raise LinkError(str(exc)) from None
+
     def act(action: str, code: str, actor: str) -> ActionResult:
         if action == "ack":
             return acknowledge_ref(ctx.db, code, ctx.stories(), actor=actor, now=ctx.clock())
@@ -58,6 +74,7 @@ def ack_router(ctx: HttpContext, signer: LinkSigner) -> Router:
         try:
             signer.verify(code, action, params.get("exp", ""), params.get("sig", ""), ctx.clock(), person=person)
             name = person_name(person)
+            authorize_person(person, action)
         except LinkError as exc:
             return page(f"链接无效 Invalid link: {exc}", status=status_codes.HTTP_403_FORBIDDEN)
         if not posted:

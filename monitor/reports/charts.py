@@ -26,8 +26,23 @@ class FontMissingError(RuntimeError):
     """The CJK font is not installed (Debian: ``apt-get install fonts-noto-cjk``)."""
 
 
+# Where Debian's fonts-noto-cjk puts the font: registered directly when matplotlib's font cache
+# was built before the package was installed (the cache is per user and is not rebuilt by itself).
+CJK_FILES = (
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
+)
+
+
 def cjk_font_file() -> Path:
     """The font file matplotlib uses for the report's text; refuses a fallback font."""
+    try:
+        return Path(font_manager.findfont(CJK_FAMILY, fallback_to_default=False))
+    except ValueError:
+        pass
+    for file in CJK_FILES:  # a stale font cache: register the installed files and look again
+        if file.exists():
+            font_manager.fontManager.addfont(str(file))
     try:
         return Path(font_manager.findfont(CJK_FAMILY, fallback_to_default=False))
     except ValueError:

@@ -143,10 +143,23 @@ _recent: OrderedDict[bytes, Fingerprint] = OrderedDict()
 _recent_lock = threading.Lock()
 
 
+def _key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def remember(text: str, made: Fingerprint) -> None:
+    """Keep a fingerprint computed elsewhere (an analysis worker) for :func:`fingerprint` to find."""
+    with _recent_lock:
+        _recent[_key(text)] = made
+        _recent.move_to_end(_key(text))
+        if len(_recent) > _RECENT:
+            _recent.popitem(last=False)
+
+
 def fingerprint(text: str) -> Fingerprint:
     """The post's fingerprint. Reposts and copy-paste complaints repeat the same text, so recent
     fingerprints are kept - keyed by a digest, so memory does not grow with the texts' length."""
-    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    key = _key(text)
     with _recent_lock:
         found = _recent.get(key)
         if found is not None:

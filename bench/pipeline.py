@@ -311,9 +311,11 @@ def real_work(base: Path, sizes: list[int], posts: int, batch_size: int) -> None
     print(f"\nreal work - default rules ({ROOT / 'rules'}), batch size {batch_size}, {os.cpu_count()} CPUs,"
           f" load {os.getloadavg()[0]:.1f}")
     print("ratio = msg/s / the same corpus' raw jieba.lcut(HMM=False) msg/s; batch s = first / last batch;"
-          " RSS = daemon process (+ workers' peaks)\n")
+          " RSS = daemon process (+ workers' peaks);\nCPU ms = CPU time per message (daemon + workers);"
+          " CPU ratio = the segmentation pass' CPU ms / this row's (what the ratio would be on idle cores,"
+          " workers 1)\n")
     header = (f"{'messages':>9}  {'measurement':<42} {'msg/s':>8} {'seconds':>8} {'ratio':>6}"
-              f" {'batch s first/last':>18} {'RSS MB':>14}")
+              f" {'batch s first/last':>18} {'RSS MB':>14} {'CPU ms':>7} {'CPU ratio':>9}")
     print(header + "\n" + "-" * len(header), flush=True)
     runs = [(size, REAL, "mail") for size in sizes] + ([(posts, REAL_POSTS, "posts")] if posts else [])
     for size, kinds, corpus in runs:
@@ -325,12 +327,15 @@ def real_work(base: Path, sizes: list[int], posts: int, batch_size: int) -> None
             generate(data / "in", messages=size, threads=max(200, size // 10), files=max(1, size // 5000), seed=size)
         results = {kind: measure(kind, data, batch_size) for kind in kinds}
         ceiling = results[f"{corpus}-segment"]["rate"]
+        segment_cpu = results[f"{corpus}-segment"]["cpu"] / results[f"{corpus}-segment"]["messages"]
         for kind in kinds:
             r = results[kind]
             batches = f"{r['first_batch']:.2f} / {r['last_batch']:.2f}" if "first_batch" in r else ""
             rss = f"{r['rss_mb']:.0f}" + (f" (+{r['workers_kb'] / 1024:.0f})" if r.get("workers_kb") else "")
+            cpu = r["cpu"] / r["messages"]
             print(f"{size:>9,}  {LABELS[kind]:<42} {r['rate']:>8,.0f} {r['seconds']:>8.2f}"
-                  f" {r['rate'] / ceiling:>5.2f}x {batches:>18} {rss:>14}", flush=True)
+                  f" {r['rate'] / ceiling:>5.2f}x {batches:>18} {rss:>14} {cpu * 1000:>7.2f}"
+                  f" {segment_cpu / cpu:>8.2f}x", flush=True)
 
 
 def main() -> int:

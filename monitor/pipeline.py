@@ -6,6 +6,11 @@ opens incidents, opens or grows stories (``monitor.stories``) and writes the not
 are due now, and advances the source's checkpoint. A crash anywhere rolls all of it back and the
 batch is read again; storage deduplicates, so nothing is stored twice or lost.
 
+With analysis workers (``analysis.workers`` > 1) ``poll_source`` reads one batch ahead: the next
+batch is handed to the workers before this one is stored, so analysis and storage overlap. The
+look-ahead batch is only analysed; it is stored (and its checkpoint saved) after this one, exactly
+as without workers, and a crash or stop in between reads it again.
+
 Everything configurable comes in one frozen :class:`PipelineContext`, built by the runtime
 (``monitor.runtime.build_context``): no defaults here that would let a caller bypass the
 configuration (incident settings, routes).
@@ -16,7 +21,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +32,7 @@ from sqlalchemy.orm import Session
 from connectors.base import Connector
 from monitor.feedback.surveys import mark_survey_tickets, take_survey_replies
 from monitor.findings import Analysis, Analyzer
-from monitor.ingest.analyse import AnalysisPool, analyse_batch
+from monitor.ingest.analyse import AnalysisPool, PendingAnalysis
 from monitor.ingest.bisect import process_resilient
 from monitor.ingest.store import (
     get_or_create_source,
@@ -46,7 +51,7 @@ from monitor.stories.notify import notify_due
 from monitor.stories.observe import observe
 from monitor.stories.review import hold_for_review, release
 from monitor.stories.settings import StoriesSettings
-from monitor.tickets.incidents import update_incidents
+from monitor.tickets.incidents import post_fingerprint, remember_fingerprints, update_incidents
 from monitor.tickets.routing import apply_routing
 from monitor.tickets.service import assign_tickets
 from monitor.tickets.thread_settings import TicketsConfig
@@ -149,6 +154,7 @@ def process_batch(
     advance_checkpoint: bool = True,
     fence: Fence | None = None,
     within: Callable[[Session], None] | None = None,
+    prepared: Prepared | None = None,
 ) -> PollStats:
     """Store one batch exactly once (see module docstring).
 
@@ -159,9 +165,13 @@ def process_batch(
 
     Messages whose analysis asks for review wait in the review queue (no ticket, incident or
     page until approved; an L1/L2 one sends a review notice); noise (bounces, auto-replies, list
-    mail) is stored only.
+    mail) is stored only. ``prepared``: this batch's analysis, started earlier (:func:`prepare`).
     """
-    analysed, known = analyse_unknown(context, source_name, batch.messages)
+    if prepared is None or prepared.batch is not batch:
+        prepared = prepare(context, source_name, batch)
+    analysed, known = prepared.analysed()
+    if context.metrics is not None and analysed and prepared.seconds is not None:
+        context.metrics.analysis(source_name, prepared.seconds)
     now = context.clock()
     with context.db.transaction() as session:
         source = get_or_create_source(session, source_name, source_kind)
@@ -188,14 +198,41 @@ def process_batch(
     return stats
 
 
-def analyse_unknown(
-    context: PipelineContext, source_name: str, messages: Sequence[Message]
-) -> tuple[list[tuple[Message, Analysis]], int]:
-    """Analyse only messages not stored yet (and each external id once); return them and how many
-    were skipped. Storage deduplicates again inside the batch transaction, so a message stored
-    meanwhile by someone else is still stored once."""
+@dataclass
+class Prepared:
+    """A batch whose unknown messages are being analysed (in the workers, or already in-process)."""
+
+    batch: Batch
+    todo: list[Message]
+    known: int
+    pending: PendingAnalysis | None = None
+    done: list[Analysis] | None = None
+    seconds: float | None = None  # analysis time: in-process, or from hand-over to the workers' result
+    started: float = field(default_factory=time.perf_counter)
+
+    def analysed(self) -> tuple[list[tuple[Message, Analysis]], int]:
+        """The batch's unknown messages with their analyses (waits for the workers), and how many
+        messages were skipped as already stored."""
+        if self.done is None:
+            assert self.pending is not None
+            self.done = self.pending.result()
+            self.seconds = time.perf_counter() - self.started
+            if self.pending.extras is not None:  # fingerprints the workers computed
+                remember_fingerprints(self.todo, self.pending.extras)
+        return list(zip(self.todo, self.done, strict=True)), self.known
+
+    def cancel(self) -> None:
+        if self.pending is not None and self.done is None:
+            self.pending.cancel()
+
+
+def prepare(context: PipelineContext, source_name: str, batch: Batch) -> Prepared:
+    """Look up which messages are stored already and start analysing the others (only those, and
+    each external id once). Storage deduplicates again inside the batch transaction, so a message
+    stored meanwhile (by the batch before, or another process) is still stored once."""
+    messages = batch.messages
     if not messages:
-        return [], 0
+        return Prepared(batch, [], 0, done=[])
     with context.db.read() as session:
         known = known_ids(session, source_name, [m.external_id for m in messages])
     fresh: dict[str, Message] = {}
@@ -203,11 +240,12 @@ def analyse_unknown(
         if message.external_id not in known:
             fresh.setdefault(message.external_id, message)
     todo = list(fresh.values())
-    started = time.perf_counter()
-    analyses = analyse_batch(context.analyzer, context.pool, todo)
-    if context.metrics is not None and todo:
-        context.metrics.analysis(source_name, time.perf_counter() - started)
-    return list(zip(todo, analyses, strict=True)), len(messages) - len(todo)
+    skipped = len(messages) - len(todo)
+    if context.pool is None or not todo:
+        started = time.perf_counter()
+        done = [context.analyzer(m) for m in todo]
+        return Prepared(batch, todo, skipped, done=done, seconds=time.perf_counter() - started)
+    return Prepared(batch, todo, skipped, context.pool.submit(context.analyzer, todo, post_fingerprint))
 
 
 def known_lookup(
@@ -238,10 +276,13 @@ def _store(
     source_name: str,
     source_kind: str,
     fence: Fence | None,
+    prepared: Prepared | None,
     batch: Batch,
     advance: bool,
 ) -> PollStats:
-    return process_batch(context, source_name, source_kind, batch, advance_checkpoint=advance, fence=fence)
+    return process_batch(
+        context, source_name, source_kind, batch, advance_checkpoint=advance, fence=fence, prepared=prepared
+    )
 
 
 def poll_source(
@@ -260,7 +301,8 @@ def poll_source(
     ``monitor.leases.LeaseLost`` and the batch is left to the instance that took over.
 
     ``context`` is called per batch so that a configuration or rule reload applies from the next
-    batch on, and never in the middle of one.
+    batch on, and never in the middle of one. With analysis workers the next batch is read and
+    handed to them before this one is stored (module docstring).
     """
     started = time.monotonic()
     total = PollStats()
@@ -269,25 +311,54 @@ def poll_source(
     if callable(use_known):  # a resync fetches headers first and skips the bodies of stored mail
         use_known(known_lookup(context, source_name))
     batches = connector.fetch(checkpoint, batch_size=batch_size, stop=stop)
+    ahead: tuple[Batch, PipelineContext, Prepared | None] | None = None
     try:
-        for batch in batches:
-            if not len(batch) and batch.checkpoint == checkpoint:
-                continue
-            store = functools.partial(_store, context(), source_name, connector.kind, fence)
+        upcoming = _ahead(batches, context, source_name, checkpoint)
+        ahead = next(upcoming, None)
+        while ahead is not None:
+            batch, current, prepared = ahead
+            ahead, failed = None, None
+            if current.pool is not None:  # the workers analyse the next batch while this one is stored
+                try:
+                    ahead = next(upcoming, None)
+                except Exception as exc:  # the source failed reading ahead: store this batch first
+                    failed = exc
+            store = functools.partial(_store, current, source_name, connector.kind, fence, prepared)
             parts, stored = process_resilient(store, batch, source=source_name)
             stats = PollStats()
             for part in parts:
                 stats.add(part)
-            checkpoint = batch.checkpoint
             connector.after_commit(stored)
             total.add(stats)
             if on_batch is not None:
                 on_batch(stats)
+            if failed is not None:
+                raise failed
             if stop is not None and stop.is_set():
                 break
+            if ahead is None and current.pool is None:
+                ahead = next(upcoming, None)
     finally:
+        if ahead is not None and ahead[2] is not None:
+            ahead[2].cancel()  # read ahead but not stored: read again next time
         close = getattr(batches, "close", None)
         if callable(close):
             close()
     total.duration_ms = int((time.monotonic() - started) * 1000)
     return total
+
+
+def _ahead(
+    batches: Iterator[Batch],
+    context: Callable[[], PipelineContext],
+    source_name: str,
+    checkpoint: Checkpoint | None,
+) -> Iterator[tuple[Batch, PipelineContext, Prepared | None]]:
+    """The batches worth storing, each with the context it is stored under and, with workers, its
+    analysis already started."""
+    for batch in batches:
+        if not len(batch) and batch.checkpoint == checkpoint:
+            continue
+        checkpoint = batch.checkpoint
+        current = context()
+        yield batch, current, prepare(current, source_name, batch) if current.pool is not None else None

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import jieba
+from monitor.analysis.jieba_import import jieba
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -97,17 +97,15 @@ class Segmenter:
     """Cuts normalized text with the base dictionary plus ``words`` and ``dictionaries``."""
 
     def __init__(self, words: Iterable[str] = (), dictionaries: Sequence[Path] = ()) -> None:
-        base = tokenizer()
         words = [w for w in words if w.strip()]
         if not words and not dictionaries:
-            self.tokenizer = base
+            self.tokenizer = tokenizer()
         else:
+            # Its own copy of the default dictionary, loaded from jieba's cache rather than copied
+            # from the process-wide base tokenizer: the daemon then holds one ~500k-entry table,
+            # not two (the base is only loaded where it is used on its own: lint, training).
             tok = jieba.Tokenizer()
-            with _lock:
-                tok.FREQ = dict(base.FREQ)
-                tok.total = base.total
-                tok.user_word_tag_tab = dict(base.user_word_tag_tab)
-            tok.initialized = True
+            tok.initialize()
             for path in dictionaries:
                 tok.load_userdict(str(path))
             for word in sorted(set(words)):

@@ -10,6 +10,10 @@ tokenizer), each batch is cut into ordered chunks and the results come back in m
 * **A worker dies** (OOM killer, SIGKILL): nothing was stored yet (analysis runs before the batch
   transaction), so the pool is rebuilt and the whole batch analysed again; if that fails too the
   batch is analysed in-process. Each message is stored exactly once either way.
+* **Overlap**: :meth:`AnalysisPool.submit` returns at once with a :class:`PendingAnalysis`, so the
+  caller can store one batch while the workers analyse the next. Workers get the messages without
+  their HTML alternative (analysis reads title and text) and may also compute a caller's pure
+  ``extra`` per message (the clustering fingerprint), so that work leaves the storing process too.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -53,10 +59,53 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _analyse_chunk(messages: Sequence[Message]) -> list[Analysis]:
+Extra = Callable[[Message], Any]
+"""A pure per-message computation the workers do next to the analysis (a module-level function)."""
+
+
+def _analyse_chunk(messages: Sequence[Message], extra: Extra | None) -> tuple[list[Analysis], list[Any]]:
     """Runs in a worker: the analyzer is the one inherited from the parent at fork time."""
     assert _INHERITED is not None, "analysis worker started without an analyzer"
-    return [_INHERITED(message) for message in messages]
+    analyses = [_INHERITED(message) for message in messages]
+    return analyses, ([extra(message) for message in messages] if extra is not None else [])
+
+
+def _slim(message: Message) -> Message:
+    """The message as analysis sees it: no HTML alternative (often larger than the text) to pickle."""
+    return replace(message, html=None) if message.html else message
+
+
+@dataclass
+class PendingAnalysis:
+    """A batch submitted to the workers; :meth:`result` waits for it (and repairs a broken pool)."""
+
+    pool: AnalysisPool
+    analyzer: Analyzer
+    messages: Sequence[Message]
+    futures: list[Future[tuple[list[Analysis], list[Any]]]]
+    extra: Extra | None
+    extras: list[Any] | None = None
+
+    def result(self) -> list[Analysis]:
+        """Every message's analysis, in order; ``extras`` holds the extra values (None if the batch
+        had to be analysed again after a worker died, or in-process)."""
+        try:
+            analyses: list[Analysis] = []
+            extras: list[Any] = []
+            for future in self.futures:
+                part, more = future.result()
+                analyses.extend(part)
+                extras.extend(more)
+            self.extras = extras if self.extra is not None else None
+            return analyses
+        except (BrokenProcessPool, CancelledError):
+            # a worker died, or another source's batch replaced the workers after a rule reload
+            log.warning("analysis_resubmitted", messages=len(self.messages))
+            return self.pool.analyse(self.analyzer, self.messages)
+
+    def cancel(self) -> None:
+        for future in self.futures:
+            future.cancel()
 
 
 class AnalysisPool:
@@ -84,6 +133,25 @@ class AnalysisPool:
             log.error("analysis_workers_failing", messages=len(messages), fallback="in-process")
             return [analyzer(message) for message in messages]
 
+    def submit(self, analyzer: Analyzer, messages: Sequence[Message], extra: Extra | None = None) -> PendingAnalysis:
+        """Start analysing ``messages`` in the workers and return without waiting."""
+        with self._lock:
+            try:
+                futures = self._submit(analyzer, messages, extra)
+            except BrokenProcessPool:
+                self._shutdown()
+                futures = []
+        pending = PendingAnalysis(self, analyzer, messages, futures, extra)
+        if not futures and messages:  # the pool broke while submitting: result() analyses again
+            pending.futures = [self._failed()]
+        return pending
+
+    @staticmethod
+    def _failed() -> Future[tuple[list[Analysis], list[Any]]]:
+        future: Future[tuple[list[Analysis], list[Any]]] = Future()
+        future.set_exception(BrokenProcessPool("analysis pool broke while submitting"))
+        return future
+
     def pids(self) -> list[int]:
         """The worker processes' ids (for operators and the crash test)."""
         executor = self._executor
@@ -95,16 +163,20 @@ class AnalysisPool:
             self._shutdown()
 
     def _run(self, analyzer: Analyzer, messages: Sequence[Message]) -> list[Analysis]:
+        out: list[Analysis] = []
+        for future in self._submit(analyzer, messages, None):
+            out.extend(future.result()[0])
+        return out
+
+    def _submit(
+        self, analyzer: Analyzer, messages: Sequence[Message], extra: Extra | None
+    ) -> list[Future[tuple[list[Analysis], list[Any]]]]:
         executor = self._ready(analyzer)
         size = max(1, -(-len(messages) // (self.workers * _CHUNKS_PER_WORKER)))
-        futures: list[Future[list[Analysis]]] = [
-            executor.submit(_analyse_chunk, list(messages[start : start + size]))
+        return [
+            executor.submit(_analyse_chunk, [_slim(m) for m in messages[start : start + size]], extra)
             for start in range(0, len(messages), size)
         ]
-        out: list[Analysis] = []
-        for future in futures:
-            out.extend(future.result())
-        return out
 
     def _ready(self, analyzer: Analyzer) -> ProcessPoolExecutor:
         if self._executor is not None and self._analyzer is analyzer:
@@ -131,12 +203,3 @@ class AnalysisPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
         self._executor, self._analyzer = None, None
-
-
-def analyse_batch(
-    analyzer: Analyzer, pool: AnalysisPool | None, messages: Sequence[Message]
-) -> list[Analysis]:
-    """In-process without a pool, else in the pool's workers."""
-    if pool is None:
-        return [analyzer(message) for message in messages]
-    return pool.analyse(analyzer, messages)

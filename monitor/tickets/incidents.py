@@ -27,7 +27,7 @@ from monitor.message import Message
 from monitor.storage.models import Cluster, Incident, IncidentEvent, Lock, Source, StoredMessage
 from monitor.stored import NewMessage
 from monitor.tickets.clusters import BUCKET, ClusterIndex
-from monitor.tickets.fingerprint import Fingerprint, fingerprint
+from monitor.tickets.fingerprint import Fingerprint, fingerprint, remember
 from monitor.tickets.incident_settings import IncidentsConfig
 from monitor.tickets.spikes import SpikeQuery, SpikeResult, spike_levels
 
@@ -123,12 +123,30 @@ def _new_cluster(fp: Fingerprint, item: NewMessage) -> Cluster:
     )
 
 
+def post_text(message: Message) -> str:
+    """What a post is clustered by."""
+    return f"{message.title} {message.text}"
+
+
+def post_fingerprint(message: Message) -> Fingerprint | None:
+    """A post's clustering fingerprint (None for machine mail, which is never clustered). Pure: the
+    analysis workers compute it next to the analysis (``monitor.pipeline``)."""
+    return None if message.noise else fingerprint(post_text(message))
+
+
+def remember_fingerprints(messages: Sequence[Message], prints: Sequence[Fingerprint | None]) -> None:
+    """Fingerprints the workers computed, for :func:`cluster_messages` to find without hashing again."""
+    for message, made in zip(messages, prints, strict=True):
+        if made is not None:
+            remember(post_text(message), made)
+
+
 def cluster_messages(
     session: Session, new: Sequence[NewMessage], config: IncidentsConfig, *, now: datetime
 ) -> dict[int, tuple[Cluster, list[NewMessage]]]:
     """Put every new post in its story cluster; return the touched clusters with their new posts."""
     prints = [
-        (item, fingerprint(f"{item.message.title} {item.message.text}"))
+        (item, fingerprint(post_text(item.message)))
         for item in new
         if not item.message.noise
     ]

@@ -158,7 +158,7 @@ def test_with_roles_a_viewers_link_is_refused_and_an_agents_works(sqlite_db: Dat
     }
     stories = stories_for(oncall_file(tmp_path, people))
     rows = open_incident(sqlite_db, stories, signer)
-    srv = AckServer(sqlite_db, signer, lambda: stories).start()
+    srv = ack_server(sqlite_db, signer, lambda: stories)
     try:
         status, page = call(local(str(rows["chat"]["ack_url"]), srv.port), post=True)  # zhang's link
     finally:
@@ -168,7 +168,7 @@ def test_with_roles_a_viewers_link_is_refused_and_an_agents_works(sqlite_db: Dat
         assert session.scalars(select(Incident)).one().acknowledged_by is None
     agent = dict(people, zhang={**people["zhang"], "role": "agent"})
     promoted = stories_for(oncall_file(tmp_path, agent))
-    srv = AckServer(sqlite_db, signer, lambda: promoted).start()
+    srv = ack_server(sqlite_db, signer, lambda: promoted)
     try:
         status, page = call(local(str(rows["chat"]["ack_url"]), srv.port), post=True)
     finally:

@@ -255,3 +255,40 @@ def test_user_lexicon_adds_emoticons_and_service_phrases(tmp_path: Path) -> None
     assert scorer.score("[打call]", ["[", "打", "call", "]"]) > 0
     reading = scorer.reader("小助手为你处理", ["小助手", "为", "你", "处理"])
     assert reading.agent
+
+
+def _clip_reference(tokens: list[str], spans: list[tuple[int, int]]) -> list[str]:
+    """The token-by-token definition ``clip_tokens`` must keep (it skips runs of whole tokens)."""
+    out: list[str] = []
+    si = pos = 0
+    for token in tokens if spans else []:
+        a, b = pos, pos + len(token)
+        pos = b
+        while si < len(spans) and spans[si][1] <= a:
+            si += 1
+            if si < len(spans):
+                out.append("\n")
+        j = si
+        while j < len(spans) and spans[j][0] < b:
+            s, e = spans[j]
+            lo, hi = max(a, s), min(b, e)
+            if lo < hi:
+                out.append(token if (lo, hi) == (a, b) else token[lo - a : hi - a])
+            if e > b:
+                break
+            j += 1
+        if si >= len(spans):
+            break
+    return out
+
+
+def test_clip_tokens_matches_the_token_by_token_definition() -> None:
+    import random
+
+    rng = random.Random(16)
+    for _ in range(3000):
+        tokens = ["x" * rng.choice((0, 1, 1, 2, 3, 5)) for _ in range(rng.randint(0, 30))]
+        total = sum(map(len, tokens))
+        cuts = sorted(rng.sample(range(total + 1), min(total + 1, 2 * rng.randint(0, 4))))
+        spans = [(cuts[k], cuts[k + 1]) for k in range(0, len(cuts) - 1, 2)]
+        assert clip_tokens(tokens, spans) == _clip_reference(tokens, spans), (tokens, spans)

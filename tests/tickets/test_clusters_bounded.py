@@ -35,3 +35,31 @@ def test_fingerprint_cache_keeps_no_text() -> None:
     assert fingerprint(text) is first
     assert all(isinstance(key, bytes) and len(key) == 16 for key in fp_module._recent)
     assert text not in fp_module._recent.values()
+
+
+def _reference(feats: set[str]) -> Fingerprint:
+    """The per-feature definition stored sketches and band keys were made with (kept stable: a
+    changed hash would split every story across an upgrade)."""
+    import hashlib
+
+    mask = (1 << 63) - 1
+
+    def row(feature: str) -> tuple[int, ...]:
+        digest = hashlib.blake2b(feature.encode(), digest_size=64, person=b"yuqing-lsh").digest()
+        return tuple(int.from_bytes(digest[i : i + 8], "little") & mask for i in range(0, 64, 8))
+
+    def one(feature: str) -> int:
+        return int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little") & mask
+
+    minima = tuple(map(min, zip(*map(row, feats), strict=True)))
+    keys = tuple(fp_module._band_key(b, minima[b * 2 : b * 2 + 2]) for b in range(4))
+    return Fingerprint(tuple(sorted(map(one, feats))[: fp_module.SKETCH]), keys)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["转发微博 好", "a", "RT @x: hello world", "质量很好 质量很好", "我要投诉你们的售后服务，快递三天没到" * 40],
+)
+def test_sketches_are_the_per_feature_definition(text: str) -> None:
+    feats = fp_module.features(text)
+    assert fp_module.sketch_of(feats) == _reference(feats)

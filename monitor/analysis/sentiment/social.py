@@ -20,8 +20,10 @@ The spans index the text the scorer was given, so the engine's tokens can be cli
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Final
 
 FALLBACK_WEIGHT: Final = 0.5
@@ -129,11 +131,44 @@ def clip_tokens(tokens: Sequence[str], spans: Sequence[Span]) -> list[str]:
     """The parts of ``tokens`` (which concatenate to the text) that fall inside ``spans``.
 
     A token cut by a span boundary keeps its inside part; consecutive spans are separated by a
-    clause break so that negation and degree never reach across a removed piece.
+    clause break so that negation and degree never reach across a removed piece. Runs of tokens
+    wholly inside one span are copied as a slice (a long mail is a few spans of a thousand tokens).
     """
     out: list[str] = []
     if not spans:
         return out
+    ends = list(accumulate(map(len, tokens)))
+    count = len(spans)
+    si = 0
+    pos = 0
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        a, b = pos, ends[i]
+        while si < count and spans[si][1] <= a:
+            si += 1
+            if si < count:
+                out.append(CLAUSE_BREAK)
+        if si >= count:
+            break
+        s, e = spans[si]
+        if s <= a and b < e:  # tokens i.. that end before the span does: whole, no break between
+            upto = bisect_left(ends, e, i)
+            run = tokens[i:upto]
+            out.extend(run if "" not in run else filter(None, run))  # an empty token is nothing inside
+            pos, i = ends[upto - 1], upto
+            continue
+        j = si
+        while j < count and spans[j][0] < b:
+            s, e = spans[j]
+            lo, hi = max(a, s), min(b, e)
+            if lo < hi:
+                out.append(token if (lo, hi) == (a, b) else token[lo - a : hi - a])
+            if e > b:
+                break
+            j += 1
+        pos, i = b, i + 1
+    return out
     si = 0
     pos = 0
     for token in tokens:

@@ -1,0 +1,73 @@
+"""Peak RSS of the daemon over a long run of long mail (issue 16: flat between 2,000 and 20,000).
+
+    .venv/bin/python bench/mail_rss.py [--messages 20000] [--workers 1] [--every 2000]
+
+Runs ``poll_source`` over the generated Maildir of ``bench/realwork.py`` (default rules, SQLite,
+batches of 500) in this process and prints, every ``--every`` mails, the process' VmHWM and VmRSS
+and the CPU seconds per mail of the batches since the last line (CPU, not wall time: on a shared
+machine the wall time of a batch follows the load). 20,000 mails take about 40 minutes on two
+busy cores; the Maildir is generated once and cached in the temp folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import realwork  # noqa: E402 - bench/ is the script's own folder
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) // 1024 for line in status if line.startswith(field))
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=1, help="analysis workers (1: in-process, the target)")
+    parser.add_argument("--every", type=int, default=2_000, help="mails between two printed lines")
+    args = parser.parse_args()
+
+    import monitor.pipeline
+
+    source = realwork.mailbox(Path(tempfile.gettempdir()), args.messages)
+    inner = monitor.pipeline.poll_source
+    done, mark = [0], [_cpu(), 0]
+    print(f"{'mails':>7} {'VmHWM MB':>9} {'VmRSS MB':>9} {'CPU ms/mail':>12}", flush=True)
+
+    def poll(*a: Any, on_batch: Any, **kw: Any) -> Any:
+        def each(stats: monitor.pipeline.PollStats) -> None:
+            on_batch(stats)
+            done[0] += stats.fetched
+            if done[0] - int(mark[1]) >= args.every or done[0] >= args.messages:
+                cpu = _cpu()
+                per = (cpu - mark[0]) / max(1, done[0] - int(mark[1])) * 1000
+                print(f"{done[0]:>7,} {_status('VmHWM:'):>9} {_status('VmRSS:'):>9} {per:>12.2f}", flush=True)
+                mark[0], mark[1] = cpu, done[0]
+
+        return inner(*a, on_batch=each, **kw)
+
+    monitor.pipeline.poll_source = poll  # realwork.pipeline imports it at call time
+    started = time.perf_counter()
+    result = realwork.pipeline(Path(tempfile.mkdtemp(prefix="mail-rss-")), source, "maildir", 500, args.workers)
+    print(f"\n{result['messages']:,} mails, {result['tickets']:,} tickets, {time.perf_counter() - started:.0f} s;"
+          f" peak RSS {_status('VmHWM:')} MB (target <= 250 MB in-process)")
+
+
+if __name__ == "__main__":
+    main()

@@ -67,15 +67,15 @@ def _answer(report: HealthReport) -> Response[dict[str, Any]]:
 def health_router(provider: HealthProvider, *, path: str = "/") -> Router:
     """The three endpoints under ``path``; handlers run in a worker thread (they query the database)."""
 
-    @get("/healthz", sync_to_thread=True, cache=False)
+    @get("/healthz", sync_to_thread=True, cache=False, include_in_schema=False)
     def healthz() -> Response[dict[str, Any]]:
         return _answer(provider.liveness())
 
-    @get("/readyz", sync_to_thread=True, cache=False)
+    @get("/readyz", sync_to_thread=True, cache=False, include_in_schema=False)
     def readyz() -> Response[dict[str, Any]]:
         return _answer(provider.readiness())
 
-    @get("/metrics", sync_to_thread=True, cache=False)
+    @get("/metrics", sync_to_thread=True, cache=False, include_in_schema=False)
     def metrics() -> Response[bytes]:
         return Response(generate_latest(provider.registry), media_type=_MEDIA_TYPE)
 

@@ -132,7 +132,10 @@ async def read_feedback(request: Request[Any, Any, Any]) -> tuple[dict[str, Any]
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
                 uploads.append(Upload(value.filename or "file", await value.read()))
-            elif key not in ("attachments", "_csrf_token", "website", "started"):
+            elif key == "attachments":  # text where a file belongs (an empty file input sends "")
+                if str(value).strip():
+                    raise error(422, "attachments: 须为文件 / must be files (multipart file parts)")
+            elif key not in ("_csrf_token", "website", "started"):
                 if key in fields:
                     raise error(422, f"{key}: 字段重复 / field given twice")
                 fields[key] = value

@@ -179,10 +179,10 @@ def test_other_channels_get_a_signed_link_to_the_page(sqlite_db: Database) -> No
         status, page = fetch(f"{base}/satisfaction?{url.split('?', 1)[1]}")
         assert status == 200 and 'lang="zh-CN"' in page and "Q000001" in page and "不满意 dissatisfied" in page
         forged = dict(fields, sig="0" * 64)
-        assert fetch(f"{base}/feedback", {**forged, "score": "1"})[0] == 403
-        status, page = fetch(f"{base}/feedback", {**fields, "score": "3", "text": "根本没人联系我"})
+        assert fetch(f"{base}/satisfaction", {**forged, "score": "1"})[0] == 403
+        status, page = fetch(f"{base}/satisfaction", {**fields, "score": "3", "text": "根本没人联系我"})
         assert status == 200 and "感谢您的评价" in page
-        status, page = fetch(f"{base}/feedback", {**fields, "score": "1"})
+        status, page = fetch(f"{base}/satisfaction", {**fields, "score": "1"})
         assert status == 200 and "已评价过" in page
     with sqlite_db.read() as session:
         ticket = session.scalars(select(Ticket)).one()

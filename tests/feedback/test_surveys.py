@@ -129,14 +129,14 @@ def test_a_campaign_round_trip(tmp_path: Path, smtp: Inbox, capsys: pytest.Captu
         signer = link_signer(load_config(config))
         late = _to(smtp, "d@kehu.cn")
         assert late.get_content().startswith("丁，您好")
-        url = next(w for w in late.get_content().split() if w.startswith("http://127.0.0.1:1/feedback"))
+        url = next(w for w in late.get_content().split() if w.startswith("http://127.0.0.1:1/satisfaction"))
         a_url = next(w for w in smtp.mails[3:] if w["To"] == "a@kehu.cn").get_content().split()
         a_fields = link_fields(next(w for w in a_url if w.startswith("http://")))
         with serve(satisfaction_router(db, signer)) as base:
             status, page = fetch(f"{base}/satisfaction?{url.split('?', 1)[1]}")
             assert status == 200 and "退订 Unsubscribe" in page and "2027Q1" in page
-            assert fetch(f"{base}/feedback", {**link_fields(url), "score": "2", "text": "还行"})[0] == 200
-            status, page = fetch(f"{base}/feedback", {**a_fields, "optout": "1"})
+            assert fetch(f"{base}/satisfaction", {**link_fields(url), "score": "2", "text": "还行"})[0] == 200
+            status, page = fetch(f"{base}/satisfaction", {**a_fields, "optout": "1"})
             assert status == 200 and "已为您退订" in page
         with db.read() as session:
             assert sorted(session.scalars(select(OptOut.address))) == ["a@kehu.cn", "c@kehu.cn"]

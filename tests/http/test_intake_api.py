@@ -184,14 +184,16 @@ def test_a_key_past_its_rate_limit_gets_429_with_retry_after(intake: Intake) -> 
         ({"json": {"type": "complaint", "content": "no contact"}}, 422, "联系方式"),
         ({"json": {"type": "complaint", "content": "x", "contact": "1", "extra": 1}}, 422, "extra"),
         ({"data": "{not json", "headers": {"Content-Type": "application/json"}}, 400, "JSON"),
+        ({"data": {"type": "complaint", "content": "x", "contact": "1", "attachments": "-2270667"},
+          "files": [("unused", ("", b"", "application/octet-stream"))]}, 422, "attachments"),
     ],
     ids=["oversized-body", "oversized-file", "wrong-content-type", "html-named-jpg", "html", "bad-type",
-         "blank-content", "no-contact", "unknown-field", "broken-json"],
+         "blank-content", "no-contact", "unknown-field", "broken-json", "text-as-attachment"],
 )
 def test_invalid_requests_get_a_precise_4xx(
     intake: Intake, kwargs: dict[str, Any], status_code: int, text: str
 ) -> None:
-    if "files" in kwargs:
+    if "files" in kwargs and "data" not in kwargs:
         kwargs["data"] = {"type": "complaint", "content": "带附件", "contact": "13800000000"}
     key = "files" if status_code in (413, 415) else "fields"  # each key stays under its rate limit
     answer = post(intake, key, **kwargs)

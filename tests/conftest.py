@@ -17,17 +17,23 @@ from sqlalchemy import create_engine, text
 from monitor.storage.db import Database
 
 
+# Logging as it is before any test ran: a module-scoped fixture that runs a CLI command
+# configures logging before the per-test snapshot below is taken, so restoring only to that
+# snapshot let one module's level filter (e.g. errors only) silence later tests' captured logs.
+_PRISTINE = structlog.get_config()
+_ROOT = logging.getLogger()
+_PRISTINE_ROOT = (list(_ROOT.handlers), _ROOT.level)
+
+
 @pytest.fixture(autouse=True)
 def _logging_restored() -> Iterator[None]:
     """A test that runs a CLI command configures logging onto its captured stdout, which pytest
-    closes afterwards; later tests would then log into a closed file. Put both back."""
-    config = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    closes afterwards; later tests would then log into a closed file. Put both back as they were
+    before any test ran."""
     yield
-    structlog.configure(**config)
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    structlog.configure(**_PRISTINE)
+    _ROOT.handlers[:] = _PRISTINE_ROOT[0]
+    _ROOT.setLevel(_PRISTINE_ROOT[1])
 
 
 ROOT = Path(__file__).resolve().parent.parent

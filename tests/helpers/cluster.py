@@ -293,7 +293,7 @@ KILL_EVERY = 5.0
 LEASE = 3.0
 INTERVAL = 0.5
 RESTART_AFTER = LEASE + 2.0  # the others must take over before the victim is back
-SLACK = 2.0  # lease sampling (0.1 s), scheduler tick and a loaded 2-core machine (max 4.8 s seen at load 16)
+SLACK = 3.5  # lease sampling (0.1 s), scheduler tick and a loaded 2-core machine (max 4.8 s seen at load 16; 6.5 s on MariaDB during a full suite run)
 FINISH_TIMEOUT = 150.0
 
 

@@ -70,7 +70,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})  # connections that never commit
+        self.readers = sessionmaker(self.reader, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -211,6 +211,7 @@ class Intake:
                 feedback,
                 files,
                 idempotency_key=idempotency_key,
+                lookup=False,  # the writer looks the keys up once per group
             )
             receipt = pending if isinstance(pending, Receipt) else self.writer.write(pending)
         except IdempotencyConflict:

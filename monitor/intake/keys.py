@@ -111,14 +111,17 @@ def authenticate(db: Database, key: str | None, now: datetime) -> Client:
     if not key:
         raise KeyRefused(401, "缺少 API 密钥 / missing API key (header X-API-Key)")
     wanted = digest(key)
-    with db.read() as session:
-        row = session.scalar(select(IntakeKey).where(IntakeKey.key_hash == wanted))
-        if row is None or not secrets.compare_digest(row.key_hash, wanted):
-            raise KeyRefused(401, "API 密钥无效 / invalid API key")
-        if row.revoked_at is not None:
-            raise KeyRefused(403, "API 密钥已吊销 / this API key is revoked")
-        client = Client(f"key:{row.id}", row.name, row.channel)
-        stale = row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY
+    # one Core row, no ORM session: this runs on every request (revocation takes effect at once)
+    columns = (IntakeKey.id, IntakeKey.name, IntakeKey.channel, IntakeKey.key_hash, IntakeKey.revoked_at,
+               IntakeKey.last_used_at)
+    with db.reader.connect() as connection:
+        row = connection.execute(select(*columns).where(IntakeKey.key_hash == wanted)).first()
+    if row is None or not secrets.compare_digest(row.key_hash, wanted):
+        raise KeyRefused(401, "API 密钥无效 / invalid API key")
+    if row.revoked_at is not None:
+        raise KeyRefused(403, "API 密钥已吊销 / this API key is revoked")
+    client = Client(f"key:{row.id}", row.name, row.channel)
+    stale = row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY
     if stale:  # at most one write a minute per key, not one per request
         with db.transaction() as session:
             found = session.get(IntakeKey, int(client.ref.split(":")[1]))

@@ -128,6 +128,40 @@ def _receipt(session: Session, secret: bytes, sub: IntakeSubmission, *, created:
     return Receipt(code, status_token(secret, sub.external_id), status, created)
 
 
+def _replay(session: Session, secret: bytes, found: IntakeSubmission, digest: str, key: str) -> Receipt:
+    """The first answer again, for a retry with the same body; a conflict for another body."""
+    if found.request_hash != digest:
+        raise IdempotencyConflict(key)
+    return _receipt(session, secret, found, created=False)
+
+
+def _replays(context: PipelineContext, secret: bytes, items: Sequence[Pending]) -> dict[int, Receipt | Exception]:
+    """Answers for the items (by position) whose client already used their Idempotency-Key:
+    one query for the whole group."""
+    keyed = [(i, item) for i, item in enumerate(items) if item.idempotency_key]
+    if not keyed:
+        return {}
+    answers: dict[int, Receipt | Exception] = {}
+    with context.db.read() as session:
+        found = {
+            (sub.client, sub.idempotency_key): sub
+            for sub in session.scalars(
+                select(IntakeSubmission).where(
+                    IntakeSubmission.idempotency_key.in_({item.idempotency_key for _, item in keyed}),
+                    IntakeSubmission.client.in_({item.client.ref for _, item in keyed}),
+                )
+            )
+        }
+        for i, item in keyed:
+            sub = found.get((item.client.ref, item.idempotency_key))
+            if sub is not None:
+                try:
+                    answers[i] = _replay(session, secret, sub, item.digest, sub.idempotency_key or "")
+                except IdempotencyConflict as conflict:
+                    answers[i] = conflict
+    return answers
+
+
 @dataclass(frozen=True, slots=True)
 class Pending:
     """A checked submission ready to be written (its files already on disk)."""
@@ -152,17 +186,20 @@ def prepare(
     *,
     idempotency_key: str | None = None,
     origin: Origin = Origin(),
+    lookup: bool = True,
 ) -> Pending | Receipt:
-    """The submission to write, or the first answer when this request repeats an earlier one."""
+    """The submission to write, or the first answer when this request repeats an earlier one.
+
+    ``lookup=False`` leaves the Idempotency-Key lookup to :func:`write_group`, which does it
+    once for a whole group instead of once per request (the intake's writer)."""
     feedback = feedback.public()
     digest = request_hash(feedback, files, f"{origin.store}\n{origin.box}")
     if idempotency_key:
-        with context.db.read() as session:
-            found = _find(session, client.ref, idempotency_key)
-            if found is not None:
-                if found.request_hash != digest:
-                    raise IdempotencyConflict(idempotency_key)
-                return _receipt(session, secret, found, created=False)
+        if lookup:
+            with context.db.read() as session:
+                found = _find(session, client.ref, idempotency_key)
+                if found is not None:
+                    return _replay(session, secret, found, digest, idempotency_key)
         key_id = hashlib.sha256(f"{client.ref}\n{idempotency_key}".encode()).hexdigest()[:40]
         external_id = f"{client.ref}:{key_id}"
     else:
@@ -183,9 +220,11 @@ def prepare(
     return Pending(client, feedback, tuple(files), idempotency_key, digest, origin, message)
 
 
-def _record(session: Session, source: str, items: Sequence[Pending]) -> list[IntakeSubmission]:
+def _record(session: Session, source: str, secret: bytes, items: Sequence[Pending]) -> list[Receipt]:
     """The submission and attachment rows of stored messages (inside the batch transaction):
-    one query for the messages, one for their tickets, one flush."""
+    one query for the messages, one for their tickets, one flush. Returns the answers, read
+    from the same transaction (what :func:`_receipt` would read after the commit), so the
+    writer needs no second round trip."""
     wanted = [item.message.external_id for item in items]
     rows = {
         row.external_id: row
@@ -198,6 +237,7 @@ def _record(session: Session, source: str, items: Sequence[Pending]) -> list[Int
     ticket_ids = [row.ticket_id for row in rows.values() if row.ticket_id]
     tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))} if ticket_ids else {}
     subs: list[IntakeSubmission] = []
+    receipts: list[Receipt] = []
     for item in items:
         message, feedback = item.message, item.feedback
         row = rows.get(message.external_id)
@@ -226,6 +266,10 @@ def _record(session: Session, source: str, items: Sequence[Pending]) -> list[Int
         )
         session.add(sub)
         subs.append(sub)
+        token = status_token(secret, message.external_id)
+        receipts.append(
+            Receipt(ticket.code, token, ticket.status, True) if ticket is not None else Receipt(None, token, "received", True)
+        )
     session.flush()
     for item, sub in zip(items, subs, strict=True):
         for file in item.files:
@@ -240,7 +284,7 @@ def _record(session: Session, source: str, items: Sequence[Pending]) -> list[Int
                     created_at=item.message.created_at,
                 )
             )
-    return subs
+    return receipts
 
 
 def write_group(
@@ -250,11 +294,17 @@ def write_group(
 
     If the group fails (a concurrent retry with the same Idempotency-Key won a race, or one
     submission is bad), each is written alone so the others are not lost with it; a submission
-    that fails alone gets its exception as its answer."""
-    ids: list[int] = []
+    that fails alone gets its exception as its answer. Items whose Idempotency-Key was used
+    before are answered from the first submission (see :func:`prepare`, ``lookup=False``)."""
+    done = _replays(context, secret, items)
+    if done:
+        todo = [item for i, item in enumerate(items) if i not in done]
+        fresh = iter(write_group(context, source, secret, todo) if todo else [])
+        return [done[i] if i in done else next(fresh) for i in range(len(items))]
+    receipts: list[Receipt] = []
 
     def within(session: Session) -> None:
-        ids.extend(sub.id for sub in _record(session, source, items))
+        receipts.extend(_record(session, source, secret, items))
 
     batch = Batch(tuple(item.message for item in items), {})
     try:
@@ -268,9 +318,8 @@ def write_group(
             return [_replayed(context, secret, items[0])]
         except IdempotencyConflict as conflict:
             return [conflict]
-    with context.db.read() as session:
-        subs = {s.id: s for s in session.scalars(select(IntakeSubmission).where(IntakeSubmission.id.in_(ids)))}
-        return [_receipt(session, secret, subs[i], created=True) for i in ids]
+    answers: list[Receipt | Exception] = [*receipts]
+    return answers
 
 
 def _replayed(context: PipelineContext, secret: bytes, item: Pending) -> Receipt:

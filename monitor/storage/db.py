@@ -2,7 +2,10 @@
 
 SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` transactions: a writer takes the lock at the
 start of its transaction, so two writers queue on ``busy_timeout`` instead of dead-locking on a
-read-to-write upgrade. PostgreSQL and MariaDB use the URL as given.
+read-to-write upgrade. Sessions from :meth:`Database.read` never commit, so they begin deferred
+(plain ``BEGIN``): in WAL mode a reader sees a snapshot and neither waits for nor blocks the
+writer (measured: the intake's key and Idempotency-Key lookups queued behind every pipeline
+transaction). PostgreSQL and MariaDB use the URL as given.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+READ_ONLY = "yuqing_read_only"  # execution option of the engine behind Database.read()
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -37,7 +41,8 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -65,6 +70,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})  # connections that never commit
+        self.readers = sessionmaker(self.reader, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -74,7 +81,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self.sessions() as session:
+        """A session for reading: never committed (whatever it changes is rolled back)."""
+        with self.readers() as session:
             yield session
 
     def upgrade(self) -> None:

@@ -16,7 +16,6 @@ from sqlalchemy import create_engine, text
 
 from monitor.storage.db import Database
 
-
 # Logging as it is before any test ran: a module-scoped fixture that runs a CLI command
 # configures logging before the per-test snapshot below is taken, so restoring only to that
 # snapshot let one module's level filter (e.g. errors only) silence later tests' captured logs.

@@ -51,7 +51,7 @@ def intake_config(tmp_path: Path, **intake: Any) -> Path:
                 "max_message_mb": 1.5,
                 "key_rate_per_minute": 8,
                 "address_rate_per_minute": 1000,
-                "form_min_seconds": 1,
+                "form_min_seconds": 3,  # long enough that "sent back at once" stays so on a loaded machine
                 "form_rate_per_minute": 100,
                 "status_rate_per_minute": 1000,
                 **intake,

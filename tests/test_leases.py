@@ -22,7 +22,7 @@ from monitor.storage.models import StoredMessage
 from tests.helpers.builders import KeywordStub, message
 from tests.helpers.context import context
 
-T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+T0 = datetime(2099, 1, 1, 8, 0, tzinfo=UTC)  # after any real time a fence check renews with (was today: a time bomb)
 ANALYZER = KeywordStub({"紧急": ("L1", True)})
 
 

@@ -46,7 +46,7 @@ from sqlalchemy import text as sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.load_posts import cpu_of, posts, urgent
+from bench.load_posts import cpu_of, posts, urgent_posts
 from monitor import pipeline
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.senders.registry import sender_class
@@ -221,8 +221,8 @@ def bench_latency(
     per_batch = max(1, rate // 10) if rate else 1
     interval, every = (0.1, 5) if rate else (0.5, 1)  # idle: one urgent post every 0.5 s, nothing else
     batches = int(seconds / interval)
-    texts = posts(per_batch * batches + batches)
-    bases = iter(t for t in texts[per_batch * batches :] + texts if len(t) >= 40)
+    texts = posts(per_batch * batches)
+    alarms = urgent_posts(batches // every + 1)
     due: dict[str, float] = {}
     stored_at: dict[str, float] = {}
     arrived: dict[str, float] = {}
@@ -270,7 +270,7 @@ def bench_latency(
                     external = f"m{first + i}"
                     text = texts[(first + i) % len(texts)]
                     if number % every == 0 and i == 0:
-                        text = urgent(number // every, next(bases))
+                        text = alarms[number // every]
                         due[external] = started + number * interval
                     messages.append(
                         Message(

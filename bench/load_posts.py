@@ -53,11 +53,17 @@ def reviews() -> list[str]:
     return ["，".join(rng.sample(sentences, rng.randint(2, 8))) for _ in range(60_000)]
 
 
-def posts(count: int, seed: int = 3) -> list[str]:
-    """``count`` distinct posts (see module docstring)."""
+def _pool(seed: int) -> list[str]:
     rng = random.Random(seed)
     pool = reviews()
     rng.shuffle(pool)
+    return pool
+
+
+def posts(count: int, seed: int = 3) -> list[str]:
+    """``count`` distinct posts (see module docstring), from the front of the shuffled reviews."""
+    rng = random.Random(seed)
+    pool = _pool(seed)
     out: list[str] = []
     for i in range(count):
         draw = rng.random()
@@ -73,8 +79,11 @@ def posts(count: int, seed: int = 3) -> list[str]:
     return out
 
 
-def urgent(number: int, base: str) -> str:
-    return URGENT[number % len(URGENT)] + base
+def urgent_posts(count: int, seed: int = 3) -> list[str]:
+    """``count`` urgent posts: an L1 sentence and a review of at least 40 characters from the back
+    of the pool :func:`posts` draws from the front of, so each is a story of its own."""
+    long = [text for text in reversed(_pool(seed)) if len(text) >= 40]
+    return [URGENT[n % len(URGENT)] + long[n % len(long)] for n in range(count)]
 
 
 _TICK = os.sysconf("SC_CLK_TCK")

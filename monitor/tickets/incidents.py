@@ -16,22 +16,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from monitor.findings import Priority, most_urgent
-from monitor.message import Message
 from monitor.storage.models import Cluster, Incident, IncidentEvent, Lock, Source, StoredMessage
 from monitor.stored import NewMessage
-from monitor.tickets.clusters import BUCKET, ClusterIndex
-from monitor.tickets.fingerprint import Fingerprint, fingerprint, remember
+from monitor.tickets.clustering import (
+    cluster_messages,
+    heat_of,
+    message_heat,
+    post_fingerprint,
+    post_text,
+    remember_fingerprints,
+)
 from monitor.tickets.incident_settings import IncidentsConfig
 from monitor.tickets.spikes import SpikeQuery, SpikeResult, spike_levels
 
 _CHUNK = 400
+__all__ = [
+    "IncidentChange",
+    "IncidentResult",
+    "heat_of",
+    "message_heat",
+    "post_fingerprint",
+    "post_text",
+    "remember_fingerprints",
+    "update_incidents",
+]
 
 
 def incident_code(incident_id: int) -> str:
@@ -46,21 +61,6 @@ class IncidentChange:
     kind: str
     old_severity: str | None = None
     messages: list[NewMessage] = field(default_factory=list)
-
-
-def message_heat(config: IncidentsConfig, message: Message) -> float:
-    return heat_of(
-        config,
-        message.engagement.likes,
-        message.engagement.reposts,
-        message.engagement.replies,
-        message.author.followers,
-    )
-
-
-def heat_of(config: IncidentsConfig, likes: int, reposts: int, replies: int, followers: int | None) -> float:
-    h = config.heat
-    return likes * h.likes + reposts * h.reposts + replies * h.replies + (followers or 0) * h.followers
 
 
 _MESSAGES = cast(Table, StoredMessage.__table__)
@@ -79,117 +79,6 @@ def _set_column(session: Session, ids: Sequence[int], **values: int) -> None:
 def heat_level(config: IncidentsConfig, heat: float) -> Priority | None:
     levels = [level for level, minimum in config.heat.thresholds.items() if heat >= minimum]
     return most_urgent(*levels)
-
-
-def _candidates(session: Session, keys: set[int], cutoff: datetime) -> list[Cluster]:
-    """Live clusters sharing a band key with the batch: at most ``BUCKET`` newest per key, so the
-    rows loaded per message stay bounded however many clusters are stored."""
-    newest: dict[int, list[int]] = {}
-    ordered = sorted(keys)
-    c = Cluster
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
-        # The key indexes are selective, last_seen is not (most clusters are recent): filtering
-        # it in SQL let PostgreSQL plan on ix_clusters_last_seen and scan every recent cluster.
-        query = select(c.id, c.key0, c.key1, c.key2, c.key3, c.last_seen).where(
-            or_(c.key0.in_(chunk), c.key1.in_(chunk), c.key2.in_(chunk), c.key3.in_(chunk))
-        )
-        for row in session.execute(query):
-            if row.last_seen >= cutoff:
-                for key in {row.key0, row.key1, row.key2, row.key3} & keys:
-                    newest.setdefault(key, []).append(row.id)
-    wanted = sorted({i for found in newest.values() for i in sorted(found)[-BUCKET:]})
-    loaded: list[Cluster] = []
-    for start in range(0, len(wanted), _CHUNK):
-        loaded.extend(session.scalars(select(Cluster).where(Cluster.id.in_(wanted[start : start + _CHUNK]))))
-    return sorted(loaded, key=lambda cluster: cluster.id)
-
-
-def _new_cluster(fp: Fingerprint, item: NewMessage) -> Cluster:
-    keys = list(fp.keys) + [None] * (4 - len(fp.keys))
-    text = (item.message.title or item.message.text).strip().replace("\n", " ")
-    return Cluster(
-        sketch=list(fp.sketch),
-        key0=keys[0],
-        key1=keys[1],
-        key2=keys[2],
-        key3=keys[3],
-        title=text[:255],
-        message_count=0,
-        heat=0.0,
-        reach=0,
-        first_seen=item.message.created_at,
-        last_seen=item.message.created_at,
-    )
-
-
-def post_text(message: Message) -> str:
-    """What a post is clustered by."""
-    return f"{message.title} {message.text}"
-
-
-def post_fingerprint(message: Message) -> Fingerprint | None:
-    """A post's clustering fingerprint (None for machine mail, which is never clustered). Pure: the
-    analysis workers compute it next to the analysis (``monitor.pipeline``)."""
-    return None if message.noise else fingerprint(post_text(message))
-
-
-def remember_fingerprints(messages: Sequence[Message], prints: Sequence[Fingerprint | None]) -> None:
-    """Fingerprints the workers computed, for :func:`cluster_messages` to find without hashing again."""
-    for message, made in zip(messages, prints, strict=True):
-        if made is not None:
-            remember(post_text(message), made)
-
-
-def cluster_messages(
-    session: Session, new: Sequence[NewMessage], config: IncidentsConfig, *, now: datetime
-) -> dict[int, tuple[Cluster, list[NewMessage]]]:
-    """Put every new post in its story cluster; return the touched clusters with their new posts."""
-    prints = [
-        (item, fingerprint(post_text(item.message)))
-        for item in new
-        if not item.message.noise
-    ]
-    prints = [(item, fp) for item, fp in prints if not fp.empty]
-    if not prints:
-        return {}
-    earliest = min(item.message.created_at for item, _ in prints)
-    cutoff = min(now, earliest) - timedelta(hours=config.cluster_ttl_hours)
-    index = ClusterIndex(config.similarity)
-    rows: dict[int, Cluster] = {}
-    for cluster in _candidates(session, {k for _, fp in prints for k in fp.keys}, cutoff):
-        stored_keys = tuple(
-            k for k in (cluster.key0, cluster.key1, cluster.key2, cluster.key3) if k is not None
-        )
-        rows[index.add(Fingerprint(tuple(cluster.sketch), stored_keys), cluster.id).index] = cluster
-    touched: dict[int, list[NewMessage]] = {}
-    for item, fp in prints:
-        ref, created = index.assign(fp)
-        if created:
-            rows[ref.index] = _new_cluster(fp, item)
-            session.add(rows[ref.index])
-        cluster = rows[ref.index]
-        cluster.message_count += 1
-        cluster.heat += message_heat(config, item.message)
-        cluster.reach += item.message.author.followers or 0
-        cluster.priority = most_urgent(cluster.priority, item.analysis.priority)
-        cluster.last_seen = max(cluster.last_seen, item.message.created_at)
-        touched.setdefault(ref.index, []).append(item)
-    session.flush()
-    out: dict[int, tuple[Cluster, list[NewMessage]]] = {}
-    links: list[dict[str, int]] = []
-    for position, items in touched.items():
-        cluster = rows[position]
-        links += [{"b_id": item.row.id, "b_cluster": cluster.id} for item in items]
-        out[cluster.id] = (cluster, items)
-    # one executemany, not one UPDATE per cluster (most posts start a cluster of their own)
-    session.execute(
-        update(_MESSAGES)
-        .where(_MESSAGES.c.id == bindparam("b_id"))
-        .values(cluster_id=bindparam("b_cluster")),
-        links,
-    )
-    return out
 
 
 def _event(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -116,7 +117,13 @@ def set_fields(
         new_value = change.new if kind == "priority" else f"{name}={change.new or ''}"
         session.add(
             TicketEvent(
-                ticket_id=ticket.id, kind=kind, old_value=change.old, new_value=new_value, actor=actor, note=reason, at=now
+                ticket_id=ticket.id,
+                kind=kind,
+                old_value=change.old,
+                new_value=new_value,
+                actor=actor,
+                note=reason,
+                at=now,
             )
         )
     if changes:
@@ -128,7 +135,9 @@ def add_note(session: Session, ticket: Ticket, text: str, *, actor: str, now: da
     """An internal note (never sent to the customer)."""
     if not text.strip():
         raise FieldError("备注不能为空 / the note is empty")
-    session.add(TicketEvent(ticket_id=ticket.id, kind="note", actor=actor, note=text.strip(), at=now or utcnow()))
+    session.add(
+        TicketEvent(ticket_id=ticket.id, kind="note", actor=actor, note=text.strip(), at=now or utcnow())
+    )
 
 
 def record_response(
@@ -150,14 +159,22 @@ def record_response(
     ticket.updated_at = now
 
 
-def describe_new_ticket(ticket: Ticket, first: NewMessage) -> None:
-    """Fill the policy's record from a new ticket's first message (the customer and the content)."""
+def new_ticket_record(first: NewMessage) -> dict[str, Any]:
+    """The policy's record of a new ticket, from its first message (the customer and the content)."""
     message = first.message
-    ticket.customer_name = message.author.display_name[:255] or None
-    ticket.customer_handle = message.author.id[:255] or None
-    # a mail address is a way to reach the customer; other handles are not contact details
-    ticket.customer_contact = message.author.id[:255] if "@" in message.author.id else None
-    ticket.source_url = (message.url or "")[:2048] or None
-    ticket.received_at = message.created_at
-    ticket.content = message.text
-    ticket.tags = []
+    return {
+        "customer_name": message.author.display_name[:255] or None,
+        "customer_handle": message.author.id[:255] or None,
+        # a mail address is a way to reach the customer; other handles are not contact details
+        "customer_contact": message.author.id[:255] if "@" in message.author.id else None,
+        "source_url": (message.url or "")[:2048] or None,
+        "received_at": message.created_at,
+        "content": message.text,
+        "tags": [],
+    }
+
+
+def describe_new_ticket(ticket: Ticket, first: NewMessage) -> None:
+    """Fill the policy's record from a new ticket's first message (:func:`new_ticket_record`)."""
+    for name, value in new_ticket_record(first).items():
+        setattr(ticket, name, value)

@@ -154,6 +154,7 @@ class Run:
     load: tuple[float, float]  # 1-min load average at start and end
 
 
+OVERRUN = 15.0  # seconds behind schedule at which a run stops early (its rate was not sustained)
 PHASES = (
     "prepare",
     "store_messages",
@@ -291,10 +292,13 @@ def bench_latency(
         started = time.perf_counter()
         prepared: dict[int, Prepared] = {}
         with phase_clock(phases is not None) as spent:
+            done = 0
             for number in range(batches):
                 wait = started + number * interval - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
+                elif -wait > OVERRUN:  # not sustained: stop here rather than run for minutes
+                    break
                 current = batch(number)
                 if number not in prepared:
                     prepared[number] = pipeline.prepare(context, "load", current)
@@ -306,6 +310,7 @@ def bench_latency(
                     prepared[number + 1] = pipeline.prepare(context, "load", batch(number + 1))  # read ahead
                 stats = process_batch(context, "load", "bench", current, prepared=prepared.pop(number))
                 stored += stats.new
+                done += 1
                 committed = time.perf_counter()
                 for message in current.messages:
                     if message.external_id in due:
@@ -313,7 +318,7 @@ def bench_latency(
                 if worker is not None:
                     worker.after_commit(stats.alerts)
         elapsed = time.perf_counter() - started
-        behind = max(0.0, elapsed - batches * interval)
+        behind = max(0.0, elapsed - done * interval)
         deadline = time.perf_counter() + 10
         while len(arrived.keys() & stored_at.keys()) < len(stored_at) and time.perf_counter() < deadline:
             time.sleep(0.05)

@@ -500,8 +500,7 @@ class Daemon:
     def watch(self) -> None:
         """Scheduler job: silent sources and a stuck outbox are operator problems."""
         try:
-            polled = set(self.fences) if self.share_sources else None
-            told = watching.check_silence(self.runtime, self.health, started=self.started, polled=polled)
+            told = watching.check_silence(self.runtime, self.health, started=self.started, elsewhere=set(self.elsewhere))
             told = watching.check_outbox(self.runtime) or told
         except Exception as exc:  # the database may be down: look again next time
             log.warning("watch_failed", error=f"{type(exc).__name__}: {exc}")

@@ -153,7 +153,9 @@ class DaemonHealth:
             if state.disabled:
                 checks.append(Check(name, False, f"disabled: {state.disabled}"))
                 continue
-            reference = state.last_success_mono if state.last_success_mono is not None else self._started
+            reference = state.last_success_mono  # else: failing since (before a restart, too) or started
+            if reference is None:
+                reference = state.failing_since if state.failing_since is not None else self._started
             age = now - reference
             limit = 2 * source.interval_seconds + slack
             if age <= limit:

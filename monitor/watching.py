@@ -46,17 +46,17 @@ def check_silence(
     sources: Mapping[str, SourceHealth],
     *,
     started: float,
-    polled: Collection[str] | None = None,
+    elsewhere: Collection[str] = (),
 ) -> bool:
     """Report sources silent beyond ``expect_messages_within``; True when a notice was queued.
 
-    ``polled``: the sources this instance polls when several share them (the others are watched
-    by the instance holding them, whose clock moves to the next holder through ``source_health``)."""
+    ``elsewhere``: sources another live instance polls - watched there (the clock moves to the
+    next holder through ``source_health``), not here where no message of theirs arrives."""
     told = False
     now = time.monotonic()
     for source in runtime.config.sources:
         quiet = source.expect_messages_within
-        if not source.enabled or quiet is None or (polled is not None and source.name not in polled):
+        if not source.enabled or quiet is None or source.name in elsewhere:
             continue
         state = sources.get(source.name)
         last = state.last_new_mono if state is not None and state.last_new_mono is not None else started

@@ -132,6 +132,9 @@ def test_the_survivor_takes_a_dead_instances_sources_when_they_expire_and_polls_
         assert len(mine) == 2 and len(a.fences) == 2
         b.take_over()  # a is alive: nothing to take; look again when a's first lease expires
         assert set(b.fences) == mine
+        assert b.elsewhere == dict.fromkeys(set(SOURCES) - mine, "a")
+        checks = {c.name: c for c in b.health_provider().readiness().checks}  # a answers for its own
+        assert all(checks[f"source:{n}"].ok and "instance a" in checks[f"source:{n}"].detail for n in b.elsewhere)
         wake = b.scheduler.get_job(TAKEOVER_JOB).next_run_time
         a_expiry = min(expires for who, _, expires in a.leases.holders("").values() if who == "a")
         assert wake == a_expiry + timedelta(seconds=0.02)
@@ -142,7 +145,7 @@ def test_the_survivor_takes_a_dead_instances_sources_when_they_expire_and_polls_
         b.leases.clock = lambda: later
         asked = utcnow()
         b.take_over()
-        assert set(b.fences) == set(SOURCES)
+        assert set(b.fences) == set(SOURCES) and b.elsewhere == {}
         for name in set(SOURCES) - mine:
             assert b.leases.holders()[f"source:{name}"][:2] == ("b", 2)
             assert b.scheduler.get_job(poll_job_id(name)).next_run_time - asked < timedelta(seconds=1)

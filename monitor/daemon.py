@@ -99,6 +99,7 @@ class Daemon:
         self._fences_lock = threading.Lock()
         self._acquiring: dict[str, threading.Lock] = {}  # source -> one acquisition at a time (poll, take_over)
         self._takeover_lock = threading.Lock()
+        self._fresh: dict[str, float] = {}  # source -> monotonic time its lease was just taken
         self._polled_epoch: dict[str, int] = {}  # source -> epoch of the lease its last poll ran under
         self.elsewhere: dict[str, str] = {}  # source -> the other instance holding it (last lease job)
 
@@ -124,6 +125,7 @@ class Daemon:
         if self._polled_epoch.get(source.name) != fence.epoch:  # first poll under a new lease
             self._polled_epoch[source.name] = fence.epoch
             log.info("lease_first_poll", source=source.name, epoch=fence.epoch)
+            self.restore_health([source.name], taken=True)  # here, so no update of this poll is lost
         bound = log.bind(source=source.name)
         started = time.monotonic()
         try:
@@ -137,7 +139,7 @@ class Daemon:
                 fence=fence,
             )
         except LeaseLost as exc:
-            self._lease_lost(source.name, exc)
+            self._lease_lost(source.name, exc, fence)
             return None
         except AuthError as exc:
             self.metrics.poll(source.name, time.monotonic() - started, "auth")
@@ -219,6 +221,9 @@ class Daemon:
         share = self.share_sources
         with self._fences_lock:
             fence = self.fences.get(name)
+            taken_at = self._fresh.pop(name, None)
+        if fence is not None and taken_at is not None and time.monotonic() - taken_at < fence.seconds / 4:
+            return fence  # just taken (take_over): no renewal or share check before its first poll
         if fence is not None:
             limit = self.leases.fair_share(len(self._polled_sources())) if share else len(self.fences)
             if len(self.fences) > limit:  # an instance joined: hand this one over
@@ -226,7 +231,7 @@ class Daemon:
                 return None
             if self.leases.renew(fence):
                 return fence
-            self._drop_fence(name, release=False, why="taken over")
+            self._drop_fence(name, release=False, why="taken over", only=fence)
             return None
         if share and len(self.fences) >= self.leases.fair_share(len(self._polled_sources())):
             return None
@@ -245,8 +250,8 @@ class Daemon:
             if fence is not None:
                 with self._fences_lock:
                     self.fences[name] = fence
+                    self._fresh[name] = time.monotonic()
                 log.info("lease_acquired", source=name, epoch=fence.epoch)
-                self.restore_health([name], taken=True)
             return fence
 
     def restore_health(self, names: list[str], *, taken: bool = False) -> None:
@@ -281,6 +286,7 @@ class Daemon:
             return
         if not self._takeover_lock.acquire(blocking=False):
             return  # running already (the lease job and the one-shot wake met)
+        scheduler = self.scheduler
         try:
             polled = self._polled_sources()
             taken: list[str] = []
@@ -296,17 +302,14 @@ class Daemon:
                     break
                 if self._acquire_source(name) is not None:
                     taken.append(name)
+                    if scheduler is not None:  # now, not at its next tick (push sources poll on their own)
+                        run_soon(scheduler, poll_job_id(name))
         except Exception as exc:  # the database may be away; the lease job tries again
             log.warning("leases_failed", error=f"{type(exc).__name__}: {exc}")
             return
         finally:
             self._takeover_lock.release()
-        scheduler = self.scheduler
-        if scheduler is None:
-            return
-        for name in taken:  # no wait for the source's next tick (push sources poll on their own)
-            run_soon(scheduler, poll_job_id(name))
-        if found.wake is not None and not self.stop.is_set():
+        if scheduler is not None and found.wake is not None and not self.stop.is_set():
             run_at(scheduler, TAKEOVER_JOB, self.take_over, found.wake + TAKEOVER_DELAY)
 
     def lease_job(self) -> None:
@@ -314,17 +317,24 @@ class Daemon:
         self.keep_leases()
         self.take_over()
 
-    def _drop_fence(self, name: str, *, release: bool, why: str) -> None:
+    def _drop_fence(self, name: str, *, release: bool, why: str, only: Fence | None = None) -> None:
+        """Forget (and ``release``) our lease on ``name``; with ``only``: just that one - a lease
+        taken again meanwhile (a newer epoch) stays."""
         with self._fences_lock:
-            fence = self.fences.pop(name, None)
-        if fence is not None:
-            if release:
-                self.leases.release(fence)
-            log.info("lease_released", source=name, epoch=fence.epoch, why=why)
+            fence = self.fences.get(name)
+            if fence is None or (only is not None and fence != only):
+                return
+            del self.fences[name]
+        if release:
+            self.leases.release(fence)
+        log.info("lease_released", source=name, epoch=fence.epoch, why=why)
 
-    def _lease_lost(self, name: str, exc: LeaseLost) -> None:
+    def _lease_lost(self, name: str, exc: LeaseLost, fence: Fence) -> None:
+        """A batch under ``fence`` was fenced off. Only that lease is forgotten: a poll that began
+        before a pause may fail long after this instance took the source again (a newer epoch)."""
         with self._fences_lock:
-            self.fences.pop(name, None)
+            if self.fences.get(name) == fence:
+                del self.fences[name]
         log.warning("lease_lost", source=name, error=str(exc), note="the batch is left to the new holder")
 
     def _leading(self) -> bool:
@@ -349,7 +359,7 @@ class Daemon:
                 if name not in polled:  # removed or disabled by a reload
                     self._drop_fence(name, release=True, why="not configured")
                 elif not self.leases.renew(fence):
-                    self._drop_fence(name, release=False, why="taken over")
+                    self._drop_fence(name, release=False, why="taken over", only=fence)
             self._leading()
         except Exception as exc:  # the database may be away; the next run tries again
             log.warning("leases_failed", error=f"{type(exc).__name__}: {exc}")

@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.leases import LeaseLost
 from monitor.scheduler import TAKEOVER_JOB, make_scheduler, poll_job_id
 from monitor.storage.models import Source, StoredMessage, utcnow
 from tests.helpers.builders import write_config, write_rules
@@ -162,3 +163,25 @@ def test_the_survivor_takes_a_dead_instances_sources_when_they_expire_and_polls_
         for instance in (a, b):
             instance.runtime.close()
             instance.runtime.db.dispose()
+
+
+def test_a_batch_fenced_off_under_an_old_lease_does_not_drop_the_one_taken_since(tmp_path: Path) -> None:
+    """A poll that began before a pause fails with LeaseLost after this instance took the source
+    again: the newer lease stays held (it was dropped before, unrenewed until it expired)."""
+    b = daemon(tmp_path, "b")
+    try:
+        source = b.runtime.config.sources[0]
+        assert b.poll(source) is not None
+        old = b.fences[source.name]
+        b._drop_fence(source.name, release=True, why="test")
+        assert b.poll(source) is not None
+        new = b.fences[source.name]
+        assert new.epoch == old.epoch + 1
+        b._lease_lost(source.name, LeaseLost("old batch"), old)
+        b._drop_fence(source.name, release=False, why="taken over", only=old)
+        assert b.fences[source.name] == new and b.leases.renew(new)
+        b._lease_lost(source.name, LeaseLost("this batch"), new)
+        assert source.name not in b.fences
+    finally:
+        b.runtime.close()
+        b.runtime.db.dispose()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from connectors.base import Connector
 from monitor import errortext, netpolicy, watching
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
@@ -100,6 +101,7 @@ class Daemon:
         self._acquiring: dict[str, threading.Lock] = {}  # source -> one acquisition at a time (poll, take_over)
         self._takeover_lock = threading.Lock()
         self._fresh: dict[str, float] = {}  # source -> monotonic time its lease was just taken
+        self._inflight: set[str] = set()  # sources a poll runs for now, under a lease
         self._polled_epoch: dict[str, int] = {}  # source -> epoch of the lease its last poll ran under
         self.elsewhere: dict[str, str] = {}  # source -> the other instance holding it (last lease job)
 
@@ -122,6 +124,19 @@ class Daemon:
             return None
         if fence is None:
             return None  # another instance polls this source
+        with self._fences_lock:
+            self._inflight.add(source.name)
+        try:
+            return self._poll_under(source, health, connector, fence)
+        finally:
+            with self._fences_lock:
+                self._inflight.discard(source.name)
+
+    def _poll_under(
+        self, source: SourceConfig, health: SourceHealth, connector: Connector[Any], fence: Fence
+    ) -> PollStats | None:
+        """The poll itself, under ``fence`` (see :meth:`poll`)."""
+        runtime = self.runtime
         if self._polled_epoch.get(source.name) != fence.epoch:  # first poll under a new lease
             self._polled_epoch[source.name] = fence.epoch
             log.info("lease_first_poll", source=source.name, epoch=fence.epoch)
@@ -292,7 +307,9 @@ class Daemon:
             taken: list[str] = []
             with self._fences_lock:
                 held = set(self.fences)
-            found = self.leases.takeover([name for name in polled if name not in held])
+                busy = self._inflight - held  # a poll under a lease lost meanwhile (e.g. paused): its
+                # job cannot run again before that poll ends - leave the source to another instance
+            found = self.leases.takeover([name for name in polled if name not in held and name not in busy])
             self.elsewhere = found.others
             room = self.leases.fair_share(len(polled)) - len(held) if found.free else 0
             free = list(found.free)

@@ -185,3 +185,25 @@ def test_a_batch_fenced_off_under_an_old_lease_does_not_drop_the_one_taken_since
     finally:
         b.runtime.close()
         b.runtime.db.dispose()
+
+
+def test_take_over_leaves_a_source_whose_stale_poll_still_runs_here_to_the_others(tmp_path: Path) -> None:
+    """A poll begun under a lease this instance has since lost (it was paused) still occupies the
+    source's job: taking the source now would leave it unpolled until that poll ends."""
+    a, b = daemon(tmp_path, "a"), daemon(tmp_path, "b")
+    try:
+        a.keep_leases()
+        for source in a.runtime.config.sources:
+            assert a.poll(source) is not None  # a alone: it holds all four
+        later = utcnow() + timedelta(seconds=31)  # a is gone
+        b.leases.clock = lambda: later
+        b._inflight.add("s1")  # b's own poll of s1, from before it lost s1, has not returned yet
+        b.take_over()
+        assert set(b.fences) == {"s0", "s2", "s3"}
+        b._inflight.discard("s1")
+        b.take_over()
+        assert set(b.fences) == set(SOURCES)
+    finally:
+        for instance in (a, b):
+            instance.runtime.close()
+            instance.runtime.db.dispose()

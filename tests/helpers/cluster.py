@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -187,25 +187,18 @@ class Instance:
         return self.log().read_text(encoding="utf-8", errors="replace")[-3000:] if self.runs else ""
 
 
-@dataclass
-class LeaseWatch:
-    """(monotonic time, source lease name, holder, epoch) whenever a source lease changes hands."""
-
-    changes: list[tuple[float, str, str | None, int]] = field(default_factory=list)
-
-
 class LeaseMonitor(threading.Thread):
+    """Samples the source leases: who held what when an instance is killed or paused."""
+
     def __init__(self, url: str, every: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.engine = create_engine(url)
         self.every = every
-        self.watch = LeaseWatch()
         self.current: dict[str, tuple[str | None, int, Any]] = {}
         self.halt = threading.Event()
         self._lock = threading.Lock()
 
     def run(self) -> None:
-        seen: dict[str, int] = {}
         while not self.halt.is_set():
             try:
                 with self.engine.connect() as conn:
@@ -214,13 +207,9 @@ class LeaseMonitor(threading.Thread):
                     ).all()
             except Exception:
                 rows = []
-            now = time.monotonic()
             with self._lock:
                 for name, holder, epoch, expires in rows:
                     self.current[name] = (holder, int(epoch), expires)
-                    if seen.get(name) != int(epoch):
-                        seen[name] = int(epoch)
-                        self.watch.changes.append((now, name, holder, int(epoch)))
             self.halt.wait(self.every)
         self.engine.dispose()
 

@@ -7,22 +7,26 @@ running configuration kept).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
+import random
 import signal
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from connectors.base import Connector
 from monitor import errortext, netpolicy, watching
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, UnavailableError, describe
-from monitor.health import DaemonHealth, SourceHealth
+from monitor.health import DaemonHealth, SourceHealth, restore
 from monitor.leases import LEADER, Fence, LeaseLost, Leases, member_lease, source_lease
 from monitor.metrics import Metrics
 from monitor.pipeline import PollStats, poll_source
@@ -37,13 +41,16 @@ from monitor.scheduler import (
     RULES_JOB,
     SLA_INTERVAL_SECONDS,
     SLA_JOB,
+    TAKEOVER_JOB,
     WATCH_JOB,
     add_interval_job,
     make_scheduler,
     poll_job_id,
+    run_at,
+    run_soon,
 )
 from monitor.service import WATCHDOG_JOB, ServiceNotifier
-from monitor.storage.health_state import SourceHealthRecord, save_source_health
+from monitor.storage.health_state import SourceHealthRecord, load_source_health, save_source_health
 from monitor.storage.models import utcnow
 
 if TYPE_CHECKING:
@@ -51,6 +58,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("yuqing.daemon")
 MAX_BACKOFF = 900.0
+TAKEOVER_DELAY = timedelta(seconds=0.02)
+"""After the earliest foreign lease's expiry, so the row's ``expires_at <= now`` holds."""
 
 
 def settle_gc() -> None:
@@ -89,6 +98,12 @@ class Daemon:
         self.member: Fence | None = None  # instance:<id>, renewed while we run
         self.share_sources = True  # run --once takes every free source
         self._fences_lock = threading.Lock()
+        self._acquiring: dict[str, threading.Lock] = {}  # source -> one acquisition at a time (poll, take_over)
+        self._takeover_lock = threading.Lock()
+        self._fresh: dict[str, float] = {}  # source -> monotonic time its lease was just taken
+        self._inflight: set[str] = set()  # sources a poll runs for now, under a lease
+        self._polled_epoch: dict[str, int] = {}  # source -> epoch of the lease its last poll ran under
+        self.elsewhere: dict[str, str] = {}  # source -> the other instance holding it (last lease job)
 
     # --- one poll -----------------------------------------------------------------------------
     def poll(self, source: SourceConfig) -> PollStats | None:
@@ -109,6 +124,23 @@ class Daemon:
             return None
         if fence is None:
             return None  # another instance polls this source
+        with self._fences_lock:
+            self._inflight.add(source.name)
+        try:
+            return self._poll_under(source, health, connector, fence)
+        finally:
+            with self._fences_lock:
+                self._inflight.discard(source.name)
+
+    def _poll_under(
+        self, source: SourceConfig, health: SourceHealth, connector: Connector[Any], fence: Fence
+    ) -> PollStats | None:
+        """The poll itself, under ``fence`` (see :meth:`poll`)."""
+        runtime = self.runtime
+        if self._polled_epoch.get(source.name) != fence.epoch:  # first poll under a new lease
+            self._polled_epoch[source.name] = fence.epoch
+            log.info("lease_first_poll", source=source.name, epoch=fence.epoch)
+            self.restore_health([source.name], taken=True)  # here, so no update of this poll is lost
         bound = log.bind(source=source.name)
         started = time.monotonic()
         try:
@@ -122,7 +154,7 @@ class Daemon:
                 fence=fence,
             )
         except LeaseLost as exc:
-            self._lease_lost(source.name, exc)
+            self._lease_lost(source.name, exc, fence)
             return None
         except AuthError as exc:
             self.metrics.poll(source.name, time.monotonic() - started, "auth")
@@ -137,11 +169,11 @@ class Daemon:
             return None
         self.metrics.poll(source.name, time.monotonic() - started, "ok")
         self._succeeded(source, health)
-        self._persist(source, health)
-        if stats.new:
-            health.last_new_mono = time.monotonic()
-            if watching.message_arrived(runtime, source):
-                self._kick_outbox()
+        if stats.new:  # kept in the row at once: the silence watch's clock survives a restart
+            health.last_new_mono, health.last_new_at = time.monotonic(), utcnow()
+        self._persist(source, health, changed=bool(stats.new))
+        if stats.new and watching.message_arrived(runtime, source):
+            self._kick_outbox()
         self._watch_parts(source, health)
         # one summary event per poll; idle polls only at debug level so the log stays readable
         emit = bound.info if (stats.fetched or stats.quarantined) else bound.debug
@@ -204,6 +236,9 @@ class Daemon:
         share = self.share_sources
         with self._fences_lock:
             fence = self.fences.get(name)
+            taken_at = self._fresh.pop(name, None)
+        if fence is not None and taken_at is not None and time.monotonic() - taken_at < fence.seconds / 4:
+            return fence  # just taken (take_over): no renewal or share check before its first poll
         if fence is not None:
             limit = self.leases.fair_share(len(self._polled_sources())) if share else len(self.fences)
             if len(self.fences) > limit:  # an instance joined: hand this one over
@@ -211,28 +246,112 @@ class Daemon:
                 return None
             if self.leases.renew(fence):
                 return fence
-            self._drop_fence(name, release=False, why="taken over")
+            self._drop_fence(name, release=False, why="taken over", only=fence)
             return None
         if share and len(self.fences) >= self.leases.fair_share(len(self._polled_sources())):
             return None
-        fence = self.leases.acquire(source_lease(name))
-        if fence is not None:
+        return self._acquire_source(name)
+
+    def _acquire_source(self, name: str) -> Fence | None:
+        """Take source ``name``'s lease if free or expired (or return ours: take_over was quicker)."""
+        with self._fences_lock:
+            lock = self._acquiring.setdefault(name, threading.Lock())
+        with lock:
             with self._fences_lock:
-                self.fences[name] = fence
-            log.info("lease_acquired", source=name, epoch=fence.epoch)
-        return fence
+                fence = self.fences.get(name)
+            if fence is not None:
+                return fence
+            fence = self.leases.acquire(source_lease(name))
+            if fence is not None:
+                with self._fences_lock:
+                    self.fences[name] = fence
+                    self._fresh[name] = time.monotonic()
+                log.info("lease_acquired", source=name, epoch=fence.epoch)
+            return fence
 
-    def _drop_fence(self, name: str, *, release: bool, why: str) -> None:
-        with self._fences_lock:
-            fence = self.fences.pop(name, None)
-        if fence is not None:
-            if release:
-                self.leases.release(fence)
-            log.info("lease_released", source=name, epoch=fence.epoch, why=why)
+    def restore_health(self, names: list[str], *, taken: bool = False) -> None:
+        """Per-source health as ``source_health`` kept it: at start for every source (a source
+        failing, paused or silent since before a restart keeps its clocks: stuck and silence
+        alerts, ``/readyz``, ``yuqing status``), and for a source just ``taken`` over when another
+        instance wrote its row since (its clocks move with the lease)."""
+        try:
+            with self.runtime.db.read() as session:
+                rows = load_source_health(session)
+        except Exception as exc:  # the database may be away: the clocks start now instead
+            log.warning("source_health_not_loaded", error=f"{type(exc).__name__}: {exc}")
+            return
+        now, mono = utcnow(), time.monotonic()
+        for name in names:
+            row = rows.get(name)
+            state = self.health.setdefault(name, SourceHealth())  # a poll in flight holds this one
+            if row is None or (taken and row.instance == self.leases.holder and state.last_attempt is not None):
+                continue  # nothing kept, or our own state is the newer one
+            kept = restore(row, now=now, mono=mono)
+            for item in dataclasses.fields(SourceHealth):
+                setattr(state, item.name, getattr(kept, item.name))
+            log.info("source_health_restored", source=name, failures=row.failures,
+                     disabled=row.disabled_reason is not None, instance=row.instance)
 
-    def _lease_lost(self, name: str, exc: LeaseLost) -> None:
+    def take_over(self) -> None:
+        """Take free or expired source leases (a dead instance's) up to our fair share and poll
+        each at once; then wake again exactly when the earliest lease another instance holds
+        expires (one of its sources, or its member lease: our share grows). A takeover so waits
+        neither for a poll tick nor for this housekeeping's own interval."""
+        if not self.share_sources or self.stop.is_set():
+            return
+        if not self._takeover_lock.acquire(blocking=False):
+            return  # running already (the lease job and the one-shot wake met)
+        scheduler = self.scheduler
+        try:
+            polled = self._polled_sources()
+            taken: list[str] = []
+            with self._fences_lock:
+                held = set(self.fences)
+                busy = self._inflight - held  # a poll under a lease lost meanwhile (e.g. paused): its
+                # job cannot run again before that poll ends - leave the source to another instance
+            found = self.leases.takeover([name for name in polled if name not in held and name not in busy])
+            self.elsewhere = found.others
+            room = self.leases.fair_share(len(polled)) - len(held) if found.free else 0
+            free = list(found.free)
+            random.shuffle(free)  # instances waking together contend less for the same rows
+            for name in free:
+                if len(taken) >= room:
+                    break
+                if self._acquire_source(name) is not None:
+                    taken.append(name)
+                    if scheduler is not None:  # now, not at its next tick (push sources poll on their own)
+                        run_soon(scheduler, poll_job_id(name))
+        except Exception as exc:  # the database may be away; the lease job tries again
+            log.warning("leases_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        finally:
+            self._takeover_lock.release()
+        if scheduler is not None and found.wake is not None and not self.stop.is_set():
+            run_at(scheduler, TAKEOVER_JOB, self.take_over, found.wake + TAKEOVER_DELAY)
+
+    def lease_job(self) -> None:
+        """Scheduler job, a quarter lease apart: renew ours, then take what expired."""
+        self.keep_leases()
+        self.take_over()
+
+    def _drop_fence(self, name: str, *, release: bool, why: str, only: Fence | None = None) -> None:
+        """Forget (and ``release``) our lease on ``name``; with ``only``: just that one - a lease
+        taken again meanwhile (a newer epoch) stays."""
         with self._fences_lock:
-            self.fences.pop(name, None)
+            fence = self.fences.get(name)
+            if fence is None or (only is not None and fence != only):
+                return
+            del self.fences[name]
+        if release:
+            self.leases.release(fence)
+        log.info("lease_released", source=name, epoch=fence.epoch, why=why)
+
+    def _lease_lost(self, name: str, exc: LeaseLost, fence: Fence) -> None:
+        """A batch under ``fence`` was fenced off. Only that lease is forgotten: a poll that began
+        before a pause may fail long after this instance took the source again (a newer epoch)."""
+        with self._fences_lock:
+            if self.fences.get(name) == fence:
+                del self.fences[name]
         log.warning("lease_lost", source=name, error=str(exc), note="the batch is left to the new holder")
 
     def _leading(self) -> bool:
@@ -257,7 +376,7 @@ class Daemon:
                 if name not in polled:  # removed or disabled by a reload
                     self._drop_fence(name, release=True, why="not configured")
                 elif not self.leases.renew(fence):
-                    self._drop_fence(name, release=False, why="taken over")
+                    self._drop_fence(name, release=False, why="taken over", only=fence)
             self._leading()
         except Exception as exc:  # the database may be away; the next run tries again
             log.warning("leases_failed", error=f"{type(exc).__name__}: {exc}")
@@ -348,6 +467,7 @@ class Daemon:
             failures=health.failures,
             failing_since=health.failing_since_at,
             disabled_reason=health.disabled,
+            last_new_at=health.last_new_at,
         )
         try:
             save_source_health(self.runtime.db, self.runtime.config.instance.id, record)
@@ -407,7 +527,7 @@ class Daemon:
     def watch(self) -> None:
         """Scheduler job: silent sources and a stuck outbox are operator problems."""
         try:
-            told = watching.check_silence(self.runtime, self.health, started=self.started)
+            told = watching.check_silence(self.runtime, self.health, started=self.started, elsewhere=set(self.elsewhere))
             told = watching.check_outbox(self.runtime) or told
         except Exception as exc:  # the database may be down: look again next time
             log.warning("watch_failed", error=f"{type(exc).__name__}: {exc}")
@@ -426,7 +546,13 @@ class Daemon:
     def health_provider(self) -> DaemonHealth:
         """The provider behind ``/healthz``, ``/readyz`` and ``/metrics`` (one per daemon)."""
         if self._health is None:
-            self._health = DaemonHealth(lambda: self.runtime, lambda: self.health, lambda: self.progress, started=self.started)
+            self._health = DaemonHealth(
+                lambda: self.runtime,
+                lambda: self.health,
+                lambda: self.progress,
+                started=self.started,
+                elsewhere=lambda: self.elsewhere,
+            )
         return self._health
 
     def health_router(self) -> Router:
@@ -527,9 +653,11 @@ class Daemon:
     # --- run modes ----------------------------------------------------------------------------
     def _settle_problems(self) -> None:
         """At start (schema upgraded): rules loaded, so rule problems left open are fixed; targets
-        whose configuration changed since they were disabled are enabled."""
+        whose configuration changed since they were disabled are enabled; each source's health
+        as it was before the restart."""
         self.runtime.problems.fixed_except("rules:")
         self.runtime.reconcile_targets()
+        self.restore_health([s.name for s in self.runtime.config.sources if s.enabled])
 
     def run_once(self) -> int:
         """Poll every source once (to the end of what is there), deliver alerts, return exit code."""
@@ -601,7 +729,8 @@ class Daemon:
         if config.scheduler.heartbeat_url is not None:
             self.pinger = watching.HeartbeatPinger(self._heartbeat_url, lambda: self.health_provider().liveness().ok)
             add_interval_job(self.scheduler, HEARTBEAT_URL_JOB, self.pinger.ping, config.scheduler.heartbeat_url_seconds)
-        add_interval_job(self.scheduler, LEASES_JOB, self.keep_leases, config.instance.lease_seconds / 3)
+        # a quarter lease: renewals well inside the expiry; the takeover wake time kept current
+        add_interval_job(self.scheduler, LEASES_JOB, self.lease_job, config.instance.lease_seconds / 4)
         if self.notifier.watchdog_seconds:
             add_interval_job(self.scheduler, WATCHDOG_JOB, self.notifier.watchdog, self.notifier.watchdog_seconds)
         self.scheduler.start()

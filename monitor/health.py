@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from monitor.health_metrics import DatabaseCollector
 from monitor.http.health import Check, HealthReport
+from monitor.storage.models import SourceHealthRow
 
 if TYPE_CHECKING:
     from monitor.runtime import Runtime
@@ -41,6 +42,34 @@ class SourceHealth:
     saved: float | None = None  # monotonic time the row in ``source_health`` was last written
     last_new_mono: float | None = None  # monotonic time a poll last stored a new message
     parts_since: dict[str, float] = field(default_factory=dict)  # failing feed/route -> first failure
+    last_new_at: datetime | None = None  # wall clock of ``last_new_mono`` (kept in ``source_health``)
+
+
+def _mono(at: datetime | None, now: datetime, mono: float) -> float | None:
+    """The monotonic reading that corresponds to wall-clock ``at`` (never in the future)."""
+    return None if at is None else mono - max(0.0, (now - at).total_seconds())
+
+
+def restore(row: SourceHealthRow, *, now: datetime, mono: float) -> SourceHealth:
+    """A source's health as its ``source_health`` row kept it (written before a restart, or by
+    the instance that polled it before a takeover): the clocks of the stuck alert, the silence
+    watch and ``/readyz`` go on from there instead of from this process's start. A source paused
+    by rejected credentials stays paused and is re-probed at once (the fix may be why we restarted)."""
+    failing = bool(row.failures or row.disabled_reason) and row.failing_since is not None
+    return SourceHealth(
+        failures=row.failures,
+        disabled=row.disabled_reason,
+        failing_since=_mono(row.failing_since, now, mono) if failing else None,
+        failing_since_at=row.failing_since if failing else None,
+        episode=row.failing_since.isoformat() if failing and row.failing_since else "",
+        last_success=row.last_success_at,
+        last_success_mono=_mono(row.last_success_at, now, mono),
+        last_error=row.last_error,
+        last_error_at=row.last_error_at,
+        last_attempt=row.last_attempt_at,
+        last_new_at=row.last_new_at,
+        last_new_mono=_mono(row.last_new_at, now, mono),
+    )
 
 
 def _age(seconds: float) -> str:
@@ -57,13 +86,15 @@ class DaemonHealth:
         progress: Callable[[], float | None],
         *,
         started: float,
+        elsewhere: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self._runtime = runtime
         self._sources = sources
+        self._elsewhere = elsewhere  # source -> the live instance that holds its lease (not us)
         self._progress = progress  # monotonic time the scheduler last ran its heartbeat job
         self._started = started
         self._head: str | None = None
-        self.collector = DatabaseCollector(runtime, sources, started=started)
+        self.collector = DatabaseCollector(runtime, sources, started=started, elsewhere=elsewhere)
         runtime().metrics.registry.register(self.collector)
 
     @property
@@ -109,16 +140,22 @@ class DaemonHealth:
         slack = runtime.config.scheduler.ready_slack_seconds
         now = time.monotonic()
         states = self._sources()
+        elsewhere = self._elsewhere()
         checks = []
         for source in runtime.config.sources:
             if not source.enabled or source.name not in runtime.connectors:
                 continue
             state = states.get(source.name) or SourceHealth()
             name = f"source:{source.name}"
+            if source.name in elsewhere:  # that instance's /readyz answers for it
+                checks.append(Check(name, True, f"polled by instance {elsewhere[source.name]}"))
+                continue
             if state.disabled:
                 checks.append(Check(name, False, f"disabled: {state.disabled}"))
                 continue
-            reference = state.last_success_mono if state.last_success_mono is not None else self._started
+            reference = state.last_success_mono  # else: failing since (before a restart, too) or started
+            if reference is None:
+                reference = state.failing_since if state.failing_since is not None else self._started
             age = now - reference
             limit = 2 * source.interval_seconds + slack
             if age <= limit:

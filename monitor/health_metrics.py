@@ -34,10 +34,12 @@ class DatabaseCollector(Collector):
         sources: Callable[[], Mapping[str, SourceHealth]],
         *,
         started: float,
+        elsewhere: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self._runtime = runtime
         self._sources = sources
         self._started = started  # monotonic start of the daemon: the lag of a source never polled
+        self._elsewhere = elsewhere  # sources another live instance polls: its /metrics has them
 
     def describe(self) -> list[Any]:
         return []  # no queries at registration time
@@ -103,8 +105,9 @@ class DatabaseCollector(Collector):
         disabled = GaugeMetricFamily(
             "yuqing_source_disabled", "1 while a source is disabled (credentials rejected)", labels=["source"]
         )
+        elsewhere = self._elsewhere()
         for source in runtime.config.sources:
-            if not source.enabled:
+            if not source.enabled or source.name in elsewhere:
                 continue
             state = states.get(source.name)
             name = [source.name]

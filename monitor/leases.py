@@ -63,6 +63,16 @@ class Fence:
     """The lease's length: each successful check extends it by this much."""
 
 
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """What :meth:`Leases.takeover` found: sources free to take now, when to look again."""
+
+    free: list[str]
+    wake: datetime | None
+    others: dict[str, str]
+    """Source -> holder, for the sources another instance holds (unexpired)."""
+
+
 def _rowcount(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -156,6 +166,32 @@ class Leases:
     def fair_share(self, total: int) -> int:
         """How many of ``total`` sources one instance takes while others are alive."""
         return max(1, math.ceil(total / self.members())) if total else 0
+
+    def takeover(self, sources: list[str]) -> Takeover:
+        """Which of ``sources`` (not ours) can be taken now, and when to look again.
+
+        ``free``: source leases with no holder, expired, or never created. ``wake``: the earliest
+        expiry among the other instances' unexpired source and member leases - when one of their
+        sources can be taken, or our fair share grows because a member died. Boundaries match
+        :meth:`acquire` and :meth:`members`: at ``expires_at`` the lease is taken and the member
+        no longer counted, at the same instant."""
+        now = self.clock()
+        rows = self.holders("")
+        wanted = {source_lease(name): name for name in sources}
+        free = []
+        others = {}
+        for lease, name in wanted.items():
+            holder, _, expires = rows.get(lease, (None, 0, _EPOCH_START))
+            if holder != self.holder and (holder is None or expires <= now):
+                free.append(name)
+            elif holder is not None and holder != self.holder:
+                others[name] = holder
+        later = [
+            expires
+            for lease, (holder, _, expires) in rows.items()
+            if holder not in (None, self.holder) and expires > now and (lease in wanted or lease.startswith("instance:"))
+        ]
+        return Takeover(free, min(later, default=None), others)
 
     def holders(self, prefix: str = "source:") -> dict[str, tuple[str | None, int, datetime]]:
         """name -> (holder, epoch, expires_at) for the leases under ``prefix`` (status, tests)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import SchedulerConfig
@@ -23,6 +24,8 @@ SLA_INTERVAL_SECONDS = 60.0
 FOLLOWUP_JOB = "housekeeping:followups"
 """Satisfaction follow-ups for new resolves, queued and mailed (``feedback.satisfaction``)."""
 LEASES_JOB = "housekeeping:leases"
+TAKEOVER_JOB = "housekeeping:takeover"
+"""One-shot: wake when the earliest lease held by another instance expires (``Daemon.take_over``)."""
 
 
 def poll_job_id(source: str) -> str:
@@ -67,3 +70,16 @@ def run_soon(scheduler: BackgroundScheduler, job_id: str) -> None:
     job = scheduler.get_job(job_id)
     if job is not None:
         job.modify(next_run_time=datetime.now(UTC))
+
+
+def run_at(scheduler: BackgroundScheduler, job_id: str, func: Callable[[], Any], when: datetime) -> None:
+    """Run ``func`` once at ``when`` (replacing an earlier one-shot under ``job_id``); a late
+    scheduler still runs it (no misfire grace: a takeover must not be dropped)."""
+    scheduler.add_job(
+        func,
+        DateTrigger(run_date=when, timezone=UTC),
+        id=job_id,
+        name=job_id,
+        replace_existing=True,
+        misfire_grace_time=None,
+    )

@@ -18,7 +18,7 @@ outside.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -41,13 +41,22 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-def check_silence(runtime: Runtime, sources: Mapping[str, SourceHealth], *, started: float) -> bool:
-    """Report sources silent beyond ``expect_messages_within``; True when a notice was queued."""
+def check_silence(
+    runtime: Runtime,
+    sources: Mapping[str, SourceHealth],
+    *,
+    started: float,
+    elsewhere: Collection[str] = (),
+) -> bool:
+    """Report sources silent beyond ``expect_messages_within``; True when a notice was queued.
+
+    ``elsewhere``: sources another live instance polls - watched there (the clock moves to the
+    next holder through ``source_health``), not here where no message of theirs arrives."""
     told = False
     now = time.monotonic()
     for source in runtime.config.sources:
         quiet = source.expect_messages_within
-        if not source.enabled or quiet is None:
+        if not source.enabled or quiet is None or source.name in elsewhere:
             continue
         state = sources.get(source.name)
         last = state.last_new_mono if state is not None and state.last_new_mono is not None else started

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from monitor.leases import LEADER, LeaseLost, Leases, check_fence, source_lease
+from monitor.leases import LEADER, LeaseLost, Leases, check_fence, member_lease, source_lease
 from monitor.message import Batch
 from monitor.pipeline import load_checkpoint, process_batch
 from monitor.storage.db import Database
@@ -139,3 +139,33 @@ def test_fair_share_counts_live_instances(sqlite_db: Database) -> None:
     assert (a.fair_share(20), a.fair_share(3)) == (10, 2)
     clock.at = T0 + timedelta(seconds=11)  # both stopped renewing: at least this instance counts
     assert a.fair_share(20) == 20
+
+
+def test_a_dead_instances_sources_are_free_and_its_share_counted_out_at_the_same_instant(any_db: Database) -> None:
+    """The dead instance renewed its member lease no later than its source leases (the lease job
+    renews the member first), so when its sources expire it is no longer counted: the survivor's
+    share has grown by then and it can take them that instant, not one renewal later. Until then
+    ``takeover`` says when to look again: the earliest foreign expiry."""
+    a, b, clock = pair(any_db)
+    members = {leases.holder: leases.acquire(member_lease(leases.holder)) for leases in (a, b)}
+    s2 = a.acquire(source_lease("s2"))
+    assert a.acquire(source_lease("s1")) is not None and s2 is not None
+    clock.at = T0 + timedelta(seconds=2)
+    assert b.acquire(source_lease("s3")) is not None
+    assert a.renew(s2)  # a poll renews s2 later than a's member lease: until +12 s
+
+    found = b.takeover(["s1", "s2", "s4"])  # s4: no row yet (never polled)
+    assert (found.free, found.wake) == (["s4"], T0 + timedelta(seconds=10))  # a's member and s1
+    assert b.fair_share(4) == 2
+
+    clock.at = T0 + timedelta(seconds=5)
+    b_member = members["b"]
+    assert b_member is not None and b.renew(b_member)  # b lives on: until +15 s
+    clock.at = T0 + timedelta(seconds=10)  # a died after T0 + 2 s: its member lease and s1 run out
+    found = b.takeover(["s1", "s2", "s4"])
+    assert (found.free, found.wake) == (["s1", "s4"], T0 + timedelta(seconds=12))
+    assert (b.members(), b.fair_share(4)) == (1, 4)
+    taken = b.acquire(source_lease("s1"))
+    assert taken is not None and taken.epoch == 2
+    clock.at = T0 + timedelta(seconds=12)
+    assert b.takeover(["s2", "s4"]).free == ["s2", "s4"]

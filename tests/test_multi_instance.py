@@ -7,8 +7,8 @@ holding leases the others have taken (fencing) - and its sources must be taken o
 once its leases expire. At the end: every message
 stored exactly once, one ticket per conversation, every notification delivered to the webhook
 receiver (counted by ``Idempotency-Key``) - re-sends after a kill carry the same key, and at most
-one per kill - and every source the killed instance held was taken over within the lease expiry
-plus one poll interval (plus the sampling and start-up slack stated below).
+one per kill - and every source the killed instance held was polled by another instance within
+the lease expiry plus one poll interval of the kill (plus ``SLACK`` for a loaded machine).
 
 CI size here; the full size (50,000 messages, a kill every 20 s) is ``bench/scale.py --fault``.
 """

@@ -124,9 +124,11 @@ def test_an_outbox_that_stops_draining_is_told_and_fixed_when_it_drains(tmp_path
     source = files_source(tmp_path, "mail")
     (tmp_path / "mail" / "a.jsonl").write_text(json.dumps({"id": "1", "text": "紧急"}) + "\n", encoding="utf-8")
     daemon = build(tmp_path, [source], alerts={"outbox_stuck_seconds": 1})
+    before = time.monotonic()
     daemon.poll(daemon.runtime.config.sources[0])  # a page waits in the outbox; nothing delivers it
     daemon.watch()
-    assert problems(daemon) == []
+    if time.monotonic() - before < 0.9:  # (a loaded machine may take longer than the limit itself)
+        assert problems(daemon) == []
     time.sleep(1.2)
     daemon.watch()
     daemon.watch()

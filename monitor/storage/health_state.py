@@ -1,7 +1,7 @@
 """Persisted operational state: per-source health rows and the outbox's depth and age.
 
-Written by the daemon (``save_source_health`` after its polls), read by ``yuqing status`` and the
-``/metrics`` collector. Small, indexed reads only.
+Written by the daemon (``save_source_health`` after its polls), read by ``yuqing status``, the
+``/metrics`` collector and a daemon that starts (``monitor.health.restore``). Small, indexed reads only.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class SourceHealthRecord:
     failures: int
     failing_since: datetime | None
     disabled_reason: str | None
+    last_new_at: datetime | None = None
 
 
 def save_source_health(db: Database, instance: str, record: SourceHealthRecord) -> None:
@@ -46,6 +47,7 @@ def save_source_health(db: Database, instance: str, record: SourceHealthRecord) 
                 row.failures = record.failures
                 row.failing_since = record.failing_since
                 row.disabled_reason = record.disabled_reason
+                row.last_new_at = record.last_new_at or row.last_new_at
                 row.updated_at = utcnow()
             return
         except IntegrityError:  # inserted by someone else meanwhile: update it

@@ -165,8 +165,8 @@ class StoredMessage(Base):
 
 
 class SourceHealthRow(Base):
-    """How a source's polls are going (migration 0010): written by the daemon after its polls,
-    read by ``yuqing status``. Keyed by name: a source that never stored a message has no
+    """How a source's polls are going (migration 0012): written by the daemon after its polls,
+    read by ``yuqing status`` and by a daemon starting or taking the source over. Keyed by name: a source that never stored a message has no
     ``sources`` row yet but has a health."""
 
     __tablename__ = "source_health"
@@ -181,6 +181,7 @@ class SourceHealthRow(Base):
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_new_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # migration 0017
 
 
 class QuarantineItem(Base):

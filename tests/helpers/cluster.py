@@ -3,7 +3,9 @@
 Each of ``sources`` folders is one ``files`` source; the generated JSONL files are moved into the
 folders over ``feed_seconds`` (rename: each file appears whole). Every instance has the same
 sources and one webhook target pointing at a local HTTP receiver that counts deliveries by
-``Idempotency-Key``. A monitor thread samples the ``leases`` table so takeovers can be timed.
+``Idempotency-Key``. A monitor thread samples the ``leases`` table (who holds what when an
+instance is killed); a takeover is timed from the kill to the first poll of each of the victim's
+sources by another instance, as that instance logs it (``lease_first_poll``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -184,25 +187,18 @@ class Instance:
         return self.log().read_text(encoding="utf-8", errors="replace")[-3000:] if self.runs else ""
 
 
-@dataclass
-class LeaseWatch:
-    """(monotonic time, source lease name, holder, epoch) whenever a source lease changes hands."""
-
-    changes: list[tuple[float, str, str | None, int]] = field(default_factory=list)
-
-
 class LeaseMonitor(threading.Thread):
+    """Samples the source leases: who held what when an instance is killed or paused."""
+
     def __init__(self, url: str, every: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.engine = create_engine(url)
         self.every = every
-        self.watch = LeaseWatch()
         self.current: dict[str, tuple[str | None, int, Any]] = {}
         self.halt = threading.Event()
         self._lock = threading.Lock()
 
     def run(self) -> None:
-        seen: dict[str, int] = {}
         while not self.halt.is_set():
             try:
                 with self.engine.connect() as conn:
@@ -211,13 +207,9 @@ class LeaseMonitor(threading.Thread):
                     ).all()
             except Exception:
                 rows = []
-            now = time.monotonic()
             with self._lock:
                 for name, holder, epoch, expires in rows:
                     self.current[name] = (holder, int(epoch), expires)
-                    if seen.get(name) != int(epoch):
-                        seen[name] = int(epoch)
-                        self.watch.changes.append((now, name, holder, int(epoch)))
             self.halt.wait(self.every)
         self.engine.dispose()
 
@@ -226,9 +218,64 @@ class LeaseMonitor(threading.Thread):
         with self._lock:
             return {name: epoch for name, (who, epoch, _) in self.current.items() if who == holder}
 
-    def next_change(self, name: str, after: float, epoch: int) -> float | None:
-        with self._lock:
-            return next((t for t, n, _, e in self.watch.changes if n == name and t > after and e > epoch), None)
+    def expiries_of(self, holder: str) -> dict[str, datetime]:
+        """Source lease -> when it expires, read now (after a kill: the last renewal it made)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT name, expires_at FROM leases WHERE name LIKE 'source:%' AND holder = :holder"),
+                {"holder": holder},
+            ).all()
+        return {str(name): _aware(when) for name, when in rows}
+
+
+
+def _aware(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One SIGKILL or SIGSTOP: when (monotonic and wall clock), whom, what it held, what was stored."""
+
+    at: float
+    wall: datetime
+    victim: str
+    held: dict[str, int]  # source lease -> epoch
+    expires: dict[str, datetime]  # source lease -> its expiry, read just after the fault
+    stored: int
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """Kill of the holder -> first poll of the source by another instance (its own log line)."""
+
+    source: str
+    seconds: float
+    after_expiry: float  # the part after the dead holder's lease expired
+
+
+def first_polls(instances: list[Instance]) -> list[tuple[str, int, datetime, str]]:
+    """(source lease, epoch, time, instance) of every first poll under a newly acquired lease."""
+    out = []
+    for instance in instances:
+        for event in instance.events(POLL_EVENT):
+            when = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
+            out.append((f"source:{event['source']}", int(event["epoch"]), _aware(when), instance.name))
+    return sorted(out, key=lambda item: item[2])
+
+
+def takeovers(kills: list[Fault], polls: list[tuple[str, int, datetime, str]]) -> list[Takeover]:
+    """For every source a killed instance held: kill -> the first poll by another instance."""
+    out = []
+    for kill in kills:
+        for name, epoch in kill.held.items():
+            # the victim itself comes back only after RESTART_AFTER: too late for the limit
+            first = next((when for lease, e, when, _ in polls if lease == name and e > epoch), None)
+            assert first is not None, f"{name} (held by the killed {kill.victim}) was never polled again"
+            seconds = (first - kill.wall).total_seconds()
+            expiry = (kill.expires[name] - kill.wall).total_seconds() if name in kill.expires else 0.0
+            out.append(Takeover(name, seconds, seconds - max(0.0, expiry)))
+    return out
 
 
 class CountingReceiver(Receiver):
@@ -293,7 +340,11 @@ KILL_EVERY = 5.0
 LEASE = 3.0
 INTERVAL = 0.5
 RESTART_AFTER = LEASE + 2.0  # the others must take over before the victim is back
-SLACK = 3.5  # lease sampling (0.1 s), scheduler tick and a loaded 2-core machine (max 4.8 s seen at load 16; 6.5 s on MariaDB during a full suite run)
+SLACK = 1.0
+"""Beyond lease + interval: process and thread scheduling on a loaded 2-core machine. The daemon
+wakes when the dead holder's lease expires and polls what it took at once, so a takeover needs
+the lease plus a few database round trips; the interval is the spec's allowance, not needed."""
+POLL_EVENT = "lease_first_poll"  # the daemon's log line as it starts polling under a new lease
 FINISH_TIMEOUT = 150.0
 
 
@@ -315,9 +366,9 @@ class Size:
 
 @dataclass
 class Outcome:
-    kills: list[tuple[float, str, dict[str, int], int]]  # (time, victim, its source leases, stored then)
-    pauses: list[tuple[float, str, dict[str, int], int]]
-    takeovers: list[float]
+    kills: list[Fault]
+    pauses: list[Fault]
+    takeovers: list[Takeover]
     counts: dict[str, object]
     keys: dict[str, int]
     lease_lost: int  # batches a stale instance could not commit (LeaseLost)
@@ -355,8 +406,8 @@ def run_cluster(tmp: Path, url: str, size: Size, *, seed: int = 17) -> Outcome:
     ]
     monitor = LeaseMonitor(url)
     feeder = Feeder(data, size.feed_seconds, seed)
-    kills: list[tuple[float, str, dict[str, int], int]] = []
-    pauses: list[tuple[float, str, dict[str, int], int]] = []
+    kills: list[Fault] = []
+    pauses: list[Fault] = []
     down: dict[str, float] = {}  # victim -> when to restart (or resume) it
     paused: set[str] = set()
     started = time.monotonic()
@@ -392,13 +443,14 @@ def run_cluster(tmp: Path, url: str, size: Size, *, seed: int = 17) -> Outcome:
                 victim = instances[turn % len(instances)]
                 turn += 1
                 held = monitor.held_by(victim.name)
+                at, wall = time.monotonic(), datetime.now(UTC)
                 if size.pauses and turn % 2 == 0:
                     victim.pause()
                     paused.add(victim.name)
-                    pauses.append((time.monotonic(), victim.name, held, stored))
+                    pauses.append(Fault(at, wall, victim.name, held, monitor.expiries_of(victim.name), stored))
                 else:
-                    victim.kill()
-                    kills.append((time.monotonic(), victim.name, held, stored))
+                    victim.kill()  # from here on it renews nothing: its leases expire within LEASE
+                    kills.append(Fault(at, wall, victim.name, held, monitor.expiries_of(victim.name), stored))
                 down[victim.name] = time.monotonic() + RESTART_AFTER
                 next_kill = time.monotonic() + size.kill_every
             if now - started > size.timeout:
@@ -413,16 +465,10 @@ def run_cluster(tmp: Path, url: str, size: Size, *, seed: int = 17) -> Outcome:
         for instance in instances:
             assert instance.stop() == 0, instance.tail()
         seconds = time.monotonic() - started
-        takeovers: list[float] = []
-        for at, _victim, held, _stored in kills:
-            for name, epoch in held.items():
-                moved = monitor.next_change(name, at, epoch)
-                assert moved is not None, f"{name} (held by the killed instance) was never taken over"
-                takeovers.append(moved - at)
         return Outcome(
             kills,
             pauses,
-            takeovers,
+            takeovers(kills, first_polls(instances)),
             database_counts(url),
             dict(receiver.keys()),
             sum(len(i.events("lease_lost")) for i in instances),
@@ -443,14 +489,16 @@ def run_cluster(tmp: Path, url: str, size: Size, *, seed: int = 17) -> Outcome:
 
 
 def summary(outcome: Outcome) -> str:
-    takeovers = sorted(outcome.takeovers)
+    takeovers = sorted(t.seconds for t in outcome.takeovers)
+    after = sorted(t.after_expiry for t in outcome.takeovers)
     resent = sum(n - 1 for n in outcome.keys.values())
     return (
         f"{len(outcome.counts['messages'])} messages, {len(outcome.counts['tickets'])} tickets, "  # type: ignore[arg-type]
         f"{len(outcome.keys)} notifications ({resent} re-sent with the same key), {len(outcome.kills)} kills, "
         f"{len(outcome.pauses)} pauses, "
-        f"{len(takeovers)} takeovers (max {max(takeovers, default=0):.2f} s, "
-        f"median {takeovers[len(takeovers) // 2] if takeovers else 0:.2f} s), "
+        f"{len(takeovers)} takeovers kill -> first poll elsewhere (max {max(takeovers, default=0):.2f} s, "
+        f"median {takeovers[len(takeovers) // 2] if takeovers else 0:.2f} s; after the lease expired: max "
+        f"{max(after, default=0):.2f} s, median {after[len(after) // 2] if after else 0:.2f} s), "
         f"paused instances: {outcome.lease_lost} batches fenced (LeaseLost), {outcome.taken_over} leases found "
         f"taken over; {outcome.seconds:.0f} s"
     )
@@ -472,7 +520,8 @@ def check(outcome: Outcome, size: Size) -> None:
     resent = sum(n - 1 for n in outcome.keys.values())
     faults = len(outcome.kills) + len(outcome.pauses)
     assert resent <= faults, f"{resent} re-sends for {faults} kills and pauses (at most one each)"
-    assert outcome.kills and any(stored < size.messages for _, _, _, stored in outcome.kills)
+    assert outcome.kills and any(kill.stored < size.messages for kill in outcome.kills)
     assert outcome.takeovers, "no kill hit an instance holding sources"
     limit = size.lease + size.interval + SLACK
-    assert max(outcome.takeovers) <= limit, f"takeover took {max(outcome.takeovers):.1f} s > {limit} s"
+    slowest = max(outcome.takeovers, key=lambda t: t.seconds)
+    assert slowest.seconds <= limit, f"takeover of {slowest.source} took {slowest.seconds:.2f} s > {limit} s"

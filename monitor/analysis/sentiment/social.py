@@ -57,7 +57,7 @@ class Post:
         return CLAUSE_BREAK.join(value[a:b] for a, b in self.spans)
 
 
-def _subtract(span: Span, cuts: Sequence[Span]) -> list[Span]:
+def subtract(span: Span, cuts: Sequence[Span]) -> list[Span]:
     """``span`` minus the (sorted) ``cuts``, keeping non-empty pieces."""
     out: list[Span] = []
     pos, end = span
@@ -89,7 +89,7 @@ def _quoted(value: str, markers: Sequence[re.Match[str]]) -> list[Span]:
     spans: list[Span] = []
     for i, m in enumerate(markers):
         end = markers[i + 1].start() if i + 1 < len(markers) else len(value)
-        spans.extend(_subtract((m.end(), end), _cuts(value, m.end(), end, keep_tags=True)))
+        spans.extend(subtract((m.end(), end), _cuts(value, m.end(), end, keep_tags=True)))
     return spans
 
 
@@ -113,7 +113,7 @@ def split_post(value: str) -> Post:
     start = reply.end() if reply else 0
     markers = list(_REPOST.finditer(value, start))
     end = markers[0].start() if markers else len(value)
-    own = _subtract((start, end), _cuts(value, start, end, keep_tags=False))
+    own = subtract((start, end), _cuts(value, start, end, keep_tags=False))
     if _has_words(value, own):
         return Post(tuple(own), (start, end))
     if _BRACKET.search(value, start, end) or _EMOJI.search(value, start, end):

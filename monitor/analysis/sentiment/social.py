@@ -169,24 +169,3 @@ def clip_tokens(tokens: Sequence[str], spans: Sequence[Span]) -> list[str]:
             j += 1
         pos, i = b, i + 1
     return out
-    si = 0
-    pos = 0
-    for token in tokens:
-        a, b = pos, pos + len(token)
-        pos = b
-        while si < len(spans) and spans[si][1] <= a:
-            si += 1
-            if si < len(spans):
-                out.append(CLAUSE_BREAK)
-        j = si
-        while j < len(spans) and spans[j][0] < b:
-            s, e = spans[j]
-            lo, hi = max(a, s), min(b, e)
-            if lo < hi:
-                out.append(token if (lo, hi) == (a, b) else token[lo - a : hi - a])
-            if e > b:
-                break
-            j += 1
-        if si >= len(spans):
-            break
-    return out

@@ -30,9 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +44,8 @@ from tests.helpers.workload import generate, write_config, write_rules  # noqa: 
 
 SOURCE = "feedback"
 KINDS = ("pipeline", "read", "analyze", "store")
-SERVERS = {
-    "postgresql": (
-        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-        "postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
-    ),
-    "mariadb": (
-        "mysql+pymysql://root@127.0.0.1:3306/",
-        "mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4",
-    ),
-}
+# the servers of tests.helpers.databases (imported in the child only: SQLAlchemy would add to every child's RSS)
+SERVERS = ("postgresql", "mariadb")
 TARGET = 2_000  # messages/s, issue 4
 
 
@@ -72,29 +62,12 @@ def _config(data: Path, batch_size: int) -> Path:
     )
 
 
-def _server_database(kind: str) -> Iterator[str]:
-    """A throwaway database on the local server: its URL, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
-    admin_url, url = SERVERS[kind]
-    name = f"yq_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(
-            text(f"CREATE DATABASE {name}" + (" CHARACTER SET utf8mb4" if kind == "mariadb" else ""))
-        )
-    try:
-        yield url.format(db=name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
-
-
 def child_pipeline(data: Path, batch_size: int, database: str = "sqlite") -> dict[str, Any]:
     if database == "sqlite":
         return _pipeline(data, batch_size, None)
-    with contextmanager(_server_database)(database) as url:
+    from tests.helpers.databases import throwaway_database
+
+    with throwaway_database(database, "yq_bench_") as url:
         return _pipeline(data, batch_size, url)
 
 

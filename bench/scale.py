@@ -47,17 +47,7 @@ from tests.helpers.cluster import (  # noqa: E402 - needs ROOT on the path
     prepare_rules,
     write_instance_config,
 )
-
-SERVERS = {
-    "postgresql": (
-        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-        "postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
-    ),
-    "mariadb": (
-        "mysql+pymysql://root@127.0.0.1:3306/",
-        "mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4",
-    ),
-}
+from tests.helpers.databases import SERVERS, throwaway_database  # noqa: E402 - needs ROOT on the path
 
 
 @contextmanager
@@ -66,17 +56,8 @@ def database(kind: str, folder: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder / f'yuqing-{uuid.uuid4().hex[:6]}.db'}"
         return
-    admin_url, template = SERVERS[kind]
-    name = f"yq_scale_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}" + (" CHARACTER SET utf8mb4" if kind == "mariadb" else "")))
-    try:
-        yield template.format(db=name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
+    with throwaway_database(kind, "yq_scale_") as url:
+        yield url
 
 
 def _count(url: str) -> int:

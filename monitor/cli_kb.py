@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.cli import CliError, load_or_exit, open_database, positive_int
+from monitor.cli_tickets import with_ticket
 from monitor.storage.models import Problem, Ticket, TicketEvent
 
 EXIT_NOT_FOUND = 3
@@ -34,26 +35,20 @@ def cmd_link(args: argparse.Namespace) -> int:
 
     if bool(args.problem) == bool(args.new_problem):
         raise CliError("请给出 --problem P12 或 --new-problem 标题（二选一）/ give either --problem or --new-problem")
-    db = open_database(load_or_exit(args))
-    try:
-        with db.transaction() as session:
-            ticket = session.scalar(select(Ticket).where(Ticket.code == args.code.upper()))
-            if ticket is None:
-                raise CliError(f"没有工单 / no ticket {args.code}", code=EXIT_NOT_FOUND)
-            try:
-                if args.problem:
-                    problem = find_problem(session, args.problem)
-                else:
-                    tags = [t.strip() for t in (args.tags or "").split(",") if t.strip()]
-                    problem = new_problem(session, args.new_problem, args.resolution or "", tags=tags, actor=args.actor)
-                linked = link(session, ticket, problem, actor=args.actor)
-            except ProblemError as exc:
-                raise CliError(str(exc), code=EXIT_NOT_FOUND if "no problem" in str(exc) else 2) from None
-            said = f"{ticket.code} -> {problem_code(problem.id)} {problem.title}" + ("" if linked.created else " (已关联 already linked)")
-    finally:
-        db.dispose()
-    print(said)
-    return 0
+
+    def action(session: Session, ticket: Ticket) -> str:
+        try:
+            if args.problem:
+                problem = find_problem(session, args.problem)
+            else:
+                tags = [t.strip() for t in (args.tags or "").split(",") if t.strip()]
+                problem = new_problem(session, args.new_problem, args.resolution or "", tags=tags, actor=args.actor)
+            linked = link(session, ticket, problem, actor=args.actor)
+        except ProblemError as exc:
+            raise CliError(str(exc), code=EXIT_NOT_FOUND if "no problem" in str(exc) else 2) from None
+        return f"{ticket.code} -> {problem_code(problem.id)} {problem.title}" + ("" if linked.created else " (已关联 already linked)")
+
+    return with_ticket(args, action)
 
 
 def _resolution_note(session: Session, ticket_id: int) -> str | None:

@@ -26,7 +26,9 @@ from monitor.tickets.record import (
 EXIT_NOT_FOUND = 3
 
 
-def _with_ticket(args: argparse.Namespace, action: Callable[[Session, Ticket], str]) -> int:
+def with_ticket(args: argparse.Namespace, action: Callable[[Session, Ticket], str]) -> int:
+    """Run ``action`` on the ticket ``args.code`` in one transaction and print what it says
+    (exit 3 when there is no such ticket)."""
     db = open_database(load_or_exit(args))
     try:
         with db.transaction() as session:
@@ -55,7 +57,7 @@ def cmd_set(args: argparse.Namespace) -> int:
             return f"{ticket.code}: 无变化 / unchanged"
         return "\n".join(f"{ticket.code}: {c.name} {c.old or '-'} -> {c.new or '-'}" for c in changes)
 
-    return _with_ticket(args, action)
+    return with_ticket(args, action)
 
 
 def cmd_note(args: argparse.Namespace) -> int:
@@ -63,7 +65,7 @@ def cmd_note(args: argparse.Namespace) -> int:
         add_note(session, ticket, args.text, actor=args.actor)
         return f"{ticket.code}: 已添加备注 / note added"
 
-    return _with_ticket(args, action)
+    return with_ticket(args, action)
 
 
 def cmd_respond(args: argparse.Namespace) -> int:
@@ -71,7 +73,7 @@ def cmd_respond(args: argparse.Namespace) -> int:
         record_response(session, ticket, actor=args.actor, note=args.note)
         return f"{ticket.code}: 已记录响应 / response recorded ({ticket.status})"
 
-    return _with_ticket(args, action)
+    return with_ticket(args, action)
 
 
 def register(tsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

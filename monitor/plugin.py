@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationInfo, model_validator
 
@@ -42,6 +43,19 @@ def resolve_path(value: Path, info: ValidationInfo) -> Path:
 
 ConfigPath = Annotated[Path, AfterValidator(resolve_path)]
 """A filesystem path in configuration, resolved against the configuration file's directory."""
+
+
+def known_timezone(value: str) -> str:
+    """``value`` if zoneinfo knows it (``Asia/Shanghai``); else a ValueError naming it."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r}") from None
+    return value
+
+
+TimezoneName = Annotated[str, AfterValidator(known_timezone)]
+"""An IANA timezone name in configuration (targets, on-call teams, SLA calendars)."""
 
 
 def read_secret_files(data: Any, secret_fields: set[str]) -> Any:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from datetime import time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from monitor.plugin import TimezoneName
 
 Level = Literal["L1", "L2", "L3"]
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -51,21 +52,12 @@ class DigestConfig(_Model):
 class NoiseConfig(_Model):
     """The noise-control keys of a target (all optional; defaults change nothing)."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: TimezoneName = "Asia/Shanghai"
     always_page: tuple[Level, ...] = ("L1",)
     """Priorities sent at once even in quiet hours, never digested and never held by the cap."""
     quiet_hours: tuple[QuietWindow, ...] = ()
     digest: DigestConfig | None = None
     max_per_hour: int | None = Field(None, ge=1)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}") from None
-        return value
 
     @field_validator("quiet_hours", mode="before")
     @classmethod

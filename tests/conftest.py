@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import structlog
-from sqlalchemy import create_engine, text
 
 from monitor.storage.db import Database
+from tests.helpers.databases import throwaway_database
 
 # Logging as it is before any test ran: a module-scoped fixture that runs a CLI command
 # configures logging before the per-test snapshot below is taken, so restoring only to that
@@ -38,20 +37,7 @@ def _logging_restored() -> Iterator[None]:
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
-SERVERS = {
-    "postgresql": (
-        "127.0.0.1",
-        5432,
-        "postgresql+psycopg://postgres@127.0.0.1:5432/{db}",
-        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-    ),
-    "mariadb": (
-        "127.0.0.1",
-        3306,
-        "mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4",
-        "mysql+pymysql://root@127.0.0.1:3306/",
-    ),
-}
+SERVERS = {"postgresql": ("127.0.0.1", 5432), "mariadb": ("127.0.0.1", 3306)}
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -64,7 +50,7 @@ def _reachable(host: str, port: int) -> bool:
 
 def require_server(kind: str) -> None:
     """A test that needs a real server fails when it is missing (never skips)."""
-    host, port, _, _ = SERVERS[kind]
+    host, port = SERVERS[kind]
     if not _reachable(host, port):
         pytest.fail(f"{kind} is not running on {host}:{port}; .ci/run starts it (see README)")
 
@@ -81,19 +67,8 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 def server_database(kind: str) -> Iterator[str]:
     """A throwaway, empty database on the local server of ``kind``; yields its URL."""
     require_server(kind)
-    _, _, url_template, admin_url = SERVERS[kind]
-    name = f"yq_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            text(f"CREATE DATABASE {name}" + (" CHARACTER SET utf8mb4" if kind == "mariadb" else ""))
-        )
-    try:
-        yield url_template.format(db=name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
+    with throwaway_database(kind) as url:
+        yield url
 
 
 def _server_db(kind: str) -> Iterator[Database]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import build_parser, main
+from monitor.cli_auth import leaves
 from tests.helpers.builders import write_config, write_rules
 
 BAD = ("", "nope", "-1", "0", "99999999999999999999", "2026-12-24T25:00", "tomorrow", "../../etc/passwd", "Q999999")
@@ -34,20 +34,6 @@ class Case:
     @property
     def id(self) -> str:
         return " ".join((*self.command, *self.argv))[:80]
-
-
-def _leaves(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
-    children = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not children:
-        yield prefix, parser
-        return
-    for action in children:
-        seen: set[int] = set()
-        for name, child in action.choices.items():
-            if id(child) in seen:  # aliases
-                continue
-            seen.add(id(child))
-            yield from _leaves(child, (*prefix, name))
 
 
 def _takes_value(action: argparse.Action) -> bool:
@@ -78,7 +64,7 @@ def _argv_for(parser: argparse.ArgumentParser, target: argparse.Action, value: s
 
 def cases() -> list[Case]:
     found: list[Case] = []
-    for command, parser in _leaves(build_parser()):
+    for command, parser in leaves(build_parser()):
         if command in NOT_WALKED:
             continue
         for action in parser._actions:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from datetime import time, timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from monitor.plugin import ConfigPath
+from monitor.plugin import ConfigPath, TimezoneName
 
 CLOCKS = ("triage", "first_response", "next_response", "resolution")
 CLOCK_LABELS = {
@@ -176,20 +175,11 @@ class SlaConfig(_Model):
 class CalendarDef(_Model):
     """One team's working hours: timezone, daily windows, weekdays, holiday source."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: TimezoneName = "Asia/Shanghai"
     hours: list[str] = Field(default_factory=lambda: ["09:00-12:00", "13:00-18:00"])
     weekdays: list[Weekday] = Field(default_factory=lambda: list(WORKWEEK))
     holidays: Literal["china", "none"] = "china"
     always_open: bool = False
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}") from None
-        return value
 
     @field_validator("hours")
     @classmethod

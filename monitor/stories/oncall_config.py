@@ -10,7 +10,6 @@ import re
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.plugin import TimezoneName
 from monitor.roles import Directory
 from monitor.roles import Person as StaffPerson
 from monitor.roles import Role as StaffRole
@@ -35,14 +35,6 @@ _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {value!r}") from None
-    return value
 
 
 class Policy(_Model):
@@ -109,18 +101,13 @@ class Step(_Model):
 
 
 class Team(_Model):
-    timezone: str = "Asia/Shanghai"
+    timezone: TimezoneName = "Asia/Shanghai"
     rotations: list[Rotation] = Field(default_factory=list)
     overrides: list[Override] = Field(default_factory=list)
     manager: str | None = None
     escalation: list[Step] = Field(default_factory=lambda: [Step(notify="primary")], min_length=1)
     repeat_minutes: float = Field(30, gt=0)
     """After the last step, re-notify its people this often until someone acknowledges."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return _zone(value)
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> Team:
@@ -144,18 +131,13 @@ class Route(_Model):
 
 
 class OnCallConfig(_Model):
-    timezone: str = "Asia/Shanghai"
+    timezone: TimezoneName = "Asia/Shanghai"
     policy: Policy = Policy()
     people: dict[str, Person] = Field(default_factory=dict)
     teams: dict[str, Team] = Field(min_length=1)
     routes: list[Route] = Field(default_factory=list)
     default_team: str | None = None
     source_file: str = ""
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return _zone(value)
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> OnCallConfig:

@@ -39,7 +39,7 @@ from monitor.storage.db import Database
 from monitor.storage.models import Source, Story, Ticket
 from monitor.stories.lifecycle import change_state, serialise
 from monitor.stories.notify import first_page
-from monitor.stories.observe import ACTIVE, _route, event
+from monitor.stories.observe import ACTIVE, _open, event
 from monitor.stories.queue import enqueue_operator_alert, wanted, write_rows
 from monitor.stories.routes import Subject
 from monitor.stories.settings import StoriesSettings
@@ -176,28 +176,23 @@ def _warn(session: Session, settings: StoriesSettings, notice: SlaNotice, ticket
 def _breach(session: Session, settings: StoriesSettings, notice: SlaNotice, ticket: Ticket, now: datetime) -> int:
     """Open an ``sla`` story for the breach and page it now (its escalation follows the chain)."""
     subject = subject_of_ticket(session, ticket)
-    story = Story(
+    story = _open(
+        session,
+        settings,
+        subject,
+        now,
         kind=STORY_KIND,
-        state="open",
         severity=ticket.priority,
         title=f"SLA {CLOCK_LABELS.get(notice.clock, notice.clock)} {ticket.code or ''}".strip()[:255],
         tickets=[],
         message_count=0,
-        opened_at=now,
-        updated_at=now,
-        updates=0,
-        escalation_step=0,
-        page_round=0,
-        pending_messages=0,
     )
-    _route(story, settings, subject, now)
     story.notify_at = None  # a breach does not wait for a group: it is paged at once
     story.subject = {
         **story.subject,
         "sla": notice_fields(notice, ticket),
         "sla_ref": {"ticket_id": ticket.id, "clock": notice.clock, "key": notice.key},
     }
-    session.add(story)
     session.flush()
     event(session, story, "opened", now, new=story.severity, note=notice.key)
     return first_page(session, settings, story, now)

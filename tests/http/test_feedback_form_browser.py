@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from tests.helpers.browser import platform_fonts
 from tests.http.intake_daemon import HTML, PNG, Intake, start_intake
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,22 +42,12 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"intake-{name}.png"), full_page=True)
 
 
-def fonts(page: Page, selector: str) -> list[dict[str, Any]]:
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("DOM.enable")
-    cdp.send("CSS.enable")
-    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
-    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
-    found: list[dict[str, Any]] = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-    return found
-
-
 def test_a_customer_submits_with_a_picture_and_checks_the_status(intake: Intake, page: Page, tmp_path: Path) -> None:
     photo = tmp_path / "小票.png"
     photo.write_bytes(PNG)
     page.goto(f"{intake.base}/feedback")
     assert page.locator("h1").inner_text() == "意见反馈"
-    assert any(f["familyName"].startswith("Noto Sans CJK") for f in fonts(page, "h1"))
+    assert any(f["familyName"].startswith("Noto Sans CJK") for f in platform_fonts(page, "h1"))
     page.select_option("#type", "complaint")
     page.fill("#content", "南京路店的店员态度很差，小票见附件")
     page.fill("#name", "陈女士")

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import sync_playwright
 
 from monitor.reports.charts import CJK_FAMILY, cjk_font_file
 from monitor.reports.compute import month_stats
 from monitor.reports.period import Month
 from monitor.reports.render import write_report
 from monitor.reports.settings import ReportsConfig
+from tests.helpers.browser import platform_fonts
 from tests.reports.conftest import SeededSite
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,17 +32,6 @@ def report(seeded_site: SeededSite, tmp_path_factory: pytest.TempPathFactory) ->
     stats = month_stats(seeded_site.database.engine, ReportsConfig(), Month(2026, 10))
     out = tmp_path_factory.mktemp("browser")
     return write_report(stats, out, pdf=True)[0]
-
-
-def _platform_fonts(page: Page, selector: str) -> list[dict[str, Any]]:
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("DOM.enable")
-    cdp.send("CSS.enable")
-    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
-    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
-    assert node, selector
-    fonts: list[dict[str, Any]] = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-    return fonts
 
 
 def _ink(png: bytes) -> float:
@@ -71,7 +60,7 @@ def test_chromium_shows_charts_and_chinese_in_the_cjk_font(report: Path, tmp_pat
                 assert page.locator(f"{chart} svg path").count() > 5, chart
                 assert _ink(svg.screenshot()) > 0.02, chart
             for selector in ("h1", "#chart-daily svg text:first-of-type", "#chart-keywords svg text"):
-                fonts = _platform_fonts(page, selector)
+                fonts = platform_fonts(page, selector)
                 used = {f["familyName"] for f in fonts}
                 assert CJK_FAMILY in used, (selector, used)
             title = page.locator("#chart-daily svg text").filter(has_text="每日工单量")

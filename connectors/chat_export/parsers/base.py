@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, ClassVar
@@ -9,6 +10,8 @@ from typing import IO, Any, ClassVar
 import structlog
 
 from connectors.chat_export.files import ExportFile
+from connectors.chat_export.jsonstream import Truncated
+from connectors.chat_export.jsonwalk import Element, JsonWalk
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record
 from connectors.guard import failure_reason, is_source_error
 from monitor.errors import BadInputError
@@ -62,3 +65,37 @@ class ChatParser(ABC):
         if made is None:
             return []
         return [made] if isinstance(made, Record | Broken) else list(made)
+
+
+class JsonWalkParser(ChatParser):
+    """A JSON export read as a stream of message elements (:class:`JsonWalk` from ``walk_root``):
+    each element is one record, built by :meth:`_record`; a file cut off or corrupt ends with one
+    Broken tail span (``cut_off`` says what the file is) from the end of the last item read."""
+
+    walk_root: ClassVar[str]
+    cut_off: ClassVar[str]
+
+    def __init__(self, file: ExportFile, settings: ParseSettings, state: dict[str, Any] | None,
+                 context: Any = None) -> None:
+        super().__init__(file, settings, state, context)
+        self._walk = JsonWalk(self.walk_root, self.resumed)
+        self._last_end: int | None = None
+
+    def state(self) -> dict[str, Any]:
+        return self._walk.state()
+
+    def items(self, stream: IO[bytes], offset: int) -> Iterator[Item]:
+        self._last_end = None
+        try:
+            for element in self._walk.elements(stream, offset):
+                for item in self.guarded(element.start, element.end, functools.partial(self._record, element)):
+                    self._last_end = element.end
+                    yield item
+        except Truncated as exc:
+            # Resume where the last yielded item ended: the checkpointed walker state is there.
+            start = self._last_end if self._last_end is not None else offset
+            yield Broken(start, self.file.size, f"{self.cut_off}: {exc.reason}", tail=True)
+
+    @abstractmethod
+    def _record(self, element: Element) -> Item | None:
+        """The record (or Broken span, or ``None`` to skip) of one message element."""

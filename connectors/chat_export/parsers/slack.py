@@ -10,21 +10,19 @@ their attachments when the message text is empty.
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import re
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 from connectors.chat_export.files import ExportFile
-from connectors.chat_export.jsonstream import TOO_DEEP, Truncated
-from connectors.chat_export.jsonwalk import Element, JsonWalk
-from connectors.chat_export.parsers.base import ChatParser
+from connectors.chat_export.jsonstream import TOO_DEEP
+from connectors.chat_export.jsonwalk import Element
+from connectors.chat_export.parsers.base import JsonWalkParser
 from connectors.chat_export.parsers.telegram import plain_id
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record, reaction_total
 from connectors.hygiene import TIME_UNPARSED, require_text, scalar_id
@@ -109,18 +107,18 @@ def render(text: str, users: dict[str, str]) -> str:
     return html.unescape(text)
 
 
-class SlackParser(ChatParser):
+class SlackParser(JsonWalkParser):
     name: ClassVar[str] = "slack"
+    walk_root: ClassVar[str] = "msgs"
+    cut_off: ClassVar[str] = "Slack day file cut off or corrupt"
 
     def __init__(self, file: ExportFile, settings: ParseSettings, state: dict[str, Any] | None,
                  context: Any = None) -> None:
         super().__init__(file, settings, state, context)
-        self._walk = JsonWalk("msgs", self.resumed)
         self._context = context if isinstance(context, SlackContext) else SlackContext({}, {})
         folder = PurePosixPath(file.member or file.key).parent.name
         self._chat_id, self._chat_name = self._context.conversations.get(folder, (folder, folder))
         self._private = folder in self._context.direct
-        self._last_end: int | None = None
 
     @classmethod
     def sniff(cls, head: str, file: ExportFile, settings: ParseSettings) -> int:
@@ -128,21 +126,6 @@ class SlackParser(ChatParser):
         if stripped.startswith("[") and '"ts"' in stripped and '"type"' in stripped:
             return 50
         return 0
-
-    def state(self) -> dict[str, Any]:
-        return self._walk.state()
-
-    def items(self, stream: IO[bytes], offset: int) -> Iterator[Item]:
-        self._last_end = None
-        try:
-            for element in self._walk.elements(stream, offset):
-                for item in self.guarded(element.start, element.end, functools.partial(self._record, element)):
-                    self._last_end = element.end
-                    yield item
-        except Truncated as exc:
-            start = self._last_end if self._last_end is not None else offset
-            yield Broken(start, self.file.size, f"Slack day file cut off or corrupt: {exc.reason}",
-                         tail=True)
 
     def _text(self, message: dict[str, Any]) -> str:
         text = require_text(message.get("text"), "text", allow_empty=True)

@@ -9,15 +9,13 @@ else from ``date`` (local time of the exporting machine: the configured timezone
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 from connectors.chat_export.files import ExportFile
-from connectors.chat_export.jsonstream import TOO_DEEP, Truncated
-from connectors.chat_export.jsonwalk import Element, JsonWalk
-from connectors.chat_export.parsers.base import ChatParser
+from connectors.chat_export.jsonstream import TOO_DEEP
+from connectors.chat_export.jsonwalk import Element
+from connectors.chat_export.parsers.base import JsonWalkParser
 from connectors.chat_export.records import Broken, Item, ParseSettings, Record, reaction_total
 from connectors.hygiene import TIME_UNPARSED, optional_text, require_text, scalar_id
 from connectors.timeparse import parse_time
@@ -67,14 +65,10 @@ def message_time(message: dict[str, Any], settings: ParseSettings) -> tuple[date
     return now, (TIME_UNPARSED,)
 
 
-class TelegramParser(ChatParser):
+class TelegramParser(JsonWalkParser):
     name: ClassVar[str] = "telegram"
-
-    def __init__(self, file: ExportFile, settings: ParseSettings, state: dict[str, Any] | None,
-                 context: Any = None) -> None:
-        super().__init__(file, settings, state, context)
-        self._walk = JsonWalk("root", self.resumed)
-        self._last_end: int | None = None
+    walk_root: ClassVar[str] = "root"
+    cut_off: ClassVar[str] = "Telegram JSON cut off or corrupt"
 
     @classmethod
     def sniff(cls, head: str, file: ExportFile, settings: ParseSettings) -> int:
@@ -86,22 +80,6 @@ class TelegramParser(ChatParser):
                        '"type":"message"', '"personal_information"', '"about"')
             return 80 if any(m in stripped for m in markers) else 40
         return 0
-
-    def state(self) -> dict[str, Any]:
-        return self._walk.state()
-
-    def items(self, stream: IO[bytes], offset: int) -> Iterator[Item]:
-        self._last_end = None
-        try:
-            for element in self._walk.elements(stream, offset):
-                for item in self.guarded(element.start, element.end, functools.partial(self._record, element)):
-                    self._last_end = element.end
-                    yield item
-        except Truncated as exc:
-            # Resume where the last yielded item ended: the checkpointed walker state is there.
-            start = self._last_end if self._last_end is not None else offset
-            yield Broken(start, self.file.size, f"Telegram JSON cut off or corrupt: {exc.reason}",
-                         tail=True)
 
     def _record(self, element: Element) -> Item | None:
         message = element.value

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Final
 
 import ahocorasick
 
-from monitor.analysis.sentiment.social import CLAUSE_BREAK, Post, Span, clip_tokens, plain, split_post
+from monitor.analysis.sentiment.social import (
+    CLAUSE_BREAK,
+    Post,
+    Span,
+    clip_tokens,
+    plain,
+    split_post,
+    subtract,
+)
 
 if TYPE_CHECKING:
     from monitor.analysis.sentiment.lexicon import Lexicon
@@ -136,16 +144,5 @@ def _word_bounded(text: str, start: int, end: int) -> bool:
 
 def _without(spans: Sequence[Span], cuts: Sequence[Span]) -> list[Span]:
     """``spans`` minus ``cuts`` (both sorted or not; the result is sorted)."""
-    out: list[Span] = []
     ordered = sorted(cuts)
-    for a, b in spans:
-        pos = a
-        for c, d in ordered:
-            if d <= pos or c >= b:
-                continue
-            if c > pos:
-                out.append((pos, c))
-            pos = max(pos, d)
-        if pos < b:
-            out.append((pos, b))
-    return out
+    return [piece for span in spans for piece in subtract(span, ordered)]

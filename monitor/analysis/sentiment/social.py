@@ -57,7 +57,7 @@ class Post:
         return CLAUSE_BREAK.join(value[a:b] for a, b in self.spans)
 
 
-def _subtract(span: Span, cuts: Sequence[Span]) -> list[Span]:
+def subtract(span: Span, cuts: Sequence[Span]) -> list[Span]:
     """``span`` minus the (sorted) ``cuts``, keeping non-empty pieces."""
     out: list[Span] = []
     pos, end = span
@@ -89,7 +89,7 @@ def _quoted(value: str, markers: Sequence[re.Match[str]]) -> list[Span]:
     spans: list[Span] = []
     for i, m in enumerate(markers):
         end = markers[i + 1].start() if i + 1 < len(markers) else len(value)
-        spans.extend(_subtract((m.end(), end), _cuts(value, m.end(), end, keep_tags=True)))
+        spans.extend(subtract((m.end(), end), _cuts(value, m.end(), end, keep_tags=True)))
     return spans
 
 
@@ -113,7 +113,7 @@ def split_post(value: str) -> Post:
     start = reply.end() if reply else 0
     markers = list(_REPOST.finditer(value, start))
     end = markers[0].start() if markers else len(value)
-    own = _subtract((start, end), _cuts(value, start, end, keep_tags=False))
+    own = subtract((start, end), _cuts(value, start, end, keep_tags=False))
     if _has_words(value, own):
         return Post(tuple(own), (start, end))
     if _BRACKET.search(value, start, end) or _EMOJI.search(value, start, end):
@@ -168,25 +168,4 @@ def clip_tokens(tokens: Sequence[str], spans: Sequence[Span]) -> list[str]:
                 break
             j += 1
         pos, i = b, i + 1
-    return out
-    si = 0
-    pos = 0
-    for token in tokens:
-        a, b = pos, pos + len(token)
-        pos = b
-        while si < len(spans) and spans[si][1] <= a:
-            si += 1
-            if si < len(spans):
-                out.append(CLAUSE_BREAK)
-        j = si
-        while j < len(spans) and spans[j][0] < b:
-            s, e = spans[j]
-            lo, hi = max(a, s), min(b, e)
-            if lo < hi:
-                out.append(token if (lo, hi) == (a, b) else token[lo - a : hi - a])
-            if e > b:
-                break
-            j += 1
-        if si >= len(spans):
-            break
     return out

@@ -12,6 +12,7 @@ import gc
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from monitor.health import DaemonHealth, SourceHealth
 from monitor.leases import LEADER, Fence, LeaseLost, Leases, member_lease, source_lease
 from monitor.metrics import Metrics
 from monitor.pipeline import PollStats, poll_source
+from monitor.reports.jobs import BACKUP_JOB, MONTHLY_JOB, run_backup, run_monthly
 from monitor.reports.jobs import schedule_jobs as schedule_report_jobs
 from monitor.runtime import Runtime
 from monitor.scheduler import (
@@ -532,7 +534,10 @@ class Daemon:
         self.runtime.reconcile_targets()
 
     def run_once(self) -> int:
-        """Poll every source once (to the end of what is there), deliver alerts, return exit code."""
+        """One full cycle, for cron and scripted checks: poll every source once (to the end of
+        what is there), then the leader's housekeeping the scheduler would run (SLA warnings and
+        breaches, satisfaction follow-ups, story timers, the backup and monthly-report mail when
+        due), deliver alerts; exit code 1 when a source or a job failed."""
         self.runtime.outbox.release_own_claims()
         self._settle_problems()
         self.share_sources = False
@@ -542,7 +547,20 @@ class Daemon:
             # None: failed, or held by another instance right now (not a failure of this run)
             if source.enabled and self.poll(source) is None and self._failed_here(source.name):
                 failed = True
-        self.escalate()
+        jobs: list[tuple[str, Callable[[], object]]] = [(SLA_JOB, self.check_sla)]
+        if self.runtime.config.feedback.satisfaction.enabled:
+            jobs.append((FOLLOWUP_JOB, self.follow_up))
+        jobs += [
+            (ESCALATION_JOB, self.escalate),
+            (BACKUP_JOB, lambda: self._leading() and run_backup(self.runtime)),
+            (MONTHLY_JOB, lambda: self._leading() and run_monthly(self.runtime)),
+        ]
+        for name, job in jobs:
+            try:
+                job()
+            except Exception as exc:  # the next job and the delivery still run; the exit code tells
+                log.error("job_failed", job=name, error=f"{type(exc).__name__}: {exc}")
+                failed = True
         self._release_leases()
         self.deliver()
         return 1 if failed else 0

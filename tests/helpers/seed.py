@@ -156,3 +156,69 @@ def seed(engine: Engine, count: int, *, end: datetime | None = None, seed: int =
                     conn.execute(insert(_plain(name, rows)), convert(rows))
         totals = [totals[0] + len(tickets), totals[1] + len(events), totals[2] + len(messages)]
     return Seeded(*totals)
+
+
+SCORES = (("satisfied", "满意"), ("neutral", "一般"), ("dissatisfied", "不满意"))
+CAMPAIGNS = ("2026Q3", "2026Q4")
+
+
+@dataclass(frozen=True)
+class SeededOutcomes:
+    sla_results: int
+    satisfaction: int
+    survey_answers: int
+
+
+def seed_outcomes(engine: Engine, *, seed: int = 20261101) -> SeededOutcomes:
+    """What the SLA job, the satisfaction follow-ups and the survey campaigns store, for tickets
+    already seeded: ``sla_results`` (first response and resolution per ticket, breaches more
+    frequent for slow channels and L3), a 满意/一般/不满意 answer for about half of the resolved
+    tickets a day after their last change, and survey answers of two campaigns (every seventh
+    ticket's customer; dissatisfied ones carry the ticket they became)."""
+    from sqlalchemy import select
+
+    from monitor.storage.models import Ticket
+
+    rng = random.Random(seed)
+    convert = _converter(engine.dialect.name)
+    t = Ticket.__table__
+    query = select(t.c.id, t.c.status, t.c.priority, t.c.channel, t.c.updated_at).order_by(t.c.id)
+    totals = [0, 0, 0]
+    with engine.connect() as reader:
+        rows = reader.execute(query).all()
+    for first in range(0, len(rows), CHUNK):
+        sla: list[dict[str, Any]] = []
+        answers: list[dict[str, Any]] = []
+        surveys: list[dict[str, Any]] = []
+        for tid, status, priority, channel, updated in rows[first : first + CHUNK]:
+            slow = CHANNELS.index(channel) * 0.03 + (0.05 if priority == "L3" else 0.0)
+            for clock, target in (("first_response", 3600 * 2), ("resolution", 3600 * 48)):
+                breached = rng.random() < 0.04 + slow
+                sla.append({
+                    "ticket_id": tid, "clock": clock, "profile": "policy", "target_s": target,
+                    "elapsed_s": int(target * (1.2 if breached else rng.random())),
+                    "phase": "stopped" if status in ("resolved", "closed") else "running",
+                    "breached": breached, "updated_at": updated,
+                })  # fmt: skip
+            if status in ("resolved", "closed") and rng.random() < 0.5:
+                score, answer = rng.choices(SCORES, (8, 2, 1))[0]
+                answers.append({
+                    "ticket_id": tid, "score": score, "answer": answer, "channel": "email", "followup_id": None,
+                    "message_id": None, "raw": answer, "at": updated + timedelta(days=1),
+                })  # fmt: skip
+            if tid % 7 == 0:
+                score, answer = rng.choices(SCORES, (6, 3, 2))[0]
+                surveys.append({
+                    "campaign": CAMPAIGNS[tid % 2], "followup_id": None, "address": f"c{tid}@example.com",
+                    "score": score, "answer": answer, "text": "", "channel": "email",
+                    "ticket_id": tid if score == "dissatisfied" else None, "message_id": None, "raw": answer,
+                    "at": updated + timedelta(days=2),
+                })  # fmt: skip
+        with engine.begin() as conn:
+            for name, batch in (("sla_results", sla), ("satisfaction", answers), ("survey_answers", surveys)):
+                if batch and engine.dialect.name == "postgresql":
+                    _copy(conn, name, convert(batch))
+                elif batch:
+                    conn.execute(insert(_plain(name, batch)), convert(batch))
+        totals = [totals[0] + len(sla), totals[1] + len(answers), totals[2] + len(surveys)]
+    return SeededOutcomes(*totals)

@@ -32,9 +32,8 @@ class Seeded:
     messages: int
 
 
-def _ticket_rows(rng: random.Random, index: int, start: datetime, span: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _ticket_rows(rng: random.Random, index: int, created: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     tid = index + 1
-    created = start + timedelta(seconds=int(rng.random() * span))
     channel = CHANNELS[int(rng.random() ** 1.5 * len(CHANNELS))]
     priority = rng.choices(PRIORITIES, (1, 3, 6))[0]
     events: list[dict[str, Any]] = [_event(tid, "created", None, None, created)]
@@ -90,16 +89,21 @@ def _message(rng: random.Random, ticket: dict[str, Any]) -> dict[str, Any]:
 
 
 def generate(count: int, *, end: datetime, months: int = 6, seed: int = 20261001) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Chunks of (tickets, events, messages) spread evenly over ``months`` × 30.5 days before ``end``."""
+    """Chunks of (tickets, events, messages) spread at random over ``months`` × 30.5 days before
+    ``end``. Ticket ids follow the creation time, as in a running yuqing (a ticket gets the next
+    id when its first message arrives): a month's tickets are one range of ids, not scattered
+    over the whole table."""
     rng = random.Random(seed)
     span = months * 30.5 * 86400
     start = end - timedelta(seconds=span)
+    when = random.Random(seed + 1)
+    offsets = sorted(int(when.random() * span) for _ in range(count))
     for first in range(0, count, CHUNK):
         tickets: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         messages: list[dict[str, Any]] = []
         for index in range(first, min(first + CHUNK, count)):
-            ticket, ticket_events = _ticket_rows(rng, index, start, span)
+            ticket, ticket_events = _ticket_rows(rng, index, start + timedelta(seconds=offsets[index]))
             tickets.append(ticket)
             events.extend(ticket_events)
             messages.append(_message(rng, ticket))
@@ -181,8 +185,7 @@ def seed_outcomes(engine: Engine, *, seed: int = 20261101) -> SeededOutcomes:
 
     rng = random.Random(seed)
     convert = _converter(engine.dialect.name)
-    t = Ticket.__table__
-    query = select(t.c.id, t.c.status, t.c.priority, t.c.channel, t.c.updated_at).order_by(t.c.id)
+    query = select(Ticket.id, Ticket.status, Ticket.priority, Ticket.channel, Ticket.updated_at).order_by(Ticket.id)
     totals = [0, 0, 0]
     with engine.connect() as reader:
         rows = reader.execute(query).all()

@@ -96,45 +96,24 @@ def month_stats(engine: Engine, config: ReportsConfig, month: Month, dimensions:
 T = TypeVar("T")
 
 
-SQLITE_READ_PRAGMAS = {"temp_store": "2", "mmap_size": str(1 << 30)}
-"""SQLite, per report connection, restored afterwards (the connection goes back to the pool): the
-fact table in memory instead of a temporary file, and the database file read through a memory
-map instead of a ``read()`` system call per page (1M tickets: system CPU 1.7-1.9 s -> 0.9 s; a
-64 MiB page cache cut it further but cost more user time than it saved)."""
-
-
 def _session_settings(conn: Connection, dialect: Dialect) -> None:
     if dialect.name == "postgresql":
         # many index seeks per query: JIT compilation (measured ~0.5 s a query) costs more than it saves
         conn.execute(text("SET LOCAL jit = off"))
 
 
-def _sqlite_pragmas(conn: Connection, values: dict[str, str]) -> dict[str, str]:
-    """Set connection pragmas outside any transaction (``temp_store`` refuses to change inside
-    one); returns the previous values."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        before = {name: str(cursor.execute(f"PRAGMA {name}").fetchone()[0]) for name in values}
-        for name, value in values.items():
-            cursor.execute(f"PRAGMA {name} = {value}")
-        return before
-    finally:
-        cursor.close()
-
-
 def _on_own_connection(engine: Engine, dialect: Dialect, work: Callable[[Connection], T]) -> T:
     # read-only: on SQLite a deferred BEGIN, a WAL snapshot that neither waits for nor blocks a
     # writer (an ordinary yuqing connection begins IMMEDIATE: the report's parallel parts queued
-    # behind each other on the write lock, and on the daemon's writers)
+    # behind each other on the write lock, and the daemon's writers queued behind the report).
+    # Measured and left out: temp_store=MEMORY, mmap_size and a 64 MiB cache_size cost 0.2-0.3 CPU s
+    # more on the million-ticket bench than they saved (bench/README.md).
     with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
-        restore = _sqlite_pragmas(conn, SQLITE_READ_PRAGMAS) if dialect.name == "sqlite" else {}
         _session_settings(conn, dialect)
         try:
             return work(conn)
         finally:
             conn.rollback()
-            if restore:
-                _sqlite_pragmas(conn, restore)
 
 
 def _submit(pool: ThreadPoolExecutor, engine: Engine, dialect: Dialect, work: Callable[[Connection], T]) -> Future[T]:

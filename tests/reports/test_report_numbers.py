@@ -326,3 +326,37 @@ def test_read_only_commands_never_create_a_database(tmp_path: Path, capsys: pyte
     assert main(["-c", str(config), "db", "backup", "--to", str(tmp_path / "b")]) == 2
     assert not (tmp_path / "missing.db").exists()
     assert "数据库不存在" in capsys.readouterr().err
+
+
+def test_the_report_reads_without_taking_the_write_lock(tmp_path: Path) -> None:
+    """A report on the daemon's live SQLite database: its read transaction (a WAL snapshot) is
+    open while a writer commits; the writer does not wait for the report, nor the report's
+    parallel parts for each other."""
+    import sqlite3
+
+    from monitor.reports.compute import _on_own_connection
+    from monitor.reports.dialect import Dialect
+    from monitor.storage.db import Database
+    from tests.helpers.seed import seed
+
+    path = tmp_path / "live.db"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    seed(db.engine, 200)
+
+    def work(conn: Any) -> int:
+        before = int(conn.execute(text("SELECT COUNT(*) FROM tickets")).scalar_one())  # the transaction is open
+        writer = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")  # "database is locked" if the report held the write lock
+            writer.execute("DELETE FROM tickets WHERE id = 1")
+            writer.execute("COMMIT")
+        finally:
+            writer.close()
+        assert int(conn.execute(text("SELECT COUNT(*) FROM tickets")).scalar_one()) == before  # its snapshot
+        return before
+
+    assert _on_own_connection(db.engine, Dialect("sqlite", 8), work) == 200
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM tickets")).scalar_one() == 199
+    db.dispose()

@@ -173,6 +173,11 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
         )
         print(f"  {record['title']}")
         print(
+            f"  客户 customer: {record['customer'] or '-'}  账号 handle: {record['customer_handle'] or '-'}"
+            f"  联系方式 contact: {record['customer_contact'] or '-'}  接收 received: {record['received_at'] or '-'}"
+            f"  链接 link: {record['source_url'] or '-'}  事件 incident: {record['incident_id'] or '-'}"
+        )
+        print(
             f"  部门 department: {record['department'] or '-'}  处理人 assignee: {record['assignee'] or '-'}"
             f"  类型 type: {record['type'] or '-'}  分类 category: {record['category'] or '-'}"
             f"  复杂 complex: {'是 yes' if record['complex'] else '否 no'}  标签 tags: {','.join(record['tags']) or '-'}"

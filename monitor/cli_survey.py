@@ -69,11 +69,16 @@ def cmd_send(args: argparse.Namespace) -> int:
         with db.read() as session:
             recipients = recent_customers(session, since)
     signer = link_signer(config) if config.alerts.ack.enabled else None
-    with db.transaction() as session:
+    with db.sessions() as session:  # a dry run plans in the same transaction and rolls it back
         plan = plan_campaign(session, args.campaign, recipients, signer, mail_from=mail_from, now=now, limit=args.limit)
+        if args.dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    would = "（试运行，未写入未发送 / dry run: nothing queued or sent）" if args.dry_run else ""
     print(
         f"调查 {args.campaign}: 新排队 {plan.queued}，已退订 {plan.opted_out}，已发过 {plan.already}，无效地址 {invalid + plan.invalid}"
-        f" / queued {plan.queued}, opted out {plan.opted_out}, already in the campaign {plan.already}, invalid {invalid}"
+        f" / queued {plan.queued}, opted out {plan.opted_out}, already in the campaign {plan.already}, invalid {invalid + plan.invalid}{would}"
     )
     if args.dry_run:
         return 0
@@ -118,7 +123,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     who.add_argument("--since", type=since_date, help="customers of tickets created since YYYY-MM-DD")
     who.add_argument("--csv", type=Path, help="a CSV list with an email column (name optional)")
     send.add_argument("--limit", type=limit_count, help="at most this many new questionnaires")
-    send.add_argument("--dry-run", action="store_true", help="queue and count, send nothing now")
+    send.add_argument("--dry-run", action="store_true", help="count who would get it; queue and send nothing")
     send.set_defaults(func=cmd_send)
     results = ssub.add_parser("results", help="answers of a campaign")
     results.add_argument("--campaign", required=True, type=campaign_name)

@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from datetime import timedelta
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from monitor.health import DaemonHealth, SourceHealth, restore
 from monitor.leases import LEADER, Fence, LeaseLost, Leases, member_lease, source_lease
 from monitor.metrics import Metrics
 from monitor.pipeline import PollStats, poll_source
+from monitor.reports.jobs import BACKUP_JOB, MONTHLY_JOB, run_backup, run_monthly
 from monitor.reports.jobs import schedule_jobs as schedule_report_jobs
 from monitor.runtime import Runtime
 from monitor.scheduler import (
@@ -660,7 +662,10 @@ class Daemon:
         self.restore_health([s.name for s in self.runtime.config.sources if s.enabled])
 
     def run_once(self) -> int:
-        """Poll every source once (to the end of what is there), deliver alerts, return exit code."""
+        """One full cycle, for cron and scripted checks: poll every source once (to the end of
+        what is there), then the leader's housekeeping the scheduler would run (SLA warnings and
+        breaches, satisfaction follow-ups, story timers, the backup and monthly-report mail when
+        due), deliver alerts; exit code 1 when a source or a job failed."""
         self.runtime.outbox.release_own_claims()
         self._settle_problems()
         self.share_sources = False
@@ -670,7 +675,20 @@ class Daemon:
             # None: failed, or held by another instance right now (not a failure of this run)
             if source.enabled and self.poll(source) is None and self._failed_here(source.name):
                 failed = True
-        self.escalate()
+        jobs: list[tuple[str, Callable[[], object]]] = [(SLA_JOB, self.check_sla)]
+        if self.runtime.config.feedback.satisfaction.enabled:
+            jobs.append((FOLLOWUP_JOB, self.follow_up))
+        jobs += [
+            (ESCALATION_JOB, self.escalate),
+            (BACKUP_JOB, lambda: self._leading() and run_backup(self.runtime)),
+            (MONTHLY_JOB, lambda: self._leading() and run_monthly(self.runtime)),
+        ]
+        for name, job in jobs:
+            try:
+                job()
+            except Exception as exc:  # the next job and the delivery still run; the exit code tells
+                log.error("job_failed", job=name, error=f"{type(exc).__name__}: {exc}")
+                failed = True
         self._release_leases()
         self.deliver()
         return 1 if failed else 0

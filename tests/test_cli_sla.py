@@ -59,6 +59,11 @@ def test_set_note_respond_and_show_history(config: Path, capsys: pytest.CaptureF
     assert main(["tickets", "show", "Q000001", *c]) == 0
     shown = capsys.readouterr().out
     assert "售后服务部" in shown and "备注 note" in shown and "— 客户来电" in shown
+    assert main(["tickets", "set", "Q000001", "customer_name=张三", "customer_contact=13800138000", "--reason", "来电登记", *c]) == 0
+    capsys.readouterr()
+    assert main(["tickets", "show", "Q000001", *c]) == 0
+    shown = capsys.readouterr().out
+    assert "客户 customer: 张三" in shown and "联系方式 contact: 13800138000" in shown and "接收 received: 20" in shown
 
 
 @pytest.mark.parametrize(

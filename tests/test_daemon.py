@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +70,12 @@ def test_run_once_polls_delivers_and_exits(tmp_path: Path) -> None:
     db = tmp_path / "state" / "yuqing.db"
     assert scalar(db, "select count(*) from messages") == 2
     assert scalar(db, "select count(*) from tickets") == 2
-    assert [(a["ticket"], a["priority"]) for a in alerts(tmp_path)] == [("Q000001", "L1")]
+    # only ticket pages: in November and December the SLA job adds the operator's calendar warning
+    assert [(a["ticket"], a["priority"]) for a in alerts(tmp_path) if a["kind"] == "ticket"] == [("Q000001", "L1")]
     again = yuqing("run", "--once", "--config", str(config))
     assert again.returncode == 0
     assert scalar(db, "select count(*) from messages") == 2
-    assert len(alerts(tmp_path)) == 1
+    assert len([a for a in alerts(tmp_path) if a["kind"] == "ticket"]) == 1
 
 
 def test_run_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
@@ -211,3 +214,49 @@ def test_the_sla_job_is_scheduled_every_minute_and_queues_through_the_outbox(tmp
         if daemon.scheduler is not None:
             daemon.scheduler.shutdown(wait=False)
         daemon.runtime.close()
+
+
+def _shift_back(db: Path, code: str, by: timedelta) -> None:
+    """Move a ticket and its events into the past (as if it had waited ``by`` without an answer)."""
+    with sqlite3.connect(db) as conn:
+        (ticket_id,) = conn.execute("select id from tickets where code = ?", (code,)).fetchone()
+        for table, key in (("tickets", "id"), ("ticket_events", "ticket_id"), ("messages", "ticket_id")):
+            column = "at" if table == "ticket_events" else "created_at"
+            rows = conn.execute(f"select rowid, {column} from {table} where {key} = ?", (ticket_id,)).fetchall()
+            for rowid, value in rows:
+                moved = datetime.fromisoformat(value) - by
+                conn.execute(f"update {table} set {column} = ? where rowid = ?", (f"{moved:%Y-%m-%d %H:%M:%S.%f}", rowid))
+
+
+def test_run_once_runs_the_sla_and_follow_up_jobs_after_the_sources(tmp_path: Path) -> None:
+    """Cron's ``run --once`` is one full cycle: an L1 ticket unanswered for two hours (24×7 clock,
+    first response ≤ 1 h) gets its SLA breach alert, a resolved ticket its satisfaction follow-up."""
+    config, inbox = setup(tmp_path)
+    drop(
+        inbox,
+        "a.jsonl",
+        [{"id": "1", "text": "紧急：电池起火", "thread": "t1"}, {"id": "2", "text": "发票什么时候开", "thread": "t2"}],
+    )
+    first = yuqing("run", "--once", "--config", str(config))
+    assert first.returncode == 0, first.stdout + first.stderr
+    db = tmp_path / "state" / "yuqing.db"
+    assert scalar(db, "select count(*) from sla_notices where kind = 'sla-breach'") == 0
+    _shift_back(db, "Q000001", timedelta(hours=2))
+    resolved = yuqing("tickets", "set-status", "Q000002", "resolved", "--actor", "admin", "--config", str(config))
+    assert resolved.returncode == 0, resolved.stdout + resolved.stderr
+    assert scalar(db, "select count(*) from followups") == 0
+
+    again = yuqing("run", "--once", "--config", str(config))
+    assert again.returncode == 0, again.stdout + again.stderr
+    breaches = [(a["ticket"], a["clock"], a["level"]) for a in alerts(tmp_path) if a["kind"] == "sla"]
+    assert breaches == [("Q000001", "first_response", "breach")]
+    assert scalar(db, "select count(*) from sla_notices where kind = 'sla-breach' and ticket_id = 1") == 1
+    assert scalar(db, "select count(*) from followups f join tickets t on t.id = f.ticket_id where t.code = 'Q000002'") == 1
+    pending = yuqing("feedback", "pending", "--json", "--config", str(config))
+    assert [row["ticket"] for row in json.loads(pending.stdout)] == ["Q000002"], pending.stdout + pending.stderr
+
+    third = yuqing("run", "--once", "--config", str(config))  # nothing new: no second breach, no second follow-up
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert scalar(db, "select count(*) from sla_notices where kind = 'sla-breach'") == 1
+    assert scalar(db, "select count(*) from followups") == 1
+    assert len([a for a in alerts(tmp_path) if a["kind"] == "sla"]) == 1

@@ -26,6 +26,7 @@ from monitor.reports.records import (
     TargetCheck,
 )
 from monitor.reports.settings import ReportsConfig
+from monitor.storage.db import READ_ONLY
 
 
 def dialect_of(engine: Engine, offset_hours: int) -> Dialect:
@@ -102,7 +103,12 @@ def _session_settings(conn: Connection, dialect: Dialect) -> None:
 
 
 def _on_own_connection(engine: Engine, dialect: Dialect, work: Callable[[Connection], T]) -> T:
-    with engine.connect() as conn:
+    # read-only: on SQLite a deferred BEGIN, a WAL snapshot that neither waits for nor blocks a
+    # writer (an ordinary yuqing connection begins IMMEDIATE: the report's parallel parts queued
+    # behind each other on the write lock, and the daemon's writers queued behind the report).
+    # Measured and left out: temp_store=MEMORY, mmap_size and a 64 MiB cache_size cost 0.2-0.3 CPU s
+    # more on the million-ticket bench than they saved (bench/README.md).
+    with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
         _session_settings(conn, dialect)
         try:
             return work(conn)

@@ -57,6 +57,23 @@ def build_facts(
     temporary = "TEMP" if dialect.name == "sqlite" else "TEMPORARY"
     drop_facts(conn, dialect)
     in_month = "t.created_at >= :start AND t.created_at < :end"
+    folded = """MIN(CASE WHEN e.kind = 'responded' THEN e.at END) AS responded,
+                   MIN(CASE WHEN e.kind = 'status' THEN e.at END) AS first_status,
+                   MIN(CASE WHEN e.kind = 'status' AND e.new_value = 'resolved' THEN e.at END) AS resolved,
+                   MAX(CASE WHEN e.kind = 'status' AND e.new_value = 'reopened' THEN 1 ELSE 0 END) AS reopened"""
+    if dialect.name == "postgresql":
+        # one index-only range per ticket (LATERAL): PostgreSQL planned the grouped IN form as a
+        # merge join over the whole event index (4.4M entries for a month of a million tickets,
+        # 4.5 s; this 1.7 s under EXPLAIN ANALYZE)
+        events = f"LEFT JOIN LATERAL (SELECT {folded} FROM ticket_events e WHERE e.ticket_id = t.id) ev ON TRUE"
+    else:
+        events = f"""LEFT JOIN (
+            SELECT e.ticket_id AS ticket_id,
+                   {folded}
+            FROM ticket_events e
+            WHERE e.ticket_id IN (SELECT t.id FROM tickets t WHERE {in_month})
+            GROUP BY e.ticket_id
+        ) ev ON ev.ticket_id = t.id"""
     sql = f"""
         CREATE {temporary} TABLE {FACTS} AS
         SELECT t.id AS id,
@@ -72,16 +89,7 @@ def build_facts(
                {dialect.seconds("ev.resolved", "t.created_at")} AS res_s,
                COALESCE(ev.reopened, 0) AS reopened
         FROM tickets t
-        LEFT JOIN (
-            SELECT e.ticket_id AS ticket_id,
-                   MIN(CASE WHEN e.kind = 'responded' THEN e.at END) AS responded,
-                   MIN(CASE WHEN e.kind = 'status' THEN e.at END) AS first_status,
-                   MIN(CASE WHEN e.kind = 'status' AND e.new_value = 'resolved' THEN e.at END) AS resolved,
-                   MAX(CASE WHEN e.kind = 'status' AND e.new_value = 'reopened' THEN 1 ELSE 0 END) AS reopened
-            FROM ticket_events e
-            WHERE e.ticket_id IN (SELECT t.id FROM tickets t WHERE {in_month})
-            GROUP BY e.ticket_id
-        ) ev ON ev.ticket_id = t.id
+        {events}
         WHERE {in_month}
     """
     start, end = span or (month.start, month.end)

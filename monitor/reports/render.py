@@ -40,9 +40,9 @@ def _environment() -> Environment:
 def render_html(stats: MonthStats) -> str:
     by_category = stats.by.get("category", [])
     channels = stats.by.get("channel", [])
-    slowest = sorted(
-        (g for g in channels if g.first_response.mean_hours is not None),
-        key=lambda g: -(g.first_response.mean_hours or 0.0),
+    slowest = sorted(  # (index in by.channel, group): the HTML names each number's JSON path
+        ((i, g) for i, g in enumerate(channels) if g.first_response.mean_hours is not None),
+        key=lambda pair: -(pair[1].first_response.mean_hours or 0.0),
     )
     svgs = {
         "daily": charts.line_chart("每日工单量 / tickets per day", [b.bucket[5:] for b in stats.daily], [b.tickets for b in stats.daily], "工单 tickets"),
@@ -83,6 +83,9 @@ def csv_tables(stats: MonthStats) -> dict[str, list[dict[str, Any]]]:
         "keywords": [{"keyword": k.key, "count": k.count, "weeks": k.weeks} for k in stats.keywords],
         "targets": [{"name": t.name, "target": t.target, "comparison": t.comparison, "value": t.value, "verdict": t.verdict} for t in stats.targets],
         "unresolved": [vars_of(u) for u in stats.unresolved],
+        "hot-topics": [{"topic": k.key, "messages": k.count, "sample": k.sample} for k in stats.hot_topics],
+        "recurring": [{"keyword": k.key, "weeks": k.weeks, "count": k.count} for k in stats.recurring],
+        **{section.name: section.rows for section in (stats.sla, stats.satisfaction, stats.surveys)},
     }
 
 

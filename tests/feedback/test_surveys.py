@@ -144,6 +144,8 @@ def test_a_campaign_round_trip(tmp_path: Path, smtp: Inbox, capsys: pytest.Captu
             assert (link_answer.address, link_answer.score, link_answer.channel, link_answer.text) == ("d@kehu.cn", "neutral", "link", "还行")
         out = _run(capsys, "survey", "send", "--campaign", "2027Q2", "--csv", str(roster), "--dry-run", *c)
         assert "queued 1" in out and "opted out 2" in out, "opted out by reply and by the page: never again"
+        assert "dry run: nothing queued or sent" in out
+        assert json.loads(_run(capsys, "survey", "results", "--campaign", "2027Q2", "--json", *c))["questionnaires"] == 0
 
         results = json.loads(_run(capsys, "survey", "results", "--campaign", "2026Q4", "--json", *c))
         assert (results["sent"], results["answers"], results["satisfied"], results["dissatisfied"]) == (3, 2, 1, 1)

@@ -32,9 +32,8 @@ class Seeded:
     messages: int
 
 
-def _ticket_rows(rng: random.Random, index: int, start: datetime, span: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _ticket_rows(rng: random.Random, index: int, created: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     tid = index + 1
-    created = start + timedelta(seconds=int(rng.random() * span))
     channel = CHANNELS[int(rng.random() ** 1.5 * len(CHANNELS))]
     priority = rng.choices(PRIORITIES, (1, 3, 6))[0]
     events: list[dict[str, Any]] = [_event(tid, "created", None, None, created)]
@@ -90,16 +89,21 @@ def _message(rng: random.Random, ticket: dict[str, Any]) -> dict[str, Any]:
 
 
 def generate(count: int, *, end: datetime, months: int = 6, seed: int = 20261001) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Chunks of (tickets, events, messages) spread evenly over ``months`` × 30.5 days before ``end``."""
+    """Chunks of (tickets, events, messages) spread at random over ``months`` × 30.5 days before
+    ``end``. Ticket ids follow the creation time, as in a running yuqing (a ticket gets the next
+    id when its first message arrives): a month's tickets are one range of ids, not scattered
+    over the whole table."""
     rng = random.Random(seed)
     span = months * 30.5 * 86400
     start = end - timedelta(seconds=span)
+    when = random.Random(seed + 1)
+    offsets = sorted(int(when.random() * span) for _ in range(count))
     for first in range(0, count, CHUNK):
         tickets: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         messages: list[dict[str, Any]] = []
         for index in range(first, min(first + CHUNK, count)):
-            ticket, ticket_events = _ticket_rows(rng, index, start, span)
+            ticket, ticket_events = _ticket_rows(rng, index, start + timedelta(seconds=offsets[index]))
             tickets.append(ticket)
             events.extend(ticket_events)
             messages.append(_message(rng, ticket))
@@ -156,3 +160,68 @@ def seed(engine: Engine, count: int, *, end: datetime | None = None, seed: int =
                     conn.execute(insert(_plain(name, rows)), convert(rows))
         totals = [totals[0] + len(tickets), totals[1] + len(events), totals[2] + len(messages)]
     return Seeded(*totals)
+
+
+SCORES = (("satisfied", "满意"), ("neutral", "一般"), ("dissatisfied", "不满意"))
+CAMPAIGNS = ("2026Q3", "2026Q4")
+
+
+@dataclass(frozen=True)
+class SeededOutcomes:
+    sla_results: int
+    satisfaction: int
+    survey_answers: int
+
+
+def seed_outcomes(engine: Engine, *, seed: int = 20261101) -> SeededOutcomes:
+    """What the SLA job, the satisfaction follow-ups and the survey campaigns store, for tickets
+    already seeded: ``sla_results`` (first response and resolution per ticket, breaches more
+    frequent for slow channels and L3), a 满意/一般/不满意 answer for about half of the resolved
+    tickets a day after their last change, and survey answers of two campaigns (every seventh
+    ticket's customer; dissatisfied ones carry the ticket they became)."""
+    from sqlalchemy import select
+
+    from monitor.storage.models import Ticket
+
+    rng = random.Random(seed)
+    convert = _converter(engine.dialect.name)
+    query = select(Ticket.id, Ticket.status, Ticket.priority, Ticket.channel, Ticket.updated_at).order_by(Ticket.id)
+    totals = [0, 0, 0]
+    with engine.connect() as reader:
+        rows = reader.execute(query).all()
+    for first in range(0, len(rows), CHUNK):
+        sla: list[dict[str, Any]] = []
+        answers: list[dict[str, Any]] = []
+        surveys: list[dict[str, Any]] = []
+        for tid, status, priority, channel, updated in rows[first : first + CHUNK]:
+            slow = CHANNELS.index(channel) * 0.03 + (0.05 if priority == "L3" else 0.0)
+            for clock, target in (("first_response", 3600 * 2), ("resolution", 3600 * 48)):
+                breached = rng.random() < 0.04 + slow
+                sla.append({
+                    "ticket_id": tid, "clock": clock, "profile": "policy", "target_s": target,
+                    "elapsed_s": int(target * (1.2 if breached else rng.random())),
+                    "phase": "stopped" if status in ("resolved", "closed") else "running",
+                    "breached": breached, "updated_at": updated,
+                })  # fmt: skip
+            if status in ("resolved", "closed") and rng.random() < 0.5:
+                score, answer = rng.choices(SCORES, (8, 2, 1))[0]
+                answers.append({
+                    "ticket_id": tid, "score": score, "answer": answer, "channel": "email", "followup_id": None,
+                    "message_id": None, "raw": answer, "at": updated + timedelta(days=1),
+                })  # fmt: skip
+            if tid % 7 == 0:
+                score, answer = rng.choices(SCORES, (6, 3, 2))[0]
+                surveys.append({
+                    "campaign": CAMPAIGNS[tid % 2], "followup_id": None, "address": f"c{tid}@example.com",
+                    "score": score, "answer": answer, "text": "", "channel": "email",
+                    "ticket_id": tid if score == "dissatisfied" else None, "message_id": None, "raw": answer,
+                    "at": updated + timedelta(days=2),
+                })  # fmt: skip
+        with engine.begin() as conn:
+            for name, batch in (("sla_results", sla), ("satisfaction", answers), ("survey_answers", surveys)):
+                if batch and engine.dialect.name == "postgresql":
+                    _copy(conn, name, convert(batch))
+                elif batch:
+                    conn.execute(insert(_plain(name, batch)), convert(batch))
+        totals = [totals[0] + len(sla), totals[1] + len(answers), totals[2] + len(surveys)]
+    return SeededOutcomes(*totals)

@@ -1,4 +1,5 @@
-"""A SQLite database seeded with 50,000 tickets over six months (May–October 2026), built once."""
+"""A SQLite database seeded with 50,000 tickets over six months (May–October 2026) and their SLA
+results, satisfaction and survey answers, built once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.storage.db import Database
-from tests.helpers.seed import Seeded, seed
+from tests.helpers.seed import Seeded, SeededOutcomes, seed, seed_outcomes
 
 TICKETS = 50_000
 
@@ -19,6 +20,7 @@ class SeededSite:
     config: Path
     database: Database
     seeded: Seeded
+    outcomes: SeededOutcomes
 
 
 def write_site(root: Path, url: str) -> Path:
@@ -34,5 +36,6 @@ def seeded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededSite
     db = Database(url)
     db.upgrade()
     seeded = seed(db.engine, TICKETS)
-    yield SeededSite(write_site(root, url), db, seeded)
+    outcomes = seed_outcomes(db.engine)  # SLA results, satisfaction and survey answers of those tickets
+    yield SeededSite(write_site(root, url), db, seeded, outcomes)
     db.dispose()

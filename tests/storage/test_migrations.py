@@ -137,29 +137,3 @@ def test_revisions_read_from_the_files_match_alembic(tmp_path: Path) -> None:
     finally:
         db.dispose()
 
-
-_PROBE = """
-import sys
-from monitor.storage.db import Database
-import monitor.cli, monitor.cli_run, monitor.daemon
-db = Database(sys.argv[1])
-state = db.schema()
-db.upgrade()
-print(state.status, db.current_revision(), "alembic" in sys.modules, "rich" in sys.modules)
-"""
-
-
-def test_daemon_start_on_a_current_schema_loads_neither_alembic_nor_rich(tmp_path: Path) -> None:
-    """Memory (issue 16): what ``yuqing run`` imports, and its schema check and upgrade on a current
-    database, leave Alembic (~9 MB with Mako) and rich (~5 MB) out of the daemon; a database that
-    needs a migration still gets it."""
-    import subprocess
-    import sys
-
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    head = _revisions(url)[-1]
-    run = [sys.executable, "-c", _PROBE, url]
-    first = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split()
-    assert first == ["missing", head, "True", "False"]  # the migration itself needs Alembic
-    again = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split()
-    assert again == ["current", head, "False", "False"]

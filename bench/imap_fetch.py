@@ -19,10 +19,10 @@ stage in its own child process so its peak RSS is its own:
 Each row also reports the CPU the stage used (the child process plus its waited-for children: the
 analysis workers, getmail) per mail, and ``CPU-bound/s``: the mails per second the stage's CPU
 allows on ``--cores`` otherwise idle cores (``mails / max(total CPU / cores, own CPU, workers' CPU /
-workers)``). On a shared machine the wall-clock rate of a CPU-bound stage follows the load while
-getmail6 (not CPU-bound: it spends most of its time waiting) does not, so the wall ratio against
-getmail6 measures the load as much as yuqing; the last column compares the CPU bound with
-getmail6's wall rate of the same run. Dovecot's own CPU is in no row.
+workers)``). On a shared machine the wall-clock rates follow the load, which changes between the
+stages of one run; the last column compares the CPU bounds (this row's over getmail6's): what the
+two would do on the same idle cores, as far as their own CPU decides it. Dovecot's own CPU is in
+no row.
 """
 
 from __future__ import annotations
@@ -265,18 +265,19 @@ def main() -> None:
     finally:
         server.cleanup()
     getmail_rate = rows[5][1]["count"] / rows[5][1]["seconds"]
+    getmail_bound = cpu_bound(rows[5][1], 1, args.cores)
     raw_rate = rows[0][1]["count"] / rows[0][1]["seconds"]
     print(f"\nsame run, {os.cpu_count()} CPUs, load average {min(load):.1f}-{max(load):.1f};"
           f" CPU-bound/s assumes {args.cores} idle cores")
     print(f"\n{'stage':44} {'mails':>6} {'seconds':>8} {'mails/s':>8} {'peak RSS MB':>11} "
-          f"{'vs raw':>7} {'vs getmail6':>11} {'CPU ms/mail':>11} {'CPU-bound/s':>11} {'bound vs getmail6':>17}")
+          f"{'vs raw':>7} {'vs getmail6':>11} {'CPU ms/mail':>11} {'CPU-bound/s':>11} {'bound vs getmail6 bound':>23}")
     for name, result, workers in rows:
         rate = result["count"] / result["seconds"]
         cpu = (result.get("cpu_own", 0.0) + result.get("cpu_children", 0.0)) / max(1, result["count"]) * 1000
         bound = cpu_bound(result, workers, args.cores)
         print(f"{name:44} {int(result['count']):>6} {result['seconds']:>8.2f} {rate:>8.0f} "
               f"{result['rss_kb'] / 1024:>11.1f} {rate / raw_rate:>6.2f}x {rate / getmail_rate:>10.1f}x"
-              f" {cpu:>11.2f} {bound:>11.0f} {bound / getmail_rate:>16.1f}x")
+              f" {cpu:>11.2f} {bound:>11.0f} {bound / getmail_bound:>22.2f}x")
 
 
 if __name__ == "__main__":

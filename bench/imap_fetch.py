@@ -15,6 +15,14 @@ stage in its own child process so its peak RSS is its own:
 * ``connector`` once more on a folder of N/5 mails: peak RSS should not depend on mailbox size.
 
     .venv/bin/python bench/imap_fetch.py [--messages 10000] [--batch-size 500] [--workers 2]
+
+Each row also reports the CPU the stage used (the child process plus its waited-for children: the
+analysis workers, getmail) per mail, and ``CPU-bound/s``: the mails per second the stage's CPU
+allows on ``--cores`` otherwise idle cores (``mails / max(total CPU / cores, own CPU, workers' CPU /
+workers)``). On a shared machine the wall-clock rates follow the load, which changes between the
+stages of one run; the last column compares the CPU bounds (this row's over getmail6's): what the
+two would do on the same idle cores, as far as their own CPU decides it. Dovecot's own CPU is in
+no row.
 """
 
 from __future__ import annotations
@@ -151,6 +159,11 @@ def stage_getmail(info: dict[str, object], folder: str, workdir: str) -> int:
 STARTED = 0.0
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(args: argparse.Namespace) -> None:
     global STARTED
     info = json.loads(args.info)
@@ -160,10 +173,12 @@ def child(args: argparse.Namespace) -> None:
     import imapclient  # noqa: F401
 
     if args.stage in ("connector", "pipeline"):
+        __import__("monitor")  # first, as in the daemon: structlog without rich (monitor/__init__.py)
         import connectors.imap  # noqa: F401
         import monitor.pipeline
         import monitor.storage.db  # noqa: F401
     STARTED = time.perf_counter()
+    own, children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     if args.stage in ("raw", "stdlib"):
         count = stage_raw(info, args.folder, args.batch_size, parse=args.stage == "stdlib")
     elif args.stage == "connector":
@@ -173,11 +188,19 @@ def child(args: argparse.Namespace) -> None:
     else:
         count = stage_getmail(info, args.folder, args.workdir)
     elapsed = time.perf_counter() - STARTED
+    own, children = _cpu(resource.RUSAGE_SELF) - own, _cpu(resource.RUSAGE_CHILDREN) - children
     rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    print(json.dumps({"count": count, "seconds": elapsed, "rss_kb": rss}))
+    print(json.dumps({"count": count, "seconds": elapsed, "rss_kb": rss, "cpu_own": own, "cpu_children": children}))
 
 
 # -- parent ---------------------------------------------------------------------------------------
+def cpu_bound(result: dict[str, float], workers: int, cores: int) -> float:
+    """Mails/s the stage's CPU allows on ``cores`` idle cores (see the module docstring)."""
+    own, children = result.get("cpu_own", 0.0), result.get("cpu_children", 0.0)
+    busiest = max((own + children) / cores, own, children / max(1, workers))
+    return result["count"] / busiest if busiest > 0 else float("inf")
+
+
 def run_stage(stage: str, info: dict[str, object], folder: str, batch_size: int, workers: int = 1) -> dict[str, float]:
     workdir = tempfile.mkdtemp(prefix=f"imap-bench-{stage}-")
     try:
@@ -203,6 +226,7 @@ def main() -> None:
     parser.add_argument("--info", default="{}")
     parser.add_argument("--folder", default=FOLDER)
     parser.add_argument("--workdir", default="")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="idle cores the CPU bound assumes")
     args = parser.parse_args()
     if args.child:
         args.stage = args.child
@@ -223,28 +247,37 @@ def main() -> None:
               f"{time.perf_counter() - started:.1f} s; warming Dovecot's index ...", flush=True)
         run_stage("raw", info, FOLDER, args.batch_size)  # first pass builds the index: not measured
         run_stage("raw", info, SMALL_FOLDER, args.batch_size)
-        rows = [
-            ("raw imapclient fetch (ceiling)", run_stage("raw", info, FOLDER, args.batch_size)),
-            ("imapclient + email policy.default", run_stage("stdlib", info, FOLDER, args.batch_size)),
-            ("ImapConnector.fetch (fetch + parse)", run_stage("connector", info, FOLDER, args.batch_size)),
-            ("poll_source, default rules, workers 1", run_stage("pipeline", info, FOLDER, args.batch_size, 1)),
-            (f"poll_source, default rules, workers {args.workers}",
-             run_stage("pipeline", info, FOLDER, args.batch_size, args.workers)),
-            ("getmail6 SimpleIMAPRetriever -> Maildir", run_stage("getmail6", info, FOLDER, args.batch_size)),
-            (f"ImapConnector.fetch, {args.messages // 5} mails",
-             run_stage("connector", info, SMALL_FOLDER, args.batch_size)),
+        load = [os.getloadavg()[0]]
+        plan = [
+            ("raw imapclient fetch (ceiling)", "raw", FOLDER, 1),
+            ("imapclient + email policy.default", "stdlib", FOLDER, 1),
+            ("ImapConnector.fetch (fetch + parse)", "connector", FOLDER, 1),
+            ("poll_source, default rules, workers 1", "pipeline", FOLDER, 1),
+            (f"poll_source, default rules, workers {args.workers}", "pipeline", FOLDER, args.workers),
+            ("getmail6 SimpleIMAPRetriever -> Maildir", "getmail6", FOLDER, 1),
+            (f"ImapConnector.fetch, {args.messages // 5} mails", "connector", SMALL_FOLDER, 1),
         ]
+        rows = []
+        for name, stage, folder, workers in plan:
+            rows.append((name, run_stage(stage, info, folder, args.batch_size, workers), workers))
+            load.append(os.getloadavg()[0])
+            print(f"  {name}: done, load average {load[-1]:.1f}", flush=True)
     finally:
         server.cleanup()
     getmail_rate = rows[5][1]["count"] / rows[5][1]["seconds"]
+    getmail_bound = cpu_bound(rows[5][1], 1, args.cores)
     raw_rate = rows[0][1]["count"] / rows[0][1]["seconds"]
-    print(f"\nsame run, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"\nsame run, {os.cpu_count()} CPUs, load average {min(load):.1f}-{max(load):.1f};"
+          f" CPU-bound/s assumes {args.cores} idle cores")
     print(f"\n{'stage':44} {'mails':>6} {'seconds':>8} {'mails/s':>8} {'peak RSS MB':>11} "
-          f"{'vs raw':>7} {'vs getmail6':>11}")
-    for name, result in rows:
+          f"{'vs raw':>7} {'vs getmail6':>11} {'CPU ms/mail':>11} {'CPU-bound/s':>11} {'bound vs getmail6 bound':>23}")
+    for name, result, workers in rows:
         rate = result["count"] / result["seconds"]
+        cpu = (result.get("cpu_own", 0.0) + result.get("cpu_children", 0.0)) / max(1, result["count"]) * 1000
+        bound = cpu_bound(result, workers, args.cores)
         print(f"{name:44} {int(result['count']):>6} {result['seconds']:>8.2f} {rate:>8.0f} "
-              f"{result['rss_kb'] / 1024:>11.1f} {rate / raw_rate:>6.2f}x {rate / getmail_rate:>10.1f}x")
+              f"{result['rss_kb'] / 1024:>11.1f} {rate / raw_rate:>6.2f}x {rate / getmail_rate:>10.1f}x"
+              f" {cpu:>11.2f} {bound:>11.0f} {bound / getmail_bound:>22.2f}x")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 # "//@name:" - feed text made from HTML writes a mention link after the name: "//@name <url>:"
 _CHAIN = re.compile(r"//\s*@([^:：\s/<]{1,40})\s*(?:<[^<>\s]*>\s*)?[:：]")
@@ -37,6 +38,20 @@ _NOISE = re.compile(r"\s+|<[^<>\s]*>")  # whitespace and the <url> a feed writes
 TEXT_REF = "text:"
 TEXT_KEY_MIN = 8  # normalised characters: "转发微博" or "支持" would join unrelated posts
 TEXT_KEY_MAX = 2000  # longer texts (mail) are not quoted in chains; not worth hashing
+_CACHED_CHARS = 600  # posts; 4,096 cached mail bodies (the key is the text) held ~16 MB alive
+_T = TypeVar("_T")
+
+
+def _posts_cached(function: Callable[[str], _T]) -> Callable[[str], _T]:
+    """Remember the answers for short texts (the store and the ticket stage ask for the same
+    posts); a long text is computed each time, so the cache never keeps mail bodies alive."""
+    cached = functools.lru_cache(maxsize=4096)(function)
+
+    @functools.wraps(function)
+    def call(text: str) -> _T:
+        return cached(text) if len(text) <= _CACHED_CHARS else function(text)
+
+    return call
 
 
 def repost_root(text: str) -> tuple[str, str] | None:
@@ -100,7 +115,7 @@ def _digest(canonical: str) -> str:
     return hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()
 
 
-@functools.lru_cache(maxsize=4096)  # the store and the ticket stage ask for the same texts
+@_posts_cached
 def text_key(text: str) -> str:
     """The digest other posts quote this one by (its whole normalised text, chain included);
     "" for a text too short to tell posts apart or too long to be a post."""
@@ -109,7 +124,7 @@ def text_key(text: str) -> str:
     return _digest(_canonical(_CHAIN.split(text)))
 
 
-@functools.lru_cache(maxsize=4096)
+@_posts_cached
 def chain_refs(text: str) -> tuple[str, ...]:
     """``text:<key>`` of every post a ``//@user:`` chain quotes, nearest (the post reposted) first."""
     if len(text) > TEXT_KEY_MAX * 2 or "@" not in text:
@@ -119,7 +134,7 @@ def chain_refs(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(TEXT_REF + key for key in refs if key))
 
 
-@functools.lru_cache(maxsize=4096)
+@_posts_cached
 def root_key(text: str) -> str:
     """The key of the earliest post a ``//@user:`` chain quotes: that post's author and words,
     so only the author's own post finds the chain (:func:`owner_keys`), not a copy of the same

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from monitor.health_metrics import DatabaseCollector
-from monitor.http.health import Check, HealthReport
+from monitor.http.health_checks import Check, HealthReport
 from monitor.storage.models import SourceHealthRow
 
 if TYPE_CHECKING:

@@ -194,6 +194,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
         database=database,
         sink=sink,
         batch_size=BATCH,
+        workers=2,  # analysis in two worker processes with read-ahead (issue 16), whatever the cores
     )
     harness = Harness(tmp_path, config, database, sink, Feeder(work.files, tmp_path / "in"), MESSAGES)
     alerting_threads = [t for t in work.threads if work.thread_priority(t)]
@@ -265,3 +266,82 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     assert set(lines) == {a[0] for a in alerts}
     for alert_id in exposed:  # offered again after the restart, recognised by the sink
         assert alert_id in lines
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (the daemon's analysis workers), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """The process is on a CPU or waiting for one: an analysis worker in the middle of a chunk
+    (an idle worker sleeps on its call queue)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R"
+    except OSError:
+        return False
+
+
+WORKER_KILLS = 3
+
+
+@pytest.mark.slow
+def test_sigkill_of_an_analysis_worker_mid_batch_stores_the_batch_once(tmp_path: Path) -> None:
+    """``analysis.workers: 2``: an analysis worker killed while it analyses part of a batch (the OOM
+    killer, an operator) costs the batch a second analysis, never a lost or doubled message; the
+    daemon keeps running on new workers. The default rules make a 500-post batch take long
+    enough that the kill lands inside it (the worker is seen running, not idle)."""
+    messages, threads = 3_000, 150
+    work = generate(tmp_path / "staging", messages=messages, threads=threads, files=6, alert_ratio=0.05, seed=SEED)
+    database = tmp_path / "state" / "yuqing.db"
+    config = write_config(
+        tmp_path / "yuqing.yaml", source=tmp_path / "in", rules=REPO / "rules", database=database,
+        sink=tmp_path / "alerts.jsonl", batch_size=500, workers=2,
+    )
+    harness = Harness(tmp_path, config, database, tmp_path / "alerts.jsonl", Feeder(work.files, tmp_path / "in"),
+                      messages)
+    process = harness.start()
+    killed: list[int] = []
+    try:
+        deadline = time.monotonic() + FINISH_TIMEOUT
+        while not harness.started() and time.monotonic() < deadline:
+            assert process.poll() is None, harness.log_tail()
+            time.sleep(0.05)
+        harness.feeder.start()
+        while harness.stored() < messages and time.monotonic() < deadline:
+            assert process.poll() is None, harness.log_tail()
+            busy = [pid for pid in _children(process.pid) if _running(pid) and pid not in killed]
+            if busy and len(killed) < WORKER_KILLS:
+                os.kill(busy[0], signal.SIGKILL)
+                killed.append(busy[0])
+                time.sleep(0.5)  # let the pool be rebuilt before the next kill
+            time.sleep(0.005)
+        assert harness.stored() == messages, f"stored {harness.stored()} of {messages}:\n{harness.log_tail()}"
+        assert process.poll() is None, "the daemon survived its workers' deaths"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    log = (tmp_path / f"daemon-{harness.runs}.log").read_text(encoding="utf-8", errors="replace")
+    assert killed, "no analysis worker was ever seen analysing"
+    assert '"analysis_resubmitted"' in log or '"analysis_worker_died"' in log, "no batch lost its workers"
+    stored = [r[0] for r in query(database, "SELECT external_id FROM messages")]
+    assert sorted(stored) == sorted(work.ids)  # each message once
+    [(events, distinct)] = query(
+        database, "SELECT count(*), count(DISTINCT message_id) FROM ticket_events WHERE kind = 'message'"
+    )
+    assert events == distinct > messages * 0.9, "one audit event per ticketed message, none replayed"
+    doubled = query(database, "SELECT thread_key FROM tickets GROUP BY thread_key HAVING count(*) > 1")
+    assert doubled == [] and scalar(database, "SELECT count(*) FROM tickets") <= threads

@@ -12,48 +12,15 @@ the web application mounts ``health_router(daemon.health_provider())``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from litestar import Response, Router, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from monitor.http.health_checks import Check, HealthProvider, HealthReport
 
-@dataclass(frozen=True)
-class Check:
-    """One named check; ``detail`` says what is wrong (or what was seen) in words."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class HealthReport:
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "status": "ok" if self.ok else "failing",
-            "failing": [{"check": c.name, "detail": c.detail} for c in self.checks if not c.ok],
-            "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
-        }
-
-
-class HealthProvider(Protocol):
-    """What the endpoints ask; the daemon's implementation is ``monitor.health.DaemonHealth``."""
-
-    def liveness(self) -> HealthReport: ...
-
-    def readiness(self) -> HealthReport: ...
-
-    @property
-    def registry(self) -> CollectorRegistry: ...
+__all__ = ["Check", "HealthProvider", "HealthReport", "health_router"]
 
 
 # Litestar appends "; charset=utf-8" to text/* types itself; the client's constant carries it too

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,8 +49,23 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _worker_start(parent: int) -> None:
+    """Runs first in each worker: the daemon's signal handlers out, then watch the daemon.
+
+    A forked worker inherits the daemon's Python signal handlers. When one worker dies, the pool
+    terminates the others with SIGTERM; with the daemon's handler a worker only logged "signal"
+    and kept running, and the daemon waited for it forever while rebuilding the pool (found by
+    the worker-kill crash test). Workers die on SIGTERM and leave SIGINT/SIGHUP to the daemon
+    (Ctrl-C and a terminal hang-up reach the whole process group).
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _watch_parent(parent)
+
+
 def _watch_parent(parent: int) -> None:
-    """Runs in each worker: exit when the daemon is gone (SIGKILL leaves no one to shut us down)."""
+    """Exit when the daemon is gone (SIGKILL leaves no one to shut us down)."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -190,7 +206,7 @@ class AnalysisPool:
         executor = ProcessPoolExecutor(
             self.workers,
             mp_context=multiprocessing.get_context("fork"),
-            initializer=_watch_parent,
+            initializer=_worker_start,
             initargs=(os.getpid(),),
         )
         # start every worker now, while _INHERITED is this analyzer (they fork lazily otherwise)

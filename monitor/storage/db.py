@@ -6,23 +6,28 @@ read-to-write upgrade. Sessions from :meth:`Database.read` never commit, so they
 (plain ``BEGIN``): in WAL mode a reader sees a snapshot and neither waits for nor blocks the
 writer (measured: the intake's key and Idempotency-Key lookups queued behind every pipeline
 transaction). PostgreSQL and MariaDB use the URL as given.
+
+Alembic (~9 MB of resident memory with Mako) is imported only when a migration really runs: the
+schema revision is read with a plain ``SELECT`` on ``alembic_version`` and the revisions this code
+ships are read from the migration files' ``revision``/``down_revision`` lines, so a daemon started
+on a current schema never loads it (issue 16, memory).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 READ_ONLY = "yuqing_read_only"  # execution option of the engine behind Database.read()
@@ -86,7 +91,12 @@ class Database:
             yield session
 
     def upgrade(self) -> None:
-        """Bring the schema to the newest migration (idempotent)."""
+        """Bring the schema to the newest migration (idempotent; Alembic is loaded only if needed)."""
+        known = shipped_revisions()
+        if known and self.current_revision() == known[-1]:
+            return
+        from alembic import command
+
         with self.engine.begin() as connection:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = connection
@@ -94,20 +104,27 @@ class Database:
 
     def downgrade(self, revision: str) -> None:
         """Undo migrations down to ``revision`` (``base`` removes the schema)."""
+        from alembic import command
+
         with self.engine.begin() as connection:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = connection
             command.downgrade(cfg, revision)
 
     def current_revision(self) -> str | None:
-        """The database's schema revision (``None`` when it has no yuqing schema); no writes."""
+        """The database's schema revision (``None`` when it has no yuqing schema); no writes.
+
+        Read from Alembic's ``alembic_version`` table directly (what ``MigrationContext`` does for a
+        single-head history), so no command needs Alembic to look at the schema."""
         with self.engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            if not inspect(connection).has_table(VERSION_TABLE):
+                return None
+            value = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+            return str(value) if value is not None else None
 
     def revisions(self) -> list[str]:
         """The schema revisions this code ships, oldest first."""
-        script = ScriptDirectory.from_config(alembic_config(self.url))
-        return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+        return shipped_revisions()
 
     def schema(self) -> SchemaState:
         """Where this database's schema stands against the migrations this code ships (no writes)."""
@@ -145,7 +162,32 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+VERSION_TABLE = "alembic_version"
+_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?P<value>None|['\"][^'\"]+['\"])", re.M)
+
+
+def shipped_revisions() -> list[str]:
+    """The revisions of ``migrations/versions``, oldest first, from each file's ``revision`` and
+    ``down_revision`` assignments (a single linear chain, as Alembic would walk it; a test checks
+    the two agree)."""
+    parents: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        found = {m[1]: m["value"] for m in _REVISION.finditer(path.read_text(encoding="utf-8"))}
+        if "revision" in found:
+            down = found.get("down_revision", "None")
+            parents[found["revision"].strip("'\"")] = None if down == "None" else down.strip("'\"")
+    children = {parent: revision for revision, parent in parents.items()}
+    chain: list[str] = []
+    current = children.get(None)
+    while current is not None and len(chain) <= len(parents):
+        chain.append(current)
+        current = children.get(current)
+    return chain
+
+
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

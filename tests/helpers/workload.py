@@ -138,8 +138,10 @@ def write_config(
     interval: float = 0.5,
     settle_seconds: float = 0,
     console: bool = False,
+    workers: int | None = None,
 ) -> Path:
-    """A daemon configuration: SQLite, one ``files`` source, a JSONL (and optional console) target."""
+    """A daemon configuration: SQLite, one ``files`` source, a JSONL (and optional console) target;
+    ``workers``: ``analysis.workers`` (None: the default, one per core)."""
     targets: list[dict[str, Any]] = []
     if sink is not None:
         targets.append({"name": "sink", "kind": "jsonl", "min_priority": "L3", "jsonl": {"path": str(sink)}})
@@ -163,6 +165,8 @@ def write_config(
         ],
         "alerts": {"targets": targets, "retry_base_seconds": 0.5, "retry_max_seconds": 2},
     }
+    if workers is not None:
+        config["analysis"] = {"workers": workers}
     # JSON is YAML; no dumper options to get wrong
     path.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
     return path

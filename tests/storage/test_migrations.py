@@ -124,3 +124,16 @@ def test_db_current_and_downgrade_commands(tmp_path: Path, capsys: pytest.Captur
     capsys.readouterr()
     assert main(["--config", config, "db", "current"]) == 0
     assert capsys.readouterr().out.strip() == head
+
+
+def test_revisions_read_from_the_files_match_alembic(tmp_path: Path) -> None:
+    """``Database.revisions`` reads the migration files without Alembic; it must walk the same chain."""
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        assert db.revisions() == _revisions(db.url)
+        assert db.current_revision() is None
+        db.upgrade()
+        assert db.current_revision() == _revisions(db.url)[-1]
+    finally:
+        db.dispose()
+

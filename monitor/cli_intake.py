@@ -96,6 +96,7 @@ def _text(args: argparse.Namespace) -> str:
 
 def cmd_tickets_new(args: argparse.Namespace) -> int:
     """Register a hotline call, in-store feedback, a box slip or a chat as a ticket."""
+    from monitor.intake.customer import held_id
     from monitor.intake.staff import RegistrationError, register
     from monitor.intake.submit import submit
 
@@ -128,7 +129,7 @@ def cmd_tickets_new(args: argparse.Namespace) -> int:
         json.dump({"code": receipt.code, "status": receipt.status, "token": receipt.token}, sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(receipt.code or "待审核 held for review")
+        print(receipt.code + ("  待审核 held for review" if held_id(receipt.code) is not None else ""))
         print(f"查询令牌 status token: {receipt.token}", file=sys.stderr)
     return 0
 
@@ -159,7 +160,7 @@ def cmd_import_boxes(args: argparse.Namespace) -> int:
             idempotency_key=key, origin=registration.origin,
         )
         created, repeated = created + receipt.created, repeated + (not receipt.created)
-        print(f"{key}\t{receipt.code or '-'}")
+        print(f"{key}\t{receipt.code}")
     print(f"意见箱 box slips: {created} new, {repeated} already imported, {bad} quarantined", file=sys.stderr)
     return 0 if not bad else 1
 

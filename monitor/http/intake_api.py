@@ -48,8 +48,9 @@ class ErrorOut:
 
 @dataclass
 class ReceiptOut:
-    code: str | None
-    """Ticket code, e.g. Q000123 (null while the feedback waits in the review queue)."""
+    code: str
+    """Ticket code, e.g. Q000123; while the feedback waits in the review queue, its own code (F000045),
+    which finds its status (and, once approved, its ticket) the same way."""
     token: str
     """Status token for /api/v1/feedback/{code} and /feedback/status; keep it, it is shown once per request."""
     status: str

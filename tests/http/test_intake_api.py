@@ -65,6 +65,51 @@ def test_a_json_submission_becomes_a_web_ticket_with_the_customer_and_a_status_t
     assert "供应商" not in json.dumps(resolved, ensure_ascii=False) and "ops" not in json.dumps(resolved)
 
 
+def review(intake: Intake, text: str, decision: str) -> None:
+    """Approve or reject the held message with this text, as staff do."""
+    held = [m for m in intake.cli("review", "list", "--json") if m["text"] == text]
+    assert len(held) == 1, held
+    intake.cli("review", decision, str(held[0]["id"]))
+
+
+def test_feedback_held_for_review_gets_its_own_code_at_once_and_its_ticket_on_approval(intake: Intake) -> None:
+    body = {**COMPLAINT, "content": "再不退款我就炸了你们的店", "contact": "13700001111"}
+    answer = post(intake, "website", body, headers={"Idempotency-Key": "held-1"})
+    assert answer.status_code == 201, answer.text
+    receipt = answer.json()
+    assert receipt["code"].startswith("F") and receipt["status_label"] == "已收到 Received"
+    token = {"X-Status-Token": receipt["token"]}
+    waiting = status(intake, receipt["code"], **token)
+    assert waiting.status_code == 200 and waiting.json()["status_label"] == "已收到 Received", waiting.text
+    assert waiting.json()["code"] == receipt["code"] and waiting.json()["reply"] is None
+    assert status(intake, receipt["code"], **{"X-Contact": "137 0000 1111"}).status_code == 200
+    assert status(intake, receipt["code"], **{"X-Contact": "13800138000"}).status_code == 404
+    assert status(intake, receipt["code"], **{"X-Status-Token": receipt["token"][:-2] + "xx"}).status_code == 404
+    again = post(intake, "website", body, headers={"Idempotency-Key": "held-1"})
+    assert (again.status_code, again.json()["code"], again.json()["token"]) == (200, receipt["code"], receipt["token"])
+
+    review(intake, body["content"], "approve")
+    approved = status(intake, receipt["code"], **token).json()  # the same code and token still work
+    code = approved["code"]
+    assert code.startswith("Q") and approved["status_label"] == "已收到 Received"
+    assert status(intake, code, **token).json()["code"] == code
+    ticket = intake.ticket(code)
+    assert (ticket["channel"], ticket["type"], ticket["customer"], ticket["customer_contact"]) == (
+        "web", "complaint", "王女士", "13700001111"
+    )
+    assert post(intake, "website", body, headers={"Idempotency-Key": "held-1"}).json()["code"] == code
+
+
+def test_feedback_rejected_in_review_reads_not_accepted(intake: Intake) -> None:
+    body = {**COMPLAINT, "content": "明天就炸了你们的仓库", "contact": "13700002222"}
+    receipt = post(intake, "website", body).json()
+    assert receipt["code"].startswith("F")
+    review(intake, body["content"], "reject")
+    found = status(intake, receipt["code"], **{"X-Status-Token": receipt["token"]})
+    assert found.status_code == 200 and found.json()["status_label"] == "未受理 Not accepted", found.text
+    assert found.json()["code"] == receipt["code"]
+
+
 def test_multipart_with_attachments_is_stored_by_content_and_listed_on_the_ticket(intake: Intake) -> None:
     files = [
         ("attachments", ("照片.png", PNG, "image/png")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 import requests
 
+from tests.helpers.daemon import yuqing
 from tests.http.intake_daemon import AMR, HTML, JPEG, PNG, Intake, start_intake
 
-KEYS = {"website": "web", "ios": "app", "retry": "web", "burst": "web", "old": "web", "files": "web", "fields": "web", "race": "app"}
+KEYS = {"website": "web", "ios": "app", "retry": "web", "burst": "web", "old": "web", "files": "web", "fields": "web", "race": "app",
+        "download": "app"}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +136,39 @@ def test_multipart_with_attachments_is_stored_by_content_and_listed_on_the_ticke
     assert len(stored) == 3  # the two JPEGs are one file
     assert {p.read_bytes() for p in stored} == {PNG, AMR, JPEG}
     assert not any(Path("/etc").glob("passwd.jpg")) and not list(intake.state.parent.glob("evil*"))
+
+
+def test_staff_download_attachments_as_stored_with_the_type_of_their_content(intake: Intake, tmp_path: Path) -> None:
+    files = [
+        ("attachments", ("收据.jpg", PNG, "image/jpeg")),  # named .jpg, but the bytes are a PNG
+        ("attachments", ("../../voice", AMR, "application/octet-stream")),
+    ]
+    data = {"type": "complaint", "content": "收据照片和语音在附件里", "contact": "b@example.com"}
+    code = post(intake, "download", data=data, files=files).json()["code"]
+    out = tmp_path / "out"
+    written = intake.cli("tickets", "attachment", code, "--out", str(out), "--json")
+    assert [(w["number"], Path(w["path"]).name, w["media_type"]) for w in written] == [
+        (1, "1-收据.png", "image/png"), (2, "2-voice.amr", "audio/amr")
+    ]
+    assert (out / "1-收据.png").read_bytes() == PNG and (out / "2-voice.amr").read_bytes() == AMR
+    assert sorted(p.name for p in out.iterdir()) == ["1-收据.png", "2-voice.amr"]
+
+    again = yuqing("--config", str(intake.config), "tickets", "attachment", code, "2", "--out", str(out))
+    assert again.returncode == 1 and "exists" in again.stderr  # never written over
+    assert (out / "2-voice.amr").read_bytes() == AMR
+    missing = yuqing("--config", str(intake.config), "tickets", "attachment", code, "3", "--out", str(out))
+    assert missing.returncode == 3 and "no number 3" in missing.stderr
+
+    # a stored file changed on disk (HTML where the PNG was) is not handed out
+    stored = intake.state / "attachments" / hashlib.sha256(PNG).hexdigest()[:2] / hashlib.sha256(PNG).hexdigest()
+    original = stored.read_bytes()
+    stored.write_bytes(HTML)
+    try:
+        tampered = yuqing("--config", str(intake.config), "tickets", "attachment", code, "1", "--out", str(tmp_path / "t"))
+        assert tampered.returncode == 1 and "does not match its hash" in tampered.stderr
+        assert not list((tmp_path / "t").iterdir())
+    finally:
+        stored.write_bytes(original)
 
 
 def test_json_attachments_and_anonymous_feedback_keep_no_personal_data(intake: Intake) -> None:

@@ -13,6 +13,7 @@ transaction). PostgreSQL and MariaDB use the URL as given.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -56,10 +58,11 @@ class WriteTurns:
     Reentrant for the thread holding it. A free turn is taken at once; on release the next turn goes
     to an urgent waiter if there is one, else to the first other waiter to wake - but a waiter that
     has waited ``patience`` seconds is not passed over any more, so a steady urgent stream cannot
-    starve the poll batches."""
+    starve the poll batches. A waiter gives up after ``timeout`` seconds with the error SQLite's
+    own busy timeout gives (``database is locked``), never waiting for ever."""
 
-    def __init__(self, patience: float = 0.25) -> None:
-        self.patience = patience
+    def __init__(self, patience: float = 0.25, timeout: float = 30.0) -> None:
+        self.patience, self.timeout = patience, timeout
         self._cond = threading.Condition()
         self._owner: int | None = None
         self._depth = 0
@@ -89,15 +92,17 @@ class WriteTurns:
         since, overdue = time.monotonic(), False
         try:
             while self._owner is not None or self._passed_over(urgent=urgent, overdue=overdue):
-                if urgent or overdue:
-                    self._cond.wait()
-                    continue
-                left = self.patience - (time.monotonic() - since)
-                if left > 0:
-                    self._cond.wait(left)
-                else:
+                waited = time.monotonic() - since
+                if waited >= self.timeout:
+                    self._cond.notify_all()  # waiters held back for this one look again
+                    locked = sqlite3.OperationalError("database is locked")
+                    raise OperationalError("BEGIN IMMEDIATE (this process's write turn)", None, locked)
+                if not urgent and not overdue and waited >= self.patience:
                     overdue = True
                     self._overdue += 1
+                    continue
+                until = self.timeout if urgent or overdue else self.patience
+                self._cond.wait(until - waited)
         finally:
             self._urgent -= urgent
             self._overdue -= overdue

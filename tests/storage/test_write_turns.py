@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from monitor.storage.db import Database, WriteTurns
 from monitor.storage.models import Source
@@ -68,6 +70,28 @@ def test_the_turn_is_reentrant_and_free_again_after_an_error() -> None:
     thread.start()
     thread.join(5)
     assert done.is_set()
+
+
+def test_a_writer_that_cannot_get_its_turn_fails_like_a_locked_database() -> None:
+    turns = WriteTurns(timeout=0.2)
+    holding, done = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with turns.turn():
+            holding.set()
+            done.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    holding.wait(5)
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), turns.turn(urgent=True):
+            pass
+    finally:
+        done.set()
+        thread.join(5)
+    with turns.turn():  # the failed waiter left nothing behind
+        pass
 
 
 def test_sqlite_transactions_of_many_threads_all_commit(sqlite_db: Database) -> None:

@@ -63,6 +63,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    cpu: float = float("nan")  # CPU seconds of the server process during the run (user + system)
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -121,7 +122,9 @@ def static_baseline(rate: float, seconds: float, workers: int) -> Result:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
         drive(port, rate, 2, workers, lambda i: (b"{}", {"Content-Type": "application/json"}))  # warm-up
+        before = cpu_seconds(proc.pid)
         result = drive(port, rate, seconds, workers, lambda i: (b"{}", {"Content-Type": "application/json"}))
+        result.cpu = cpu_seconds(proc.pid) - before
     finally:
         proc.terminate()
         proc.wait()
@@ -138,7 +141,9 @@ def mail(number: int) -> bytes:
     ).encode()
 
 
-def intake_run(rate: float, seconds: float, workers: int, folder: Path) -> tuple[Result, int]:
+def intake_run(
+    rate: float, seconds: float, workers: int, folder: Path, profile: Path | None = None
+) -> tuple[Result, int]:
     maildir = folder / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
@@ -188,7 +193,12 @@ def intake_run(rate: float, seconds: float, workers: int, folder: Path) -> tuple
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
         drive(port, 20, 2, workers, lambda i: body(1_000_000 + i))  # warm-up (jieba, first connections)
+        spy = sample(daemon.pid, seconds, profile) if profile else None
+        before = cpu_seconds(daemon.pid)
         result = drive(port, rate, seconds, workers, body)
+        result.cpu = cpu_seconds(daemon.pid) - before
+        if spy is not None:
+            spy.wait()
         stop.set()
         feeder.join()
     finally:
@@ -198,6 +208,21 @@ def intake_run(rate: float, seconds: float, workers: int, folder: Path) -> tuple
         log.close()
     result.name = "intake (daemon, SQLite, + Maildir 10 mail/s)"
     return result, dropped[0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sample(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy (if installed: pip install py-spy) on the daemon during the measured run: collapsed
+    stacks of every thread, idle ones left out, for flame graphs or a per-function sum."""
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [str(spy if spy.exists() else "py-spy"), "record", "--pid", str(pid), "--rate", "100",
+               "--duration", str(int(seconds)), "--format", "raw", "--output", str(out), "--threads", "--nonblocking", "--gil"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wait_port(log: Path, timeout: float = 60) -> int:
@@ -225,18 +250,23 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=48, help="client connections")
+    parser.add_argument("--profile", type=Path, help="py-spy the daemon during the run: collapsed stacks to this file")
     args = parser.parse_args()
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     baseline = static_baseline(args.rate, args.seconds, args.workers)
     with tempfile.TemporaryDirectory(prefix="yuqing-intake-bench-") as tmp:
-        intake, dropped = intake_run(args.rate, args.seconds, args.workers, Path(tmp))
+        intake, dropped = intake_run(args.rate, args.seconds, args.workers, Path(tmp), args.profile)
         polled = mail_count(Path(tmp))
     print(f"\n{args.rate:g} requests/s for {args.seconds:g} s, {args.workers} client connections, {os.cpu_count()} cores\n")
-    print(f"{'row':<46} {'sent':>6} {'ok':>6} {'err':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'p99 ratio':>9}")
+    print(f"load average before/after: {load_before} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'row':<46} {'sent':>6} {'ok':>6} {'err':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+          f"{'p99 ratio':>9} {'CPU ms/req':>10}")
     base99 = baseline.pct(0.99)
     for row in (baseline, intake):
         print(
             f"{row.name:<46} {row.sent:>6} {row.ok:>6} {row.errors:>4} {row.ok / row.seconds:>7.1f} "
-            f"{row.pct(0.5):>7.1f} {row.pct(0.99):>7.1f} {max(row.latencies) * 1000:>7.1f} {row.pct(0.99) / base99:>9.1f}"
+            f"{row.pct(0.5):>7.1f} {row.pct(0.99):>7.1f} {max(row.latencies) * 1000:>7.1f} {row.pct(0.99) / base99:>9.1f} "
+            f"{row.cpu / row.sent * 1000:>10.2f}"
         )
     print(f"\nmailbox during the run: {dropped} mails dropped, {polled} stored by the daemon's Maildir polls")
     verdict = "meets" if intake.pct(0.99) <= 50 else "MISSES"

@@ -39,6 +39,7 @@ COMMAND_ACTIONS: dict[tuple[str, ...], str | None] = {
     ("tickets", "show"): None,
     ("tickets", "set-status"): "ticket.status",
     ("tickets", "new"): "ticket.new",  # staff registration of a call, a store visit, a box slip
+    ("tickets", "attachment"): "ticket.attachments",  # customers' files (personal data): not for viewers
     ("intake", "keys", "add"): "intake.keys",
     ("intake", "keys", "rotate"): "intake.keys",
     ("intake", "keys", "revoke"): "intake.keys",

@@ -12,6 +12,7 @@ from typing import Any
 from monitor.cli import CliError, load_or_exit, open_database
 
 STAFF_SOURCE = "staff"
+EXIT_NOT_FOUND = 3
 BOX_SOURCE = "feedback-box"
 
 
@@ -96,6 +97,7 @@ def _text(args: argparse.Namespace) -> str:
 
 def cmd_tickets_new(args: argparse.Namespace) -> int:
     """Register a hotline call, in-store feedback, a box slip or a chat as a ticket."""
+    from monitor.intake.customer import held_id
     from monitor.intake.staff import RegistrationError, register
     from monitor.intake.submit import submit
 
@@ -128,7 +130,7 @@ def cmd_tickets_new(args: argparse.Namespace) -> int:
         json.dump({"code": receipt.code, "status": receipt.status, "token": receipt.token}, sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(receipt.code or "待审核 held for review")
+        print(receipt.code + ("  待审核 held for review" if held_id(receipt.code) is not None else ""))
         print(f"查询令牌 status token: {receipt.token}", file=sys.stderr)
     return 0
 
@@ -159,9 +161,60 @@ def cmd_import_boxes(args: argparse.Namespace) -> int:
             idempotency_key=key, origin=registration.origin,
         )
         created, repeated = created + receipt.created, repeated + (not receipt.created)
-        print(f"{key}\t{receipt.code or '-'}")
+        print(f"{key}\t{receipt.code}")
     print(f"意见箱 box slips: {created} new, {repeated} already imported, {bad} quarantined", file=sys.stderr)
     return 0 if not bad else 1
+
+
+def cmd_tickets_attachment(args: argparse.Namespace) -> int:
+    """``yuqing tickets attachment CODE [N] --out DIR``: a ticket's files as stored, numbered as
+    ``tickets show`` lists them; each checked against its hash and its content's type first."""
+    from sqlalchemy import select
+
+    from monitor.intake.files import StoredFileError, export_name, stored_bytes
+    from monitor.storage.models import IntakeAttachment, StoredMessage, Ticket
+
+    config = load_or_exit(args)
+    db = open_database(config)
+    with db.read() as session:
+        ticket_id = session.scalar(select(Ticket.id).where(Ticket.code == args.code.strip().upper()))
+        if ticket_id is None:
+            raise CliError(f"没有工单 / no ticket {args.code}", EXIT_NOT_FOUND)
+        files = list(
+            session.execute(
+                select(IntakeAttachment.name, IntakeAttachment.media_type, IntakeAttachment.sha256)
+                .join(StoredMessage, StoredMessage.id == IntakeAttachment.message_id)
+                .where(StoredMessage.ticket_id == ticket_id)
+                .order_by(IntakeAttachment.id)
+            )
+        )
+    if args.number is not None and not 1 <= args.number <= len(files):
+        raise CliError(
+            f"{args.code} 有 {len(files)} 个附件 / has {len(files)} attachment(s); no number {args.number}", EXIT_NOT_FOUND
+        )
+    chosen = [(args.number, files[args.number - 1])] if args.number is not None else list(enumerate(files, 1))
+    args.out.mkdir(parents=True, exist_ok=True)
+    written: list[dict[str, Any]] = []
+    failed = 0
+    for index, (name, media_type, sha256) in chosen:
+        target = args.out / export_name(index, name, media_type)
+        try:
+            data = stored_bytes(config.state_dir, sha256, media_type)
+            with target.open("xb") as handle:  # never over an existing file
+                handle.write(data)
+        except (StoredFileError, FileExistsError) as exc:
+            failed += 1
+            reason = f"已存在 / exists: {target}" if isinstance(exc, FileExistsError) else str(exc)
+            print(f"{args.code} #{index} {name}: {reason}", file=sys.stderr)
+            continue
+        written.append({"number": index, "name": name, "media_type": media_type, "size": len(data), "path": str(target)})
+    if args.json:
+        json.dump(written, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for item in written:
+            print(f"{item['path']}\t{item['media_type']}\t{item['size']}")
+    return 1 if failed or not files else 0
 
 
 def _file(value: str) -> Path:
@@ -197,3 +250,14 @@ def register_tickets(tsub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     new.add_argument("--received-at", type=_when, help="when it was received (default now)")
     new.add_argument("--json", action="store_true")
     new.set_defaults(func=cmd_tickets_new)
+    attachment = tsub.add_parser(
+        "attachment",
+        help="write a ticket's attachments (or the N-th, as 'tickets show' lists them) into a folder",
+        description="The stored bytes, checked against their hash, named with the extension of the type "
+        "read from the content when they were received. Existing files are never overwritten.",
+    )
+    attachment.add_argument("code")
+    attachment.add_argument("number", nargs="?", type=int, help="only this one (1 = the first listed)")
+    attachment.add_argument("--out", type=_file, required=True, help="folder to write into (created if missing)")
+    attachment.add_argument("--json", action="store_true")
+    attachment.set_defaults(func=cmd_tickets_attachment)

@@ -41,6 +41,7 @@ from monitor.ingest.store import (
     store_messages,
     store_quarantined,
 )
+from monitor.intake.customer import declare_approved
 from monitor.leases import Fence, check_fence
 from monitor.message import Batch, Checkpoint, Message
 from monitor.metrics import Metrics
@@ -153,15 +154,19 @@ def process_batch(
     *,
     advance_checkpoint: bool = True,
     fence: Fence | None = None,
-    within: Callable[[Session], None] | None = None,
+    within: Callable[[Session, Sequence[NewMessage]], None] | None = None,
     prepared: Prepared | None = None,
+    urgent: bool = False,
 ) -> PollStats:
     """Store one batch exactly once (see module docstring).
 
     ``fence``: the source's lease when several instances share the database; checked (and
     renewed) as the transaction's last statement, so a stale instance commits nothing.
-    ``within`` runs inside the batch's transaction, before the fence check (the intake writes its
-    submission and attachment rows there, so a message never exists without them, nor they without it).
+    ``within`` runs inside the batch's transaction, before the fence check, with the messages this
+    batch stored (their rows carry the ticket ids just assigned; held ones none): the intake writes
+    its submission and attachment rows there, so a message never exists without them, nor they
+    without it. ``urgent``: this transaction goes before waiting poll batches of this process (a
+    request is waiting for it; :meth:`monitor.storage.db.Database.transaction`).
 
     Messages whose analysis asks for review wait in the review queue (no ticket, incident or
     page until approved; an L1/L2 one sends a review notice); noise (bounces, auto-replies, list
@@ -173,7 +178,7 @@ def process_batch(
     if context.metrics is not None and analysed and prepared.seconds is not None:
         context.metrics.analysis(source_name, prepared.seconds)
     now = context.clock()
-    with context.db.transaction() as session:
+    with context.db.transaction(urgent=urgent) as session:
         source = get_or_create_source(session, source_name, source_kind)
         stored, duplicates = store_messages(session, source, analysed)
         duplicates += known
@@ -184,7 +189,7 @@ def process_batch(
         stats = flow(session, context, source, new, now)
         stats.alerts += reviews
         if within is not None:
-            within(session)
+            within(session, stored)
         if advance_checkpoint:
             save_checkpoint(source, batch.checkpoint, session=session, fence=fence)
         elif fence is not None:
@@ -224,6 +229,36 @@ class Prepared:
     def cancel(self) -> None:
         if self.pending is not None and self.done is None:
             self.pending.cancel()
+
+
+def analyse_one(context: PipelineContext, message: Message) -> tuple[Analysis, float]:
+    """One message's analysis (and its clustering fingerprint, remembered for the batch that
+    stores it), in the caller's thread, or in the workers when there are some; with the seconds it
+    took. The intake analyses each submission in its request thread this way, while the writer is
+    busy with the previous group, and hands :func:`analysed` batches to :func:`process_batch`."""
+    started = time.perf_counter()
+    if context.pool is not None:
+        pending = context.pool.submit(context.analyzer, [message], post_fingerprint)
+        analysis = pending.result()[0]
+        if pending.extras is not None:
+            remember_fingerprints([message], pending.extras)
+    else:
+        analysis = context.analyzer(message)
+        post_fingerprint(message)  # kept among the recent fingerprints, for cluster_messages
+    return analysis, time.perf_counter() - started
+
+
+def analysed(batch: Batch, analyses: Sequence[Analysis], seconds: float) -> Prepared:
+    """A batch whose messages were analysed already (:func:`analyse_one`), in batch order. No
+    stored-ids lookup: storage deduplicates inside the transaction; a repeated external id in the
+    batch is analysed and stored once, as :func:`prepare` does."""
+    todo: dict[str, tuple[Message, Analysis]] = {}
+    for message, analysis in zip(batch.messages, analyses, strict=True):
+        todo.setdefault(message.external_id, (message, analysis))
+    skipped = len(batch.messages) - len(todo)
+    return Prepared(
+        batch, [m for m, _ in todo.values()], skipped, done=[a for _, a in todo.values()], seconds=seconds
+    )
 
 
 def prepare(context: PipelineContext, source_name: str, batch: Batch) -> Prepared:
@@ -268,6 +303,7 @@ def decide_review(context: PipelineContext, message_id: int, *, approve: bool) -
             return "rejected"
         source, item = released
         flow(session, context, source, [item], context.clock())
+        declare_approved(session, [item.row.id])  # a submission's ticket: the customer's own fields
         return "approved"
 
 

@@ -32,6 +32,7 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "ticket.status": _AT_LEAST["agent"],
     "ticket.note": _AT_LEAST["agent"],
     "ticket.respond": _AT_LEAST["agent"],
+    "ticket.attachments": _AT_LEAST["agent"],  # download customers' files (pictures, voice notes)
     "story.ack": _AT_LEAST["agent"],
     "story.resolve": _AT_LEAST["agent"],
     "kb.link": _AT_LEAST["agent"],

@@ -27,7 +27,7 @@ PEOPLE = {
 PLAUSIBLE = {
     "code": "Q000001", "ref": "Q000001", "id": "1", "ids": "1", "text": "紧急：无法登录", "month": "2026-10",
     "status": "processing", "fields": "priority=L2", "reason": "测试 test", "target": "f", "revision": "0000_no_such_revision",
-    "path": "nothing-here", "problem": "P1", "new_problem": "登录问题", "resolution": "重置密码",
+    "path": "nothing-here", "number": "1", "problem": "P1", "new_problem": "登录问题", "resolution": "重置密码",
 }
 
 

@@ -7,8 +7,10 @@ Idempotency-Key reused with a different body), 429 with ``Retry-After`` past a r
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -48,8 +50,9 @@ class ErrorOut:
 
 @dataclass
 class ReceiptOut:
-    code: str | None
-    """Ticket code, e.g. Q000123 (null while the feedback waits in the review queue)."""
+    code: str
+    """Ticket code, e.g. Q000123; while the feedback waits in the review queue, its own code (F000045),
+    which finds its status (and, once approved, its ticket) the same way."""
     token: str
     """Status token for /api/v1/feedback/{code} and /feedback/status; keep it, it is shown once per request."""
     status: str
@@ -84,6 +87,10 @@ def pydantic_detail(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in item["loc"]) or "body"
         parts.append(f"{where}: {item['msg']}")
     return "字段无效 / invalid fields: " + "; ".join(parts)
+
+
+def reused_key() -> IntakeError:
+    return error(422, "Idempotency-Key 已用于另一份内容 / this Idempotency-Key was used with a different request")
 
 
 def status_label(status: str) -> str:
@@ -199,26 +206,46 @@ class Intake:
     def submit(
         self, client: Client, feedback: Feedback, uploads: list[Upload], idempotency_key: str | None, address: str
     ) -> Receipt:
+        """Check, prepare and write one submission, waiting for its group (blocking)."""
+        queued = self.enqueue(client, feedback, uploads, idempotency_key, address)
+        try:
+            return self.logged(client, queued if isinstance(queued, Receipt) else queued.result(60.0))
+        except IdempotencyConflict:
+            raise reused_key() from None
+
+    async def submit_async(
+        self, client: Client, feedback: Feedback, uploads: list[Upload], idempotency_key: str | None, address: str
+    ) -> Receipt:
+        """The same, with the checks and the analysis in a worker thread and the wait for the group
+        on the event loop: no thread is parked while the writer works, one hand-over less."""
+        queued = await to_thread.run_sync(lambda: self.enqueue(client, feedback, uploads, idempotency_key, address))
+        try:
+            return self.logged(client, queued if isinstance(queued, Receipt) else await asyncio.wrap_future(queued))
+        except IdempotencyConflict:
+            raise reused_key() from None
+
+    def enqueue(
+        self, client: Client, feedback: Feedback, uploads: list[Upload], idempotency_key: str | None, address: str
+    ) -> Receipt | Future[Receipt]:
+        """The files checked and the submission prepared (analysed) and queued for the writer."""
         assert self.ctx.pipeline is not None
         files = self.checked(uploads, client, address)
-        try:
-            pending = prepare(
-                self.ctx.pipeline(),
-                self.ctx.intake().source,
-                self.ctx.secret,
-                self.ctx.state_dir,
-                client,
-                feedback,
-                files,
-                idempotency_key=idempotency_key,
-                lookup=False,  # the writer looks the keys up once per group
-            )
-            receipt = pending if isinstance(pending, Receipt) else self.writer.write(pending)
-        except IdempotencyConflict:
-            raise error(
-                422, "Idempotency-Key 已用于另一份内容 / this Idempotency-Key was used with a different request"
-            ) from None
-        log.info("intake", client=client.name, ticket=receipt.code, created=receipt.created, files=len(files))
+        pending = prepare(
+            self.ctx.pipeline(),
+            self.ctx.intake().source,
+            self.ctx.secret,
+            self.ctx.state_dir,
+            client,
+            feedback,
+            files,
+            idempotency_key=idempotency_key,
+            lookup=False,  # the writer looks the keys up once per group
+        )
+        return pending if isinstance(pending, Receipt) else self.writer.submit(pending)
+
+    @staticmethod
+    def logged(client: Client, receipt: Receipt) -> Receipt:
+        log.info("intake", client=client.name, ticket=receipt.code, created=receipt.created)
         return receipt
 
     def status(self, code: str, token: str, contact: str, address: str) -> PublicStatus | None:
@@ -267,9 +294,7 @@ def intake_api_router(ctx: HttpContext, intake: Intake | None = None) -> Router:
         service.limits.check(service.limits.submit, client.ref, settings.key_rate_per_minute)
         fields, uploads = await read_feedback(request)
         feedback = parse(fields)
-        receipt = await to_thread.run_sync(
-            lambda: service.submit(client, feedback, uploads, idempotency_key, address)
-        )
+        receipt = await service.submit_async(client, feedback, uploads, idempotency_key, address)
         return Response(
             receipt_out(receipt, feedback.anonymous),
             status_code=201 if receipt.created else 200,

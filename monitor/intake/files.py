@@ -160,3 +160,29 @@ def store_files(state_dir: Path, files: Sequence[CheckedFile]) -> None:
             os.fsync(handle.fileno())
         tmp.chmod(0o640)
         tmp.replace(path)
+
+
+class StoredFileError(ValueError):
+    """A stored attachment that cannot be handed out as it was recorded (missing, changed, retyped)."""
+
+
+def stored_bytes(state_dir: Path, sha256: str, media_type: str) -> bytes:
+    """An attachment's stored bytes, checked again before they leave: the content hash it was
+    stored under, and the media type read from the content - the one recorded, never another."""
+    path = attachment_path(state_dir, sha256)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StoredFileError(f"附件文件缺失 / the stored file is missing: {path} ({exc.strerror})") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise StoredFileError(f"附件内容已被改动 / the stored file does not match its hash: {path}")
+    if sniff(data) != media_type or media_type not in MEDIA:
+        raise StoredFileError(f"附件类型与内容不符 / the stored file's content is not {media_type}: {path}")
+    return data
+
+
+def export_name(index: int, name: str, media_type: str) -> str:
+    """``3-receipt.png``: the number, the sanitised name's stem and the extension of the type the
+    content has (a ``.jpg`` name on PNG bytes is written as ``.png``)."""
+    stem = Path(safe_name(name)).stem.strip().lstrip(".")[:80] or "file"
+    return f"{index}-{stem}{MEDIA[media_type][0]}"

@@ -1,9 +1,11 @@
 """What a customer may see of their feedback: the status in the policy's words and the public reply.
 
 Never internal notes, assignees, departments or other customers' data. A lookup needs the
-ticket code and either the status token (any submission) or the contact given with it (not for
-anonymous ones); both are compared in constant time, and a miss says nothing about which part
-was wrong.
+ticket code - or, for a submission held for review, its own ``F…`` code - and either the status
+token (any submission) or the contact given with it (not for anonymous ones); both are compared
+in constant time, and a miss says nothing about which part was wrong. A held submission reads
+已收到 until it is approved (then its ticket's status, under the ticket's code) or rejected
+(未受理 Not accepted).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import hmac
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from monitor.intake.customer import held_code, held_id
 from monitor.intake.submit import status_token
 from monitor.storage.db import Database
 from monitor.storage.models import IntakeSubmission, StoredMessage, Ticket, TicketEvent
@@ -25,6 +29,7 @@ PUBLIC = {
     "reopened": ("processing", "处理中", "Processing"),
     "resolved": ("resolved", "已解决", "Resolved"),
     "closed": ("resolved", "已解决", "Resolved"),
+    "rejected": ("rejected", "未受理", "Not accepted"),  # held for review, then rejected: no ticket
 }
 
 
@@ -54,7 +59,10 @@ def lookup(db: Database, secret: bytes, code: str, *, token: str = "", contact: 
     code = code.strip().upper()
     if not code or not (token or contact) or len(code) > 16:
         return None
+    submission = held_id(code)
     with db.read() as session:
+        if submission is not None:
+            return _held(session, secret, submission, token=token, contact=contact)
         ticket = session.scalar(select(Ticket).where(Ticket.code == code))
         # through the message: a submission held for review gets its ticket on approval
         subs = (
@@ -81,21 +89,58 @@ def lookup(db: Database, secret: bytes, code: str, *, token: str = "", contact: 
                 matched |= _same(_contact(contact), _contact(ticket.customer_contact))
         if not matched:
             return None
-        key, zh, en = PUBLIC.get(ticket.status, PUBLIC["processing"])
-        reply = session.scalar(
-            select(TicketEvent.note)
-            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "responded", TicketEvent.note.is_not(None))
-            .order_by(TicketEvent.id.desc())
-            .limit(1)
-        )
-        first = min(sub.created_at for sub in subs)
-        return PublicStatus(
-            code=code,
-            status=key,
-            label_zh=zh,
-            label_en=en,
-            type=subs[0].feedback_type,
-            submitted_at=first.isoformat(),
-            updated_at=ticket.updated_at.isoformat(),
-            reply=reply,
-        )
+        return _public(session, ticket, subs)
+
+
+def _public(session: Session, ticket: Ticket, subs: list[IntakeSubmission]) -> PublicStatus:
+    key, zh, en = PUBLIC.get(ticket.status, PUBLIC["processing"])
+    reply = session.scalar(
+        select(TicketEvent.note)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "responded", TicketEvent.note.is_not(None))
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    )
+    first = min(sub.created_at for sub in subs)
+    return PublicStatus(
+        code=ticket.code or "",
+        status=key,
+        label_zh=zh,
+        label_en=en,
+        type=subs[0].feedback_type,
+        submitted_at=first.isoformat(),
+        updated_at=ticket.updated_at.isoformat(),
+        reply=reply,
+    )
+
+
+def _held(session: Session, secret: bytes, submission: int, *, token: str, contact: str) -> PublicStatus | None:
+    """A submission looked up by its own code: held (已收到), rejected (未受理) or, once approved,
+    its ticket's status under the ticket's code."""
+    found = session.execute(
+        select(IntakeSubmission, StoredMessage).join(StoredMessage, StoredMessage.id == IntakeSubmission.message_id)
+        .where(IntakeSubmission.id == submission)
+    ).first()
+    if found is None:
+        status_token(secret, "no-such-submission")  # the same work for a miss
+        return None
+    sub, message = found
+    if token:
+        matched = _same(token, status_token(secret, sub.external_id))
+    else:
+        matched = not sub.anonymous and bool(message.author_id) and _same(_contact(contact), _contact(message.author_id))
+    if not matched:
+        return None
+    ticket = session.get(Ticket, message.ticket_id) if message.ticket_id is not None else None
+    if ticket is not None:
+        return _public(session, ticket, [sub])
+    key, zh, en = PUBLIC["rejected" if message.review_status == "rejected" else "received"]
+    return PublicStatus(
+        code=held_code(sub.id),
+        status=key,
+        label_zh=zh,
+        label_en=en,
+        type=sub.feedback_type,
+        submitted_at=sub.created_at.isoformat(),
+        updated_at=sub.created_at.isoformat(),
+        reply=None,
+    )

@@ -23,14 +23,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from monitor.findings import Analysis
+from monitor.intake.customer import Declared, declare, held_code
 from monitor.intake.files import CheckedFile, store_files
 from monitor.intake.keys import Client
 from monitor.message import Author, Batch, Message, Quarantined
-from monitor.pipeline import PipelineContext, process_batch
+from monitor.pipeline import PipelineContext, analyse_one, analysed, process_batch
 from monitor.storage.models import (
     IntakeAttachment,
     IntakeSubmission,
@@ -39,6 +41,7 @@ from monitor.storage.models import (
     StoredMessage,
     Ticket,
 )
+from monitor.stored import NewMessage
 
 TYPE_LABELS = {"complaint": "投诉", "suggestion": "建议", "inquiry": "咨询"}
 SOURCE_KIND = "intake"
@@ -75,7 +78,8 @@ class Feedback(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    code: str | None
+    code: str
+    """The ticket's code; held for review (no ticket yet), the submission's own (``F000045``)."""
     token: str
     status: str
     created: bool
@@ -118,14 +122,18 @@ def _find(session: Session, client: str, idempotency_key: str) -> IntakeSubmissi
 
 
 def _receipt(session: Session, secret: bytes, sub: IntakeSubmission, *, created: bool) -> Receipt:
-    """The answer for a submission; its ticket through its message (held for review: none yet)."""
+    """The answer for a submission: its ticket through its message, or - held for review, no
+    ticket yet - the submission's own code (``monitor.intake.customer.held_code``)."""
     found = session.execute(
         select(Ticket.code, Ticket.status)
         .join(StoredMessage, StoredMessage.ticket_id == Ticket.id)
         .where(StoredMessage.id == sub.message_id)
     ).first()
-    code, status = (found[0], found[1]) if found is not None else (sub.ticket_code, "received")
-    return Receipt(code, status_token(secret, sub.external_id), status, created)
+    if found is not None:
+        return Receipt(found[0], status_token(secret, sub.external_id), found[1], created)
+    review = session.scalar(select(StoredMessage.review_status).where(StoredMessage.id == sub.message_id))
+    status = "rejected" if review == "rejected" else "received"
+    return Receipt(held_code(sub.id), status_token(secret, sub.external_id), status, created)
 
 
 def _replay(session: Session, secret: bytes, found: IntakeSubmission, digest: str, key: str) -> Receipt:
@@ -173,6 +181,9 @@ class Pending:
     digest: str
     origin: Origin
     message: Message
+    analysis: Analysis
+    """Analysed in the request's thread (:func:`monitor.pipeline.analyse_one`), not the writer's."""
+    seconds: float
 
 
 def prepare(
@@ -217,61 +228,86 @@ def prepare(
         title=f"[{TYPE_LABELS[feedback.type]}] {feedback.content[:60]}",
         raw_ref=f"{client.ref}" + (f" box {origin.box}" if origin.box else ""),
     )
-    return Pending(client, feedback, tuple(files), idempotency_key, digest, origin, message)
+    analysis, seconds = analyse_one(context, message)
+    return Pending(client, feedback, tuple(files), idempotency_key, digest, origin, message, analysis, seconds)
 
 
-def _record(session: Session, source: str, secret: bytes, items: Sequence[Pending]) -> list[Receipt]:
-    """The submission and attachment rows of stored messages (inside the batch transaction):
-    one query for the messages, one for their tickets, one flush. Returns the answers, read
-    from the same transaction (what :func:`_receipt` would read after the commit), so the
-    writer needs no second round trip."""
-    wanted = [item.message.external_id for item in items]
-    rows = {
-        row.external_id: row
-        for row in session.scalars(
-            select(StoredMessage)
+def _placed(
+    session: Session, source: str, items: Sequence[Pending], stored: Sequence[NewMessage]
+) -> dict[str, tuple[int, int | None]]:
+    """Message id and ticket id (None while held) of each item's message: from the rows this
+    batch stored, or - stored before, a retry racing its first request - from the database."""
+    placed = {n.message.external_id: (n.row.id, n.row.ticket_id) for n in stored}
+    missing = [i.message.external_id for i in items if i.message.external_id not in placed]
+    if missing:
+        for external_id, message_id, ticket_id in session.execute(
+            select(StoredMessage.external_id, StoredMessage.id, StoredMessage.ticket_id)
             .join(Source, Source.id == StoredMessage.source_id)
-            .where(Source.name == source, StoredMessage.external_id.in_(wanted))
+            .where(Source.name == source, StoredMessage.external_id.in_(missing))
+        ):
+            placed[external_id] = (message_id, ticket_id)
+    return placed
+
+
+def _record(
+    session: Session, source: str, secret: bytes, items: Sequence[Pending], stored: Sequence[NewMessage]
+) -> list[Receipt]:
+    """The submission and attachment rows of the stored messages, inside the batch transaction,
+    and the answers, read from the same transaction (the writer needs no second round trip).
+
+    Core statements, one per kind of row for the whole group: the submissions, the new tickets'
+    customer fields, and - only for submissions that need their id (attachments, or held for
+    review: the answer carries the submission's code) - one ORM flush."""
+    placed = _placed(session, source, items, stored)
+    ticket_ids = {ticket_id for _, ticket_id in placed.values() if ticket_id}
+    tickets = {
+        row.id: row
+        for row in session.execute(
+            select(Ticket.id, Ticket.code, Ticket.status, Ticket.thread_key).where(Ticket.id.in_(ticket_ids))
         )
-    }
-    ticket_ids = [row.ticket_id for row in rows.values() if row.ticket_id]
-    tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))} if ticket_ids else {}
-    subs: list[IntakeSubmission] = []
-    receipts: list[Receipt] = []
-    for item in items:
+    } if ticket_ids else {}
+    declared: list[Declared] = []
+    plain: list[dict[str, object]] = []
+    named: list[tuple[int, IntakeSubmission]] = []
+    answers: list[tuple[str, str] | None] = []  # (code, status); None: the submission's own code
+    for index, item in enumerate(items):
         message, feedback = item.message, item.feedback
-        row = rows.get(message.external_id)
-        ticket = tickets.get(row.ticket_id) if row is not None and row.ticket_id else None
-        if ticket is not None and ticket.thread_key == message.external_id:
-            ticket.feedback_type = feedback.type
-            ticket.customer_name = feedback.name
-            ticket.customer_contact = feedback.contact
-            ticket.customer_handle = None
-        sub = IntakeSubmission(
-            client=item.client.ref,
-            idempotency_key=item.idempotency_key,
-            request_hash=item.digest,
-            external_id=message.external_id,
-            message_id=row.id if row is not None else None,
-            ticket_code=ticket.code if ticket is not None else None,
-            channel=item.client.channel,
-            feedback_type=feedback.type,
-            anonymous=feedback.anonymous,
-            app_version=feedback.app_version,
-            device=feedback.device,
-            locale=feedback.locale,
-            store=item.origin.store,
-            box=item.origin.box,
-            created_at=message.created_at,
-        )
-        session.add(sub)
-        subs.append(sub)
-        token = status_token(secret, message.external_id)
-        receipts.append(
-            Receipt(ticket.code, token, ticket.status, True) if ticket is not None else Receipt(None, token, "received", True)
-        )
-    session.flush()
-    for item, sub in zip(items, subs, strict=True):
+        message_id, ticket_id = placed.get(message.external_id, (None, None))
+        ticket = tickets.get(ticket_id) if ticket_id else None
+        if ticket is not None and ticket.thread_key == message.external_id:  # its own, new ticket
+            declared.append(Declared(ticket.id, feedback.type, feedback.name, feedback.contact))
+        row = {
+            "client": item.client.ref,
+            "idempotency_key": item.idempotency_key,
+            "request_hash": item.digest,
+            "external_id": message.external_id,
+            "message_id": message_id,
+            "ticket_code": ticket.code if ticket is not None else None,
+            "channel": item.client.channel,
+            "feedback_type": feedback.type,
+            "anonymous": feedback.anonymous,
+            "app_version": feedback.app_version,
+            "device": feedback.device,
+            "locale": feedback.locale,
+            "store": item.origin.store,
+            "box": item.origin.box,
+            "created_at": message.created_at,
+        }
+        answers.append((ticket.code, ticket.status) if ticket is not None else None)
+        if item.files or ticket is None:
+            sub = IntakeSubmission(**row)
+            session.add(sub)
+            named.append((index, sub))
+        else:
+            plain.append(row)
+    declare(session, declared)
+    if plain:
+        session.execute(insert(IntakeSubmission), plain)
+    if named:
+        session.flush()
+    ids = {index: sub.id for index, sub in named}
+    for index, sub in named:
+        item = items[index]
         for file in item.files:
             session.add(
                 IntakeAttachment(
@@ -284,6 +320,11 @@ def _record(session: Session, source: str, secret: bytes, items: Sequence[Pendin
                     created_at=item.message.created_at,
                 )
             )
+    receipts: list[Receipt] = []
+    for index, (item, answer) in enumerate(zip(items, answers, strict=True)):
+        token = status_token(secret, item.message.external_id)
+        code, status = answer if answer is not None else (held_code(ids[index]), "received")
+        receipts.append(Receipt(code, token, status, True))
     return receipts
 
 
@@ -303,12 +344,15 @@ def write_group(
         return [done[i] if i in done else next(fresh) for i in range(len(items))]
     receipts: list[Receipt] = []
 
-    def within(session: Session) -> None:
-        receipts.extend(_record(session, source, secret, items))
+    def within(session: Session, stored: Sequence[NewMessage]) -> None:
+        receipts.extend(_record(session, source, secret, items, stored))
 
     batch = Batch(tuple(item.message for item in items), {})
+    prepared = analysed(batch, [item.analysis for item in items], sum(item.seconds for item in items))
     try:
-        process_batch(context, source, SOURCE_KIND, batch, advance_checkpoint=False, within=within)
+        process_batch(
+            context, source, SOURCE_KIND, batch, advance_checkpoint=False, within=within, prepared=prepared, urgent=True
+        )
     except Exception as exc:
         if len(items) > 1:
             return [write_group(context, source, secret, [item])[0] for item in items]

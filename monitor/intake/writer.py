@@ -38,10 +38,15 @@ class GroupWriter:
         self._lock = threading.Lock()
 
     def write(self, item: Pending, timeout: float = 60.0) -> Receipt:
+        return self.submit(item).result(timeout)
+
+    def submit(self, item: Pending) -> Future[Receipt]:
+        """Queue the item; the future is done once its group is committed. An HTTP handler awaits
+        it on the event loop (``asyncio.wrap_future``) instead of parking a worker thread on it."""
         self._ensure_running()
         future: Future[Receipt] = Future()
         self._queue.put((item, future))
-        return future.result(timeout)
+        return future
 
     def _ensure_running(self) -> None:
         with self._lock:
@@ -49,14 +54,19 @@ class GroupWriter:
                 self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
                 self._thread.start()
 
+    def _take(self) -> list[tuple[Pending, Future[Receipt]]]:
+        """The next group: the oldest waiting item and whatever is queued behind it."""
+        group = [self._queue.get()]
+        while len(group) < self.max_group:
+            try:
+                group.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return group
+
     def _run(self) -> None:
         while True:
-            group = [self._queue.get()]
-            while len(group) < self.max_group:
-                try:
-                    group.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            group = self._take()
             try:
                 receipts = write_group(self.pipeline(), self.source(), self.secret, [item for item, _ in group])
             except Exception as exc:  # each waiting request gets the error; the writer keeps going

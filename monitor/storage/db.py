@@ -2,7 +2,10 @@
 
 SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` transactions: a writer takes the lock at the
 start of its transaction, so two writers queue on ``busy_timeout`` instead of dead-locking on a
-read-to-write upgrade. Sessions from :meth:`Database.read` never commit, so they begin deferred
+read-to-write upgrade. Writers of one process first take turns on a :class:`WriteTurns` lock: a
+waiter is woken the moment the turn is free (SQLite's busy handler polls, sleeping up to 100 ms
+between tries), and an ``urgent`` transaction - an intake group with HTTP requests waiting for it -
+goes before waiting poll batches. Sessions from :meth:`Database.read` never commit, so they begin deferred
 (plain ``BEGIN``): in WAL mode a reader sees a snapshot and neither waits for nor blocks the
 writer (measured: the intake's key and Idempotency-Key lookups queued behind every pipeline
 transaction). PostgreSQL and MariaDB use the URL as given.
@@ -16,14 +19,18 @@ on a current schema never loads it (issue 16, memory).
 from __future__ import annotations
 
 import re
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -48,6 +55,70 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         reading = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+class WriteTurns:
+    """The turn of this process's writers on a SQLite database (whose lock is per database).
+
+    Reentrant for the thread holding it. A free turn is taken at once; on release the next turn goes
+    to an urgent waiter if there is one, else to the first other waiter to wake - but a waiter that
+    has waited ``patience`` seconds is not passed over any more, so a steady urgent stream cannot
+    starve the poll batches. A waiter gives up after ``timeout`` seconds with the error SQLite's
+    own busy timeout gives (``database is locked``), never waiting for ever."""
+
+    def __init__(self, patience: float = 0.25, timeout: float = 30.0) -> None:
+        self.patience, self.timeout = patience, timeout
+        self._cond = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent = 0
+        self._overdue = 0
+
+    @contextmanager
+    def turn(self, *, urgent: bool = False) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                self._wait(me, urgent=urgent)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if not self._depth:
+                    self._owner = None
+                    self._cond.notify_all()
+
+    def _wait(self, me: int, *, urgent: bool) -> None:
+        """Called holding the condition; returns owning the turn."""
+        self._urgent += urgent
+        since, overdue = time.monotonic(), False
+        try:
+            while self._owner is not None or self._passed_over(urgent=urgent, overdue=overdue):
+                waited = time.monotonic() - since
+                if waited >= self.timeout:
+                    self._cond.notify_all()  # waiters held back for this one look again
+                    locked = sqlite3.OperationalError("database is locked")
+                    raise OperationalError("BEGIN IMMEDIATE (this process's write turn)", None, locked)
+                if not urgent and not overdue and waited >= self.patience:
+                    overdue = True
+                    self._overdue += 1
+                    continue
+                until = self.timeout if urgent or overdue else self.patience
+                self._cond.wait(until - waited)
+        finally:
+            self._urgent -= urgent
+            self._overdue -= overdue
+        self._owner, self._depth = me, 1
+
+    def _passed_over(self, *, urgent: bool, overdue: bool) -> bool:
+        """A free turn is left to another waiter: to an urgent one, or, for an urgent waiter, to
+        one that has waited too long."""
+        if urgent:
+            return self._overdue > 0
+        return not overdue and self._urgent > 0
 
 
 def make_engine(url: str) -> Engine:
@@ -77,11 +148,16 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.reader = self.engine.execution_options(**{READ_ONLY: True})  # connections that never commit
         self.readers = sessionmaker(self.reader, expire_on_commit=False)
+        self.turns = WriteTurns() if self.engine.dialect.name == "sqlite" else None
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        with self.sessions() as session, session.begin():
+    def transaction(self, *, urgent: bool = False) -> Iterator[Session]:
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        On SQLite the writers of this process take turns first (:class:`WriteTurns`); ``urgent``
+        goes before waiting non-urgent writers. Other databases lock rows, not the database."""
+        turn = self.turns.turn(urgent=urgent) if self.turns is not None else nullcontext()
+        with turn, self.sessions() as session, session.begin():
             yield session
 
     @contextmanager

@@ -36,13 +36,18 @@ class Intake:
         return ticket
 
 
+REVIEW_RULE = "rules:\n  - id: t.threat\n    keywords: {any: [炸了你们]}\n    priority: L1\n    review: true\n"
+
+
 def intake_config(tmp_path: Path, **intake: Any) -> Path:
+    rules = write_rules(tmp_path / "rules")
+    (rules / "review.yaml").write_text(REVIEW_RULE, encoding="utf-8")  # threats wait in the review queue
     return write_config(
         tmp_path / "yuqing.yaml",
         {
             "state_dir": str(tmp_path / "state"),
             "logging": {"format": "json"},
-            "rules": {"paths": [str(write_rules(tmp_path / "rules"))]},
+            "rules": {"paths": [str(rules)]},
             "analysis": {"workers": 1},
             "http": {"port": 0, "max_body_mb": 2},
             "intake": {

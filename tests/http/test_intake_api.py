@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 import requests
 
+from tests.helpers.daemon import yuqing
 from tests.http.intake_daemon import AMR, HTML, JPEG, PNG, Intake, start_intake
 
-KEYS = {"website": "web", "ios": "app", "retry": "web", "burst": "web", "old": "web", "files": "web", "fields": "web", "race": "app"}
+KEYS = {"website": "web", "ios": "app", "retry": "web", "burst": "web", "old": "web", "files": "web", "fields": "web", "race": "app",
+        "download": "app"}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,51 @@ def test_a_json_submission_becomes_a_web_ticket_with_the_customer_and_a_status_t
     assert "供应商" not in json.dumps(resolved, ensure_ascii=False) and "ops" not in json.dumps(resolved)
 
 
+def review(intake: Intake, text: str, decision: str) -> None:
+    """Approve or reject the held message with this text, as staff do."""
+    held = [m for m in intake.cli("review", "list", "--json") if m["text"] == text]
+    assert len(held) == 1, held
+    intake.cli("review", decision, str(held[0]["id"]))
+
+
+def test_feedback_held_for_review_gets_its_own_code_at_once_and_its_ticket_on_approval(intake: Intake) -> None:
+    body = {**COMPLAINT, "content": "再不退款我就炸了你们的店", "contact": "13700001111"}
+    answer = post(intake, "website", body, headers={"Idempotency-Key": "held-1"})
+    assert answer.status_code == 201, answer.text
+    receipt = answer.json()
+    assert receipt["code"].startswith("F") and receipt["status_label"] == "已收到 Received"
+    token = {"X-Status-Token": receipt["token"]}
+    waiting = status(intake, receipt["code"], **token)
+    assert waiting.status_code == 200 and waiting.json()["status_label"] == "已收到 Received", waiting.text
+    assert waiting.json()["code"] == receipt["code"] and waiting.json()["reply"] is None
+    assert status(intake, receipt["code"], **{"X-Contact": "137 0000 1111"}).status_code == 200
+    assert status(intake, receipt["code"], **{"X-Contact": "13800138000"}).status_code == 404
+    assert status(intake, receipt["code"], **{"X-Status-Token": receipt["token"][:-2] + "xx"}).status_code == 404
+    again = post(intake, "website", body, headers={"Idempotency-Key": "held-1"})
+    assert (again.status_code, again.json()["code"], again.json()["token"]) == (200, receipt["code"], receipt["token"])
+
+    review(intake, body["content"], "approve")
+    approved = status(intake, receipt["code"], **token).json()  # the same code and token still work
+    code = approved["code"]
+    assert code.startswith("Q") and approved["status_label"] == "已收到 Received"
+    assert status(intake, code, **token).json()["code"] == code
+    ticket = intake.ticket(code)
+    assert (ticket["channel"], ticket["type"], ticket["customer"], ticket["customer_contact"]) == (
+        "web", "complaint", "王女士", "13700001111"
+    )
+    assert post(intake, "website", body, headers={"Idempotency-Key": "held-1"}).json()["code"] == code
+
+
+def test_feedback_rejected_in_review_reads_not_accepted(intake: Intake) -> None:
+    body = {**COMPLAINT, "content": "明天就炸了你们的仓库", "contact": "13700002222"}
+    receipt = post(intake, "website", body).json()
+    assert receipt["code"].startswith("F")
+    review(intake, body["content"], "reject")
+    found = status(intake, receipt["code"], **{"X-Status-Token": receipt["token"]})
+    assert found.status_code == 200 and found.json()["status_label"] == "未受理 Not accepted", found.text
+    assert found.json()["code"] == receipt["code"]
+
+
 def test_multipart_with_attachments_is_stored_by_content_and_listed_on_the_ticket(intake: Intake) -> None:
     files = [
         ("attachments", ("照片.png", PNG, "image/png")),
@@ -88,6 +136,39 @@ def test_multipart_with_attachments_is_stored_by_content_and_listed_on_the_ticke
     assert len(stored) == 3  # the two JPEGs are one file
     assert {p.read_bytes() for p in stored} == {PNG, AMR, JPEG}
     assert not any(Path("/etc").glob("passwd.jpg")) and not list(intake.state.parent.glob("evil*"))
+
+
+def test_staff_download_attachments_as_stored_with_the_type_of_their_content(intake: Intake, tmp_path: Path) -> None:
+    files = [
+        ("attachments", ("收据.jpg", PNG, "image/jpeg")),  # named .jpg, but the bytes are a PNG
+        ("attachments", ("../../voice", AMR, "application/octet-stream")),
+    ]
+    data = {"type": "complaint", "content": "收据照片和语音在附件里", "contact": "b@example.com"}
+    code = post(intake, "download", data=data, files=files).json()["code"]
+    out = tmp_path / "out"
+    written = intake.cli("tickets", "attachment", code, "--out", str(out), "--json")
+    assert [(w["number"], Path(w["path"]).name, w["media_type"]) for w in written] == [
+        (1, "1-收据.png", "image/png"), (2, "2-voice.amr", "audio/amr")
+    ]
+    assert (out / "1-收据.png").read_bytes() == PNG and (out / "2-voice.amr").read_bytes() == AMR
+    assert sorted(p.name for p in out.iterdir()) == ["1-收据.png", "2-voice.amr"]
+
+    again = yuqing("--config", str(intake.config), "tickets", "attachment", code, "2", "--out", str(out))
+    assert again.returncode == 1 and "exists" in again.stderr  # never written over
+    assert (out / "2-voice.amr").read_bytes() == AMR
+    missing = yuqing("--config", str(intake.config), "tickets", "attachment", code, "3", "--out", str(out))
+    assert missing.returncode == 3 and "no number 3" in missing.stderr
+
+    # a stored file changed on disk (HTML where the PNG was) is not handed out
+    stored = intake.state / "attachments" / hashlib.sha256(PNG).hexdigest()[:2] / hashlib.sha256(PNG).hexdigest()
+    original = stored.read_bytes()
+    stored.write_bytes(HTML)
+    try:
+        tampered = yuqing("--config", str(intake.config), "tickets", "attachment", code, "1", "--out", str(tmp_path / "t"))
+        assert tampered.returncode == 1 and "does not match its hash" in tampered.stderr
+        assert not list((tmp_path / "t").iterdir())
+    finally:
+        stored.write_bytes(original)
 
 
 def test_json_attachments_and_anonymous_feedback_keep_no_personal_data(intake: Intake) -> None:

@@ -49,17 +49,38 @@ def test_a_group_is_one_transaction_with_every_row_and_retries_get_the_first_ans
     assert (again.code, again.token, again.created) == (receipts[3].code, receipts[3].token, False)  # type: ignore[union-attr]
 
 
-def test_feedback_held_for_review_is_found_by_its_token_once_approved(sqlite_db: Database, tmp_path: Path) -> None:
+def test_feedback_held_for_review_has_its_own_code_until_approved(any_db: Database, tmp_path: Path) -> None:
+    ctx = context(any_db, review_threats)
+    receipt = submit(ctx, "intake", SECRET, tmp_path, CLIENT, feedback("再不退款我就去炸了你们的店"), idempotency_key="h")
+    assert receipt.code.startswith("F") and receipt.status == "received"  # waiting in the review queue
+    held = lookup(any_db, SECRET, receipt.code, token=receipt.token)
+    assert held is not None and (held.code, held.label_zh) == (receipt.code, "已收到")
+    assert lookup(any_db, SECRET, receipt.code, contact="138 0000 0000") is not None
+    assert lookup(any_db, SECRET, receipt.code, token="x" * 43) is None
+    with any_db.read() as session:
+        message_id = session.scalar(select(StoredMessage.id))
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0
+    assert message_id is not None
+    decide_review(ctx, message_id, approve=True)
+    with any_db.read() as session:
+        ticket = session.scalars(select(Ticket)).one()
+    assert (ticket.feedback_type, ticket.customer_contact, ticket.customer_handle) == ("complaint", "13800000000", None)
+    for code in (receipt.code, ticket.code or ""):  # the submission's code now leads to its ticket
+        found = lookup(any_db, SECRET, code, token=receipt.token)
+        assert found is not None and (found.code, found.label_zh) == (ticket.code, "已收到")
+    assert lookup(any_db, SECRET, ticket.code or "", token="x" * 43) is None
+    again = submit(ctx, "intake", SECRET, tmp_path, CLIENT, feedback("再不退款我就去炸了你们的店"), idempotency_key="h")
+    assert (again.code, again.created) == (ticket.code, False)
+
+
+def test_feedback_rejected_in_review_reads_not_accepted(sqlite_db: Database, tmp_path: Path) -> None:
     ctx = context(sqlite_db, review_threats)
-    receipt = submit(ctx, "intake", SECRET, tmp_path, CLIENT, feedback("再不退款我就去炸了你们的店"))
-    assert receipt.code is None and receipt.status == "received"  # waiting in the review queue
+    receipt = submit(ctx, "intake", SECRET, tmp_path, CLIENT, feedback("我要炸了你们"), idempotency_key="r")
     with sqlite_db.read() as session:
         message_id = session.scalar(select(StoredMessage.id))
     assert message_id is not None
-    decide_review(ctx, message_id, approve=True)
-    with sqlite_db.read() as session:
-        code = session.scalar(select(Ticket.code))
-    assert code is not None
-    found = lookup(sqlite_db, SECRET, code, token=receipt.token)
-    assert found is not None and found.label_zh == "已收到"
-    assert lookup(sqlite_db, SECRET, code, token="x" * 43) is None
+    decide_review(ctx, message_id, approve=False)
+    found = lookup(sqlite_db, SECRET, receipt.code, token=receipt.token)
+    assert found is not None and (found.status, found.label_zh) == ("rejected", "未受理")
+    again = submit(ctx, "intake", SECRET, tmp_path, CLIENT, feedback("我要炸了你们"), idempotency_key="r")
+    assert (again.code, again.status, again.created) == (receipt.code, "rejected", False)

@@ -50,10 +50,12 @@ class DictCut:
 
     def __call__(self, text: str) -> list[str]:
         words: list[str] = []
-        for block in RE_HAN.split(text):
+        for k, block in enumerate(RE_HAN.split(text)):  # the pattern's one group: odd parts are blocks
             if not block:
                 continue
-            if RE_HAN.match(block):
+            if len(block) == 1:  # one character, in a block or not, is one token
+                words.append(block)
+            elif k & 1:
                 self.block(block, words)
             else:
                 for part in RE_SKIP.split(block):

@@ -21,6 +21,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 from monitor.analysis.dictcut import DictCut
@@ -53,9 +54,11 @@ class Tokens:
 
     @property
     def boundaries(self) -> frozenset[int]:
-        """Every offset where a token starts or ends."""
-        ends = [s + len(w) for s, w in zip(self.starts, self.words, strict=True)]
-        return frozenset(self.starts).union(ends)
+        """Every offset where a token starts or ends (tokens are contiguous: each ends where the
+        next starts, so the starts and the end of the last token are all of them)."""
+        if not self.words:
+            return frozenset()
+        return frozenset(self.starts).union((self.starts[-1] + len(self.words[-1]),))
 
     def visible(self) -> list[str]:
         """Tokens without whitespace-only ones (for display)."""
@@ -83,12 +86,8 @@ class Segmenter:
 
     def __call__(self, text: str) -> Tokens:
         words = self._cut(text)
-        starts: list[int] = []
-        pos = 0
-        for w in words:
-            starts.append(pos)
-            pos += len(w)
-        return Tokens(tuple(words), tuple(starts))
+        starts = tuple(accumulate(map(len, words), initial=0))
+        return Tokens(tuple(words), starts[:-1])
 
 
 _default: Segmenter | None = None

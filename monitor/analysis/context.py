@@ -20,7 +20,6 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal
 
 import re2
@@ -98,17 +97,6 @@ class MessageContext:
         if self._bounds is None:
             self._bounds = self.tokens.boundaries
         return self._bounds
-
-    @cached_property
-    def _visible_index(self) -> tuple[int, ...]:
-        """For token ``i``: how many non-whitespace tokens precede it."""
-        out: list[int] = []
-        count = 0
-        for word in self.tokens.words:
-            out.append(count)
-            if word.strip():
-                count += 1
-        return tuple(out)
 
     def _compounds_found(self) -> list[tuple[str, Span]]:
         if self._compound_spans is None:
@@ -211,7 +199,7 @@ class MessageContext:
         for lo in lefts:
             for ro in rights:
                 ls, rs = (lo.start, lo.end), (ro.start, ro.end)
-                if ls != rs and self._gap(ls, rs) <= term.distance:
+                if ls != rs and self._near(ls, rs, term.distance):
                     found.append(self.match(lo.word, *ls))
                     found.append(self.match(ro.word, *rs))
         return found
@@ -228,15 +216,22 @@ class MessageContext:
                 rejected.append(Rejection(self.match(occ.word, occ.start, occ.end), reason))
         return out
 
-    def _token_at(self, pos: int) -> int:
-        return self._visible_index[bisect.bisect_right(self.tokens.starts, pos) - 1]
-
-    def _gap(self, a: Span, b: Span) -> int:
-        """Number of (non-whitespace) tokens strictly between two spans."""
+    def _near(self, a: Span, b: Span, distance: int) -> bool:
+        """At most ``distance`` (non-whitespace) tokens strictly between two spans. Counts only the
+        tokens between them, and stops once there are too many (far-apart hits cost nothing)."""
         first, second = (a, b) if a[0] <= b[0] else (b, a)
         if second[0] < first[1]:
-            return 0  # overlapping
-        return max(0, self._token_at(second[0]) - self._token_at(first[1] - 1) - 1)
+            return True  # overlapping
+        starts, words = self.tokens.starts, self.tokens.words
+        i = bisect.bisect_right(starts, first[1] - 1) - 1  # the token holding the first's last character
+        j = bisect.bisect_right(starts, second[0]) - 1  # the token holding the second's first character
+        between = 0
+        for k in range(i + 1, j):
+            if words[k].strip():
+                between += 1
+                if between > distance:
+                    return False
+        return True
 
     def regex(self, pattern: re2._Regexp) -> list[Match]:
         if pattern.search(self.text.value) is None:  # one call; finditer only on a hit

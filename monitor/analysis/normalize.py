@@ -57,10 +57,10 @@ class Text:
             raise ValueError("source map must have one entry per character")
         if self.starts is None or self.ends is None:
             starts = tuple(source)
-            ends = tuple(i + 1 for i in source)
+            ends = tuple(map((1).__add__, source))
         else:
-            starts = tuple(self.starts[i] for i in source)
-            ends = tuple(self.ends[i] for i in source)
+            starts = tuple(map(self.starts.__getitem__, source))
+            ends = tuple(map(self.ends.__getitem__, source))
         return Text(value, self.original, starts, ends)
 
     def derive_spans(self, value: str, spans: Sequence[tuple[int, int]]) -> Text:
@@ -144,7 +144,7 @@ class StripInvisible:
         if not self._INVISIBLE.search(value):
             return text
         source = [i for i, ch in enumerate(value) if not self._INVISIBLE.match(ch)]
-        return text.derive("".join(value[i] for i in source), source)
+        return text.derive("".join(map(value.__getitem__, source)), source)
 
 
 class Nfkc:
@@ -174,11 +174,21 @@ class Nfkc:
                 if len(self._cache) < 50_000:
                     self._cache[ch] = new
             if new != ch:
-                if len(new) != 1:
-                    return _per_char(text, lambda c: unicodedata.normalize("NFKC", c))
                 changes[ch] = new
         table = {ord(k): v for k, v in changes.items()}
-        return Text(value.translate(table), text.original, text.starts, text.ends)
+        resized = [f"\\U{ord(ch):08x}" for ch, new in changes.items() if len(new) != 1]
+        if not resized:
+            return Text(value.translate(table), text.original, text.starts, text.ends)
+        # ``…`` → ``...``: still one translate; each character's output comes from it
+        source: list[int] = []
+        last = 0
+        for m in re.finditer(f"[{''.join(resized)}]", value):
+            i = m.start()
+            source.extend(range(last, i))
+            source.extend([i] * len(changes[value[i]]))
+            last = i + 1
+        source.extend(range(last, len(value)))
+        return text.derive(value.translate(table), source)
 
 
 class CaseFold:
@@ -242,7 +252,7 @@ class StripPinyinAnnotation:
             source.extend(range(last, a))
             last = b
         source.extend(range(last, len(value)))
-        return text.derive("".join(value[i] for i in source), source)
+        return text.derive("".join(map(value.__getitem__, source)), source)
 
     def _is_pinyin(self, group: str) -> bool:
         syllables = [s for s in re.split(r"[\s,]+", group) if s]
@@ -292,7 +302,7 @@ class CollapseSeparators:
             source.extend(range(last, m.start()))
             last = m.end()
         source.extend(range(last, len(value)))
-        return text.derive("".join(value[i] for i in source), source)
+        return text.derive("".join(map(value.__getitem__, source)), source)
 
 
 class CollapseSpacedDigits:
@@ -318,7 +328,7 @@ class CollapseSpacedDigits:
             source.extend(i for i in range(m.start(), m.end()) if not self._SEPARATOR.match(value[i]))
             last = m.end()
         source.extend(range(last, len(value)))
-        return text.derive("".join(value[i] for i in source), source)
+        return text.derive("".join(map(value.__getitem__, source)), source)
 
 
 def default_steps() -> tuple[Step, ...]:

@@ -97,6 +97,20 @@ class Rule:
     description: str = ""
     file: str = ""
     line: int | None = None
+    # ``any`` terms by keyword, and the NEAR ones: only terms whose words occurred are looked at
+    _any_words: dict[str, tuple[int, ...]] | None = field(default=None, init=False, repr=False, compare=False)
+    _any_near: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_word: dict[str, list[int]] = {}
+        near: list[int] = []
+        for i, term in enumerate(self.any):
+            if isinstance(term, NearTerm):
+                near.append(i)
+            else:
+                by_word.setdefault(term.word, []).append(i)
+        object.__setattr__(self, "_any_words", {w: tuple(ix) for w, ix in by_word.items()})
+        object.__setattr__(self, "_any_near", tuple(near))
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -153,9 +167,8 @@ class Rule:
     ) -> tuple[Outcome, str] | None:
         policy, found = self.policy, ctx.hits
         if self.any:
-            for term in self.any:
-                if isinstance(term, NearTerm) or term.word in found:
-                    matches.extend(ctx.term(term, policy, rejected))
+            for i in self._present(found):
+                matches.extend(ctx.term(self.any[i], policy, rejected))
             if not matches:
                 return "no_match", ""
         for term in self.all:
@@ -174,6 +187,14 @@ class Rule:
                 if (isinstance(term, NearTerm) or term.word in found) and ctx.term(term, plain):
                     return "excluded", _describe(term)
         return None
+
+    def _present(self, found: dict[str, list[Span]]) -> list[int]:
+        """Indexes of the ``any`` terms that can match (NEAR terms, or a keyword that occurred), in
+        rule order; from whichever is smaller, the occurred words or the terms."""
+        by_word = self._any_words or {}
+        if len(found) < len(self.any):
+            return sorted([*self._any_near, *(i for w in found for i in by_word.get(w, ()))])
+        return [i for i, t in enumerate(self.any) if isinstance(t, NearTerm) or t.word in found]
 
     def _finding(self, matches: tuple[Match, ...]) -> Finding:
         o = self.outputs

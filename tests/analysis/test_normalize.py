@@ -126,3 +126,19 @@ def test_fast_segmentation_equals_jieba_lcut(text: str) -> None:
     from monitor.analysis.segment import segment, tokenizer
 
     assert list(segment(text).words) == tokenizer().lcut(text, HMM=False)
+
+
+@given(st.text(alphabet=st.sampled_from(list("投訴…①㈱ｱﾞ＆％Ａｂ　ﬁßİ½x ")), max_size=30))
+def test_nfkc_expansions_map_each_output_character_to_its_source(original: str) -> None:
+    import unicodedata
+
+    from monitor.analysis.normalize import Nfkc, Text
+
+    text = Nfkc()(Text.of(original))
+    assert text.value == "".join(unicodedata.normalize("NFKC", c) for c in original)
+    want = [i for i, c in enumerate(original) for _ in unicodedata.normalize("NFKC", c)]
+    if text.starts is not None:
+        assert list(text.starts) == want
+        assert list(text.ends or ()) == [i + 1 for i in want]
+    else:
+        assert want == list(range(len(original)))

@@ -40,8 +40,8 @@ def cjk_share(text: str) -> float:
     least as many as Latin words (``USB端口少`` is Chinese), falling to 0 for English."""
     if not _LATIN_RE.search(text):
         return 1.0 if _CJK_RE.search(text) else 0.0
-    cjk = len(_CJK_RE.findall(text))
-    latin = len(_LATIN_RE.findall(text))
+    cjk = _CJK_RE.subn("", text)[1]  # counts without a list of every match
+    latin = _LATIN_RE.subn("", text)[1]
     return min(1.0, 2.0 * cjk / (cjk + latin))
 
 

@@ -121,7 +121,8 @@ def test_a_receiver_answering_401_disables_the_target_with_one_operator_alert(tm
         daemon.runtime.close()
         pr_posts, ops_posts = r.bodies("/hook"), ops.bodies("/hook")
     tickets = [p for p in ops_posts if p.get("kind") == "ticket"]
-    operator = [p for p in ops_posts if p.get("kind") == "operator"]
+    # the SLA job of run --once adds the next year's calendar warning in November and December
+    operator = [p for p in ops_posts if p.get("kind") == "operator" and not p["problem"].startswith("calendar-")]
     assert len(tickets) == 3, "the working target gets every alert"
     assert len(pr_posts) == 1, "the rejecting target is tried once, then disabled"
     assert [(p["problem"], p["state"]) for p in operator] == [("sender-auth:pr", "open")]
@@ -129,7 +130,7 @@ def test_a_receiver_answering_401_disables_the_target_with_one_operator_alert(tm
     with daemon.runtime.db.read() as session:
         state = session.get(TargetState, "pr")
         assert state is not None and "401" in state.reason
-        failed = session.scalars(select(Alert).where(Alert.target == "pr", Alert.status == "failed")).all()
+        failed = session.scalars(select(Alert).where(Alert.target == "pr", Alert.status == "failed", Alert.kind == "ticket")).all()
         assert len(failed) == 3 and "yuqing alerts enable pr" in (failed[-1].last_error or "")
         problem = session.get(OperatorProblem, "sender-auth:pr")
         assert problem is not None and problem.state == "open" and problem.revision == 1

@@ -1,76 +1,73 @@
-"""Near-duplicate fingerprints: clean a post, cut it into features, MinHash them into LSH bands.
-
-Reposts and copy-paste complaints differ in the noise around the story - ``//@user:`` repost
-chains, ``RT @user:``, mentions, links, ``#hashtags#`` - so that noise is stripped first. Text is
-then normalised (NFKC, case-folded, traditional -> simplified with OpenCC, as the analysis stage
-does) and cut into features: overlapping character bigrams for CJK runs (robust to segmentation
-and to trad/simp variants, several times faster than a dictionary segmenter) and whole words for
-Latin script.
+"""Near-duplicate fingerprints: a post's features (``monitor.tickets.shingles``) MinHashed into a
+bottom-k sketch and LSH band keys.
 
 MinHash rather than SimHash: posts are short, and a repost that adds "转发" or a two-word comment
 moves a 64-bit SimHash of a 20-bigram post by 5-10 bits, beyond any radius that banding can index;
-the Jaccard similarity MinHash estimates degrades gracefully instead (0.9 for that repost). We use
-the one-hash bottom-k variant: a post's sketch is the ``SKETCH`` smallest feature hashes (all of
-them for a short post, so short posts compare exactly). Two posts share their minimum hash with
-probability equal to their Jaccard similarity, so the ``KEYS`` smallest hashes are the index keys
-for candidates; a candidate joins when the estimated similarity reaches the configured threshold.
-One cached hash per feature and one sort: ~15 µs per post (k-permutation MinHash was ~60 µs).
+the Jaccard similarity MinHash estimates degrades gracefully instead (0.9 for that repost).
+
+One 63-bit hash per feature, sorted once, gives both parts:
+
+* the sketch is the ``SKETCH`` smallest hashes (bottom-k; all of them for a short post, so short
+  posts compare exactly) - a candidate joins when the estimated similarity reaches the threshold;
+* the band keys come from one-permutation hashing (Li, Owen, Zhang 2012): the top three bits of a
+  hash put it in one of ``BANDS * ROWS`` bins, and two posts share a bin's minimum with
+  probability equal to their Jaccard similarity, as with as many independent hashes. In the
+  sorted hashes a bin's minimum is the first hash at or above the bin's start (a bisection). A
+  short post leaves bins empty; an empty bin takes the minimum of the first non-empty bin in its
+  own fixed order of the others (optimal densification, Shrivastava 2017), so the keys of two
+  posts still agree with that probability. ``ROWS`` minima make a band key, so a pair with
+  similarity J shares a key with probability ~ 1-(1-J^2)^4.
+
+A long mail costs ~0.25 ms (the BLAKE2b per feature and per LSH row before cost ~2 ms). Stored
+sketches and keys must be made the same way as new ones: migration 0018 recomputed the ones
+stored before (see ``tests/tickets/test_fingerprint.py`` for the per-feature definition).
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
-import re
 import struct
 import threading
-import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import opencc
+import numpy as np
+import numpy.typing as npt
+
+from monitor.tickets.shingles import MASK63, feature_hashes, features, jaccard, normalise, strip_noise
+
+__all__ = [
+    "BANDS",
+    "EMPTY",
+    "ROWS",
+    "SKETCH",
+    "Fingerprint",
+    "features",
+    "fingerprint",
+    "jaccard",
+    "normalise",
+    "remember",
+    "sketch_of",
+    "sketch_similarity",
+    "strip_noise",
+]
 
 SKETCH = 24  # bottom-k sketch size: posts with fewer features are compared exactly
-BANDS, ROWS = 4, 2  # LSH index: 4 bands of 2 independent minima; candidate P = 1-(1-J^2)^4
-KEYS = BANDS
-MAX_FEATURES = 2000
-_MASK63 = (1 << 63) - 1
-
-_REPOST_CHAIN = re.compile(r"//\s*@[^:：\s]{1,30}\s*[:：]")
-_RETWEET = re.compile(r"^\s*(?:RT|转发微博|轉發微博|Repost)\s*(?:@[^:：\s]{1,30}\s*[:：])?", re.IGNORECASE)
-_MENTION = re.compile(r"@[\w\-.\u3400-\u9fff]{1,30}")
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_HASHTAG = re.compile(r"#[^#\n]{1,60}#|#\w+")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_WORD = re.compile(r"[a-z0-9][a-z0-9'_-]*")
-_CONVERTER = opencc.OpenCC("t2s")
-_blake2b = hashlib.blake2b
+BANDS, ROWS = 4, 2  # LSH index: 4 bands of 2 bin minima; candidate P = 1-(1-J^2)^4
+BINS = BANDS * ROWS
+_BIN_BITS = 3  # BINS = 2**_BIN_BITS bins by the top bits of a 63-bit hash
+_BIN_STARTS = np.arange(BINS + 1, dtype=np.uint64) << np.uint64(63 - _BIN_BITS)
 
 
-def strip_noise(text: str) -> str:
-    """Remove repost chains, retweet prefixes, mentions, URLs and hashtags."""
-    text = _RETWEET.sub(" ", text)
-    text = _REPOST_CHAIN.sub(" ", text)
-    text = _URL.sub(" ", text)
-    text = _HASHTAG.sub(" ", text)
-    return _MENTION.sub(" ", text)
+def _borrow_order(empty: int) -> tuple[int, ...]:
+    """The bins an empty bin borrows from, first non-empty first: a fixed pseudo-random order."""
+    def rank(other: int) -> bytes:
+        return hashlib.blake2b(bytes([empty, other]), digest_size=8, person=b"yuqing-oph").digest()
+
+    return tuple(sorted((b for b in range(BINS) if b != empty), key=rank))
 
 
-def normalise(text: str) -> str:
-    return str(_CONVERTER.convert(unicodedata.normalize("NFKC", text).casefold()))
-
-
-def features(text: str) -> set[str]:
-    """Bigrams of CJK runs plus Latin words, after stripping noise and normalising."""
-    clean = normalise(strip_noise(text))
-    out: list[str] = []
-    for run in _CJK_RUN.findall(clean):
-        if len(run) == 1:
-            out.append(run)
-        else:
-            out.extend(run[i : i + 2] for i in range(len(run) - 1))
-    out.extend(_WORD.findall(_CJK_RUN.sub(" ", clean)))
-    return set(out[:MAX_FEATURES])
+_BORROW = tuple(_borrow_order(b) for b in range(BINS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,27 +102,35 @@ def sketch_similarity(mine: frozenset[int], theirs: frozenset[int]) -> float:
 EMPTY = Fingerprint(())
 
 
+_BAND = struct.Struct(f"<{ROWS}QB")
+
+
 def _band_key(band: int, values: tuple[int, ...]) -> int:
-    data = b"".join(v.to_bytes(8, "little") for v in values) + bytes([band])
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") & _MASK63
+    """A band's key: the 8-byte BLAKE2b of its minima (little-endian) and its number."""
+    digest = hashlib.blake2b(_BAND.pack(*values, band), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & MASK63
 
 
-def sketch_of(feats: set[str]) -> Fingerprint:
-    """The ``SKETCH`` smallest feature hashes (8-byte BLAKE2b, top bit cleared: fits a signed
-    BIGINT, the same in every process unlike ``hash``) and the band keys of the per-column minima
-    of each feature's BANDS*ROWS independent hashes (64-byte BLAKE2b, person ``yuqing-lsh``, eight
-    little-endian words, top bit cleared). All features at once: the digests are joined and
-    unpacked in one call each (a long mail has ~1,000 features; per-feature tuples cost 2.5x)."""
-    if not feats:
+def bin_minima(hashes: npt.NDArray[np.uint64]) -> tuple[int, ...]:
+    """Each bin's smallest hash, densified: an empty bin borrows from the first non-empty bin of
+    its ``_BORROW`` order. ``hashes``: sorted, distinct, not empty."""
+    starts = np.searchsorted(hashes, _BIN_STARTS).tolist()
+    last = len(hashes) - 1
+    firsts = hashes[[min(start, last) for start in starts[:-1]]].tolist()
+    raw = [firsts[b] if starts[b] < starts[b + 1] else None for b in range(BINS)]
+    return tuple(
+        found if found is not None else next(v for v in (raw[o] for o in _BORROW[b]) if v is not None)
+        for b, found in enumerate(raw)
+    )
+
+
+def sketch_of(hashes: npt.NDArray[np.uint64]) -> Fingerprint:
+    """The fingerprint of sorted, distinct feature hashes (``shingles.feature_hashes``)."""
+    if not len(hashes):
         return EMPTY
-    encoded = [feature.encode("utf-8") for feature in feats]
-    count, width = len(encoded), BANDS * ROWS
-    rows = b"".join([_blake2b(e, digest_size=8 * width, person=b"yuqing-lsh").digest() for e in encoded])
-    values = struct.unpack(f"<{count * width}Q", rows)
-    minima = tuple(min(map(_MASK63.__and__, values[column::width])) for column in range(width))
+    minima = bin_minima(hashes)
     keys = tuple(_band_key(b, minima[b * ROWS : (b + 1) * ROWS]) for b in range(BANDS))
-    hashes = struct.unpack(f"<{count}Q", b"".join([_blake2b(e, digest_size=8).digest() for e in encoded]))
-    return Fingerprint(tuple(heapq.nsmallest(SKETCH, map(_MASK63.__and__, hashes))), keys)
+    return Fingerprint(tuple(hashes[:SKETCH].tolist()), keys)
 
 
 _RECENT = 4_096  # fingerprints remembered, by a 16-byte digest of the text (never the text itself)
@@ -155,13 +160,9 @@ def fingerprint(text: str) -> Fingerprint:
         if found is not None:
             _recent.move_to_end(key)
             return found
-    made = sketch_of(features(text))
+    made = sketch_of(feature_hashes(text))
     with _recent_lock:
         _recent[key] = made
         if len(_recent) > _RECENT:
             _recent.popitem(last=False)
     return made
-
-
-def jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0

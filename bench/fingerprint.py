@@ -10,6 +10,7 @@ cleared before every text:
 * **CPU** per fingerprint (``time.process_time``, best of ``--rounds``) for long generated mails
   (``tests/helpers/mailbox.py``, the Maildir ``bench/realwork.py`` caches), short generated posts
   (``tests/helpers/workload.py``) and real posts and reviews from ``shared/data/sentiment``;
+* **clusters**: each corpus fed as one stream into ``ClusterIndex`` at 0.6 (how many groups);
 * **quality** on pairs built from the real posts and the mails - reposts (``转发微博//@u:``), a
   comment chain with a hashtag and a link, traditional characters, edits (a tenth of the
   characters replaced, a clause dropped), a truncation, and unrelated pairs: the exact Jaccard
@@ -55,11 +56,21 @@ def child(code: Path, corpus_file: Path, out: Path, rounds: int) -> None:
                 module.fingerprint(text)
             best = min(best, time.process_time() - started)
         cpu[name] = best / len(texts)
+    from monitor.tickets.clusters import ClusterIndex
+
+    clusters: dict[str, int] = {}
+    for name, texts in corpus["texts"].items():  # each corpus as one stream of posts, threshold 0.6
+        index = ClusterIndex(0.6)
+        for text in texts:
+            made = module.fingerprint(text)
+            if not made.empty:
+                index.assign(made)
+        clusters[name] = len(index)
     pairs = []
     for a, b, _kind in corpus["pairs"]:
         fa, fb = module.fingerprint(a), module.fingerprint(b)
         pairs.append((fa.similarity(fb.sketch), bool(set(fa.keys) & set(fb.keys))))
-    out.write_text(json.dumps({"cpu": cpu, "pairs": pairs, "module": module.__file__}))
+    out.write_text(json.dumps({"cpu": cpu, "clusters": clusters, "pairs": pairs, "module": module.__file__}))
 
 
 def _reviews(path: Path, column: str, low: int, high: int) -> list[str]:
@@ -192,13 +203,16 @@ def main() -> int:
     print("CPU per fingerprint (process time, cache cleared before each text, best of"
           f" {args.rounds} rounds); checkouts: " + ", ".join(f"{n} = {Path(r['module']).parents[2]}"
                                                               for n, r in results.items()))
-    header = f"{'texts':<26} {'n':>6} {'chars':>6} " + " ".join(f"{name:>10}" for name in results) + "    ratio"
+    header = (f"{'texts':<26} {'n':>6} {'chars':>6} " + " ".join(f"{name:>10}" for name in results) + "    ratio"
+              + "  clusters at 0.6 (" + " / ".join(results) + ")")
     print(header + "\n" + "-" * len(header))
     for name, texts in made["texts"].items():
         cells = [results[r]["cpu"][name] * 1e6 for r in results]
         ratio = f"{cells[1] / cells[0]:>7.1f}x" if len(cells) > 1 else ""
         chars = statistics.fmean(map(len, texts))
-        print(f"{name:<26} {len(texts):>6} {chars:>6.0f} " + " ".join(f"{c:>7.1f} µs" for c in cells) + f" {ratio}")
+        groups = " / ".join(f"{results[r]['clusters'][name]:,}" for r in results)
+        print(f"{name:<26} {len(texts):>6} {chars:>6.0f} " + " ".join(f"{c:>7.1f} µs" for c in cells) + f" {ratio}"
+              f"  {groups}")
     _quality(made["pairs"], results, args.threshold)
     return 0
 

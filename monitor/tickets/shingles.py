@@ -36,6 +36,7 @@ _HASHTAG = re.compile(r"#[^#\n]{1,60}#|#\w+")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'_-]*")
 _WORD_BYTES = re.compile(rb"[a-z0-9][a-z0-9'_-]*")
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'_-")
 _CONVERTER = opencc.OpenCC("t2s")
 _WWW = ("ww", "wW", "Ww", "WW")
 
@@ -118,7 +119,7 @@ def _lookup_tables() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_]]:
             made = unicodedata.normalize("NFKC", chr(point))
             if made == chr(point) or not made.isascii() or unicodedata.combining(chr(point)):
                 continue
-            if len(made) == 1 or not _WORD.search(made.lower()):  # "..." for "…": a separator all the same
+            if len(made) == 1 or not _WORD_CHARS.intersection(made.lower()):  # "." for "…": a separator too
                 nfkc[point] = ord(made[0])
     cjk = np.zeros(0x10000, dtype=np.bool_)
     for first, last in _CJK_RANGES:

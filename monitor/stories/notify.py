@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from monitor.findings import priority_rank
 from monitor.notices import Notice, Person
-from monitor.storage.models import Alert, Silence, StoredMessage, Story
+from monitor.storage.bulk import written_together
+from monitor.storage.models import Alert, Silence, StoredMessage, Story, Ticket
 from monitor.stories.compose import page_notice, update_notice
 from monitor.stories.observe import event
 from monitor.stories.queue import wanted, write_rows
@@ -191,17 +192,34 @@ def notify_due(
     if not due:
         return 0
     silences = active_silences(session, now)
-    _prefetch(session, due)
-    for story in due:
-        count += notify(session, settings, story, now, silences)
+    held = _prefetch(session, due)  # noqa: F841 - kept referenced: the identity map holds rows weakly
+    with written_together(session):  # each story is notified once here: no row is read back
+        for story in due:
+            count += notify(session, settings, story, now, silences)
     return count
 
 
-def _prefetch(session: Session, stories: Sequence[Story]) -> None:
-    """The stories' opening messages into the identity map in one query (the pages quote them)."""
-    ids = sorted({s.message_id for s in stories if s.message_id is not None})
-    for start in range(0, len(ids), 500):
-        session.scalars(select(StoredMessage).where(StoredMessage.id.in_(ids[start : start + 500]))).all()
+def _prefetch(session: Session, stories: Sequence[Story]) -> list[object]:
+    """The stories' opening messages and tickets into the identity map, a few ``IN`` queries for
+    the batch instead of one ``session.get`` per page. The caller keeps the returned rows
+    referenced while it composes the pages: the identity map only holds unmodified rows weakly,
+    and rows dropped from it would be loaded again one by one."""
+    held: list[object] = []
+    for model, ids in (
+        (StoredMessage, {s.message_id for s in stories if s.message_id is not None}),
+        (Ticket, {s.ticket_id for s in stories if s.ticket_id is not None}),
+    ):
+        missing: list[int] = []
+        for row_id in sorted(ids):
+            found = session.identity_map.get(session.identity_key(model, row_id))
+            if found is None:
+                missing.append(row_id)
+            else:
+                held.append(found)
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            held += session.scalars(select(model).where(model.id.in_(chunk))).all()
+    return held
 
 
 def escalate(session: Session, settings: StoriesSettings, story: Story, now: datetime) -> int:

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from monitor.findings import most_urgent, priority_rank
 from monitor.storage.bulk import insert_ids, load_by_ids
@@ -80,6 +81,7 @@ def assign_tickets(
     now = utcnow()
     slots: list[TicketChange | None] = []
     fresh: list[tuple[int, dict[str, Any], list[NewMessage]]] = []  # new tickets: position, row, messages
+    grown: list[dict[str, Any]] = []  # existing tickets: id, updated_at, priority
     for slot in resolve(session, source, new, window=window):
         items = slot.items
         ticket = slot.ticket
@@ -92,10 +94,19 @@ def assign_tickets(
             change.old_priority = ticket.priority
         else:
             change.old_status = customer_returned(ticket)
-        ticket.updated_at = now
-        ticket.priority = most_urgent(ticket.priority, *(i.analysis.priority for i in items))
+        # written below in one executemany, not one UPDATE per ticket by the unit of work
+        set_committed_value(ticket, "updated_at", now)
+        set_committed_value(ticket, "priority", most_urgent(ticket.priority, *(i.analysis.priority for i in items)))
+        grown.append({"b_id": ticket.id, "b_at": now, "b_priority": ticket.priority})
         slots.append(change)
-    session.flush()  # the stored tickets' changes, before the statements below
+    session.flush()  # the stored tickets' other changes (status), before the statements below
+    if grown:
+        session.connection().execute(
+            update(TICKETS)
+            .where(TICKETS.c.id == bindparam("b_id"))
+            .values(updated_at=bindparam("b_at"), priority=bindparam("b_priority")),
+            grown,
+        )
     made = _insert_tickets(session, [row for _, row, _ in fresh])
     for (position, _row, items), ticket in zip(fresh, made, strict=True):
         slots[position] = TicketChange(ticket, created=True, old_priority=None, messages=items)

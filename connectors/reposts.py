@@ -93,10 +93,41 @@ def quoted_refs(text: str, *, own: str = "") -> tuple[str, ...]:
     return tuple(refs)
 
 
+@functools.cache
+def _compatibility() -> tuple[re.Pattern[str], dict[str, str]]:
+    """The Basic Multilingual Plane characters NFKC changes, each with its NFKC form (built once,
+    ~15 ms): fullwidth punctuation, "…", "℃" ... in almost every Chinese post and mail."""
+    table: dict[str, str] = {}
+    for code in range(0x10000):
+        if not 0xD800 <= code <= 0xDFFF:  # surrogates
+            char = chr(code)
+            if (normal := unicodedata.normalize("NFKC", char)) != char:
+                table[char] = normal
+    ranges: list[list[int]] = []
+    for code in sorted(map(ord, table)):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    members = "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+    return re.compile(f"[{members}]"), table
+
+
+def _nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, about 4x faster on Chinese text: each character NFKC
+    changes is replaced by its own NFKC form, which keeps the text's NFKD (so its NFKC); when the
+    result is NFKC already - unless a combining mark or a character outside the table meets it -
+    it is the answer, else it is normalised as a whole."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    pattern, table = _compatibility()
+    mapped = pattern.sub(lambda match: table[match.group()], text)
+    return mapped if unicodedata.is_normalized("NFKC", mapped) else unicodedata.normalize("NFKC", mapped)
+
+
 def _words(text: str) -> str:
     """A segment's words as they compare: NFKC, case-folded, without links and whitespace."""
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
+    text = _nfkc(text)
     if "://" in text or "<" in text:
         text = _NOISE.sub("", _URL.sub("", text))
     return "".join(text.split()).casefold()

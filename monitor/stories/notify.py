@@ -179,18 +179,24 @@ def notify(
 
 
 def notify_due(
-    session: Session, settings: StoriesSettings, now: datetime, *, only: Collection[int] | None = None
+    session: Session, settings: StoriesSettings, now: datetime, *, only: Sequence[Story] | None = None
 ) -> int:
-    """Fire every due group timer (or only those of ``only``); returns the rows written."""
-    query = select(Story).where(Story.notify_at.is_not(None), Story.notify_at <= now)
+    """Fire every due group timer (or only those of ``only``); returns the rows written.
+
+    ``only``: stories this transaction just opened or grew (``observe``), in the session: their
+    due ones are picked and locked by one id query, and not loaded again."""
+    timer = (Story.notify_at.is_not(None), Story.notify_at <= now)
     if only is not None:
         if not only:
             return 0
-        query = query.where(Story.id.in_(sorted(only)))
-    count = 0
-    due = list(session.scalars(query.order_by(Story.id).with_for_update()))
+        by_id = {story.id: story for story in only}
+        ids = select(Story.id).where(*timer, Story.id.in_(sorted(by_id))).order_by(Story.id)
+        due = [by_id[i] for i in session.scalars(ids.with_for_update())]
+    else:
+        due = list(session.scalars(select(Story).where(*timer).order_by(Story.id).with_for_update()))
     if not due:
         return 0
+    count = 0
     silences = active_silences(session, now)
     held = _prefetch(session, due)  # noqa: F841 - kept referenced: the identity map holds rows weakly
     with written_together(session):  # each story is notified once here: no row is read back

@@ -276,8 +276,8 @@ def observe(
     incidents: Sequence[IncidentChange],
     clusters: Mapping[int, int],
     now: datetime,
-) -> list[int]:
-    """Open or grow the stories this batch touched; return their ids (see module docstring)."""
+) -> list[Story]:
+    """Open or grow the stories this batch touched; return them, by id (see module docstring)."""
     touched: dict[int, Story] = {}  # by id(story): new stories get their ids at the flush below
     inhibited: dict[int, Incident] = {}
     active = Active(
@@ -302,7 +302,7 @@ def observe(
     with written_together(session):
         for story in active.opened:
             event(session, story, "opened", now, new=story.severity, note=story.route)
-    return sorted(story.id for story in touched.values())
+    return sorted(touched.values(), key=lambda story: story.id)
 
 
 def _inhibit(

@@ -24,6 +24,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TypeVar
 
 # "//@name:" - feed text made from HTML writes a mention link after the name: "//@name <url>:"
@@ -92,10 +93,41 @@ def quoted_refs(text: str, *, own: str = "") -> tuple[str, ...]:
     return tuple(refs)
 
 
+@functools.cache
+def _compatibility() -> tuple[re.Pattern[str], dict[str, str]]:
+    """The Basic Multilingual Plane characters NFKC changes, each with its NFKC form (built once,
+    ~15 ms): fullwidth punctuation, "…", "℃" ... in almost every Chinese post and mail."""
+    table: dict[str, str] = {}
+    for code in range(0x10000):
+        if not 0xD800 <= code <= 0xDFFF:  # surrogates
+            char = chr(code)
+            if (normal := unicodedata.normalize("NFKC", char)) != char:
+                table[char] = normal
+    ranges: list[list[int]] = []
+    for code in sorted(map(ord, table)):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    members = "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+    return re.compile(f"[{members}]"), table
+
+
+def _nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, about 4x faster on Chinese text: each character NFKC
+    changes is replaced by its own NFKC form, which keeps the text's NFKD (so its NFKC); when the
+    result is NFKC already - unless a combining mark or a character outside the table meets it -
+    it is the answer, else it is normalised as a whole."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    pattern, table = _compatibility()
+    mapped = pattern.sub(lambda match: table[match.group()], text)
+    return mapped if unicodedata.is_normalized("NFKC", mapped) else unicodedata.normalize("NFKC", mapped)
+
+
 def _words(text: str) -> str:
     """A segment's words as they compare: NFKC, case-folded, without links and whitespace."""
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
+    text = _nfkc(text)
     if "://" in text or "<" in text:
         text = _NOISE.sub("", _URL.sub("", text))
     return "".join(text.split()).casefold()
@@ -115,13 +147,46 @@ def _digest(canonical: str) -> str:
     return hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class PostKeys:
+    """The repost keys of one post, from one pass over its text (:func:`post_keys`)."""
+
+    text_key: str
+    """:func:`text_key`"""
+    root_key: str
+    """:func:`root_key`"""
+    owner_keys: tuple[str, ...]
+    """:func:`owner_keys` for the post's authors"""
+
+
 @_posts_cached
+def _keys(text: str) -> tuple[str, str, str | None]:
+    """``(text_key, root_key, owner words)`` of a text, each segment normalised once (NFKC of a
+    long mail is most of the cost); owner words: None for a repost chain, which has no owner key."""
+    if len(text) > TEXT_KEY_MAX * 2:
+        return "", "", None
+    parts = _CHAIN.split(text) if "@" in text else [text]
+    words = [_words(parts[0])]
+    out = [words[0]]
+    for index in range(1, len(parts) - 1, 2):
+        words.append(_words(parts[index + 1]))
+        out.append(f"//@{parts[index].strip().casefold()}:{words[-1]}")
+    if len(parts) >= 3:
+        return _digest("".join(out)), _owned(parts[-2], words[-1]), None
+    return _digest(out[0]), "", words[0]
+
+
+def post_keys(text: str, authors: Iterable[str]) -> PostKeys:
+    """:func:`text_key`, :func:`root_key` and :func:`owner_keys` at once (the text is normalised
+    once for all three)."""
+    key, root, words = _keys(text)
+    return PostKeys(key, root, _owner_keys(words, authors))
+
+
 def text_key(text: str) -> str:
     """The digest other posts quote this one by (its whole normalised text, chain included);
     "" for a text too short to tell posts apart or too long to be a post."""
-    if len(text) > TEXT_KEY_MAX * 2:
-        return ""
-    return _digest(_canonical(_CHAIN.split(text)))
+    return _keys(text)[0]
 
 
 @_posts_cached
@@ -134,25 +199,22 @@ def chain_refs(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(TEXT_REF + key for key in refs if key))
 
 
-@_posts_cached
 def root_key(text: str) -> str:
     """The key of the earliest post a ``//@user:`` chain quotes: that post's author and words,
     so only the author's own post finds the chain (:func:`owner_keys`), not a copy of the same
     words by someone else; "" for a text without a chain."""
-    if len(text) > TEXT_KEY_MAX * 2 or "@" not in text:
-        return ""
-    parts = _CHAIN.split(text)
-    if len(parts) < 3:
-        return ""
-    return _owned(parts[-2], _words(parts[-1]))
+    return _keys(text)[1]
 
 
 def owner_keys(text: str, authors: Iterable[str]) -> tuple[str, ...]:
     """The :func:`root_key` a chain quoting this post (``text`` by one of ``authors``: display
     name, id) would have; () for a text that is itself a repost."""
-    if "@" in text and len(_CHAIN.split(text)) >= 3:
+    return _owner_keys(_keys(text)[2], authors)
+
+
+def _owner_keys(words: str | None, authors: Iterable[str]) -> tuple[str, ...]:
+    if words is None:
         return ()
-    words = _words(text) if len(text) <= TEXT_KEY_MAX * 2 else ""
     keys = (_owned(author, words) for author in dict.fromkeys(a for a in authors if a.strip()))
     return tuple(key for key in keys if key)
 

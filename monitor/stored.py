@@ -24,6 +24,10 @@ class MessageRow:
     thread_key: str
     channel: str
     ticket_id: int | None = None
+    keys: tuple[str, str, tuple[str, ...]] | None = None
+    """``(text_key, root_key, owner_keys)`` of the text (``connectors.reposts.post_keys``), as
+    storage computed them for the row, so the ticket stage does not normalise the text again;
+    None: not computed (the ticket stage computes them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from typing import Literal
 
 import re2
 
-from monitor.analysis.intent import Intent, intent_of, sentence_at
+from monitor.analysis.intent import Intent, intent_of, sentence_ends, sentence_in
 from monitor.analysis.keywords import Span
 from monitor.analysis.normalize import CJK_CLASS, Text
 from monitor.analysis.schema import MatchMode
@@ -92,6 +92,10 @@ class MessageContext:
     _compound_spans: list[tuple[str, Span]] | None = None
     _bounds: frozenset[int] | None = None
     _gaps: frozenset[int] | None = None
+    _sentence_ends: list[int] | None = None
+    # what a term's word counts for under a policy: many rules ask the same (word, policy) question
+    _counted: dict[tuple[str, MatchMode, bool | None, Policy], list[Occurrence]] = field(default_factory=dict)
+    _matches: dict[tuple[str, MatchMode, bool | None, Policy], list[Match]] = field(default_factory=dict)
 
     def _boundaries(self) -> frozenset[int]:
         if self._bounds is None:
@@ -118,7 +122,7 @@ class MessageContext:
             if t.starts is not None:
                 ends = {m.end() for m in _CJK_SPACE.finditer(t.original)}
                 if ends:
-                    gaps = frozenset(p for p, s in enumerate(t.starts) if s in ends)
+                    gaps = _positions_of(t.starts, ends)
             self._gaps = gaps
         return self._gaps
 
@@ -138,13 +142,14 @@ class MessageContext:
         key = (word, mode)
         cached = self._cache.get(key)
         if cached is None:
-            cached = [Occurrence(word, s, e, self._status(word, mode, s, e)) for s, e in self.hits.get(word, ())]
+            found = self.hits.get(word, ())
+            cached = [Occurrence(word, s, e, self._status(word, mode, s, e)) for s, e in found] if found else []
             self._cache[key] = cached
         return cached
 
     def _status(self, word: str, mode: MatchMode, s: int, e: int) -> Status:
         if mode == "token":
-            b = self._boundaries()
+            b = self._bounds if self._bounds is not None else self._boundaries()
             if e not in b:
                 return "partial"
             if s not in b and not (_CJK_START.match(word) is not None and not any(k in b for k in range(s + 1, e))):
@@ -155,7 +160,7 @@ class MessageContext:
         ):
             return "number"
         if self.compounds:
-            spans = self._compounds_found()
+            spans = self._compound_spans if self._compound_spans is not None else self._compounds_found()
             if spans and self._covered(word, s, e, spans):
                 return "compound"
         return "plain"
@@ -166,7 +171,10 @@ class MessageContext:
 
     def intent_at(self, pos: int) -> Intent:
         """Intent of the sentence containing normalized offset ``pos``."""
-        bounds = sentence_at(self.text.value, pos)
+        value = self.text.value
+        if self._sentence_ends is None:
+            self._sentence_ends = sentence_ends(value)
+        bounds = sentence_in(self._sentence_ends, len(value), pos)
         intent = self._intents.get(bounds)
         if intent is None:
             intent = intent_of(self.text.value[bounds[0] : bounds[1]])
@@ -190,6 +198,13 @@ class MessageContext:
     def term(self, term: Term, policy: Policy, rejected: list[Rejection] | None = None) -> list[Match]:
         """Matches of ``term`` that ``policy`` counts; rejected occurrences go to ``rejected``."""
         if isinstance(term, KeywordTerm):
+            if rejected is None:  # the engine's path: the answer is the same for every rule asking
+                key = (term.word, term.mode, term.negated, policy)
+                counted = self._matches.get(key)
+                if counted is None:
+                    counted = [self.match(o.word, o.start, o.end) for o in self._counted_by(key)]
+                    self._matches[key] = counted
+                return list(counted)
             return [self.match(o.word, o.start, o.end) for o in self._usable(term.word, term, policy, rejected)]
         lefts = [o for w in term.left for o in self._usable(w, term, policy, rejected)]
         if not lefts:
@@ -204,9 +219,20 @@ class MessageContext:
                     found.append(self.match(ro.word, *rs))
         return found
 
+    def _counted_by(self, key: tuple[str, MatchMode, bool | None, Policy]) -> list[Occurrence]:
+        """The occurrences of ``word`` in ``mode`` that ``policy`` counts (cached per message)."""
+        found = self._counted.get(key)
+        if found is None:
+            word, mode, negated, policy = key
+            found = [o for o in self.occurrences(word, mode) if self.reject(o, policy, negated) is None]
+            self._counted[key] = found
+        return found
+
     def _usable(
         self, word: str, term: KeywordTerm | NearTerm, policy: Policy, rejected: list[Rejection] | None
     ) -> list[Occurrence]:
+        if rejected is None:
+            return self._counted_by((word, term.mode, term.negated, policy))
         out: list[Occurrence] = []
         for occ in self.occurrences(word, term.mode):
             reason = self.reject(occ, policy, term.negated)
@@ -254,3 +280,15 @@ class MessageContext:
                 a -= self.title_length + 1
                 b -= self.title_length + 1
         return Match(keyword, a, b, field=where)
+
+
+def _positions_of(starts: tuple[int, ...], wanted: set[int]) -> frozenset[int]:
+    """The indexes ``p`` with ``starts[p]`` in ``wanted``. ``starts`` (a normalized text's map to the
+    original) never decreases, so each wanted value is a run found by bisection."""
+    if list(starts) != sorted(starts):  # not expected; keep the plain scan correct
+        return frozenset(p for p, s in enumerate(starts) if s in wanted)
+    found: list[int] = []
+    for value in wanted:
+        lo = bisect.bisect_left(starts, value)
+        found.extend(range(lo, bisect.bisect_right(starts, value, lo)))
+    return frozenset(found)

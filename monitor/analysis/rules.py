@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Literal
 
 import re2
@@ -190,11 +191,10 @@ class Rule:
 
     def _present(self, found: dict[str, list[Span]]) -> list[int]:
         """Indexes of the ``any`` terms that can match (NEAR terms, or a keyword that occurred), in
-        rule order; from whichever is smaller, the occurred words or the terms."""
+        rule order."""
         by_word = self._any_words or {}
-        if len(found) < len(self.any):
-            return sorted([*self._any_near, *(i for w in found for i in by_word.get(w, ()))])
-        return [i for i, t in enumerate(self.any) if isinstance(t, NearTerm) or t.word in found]
+        present = by_word.keys() & found.keys()  # in C, over the smaller of the two
+        return sorted(chain(self._any_near, chain.from_iterable(map(by_word.__getitem__, present))))
 
     def _finding(self, matches: tuple[Match, ...]) -> Finding:
         o = self.outputs
@@ -234,6 +234,5 @@ def candidates(
 ) -> list[int]:
     """Indexes of rules that can fire given the keyword hits, in rule order."""
     chosen: set[int] = set(always)
-    for word in hits:
-        chosen.update(by_word.get(word, ()))
+    chosen.update(chain.from_iterable(map(by_word.__getitem__, by_word.keys() & hits.keys())))
     return sorted(chosen)

@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from connectors.reposts import root_key, text_key
+from connectors.reposts import PostKeys, post_keys
 from monitor.findings import Analysis, Finding
 from monitor.leases import Fence, check_fence
 from monitor.message import Checkpoint, Message, Quarantined
@@ -101,13 +101,14 @@ def store_messages(
     existing = _existing_ids(session, source.id, list(unique))
     duplicates += len(existing)
     now = utcnow()
-    pending: list[tuple[Message, Analysis]] = []
+    pending: list[tuple[Message, Analysis, PostKeys]] = []
     rows: list[dict[str, Any]] = []
     for external_id, (message, analysis) in unique.items():
         if external_id in existing:
             continue
-        pending.append((message, analysis))
-        rows.append(_row(source.id, external_id, message, analysis, now))
+        keys = post_keys(message.text, (message.author.display_name, message.author.id))
+        pending.append((message, analysis, keys))
+        rows.append(_row(source.id, external_id, message, analysis, now, keys))
     if not rows:
         return [], duplicates
     # Core executemany, then the ids in one indexed query: portable, and unlike INSERT ...
@@ -115,8 +116,17 @@ def store_messages(
     session.connection().execute(insert(MESSAGES), rows)
     ids = _stored_ids(session, source.id, [row["external_id"] for row in rows])
     new = [
-        NewMessage(MessageRow(ids[row["external_id"]], row["thread_key"], row["channel"]), message, analysis)
-        for row, (message, analysis) in zip(rows, pending, strict=True)
+        NewMessage(
+            MessageRow(
+                ids[row["external_id"]],
+                row["thread_key"],
+                row["channel"],
+                keys=(keys.text_key, keys.root_key, keys.owner_keys),
+            ),
+            message,
+            analysis,
+        )
+        for row, (message, analysis, keys) in zip(rows, pending, strict=True)
     ]
     return new, duplicates
 
@@ -133,7 +143,9 @@ def _stored_ids(session: Session, source_id: int, external_ids: Sequence[str]) -
     return found
 
 
-def _row(source_id: int, external_id: str, message: Message, analysis: Analysis, now: Any) -> dict[str, Any]:
+def _row(
+    source_id: int, external_id: str, message: Message, analysis: Analysis, now: Any, keys: PostKeys
+) -> dict[str, Any]:
     return {
         "source_id": source_id,
         "external_id": external_id[:255],
@@ -158,8 +170,8 @@ def _row(source_id: int, external_id: str, message: Message, analysis: Analysis,
         "ticket_id": None,
         "ref_id": message.ref_id[:255] or None,
         "topic": message.topic[:64] or None,
-        "text_key": text_key(message.text) or None,
-        "root_key": root_key(message.text) or None,
+        "text_key": keys.text_key or None,
+        "root_key": keys.root_key or None,
     }
 
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from monitor.findings import priority_rank
 from monitor.notices import Notice, Person
-from monitor.storage.models import Alert, Silence, StoredMessage, Story
+from monitor.storage.bulk import written_together
+from monitor.storage.models import Alert, Silence, StoredMessage, Story, Ticket
 from monitor.stories.compose import page_notice, update_notice
 from monitor.stories.observe import event
 from monitor.stories.queue import wanted, write_rows
@@ -178,30 +179,53 @@ def notify(
 
 
 def notify_due(
-    session: Session, settings: StoriesSettings, now: datetime, *, only: Collection[int] | None = None
+    session: Session, settings: StoriesSettings, now: datetime, *, only: Sequence[Story] | None = None
 ) -> int:
-    """Fire every due group timer (or only those of ``only``); returns the rows written."""
-    query = select(Story).where(Story.notify_at.is_not(None), Story.notify_at <= now)
+    """Fire every due group timer (or only those of ``only``); returns the rows written.
+
+    ``only``: stories this transaction just opened or grew (``observe``), in the session: their
+    due ones are picked and locked by one id query, and not loaded again."""
+    timer = (Story.notify_at.is_not(None), Story.notify_at <= now)
     if only is not None:
         if not only:
             return 0
-        query = query.where(Story.id.in_(sorted(only)))
-    count = 0
-    due = list(session.scalars(query.order_by(Story.id).with_for_update()))
+        by_id = {story.id: story for story in only}
+        ids = select(Story.id).where(*timer, Story.id.in_(sorted(by_id))).order_by(Story.id)
+        due = [by_id[i] for i in session.scalars(ids.with_for_update())]
+    else:
+        due = list(session.scalars(select(Story).where(*timer).order_by(Story.id).with_for_update()))
     if not due:
         return 0
+    count = 0
     silences = active_silences(session, now)
-    _prefetch(session, due)
-    for story in due:
-        count += notify(session, settings, story, now, silences)
+    held = _prefetch(session, due)  # noqa: F841 - kept referenced: the identity map holds rows weakly
+    with written_together(session):  # each story is notified once here: no row is read back
+        for story in due:
+            count += notify(session, settings, story, now, silences)
     return count
 
 
-def _prefetch(session: Session, stories: Sequence[Story]) -> None:
-    """The stories' opening messages into the identity map in one query (the pages quote them)."""
-    ids = sorted({s.message_id for s in stories if s.message_id is not None})
-    for start in range(0, len(ids), 500):
-        session.scalars(select(StoredMessage).where(StoredMessage.id.in_(ids[start : start + 500]))).all()
+def _prefetch(session: Session, stories: Sequence[Story]) -> list[object]:
+    """The stories' opening messages and tickets into the identity map, a few ``IN`` queries for
+    the batch instead of one ``session.get`` per page. The caller keeps the returned rows
+    referenced while it composes the pages: the identity map only holds unmodified rows weakly,
+    and rows dropped from it would be loaded again one by one."""
+    held: list[object] = []
+    for model, ids in (
+        (StoredMessage, {s.message_id for s in stories if s.message_id is not None}),
+        (Ticket, {s.ticket_id for s in stories if s.ticket_id is not None}),
+    ):
+        missing: list[int] = []
+        for row_id in sorted(ids):
+            found = session.identity_map.get(session.identity_key(model, row_id))
+            if found is None:
+                missing.append(row_id)
+            else:
+                held.append(found)
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            held += session.scalars(select(model).where(model.id.in_(chunk))).all()
+    return held
 
 
 def escalate(session: Session, settings: StoriesSettings, story: Story, now: datetime) -> int:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from monitor.findings import most_urgent, priority_rank
+from monitor.storage.bulk import queue_row, written_together
 from monitor.storage.models import Incident, Story, StoryEvent, TicketEvent
 from monitor.stored import NewMessage
 from monitor.stories.routes import Subject
@@ -28,6 +30,7 @@ from monitor.tickets.service import TicketChange
 
 ACTIVE = ("open", "acknowledged")
 _CHUNK = 500
+STORY_EVENTS = cast(Table, StoryEvent.__table__)
 
 
 def subject_of(
@@ -77,11 +80,11 @@ def event(
     actor: str = "system",
     note: str | None = None,
 ) -> None:
-    session.add(
-        StoryEvent(
-            story_id=story.id, kind=kind, old_value=old, new_value=new, actor=actor[:128], note=note, at=now
-        )
-    )
+    """A story event; queued when the caller writes its rows together (``monitor.storage.bulk``)."""
+    row = {"story_id": story.id, "kind": kind, "old_value": old, "new_value": new, "actor": actor[:128],
+           "note": note, "at": now}
+    if not queue_row(session, STORY_EVENTS, row):
+        session.add(StoryEvent(**row))
 
 
 def _route(story: Story, settings: StoriesSettings, subject: Subject, now: datetime) -> None:
@@ -273,8 +276,8 @@ def observe(
     incidents: Sequence[IncidentChange],
     clusters: Mapping[int, int],
     now: datetime,
-) -> list[int]:
-    """Open or grow the stories this batch touched; return their ids (see module docstring)."""
+) -> list[Story]:
+    """Open or grow the stories this batch touched; return them, by id (see module docstring)."""
     touched: dict[int, Story] = {}  # by id(story): new stories get their ids at the flush below
     inhibited: dict[int, Incident] = {}
     active = Active(
@@ -296,9 +299,10 @@ def observe(
         else:
             _inhibit(session, change, inhibited[change.messages[0].row.id], active, now)
     session.flush()
-    for story in active.opened:
-        event(session, story, "opened", now, new=story.severity, note=story.route)
-    return sorted(story.id for story in touched.values())
+    with written_together(session):
+        for story in active.opened:
+            event(session, story, "opened", now, new=story.severity, note=story.route)
+    return sorted(touched.values(), key=lambda story: story.id)
 
 
 def _inhibit(

@@ -8,17 +8,21 @@ receiver so a re-send after a crash mid-send can be dropped there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from monitor.findings import priority_rank
 from monitor.notices import Notice, OperatorNotice
+from monitor.storage.bulk import queue_row
 from monitor.storage.db import Database
 from monitor.storage.models import Alert
 from monitor.stories.routes import RouteTree, Subject
 from monitor.targets import TargetConfig
+
+ALERTS = cast(Table, Alert.__table__)
 
 
 def wanted(targets: Sequence[TargetConfig], names: Iterable[str], priority: str | None) -> list[str]:
@@ -46,32 +50,39 @@ def write_rows(
     incident_id: int | None = None,
     message_id: int | None = None,
     fresh: bool = False,
+    known: Collection[str] | None = None,
 ) -> int:
     """One pending row per target that has not had ``key`` yet (idempotent). ``fresh``: the key
     cannot exist yet (a story's first page, under its row lock): no look-up; the unique
-    ``(dedupe_key, target)`` still refuses a duplicate."""
+    ``(dedupe_key, target)`` still refuses a duplicate. ``known``: the targets that have the key
+    already, looked up by the caller for many keys at once. Inside a
+    :func:`monitor.storage.bulk.written_together` block the rows are queued and written with the
+    block's others."""
     if not targets:
         return 0
-    done = set() if fresh else set(session.scalars(select(Alert.target).where(Alert.dedupe_key == key)))
+    if fresh:
+        known = ()
+    elif known is None:
+        known = set(session.scalars(select(Alert.target).where(Alert.dedupe_key == key)))
     payload = notice.model_dump(mode="json")
     count = 0
     for target in targets:
-        if target in done:
+        if target in known:
             continue
-        session.add(
-            Alert(
-                dedupe_key=key,
-                target=target,
-                kind=notice.kind,
-                priority=notice.priority,
-                story_id=story_id,
-                ticket_id=ticket_id,
-                incident_id=incident_id,
-                message_id=message_id,
-                step=notice.step[:32] or None,
-                payload=payload,
-            )
-        )
+        row = {
+            "dedupe_key": key,
+            "target": target,
+            "kind": notice.kind,
+            "priority": notice.priority,
+            "story_id": story_id,
+            "ticket_id": ticket_id,
+            "incident_id": incident_id,
+            "message_id": message_id,
+            "step": notice.step[:32] or None,
+            "payload": payload,
+        }
+        if not queue_row(session, ALERTS, row):
+            session.add(Alert(**row))
         count += 1
     return count
 

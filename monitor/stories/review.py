@@ -14,8 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from monitor.notices import ReviewNeeded
+from monitor.storage.bulk import written_together
 from monitor.storage.convert import to_analysis, to_message
-from monitor.storage.models import Source, StoredMessage
+from monitor.storage.models import Alert, Source, StoredMessage
 from monitor.stored import MessageRow, NewMessage
 from monitor.stories.observe import subject_of
 from monitor.stories.queue import wanted, write_rows
@@ -38,13 +39,27 @@ def hold_for_review(
             .values(review_status="pending")
             .execution_options(synchronize_session=False)
         )
-    notices = sum(
-        review_notice(session, settings, i) for i in held if notify and i.analysis.priority in NOTIFY
-    )
+    told = [i for i in held if notify and i.analysis.priority in NOTIFY]
+    known = _known_targets(session, [f"review:{i.row.id}" for i in told])
+    with written_together(session):
+        notices = sum(review_notice(session, settings, i, known) for i in told)
     return [n for n in stored if not n.analysis.review], notices
 
 
-def review_notice(session: Session, settings: StoriesSettings, item: NewMessage) -> int:
+def _known_targets(session: Session, keys: Sequence[str]) -> dict[str, set[str]]:
+    """The targets each outbox key has already (one ``IN`` query per 500 keys)."""
+    found: dict[str, set[str]] = {key: set() for key in keys}
+    for start in range(0, len(keys), 500):
+        query = select(Alert.dedupe_key, Alert.target).where(Alert.dedupe_key.in_(keys[start : start + 500]))
+        for key, target in session.execute(query):
+            found[key].add(target)
+    return found
+
+
+def review_notice(
+    session: Session, settings: StoriesSettings, item: NewMessage, known: dict[str, set[str]] | None = None
+) -> int:
+    """The review notice of a held message (``known``: the targets each review key has already)."""
     priority = item.analysis.priority
     routing = settings.routes.match(subject_of("review", priority, [item]))
     notice = ReviewNeeded(
@@ -58,7 +73,8 @@ def review_notice(session: Session, settings: StoriesSettings, item: NewMessage)
         approve_command=f"yuqing review approve {item.row.id}",
     )
     names = wanted(settings.targets, routing.receivers, priority)
-    return write_rows(session, f"review:{item.row.id}", names, notice, message_id=item.row.id)
+    key = f"review:{item.row.id}"
+    return write_rows(session, key, names, notice, message_id=item.row.id, known=(known or {}).get(key))
 
 
 def pending_reviews(session: Session, limit: int = 100) -> list[StoredMessage]:

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.findings import most_urgent
 from monitor.message import Message
+from monitor.storage.bulk import insert_ids, load_by_ids
 from monitor.storage.models import Cluster, StoredMessage
 from monitor.stored import NewMessage
 from monitor.tickets.clusters import BUCKET, ClusterIndex
@@ -109,24 +110,10 @@ def _new_row(fp: Fingerprint, items: Sequence[NewMessage], config: IncidentsConf
 
 
 def _insert_clusters(session: Session, rows: list[dict[str, Any]]) -> list[Cluster]:
-    """The batch's new clusters, persistent in the session, in ``rows`` order: one multi-row
-    INSERT ... RETURNING (the unit of work inserted one row per statement on SQLite and its
-    per-object bookkeeping cost more than the rest of clustering), matched back by sketch - two
-    new clusters of one batch never share a sketch, the second would have joined the first -
-    then loaded in one query."""
-    if not rows:
-        return []
-    if not session.get_bind().dialect.insert_executemany_returning:  # pragma: no cover - old servers
-        made = [Cluster(**row) for row in rows]
-        session.add_all(made)
-        session.flush()
-        return made
-    table = _CLUSTERS
-    result = session.connection().execute(insert(table).returning(table.c.id, table.c.sketch), rows)
-    ids = {tuple(sketch): cluster_id for cluster_id, sketch in result}
-    wanted = [ids[tuple(row["sketch"])] for row in rows]
-    loaded = _load_clusters(session, wanted)  # loaded, not constructed: a constructor cost 3x the load
-    return [loaded[cluster_id] for cluster_id in wanted]
+    """The batch's new clusters, persistent in the session, in ``rows`` order
+    (:mod:`monitor.storage.bulk`), matched back by sketch - two new clusters of one batch never
+    share a sketch, the second would have joined the first."""
+    return load_by_ids(session, Cluster, insert_ids(session, _CLUSTERS, rows, "sketch"))
 
 
 def post_text(message: Message) -> str:

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from monitor.findings import most_urgent, priority_rank
+from monitor.storage.bulk import insert_ids, load_by_ids
 from monitor.storage.models import Source, StoredMessage, Ticket, TicketEvent, utcnow
 from monitor.stored import NewMessage
 from monitor.tickets.lifecycle import STATUSES, TRANSITIONS, TransitionError, customer_returned, set_status
@@ -27,7 +29,6 @@ __all__ = ["STATUSES", "TRANSITIONS", "TicketChange", "TransitionError", "assign
 MESSAGES = cast(Table, StoredMessage.__table__)
 EVENTS = cast(Table, TicketEvent.__table__)
 TICKETS = cast(Table, Ticket.__table__)
-_CHUNK = 500
 
 
 def ticket_code(ticket_id: int) -> str:
@@ -80,6 +81,7 @@ def assign_tickets(
     now = utcnow()
     slots: list[TicketChange | None] = []
     fresh: list[tuple[int, dict[str, Any], list[NewMessage]]] = []  # new tickets: position, row, messages
+    grown: list[dict[str, Any]] = []  # existing tickets: id, updated_at, priority
     for slot in resolve(session, source, new, window=window):
         items = slot.items
         ticket = slot.ticket
@@ -92,10 +94,19 @@ def assign_tickets(
             change.old_priority = ticket.priority
         else:
             change.old_status = customer_returned(ticket)
-        ticket.updated_at = now
-        ticket.priority = most_urgent(ticket.priority, *(i.analysis.priority for i in items))
+        # written below in one executemany, not one UPDATE per ticket by the unit of work
+        set_committed_value(ticket, "updated_at", now)
+        set_committed_value(ticket, "priority", most_urgent(ticket.priority, *(i.analysis.priority for i in items)))
+        grown.append({"b_id": ticket.id, "b_at": now, "b_priority": ticket.priority})
         slots.append(change)
-    session.flush()  # the stored tickets' changes, before the statements below
+    session.flush()  # the stored tickets' other changes (status), before the statements below
+    if grown:
+        session.connection().execute(
+            update(TICKETS)
+            .where(TICKETS.c.id == bindparam("b_id"))
+            .values(updated_at=bindparam("b_at"), priority=bindparam("b_priority")),
+            grown,
+        )
     made = _insert_tickets(session, [row for _, row, _ in fresh])
     for (position, _row, items), ticket in zip(fresh, made, strict=True):
         slots[position] = TicketChange(ticket, created=True, old_priority=None, messages=items)
@@ -130,32 +141,16 @@ def _new_row(source: Source, thread_key: str, items: Sequence[NewMessage], now: 
 
 
 def _insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[Ticket]:
-    """New tickets, persistent in the session, in ``rows`` order, with their codes: one multi-row
-    INSERT ... RETURNING matched back by thread key (unique per source), then one executemany
-    UPDATE of the codes. The unit of work took one INSERT per ticket on SQLite and more CPU per
-    ticket than storing its message."""
-    if not rows:
-        return []
-    if not session.get_bind().dialect.insert_executemany_returning:  # pragma: no cover - old servers
-        made = [Ticket(**row) for row in rows]
-        session.add_all(made)
-        session.flush()
-        for ticket in made:
-            ticket.code = ticket_code(ticket.id)
-        return made
-    result = session.connection().execute(insert(TICKETS).returning(TICKETS.c.id, TICKETS.c.thread_key), rows)
-    ids = {thread_key: ticket_id for ticket_id, thread_key in result}
-    codes = [{"b_id": ids[row["thread_key"]], "b_code": ticket_code(ids[row["thread_key"]])} for row in rows]
-    session.connection().execute(
-        update(TICKETS).where(TICKETS.c.id == bindparam("b_id")).values(code=bindparam("b_code")), codes
-    )
-    # loaded, not constructed: an ORM constructor with every column cost 3x the load
-    wanted = [code["b_id"] for code in codes]
-    loaded: dict[int, Ticket] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        query = select(Ticket).where(Ticket.id.in_(wanted[start : start + _CHUNK]))
-        loaded.update({ticket.id: ticket for ticket in session.scalars(query)})
-    return [loaded[ticket_id] for ticket_id in wanted]
+    """New tickets, persistent in the session, in ``rows`` order, with their codes: inserted in bulk
+    (:mod:`monitor.storage.bulk`, matched back by thread key - unique per source), then one
+    executemany UPDATE of the codes before they are loaded."""
+    ids = insert_ids(session, TICKETS, rows, "thread_key")
+    if ids:
+        session.connection().execute(
+            update(TICKETS).where(TICKETS.c.id == bindparam("b_id")).values(code=bindparam("b_code")),
+            [{"b_id": ticket_id, "b_code": ticket_code(ticket_id)} for ticket_id in ids],
+        )
+    return load_by_ids(session, Ticket, ids)
 
 
 def _link_messages(session: Session, changes: Sequence[TicketChange]) -> None:

@@ -29,7 +29,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from connectors.reposts import TEXT_REF, owner_keys, root_key, text_key
+from connectors.reposts import TEXT_REF, post_keys
 from monitor.storage.models import Source, StoredMessage, Ticket
 from monitor.stored import NewMessage
 
@@ -148,7 +148,7 @@ def _load(session: Session, source: Source, items: Sequence[NewMessage], window:
     by_ref = _refs(session, source.id, (r[:255] for m in messages for r in m.refs))
     by_key = _keys(session, source.id, (m.thread_key[:255] for m in messages))
     by_topic = _topics(session, source.id, items, window)
-    by_root = _roots(session, (key for m in messages for key in _owner_keys(m)))
+    by_root = _roots(session, (key for i in items for key in keys_of(i)[2]))
     ids = {*by_code.values(), *by_ref.values(), *by_key.values(), *by_root.values()}
     ids.update(ticket for pairs in by_topic.values() for _, ticket in pairs)
     tickets: dict[int, Ticket] = {}
@@ -206,7 +206,7 @@ class _Batch:
         slot = self._keys.get(key) or self._ticket(stored.by_key.get(key))
         if slot is not None:
             return slot
-        for own in _owner_keys(message):
+        for own in keys_of(item)[2]:
             slot = self._roots.get(own) or self._ticket(stored.by_root.get(own))
             if slot is not None:
                 return slot
@@ -223,18 +223,24 @@ class _Batch:
         slot.items.append(item)
         if message.ref_id:
             self._refs[message.ref_id[:255]] = slot
-        if key := text_key(message.text):
+        key, root, _owners = keys_of(item)
+        if key:
             self._refs[TEXT_REF + key] = slot
-        if root := root_key(message.text):
+        if root:
             self._roots.setdefault(root, slot)
         self._keys[message.thread_key[:255]] = slot
         if message.topic and message.author.id:
             self._topics.setdefault(_topic_key(message), []).append((message.created_at, slot))
 
 
-def _owner_keys(message: Any) -> tuple[str, ...]:
-    author = message.author
-    return owner_keys(message.text, (author.display_name, author.id))
+def keys_of(item: NewMessage) -> tuple[str, str, tuple[str, ...]]:
+    """``(text_key, root_key, owner_keys)`` of a message: as storage computed them for its row,
+    else from its text."""
+    if item.row.keys is None:
+        message = item.message
+        found = post_keys(message.text, (message.author.display_name, message.author.id))
+        item.row.keys = (found.text_key, found.root_key, found.owner_keys)
+    return item.row.keys
 
 
 def _topic_key(message: Any) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from monitor.findings import Sentiment
 
 SHIPPED_MODEL = Path(__file__).with_name("model.json")
 _CJK_RE = re.compile(f"[{CJK_CLASS}]")
+_CJK_RUN = re.compile(f"[{CJK_CLASS}]+")
 _LATIN_RE = re.compile("[a-zA-Z]+")
 
 __all__ = ["SHIPPED_LEXICON", "SHIPPED_MODEL", "HybridScorer", "Scorer", "SentimentStage", "build_sentiment"]
@@ -40,7 +41,7 @@ def cjk_share(text: str) -> float:
     least as many as Latin words (``USB端口少`` is Chinese), falling to 0 for English."""
     if not _LATIN_RE.search(text):
         return 1.0 if _CJK_RE.search(text) else 0.0
-    cjk = _CJK_RE.subn("", text)[1]  # counts without a list of every match
+    cjk = len(text) - len(_CJK_RUN.sub("", text))  # counts by runs: no list, few replacements
     latin = _LATIN_RE.subn("", text)[1]
     return min(1.0, 2.0 * cjk / (cjk + latin))
 

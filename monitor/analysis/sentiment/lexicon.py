@@ -17,8 +17,10 @@ extend it with a domain lexicon in the same format (their entries override ours)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress, count, repeat
+from operator import is_not
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,10 @@ _APOSTROPHES = frozenset("'’")
 BREAK = "\n"
 WINDOW = 3
 SARCASM_DAMP = 0.3  # positive words next to a sarcasm-prone emoticon ([doge], [微笑], 🙂) count 0.3×
+_BREAK: tuple[str, ...] = (BREAK,)  # word kinds for LexiconScorer.prepare (compared by identity)
+_T: tuple[str, ...] = ("t",)
+_SPACE: tuple[str, ...] = ()
+_KINDS_MAX = 200_000  # distinct words whose kind is remembered (a long tail of numbers and ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +142,20 @@ def _weighted(section: Any, default: float) -> dict[str, float]:
     raise ValueError("a lexicon section is a list or a mapping")
 
 
+class _Kinds(dict[str, tuple[str, ...] | None]):
+    """``word -> kind`` for :meth:`LexiconScorer.prepare`, classified on first sight (bounded)."""
+
+    def __init__(self, classify: Callable[[str], tuple[str, ...] | None]) -> None:
+        super().__init__()
+        self._classify = classify
+
+    def __missing__(self, word: str) -> tuple[str, ...] | None:
+        kind = self._classify(word)
+        if len(self) < _KINDS_MAX:
+            self[word] = kind
+        return kind
+
+
 class LexiconScorer:
     """Scores tokens with a :class:`Lexicon`; ``score(text, tokens)`` is in [-1, 1]."""
 
@@ -145,6 +165,9 @@ class LexiconScorer:
         self._prefixes = sorted(lexicon.negations | frozenset(lexicon.degree), key=len, reverse=True)
         self._expanded: dict[str, tuple[str, ...]] = {}
         self._prefix_starts = frozenset(p[0] for p in self._prefixes if p and not p.isascii())
+        self._kinds = _Kinds(self._classify)
+        # the words that change :meth:`total`'s sum: clause breaks, contrast and sentiment words
+        self._scored = frozenset(lexicon.polarity) | lexicon.contrast | {BREAK}
 
     def expand(self, word: str) -> tuple[str, ...]:
         """Split a dictionary word that glues a negation or degree adverb to a sentiment word.
@@ -169,50 +192,73 @@ class LexiconScorer:
 
     def prepare(self, tokens: Sequence[str]) -> list[str]:
         """Tokens as the scorer reads them: clause breaks as ``\\n``, glued prefixes split,
-        English ``n't`` (cut by jieba into ``don`` ``'`` ``t``) turned into ``not``, spaces gone."""
-        polarity = self.lexicon.polarity
-        starts = self._prefix_starts
+        English ``n't`` (cut by jieba into ``don`` ``'`` ``t``) turned into ``not``, spaces gone.
+
+        Each distinct word is classified once (:class:`_Kinds`); most words are kept as they are,
+        so only the others are visited here and the runs between them are copied as slices."""
+        kinds = self._kinds
         out: list[str] = []
-        for word in tokens:
-            first = word[:1]
-            if first in _CLAUSE_CHARS:
+        pos = 0
+        for i in compress(count(), map(is_not, map(kinds.__getitem__, tokens), repeat(None))):
+            if i > pos:
+                out.extend(tokens[pos:i])
+            pos = i + 1
+            kind = kinds[tokens[i]]
+            if kind is _BREAK:
                 if out and out[-1] != BREAK:
                     out.append(BREAK)
-            elif word == "t" and len(out) >= 2 and out[-1] in _APOSTROPHES:
-                out.pop()
-                out[-1] = "not"
-            elif first in starts and len(word) > 1 and word not in polarity:
-                out.extend(self.expand(word))
-            elif not word.isspace():
-                out.append(word)
+            elif kind is _T:
+                if len(out) >= 2 and out[-1] in _APOSTROPHES:
+                    out.pop()
+                    out[-1] = "not"
+                else:
+                    out.append("t")
+            elif kind is not None:  # an expansion (extends by nothing for whitespace)
+                out.extend(kind)
+        if pos < len(tokens):
+            out.extend(tokens[pos:])
         return out
 
+    def _classify(self, word: str) -> tuple[str, ...] | None:
+        """What :meth:`prepare` does with ``word``: ``None`` keeps it, :data:`_BREAK` ends the clause,
+        :data:`_T` may complete ``n't``, :data:`_SPACE` drops it, a tuple replaces it."""
+        first = word[:1]
+        if first in _CLAUSE_CHARS:
+            return _BREAK
+        if word == "t":
+            return _T
+        if first in self._prefix_starts and len(word) > 1 and word not in self.lexicon.polarity:
+            parts = self.expand(word)
+            return None if parts == (word,) else parts
+        return _SPACE if word.isspace() else None
+
     def total(self, tokens: Sequence[str], *, sarcasm: bool = False) -> float:
-        """The unsquashed sum over prepared tokens (clauses, contrast, negation, degree)."""
+        """The unsquashed sum over prepared tokens (clauses, contrast, negation, degree).
+
+        Only clause breaks, contrast words and sentiment words change the sum, so only they are
+        visited (found in C); a sentiment word's modifiers are the up to :data:`WINDOW` words before
+        it in its clause. The sum is the same sequence of float operations as one pass over all."""
         lex = self.lexicon
         polarity, degree, contrast = lex.polarity, lex.degree, lex.contrast
         words = self.prepare(tokens)
+        n = len(words)
         total = clause = 0.0
         clause_weight = 1.0
-        recent: list[str] = []
-        for i, word in enumerate(words):
+        start = 0  # where the current clause starts: modifiers never reach across a break
+        for i in compress(count(), map(self._scored.__contains__, words)):
+            word = words[i]
             if word == BREAK:
                 total += clause * clause_weight
-                clause, recent = 0.0, []
+                clause, start = 0.0, i + 1
                 continue
             if word in contrast:
                 total = total * 0.5 + clause * clause_weight * 0.5
-                clause, clause_weight, recent = 0.0, 1.5, []
+                clause, clause_weight, start = 0.0, 1.5, i + 1
                 continue
-            weight = polarity.get(word)
-            if weight is not None and word in degree and i + 1 < len(words) and words[i + 1] in polarity:
-                weight = None  # 好正, 好差, pretty good: a degree adverb here
-            if weight is not None:
-                value = self._modified(weight, recent[-WINDOW:])
-                clause += value * SARCASM_DAMP if sarcasm and value > 0 else value
-            recent.append(word)
-            if len(recent) > 2 * WINDOW:
-                del recent[:-WINDOW]
+            if word in degree and i + 1 < n and words[i + 1] in polarity:
+                continue  # 好正, 好差, pretty good: a degree adverb here
+            value = self._modified(polarity[word], words[max(start, i - WINDOW) : i])
+            clause += value * SARCASM_DAMP if sarcasm and value > 0 else value
         return total + clause * clause_weight
 
     def score(self, text: str, tokens: Sequence[str]) -> float:

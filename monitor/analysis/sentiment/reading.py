@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 AGENT_DAMP: Final = 0.2
 _BRACKETED = r"\[[^\[\]\n]{1,10}\]"
 _EMOJI_CLASS = "\u2600-\u27bf\U0001f000-\U0001faff"
-_EMOJI_RE = re.compile(f"[{_EMOJI_CLASS}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +62,14 @@ class Reader:
         self._emoticons = table
         self._sarcasm = lexicon.sarcasm
         symbols = sorted((e for e in table if not e.startswith("[") and len(e) > 1), key=len, reverse=True)
-        alternatives = [_BRACKETED, *map(_symbol, symbols), f"[{_EMOJI_CLASS}]"]
-        self._emoticon_re = re.compile("|".join(alternatives))
-        self._emoticon_start = frozenset(e[0] for e in table) | {"["}
+        starts = sorted(frozenset(e[0] for e in table) | {"["} | {e[0] for e in symbols})
+        first = f"[{''.join(map(re.escape, starts))}{_EMOJI_CLASS}]"
+        self._emoticon_start = re.compile(first)
+        # ``\[…\]`` | each symbol (longest first) | an emoji, written as "one of their first characters,
+        # then the rest of whichever alternative starts with it": the same matches as the plain
+        # alternation, but a pattern that starts with a character set is scanned in C
+        rests = [f"(?<=\\[){_BRACKETED[2:]}", *map(_symbol_rest, symbols), f"(?<=[{_EMOJI_CLASS}])"]
+        self._emoticon_re = re.compile(f"{first}(?:{'|'.join(rests)})")
         self._phrases = _automaton(lexicon.service, lexicon.courtesy)
 
     def __call__(self, text: str, tokens: Sequence[str]) -> Reading:
@@ -84,7 +88,7 @@ class Reader:
     def _emoticons_in(self, text: str, post: Post) -> tuple[float, bool, list[Span]]:
         """Sum of emoticon weights in the post's scope, sarcasm flag, and the emoticons' spans."""
         a, b = post.scope
-        if not self._emoticon_start.intersection(text[a:b]) and not _EMOJI_RE.search(text, a, b):
+        if not self._emoticon_start.search(text, a, b):  # no character an emoticon starts with
             return 0.0, False, []
         total = 0.0
         sarcasm = False
@@ -103,6 +107,15 @@ def _symbol(emoticon: str) -> str:
     head = r"(?<![a-z0-9])" if emoticon[0].isalnum() else ""
     tail = r"(?![a-z0-9])" if emoticon[-1].isalnum() else ""
     return head + re.escape(emoticon) + tail
+
+
+def _symbol_rest(emoticon: str) -> str:
+    """:func:`_symbol` after its first character was consumed: that character must be the
+    emoticon's (and, for a letter, not follow a letter or digit), then the rest of it."""
+    head = re.escape(emoticon[0])
+    guard = f"(?<![a-z0-9]{head})" if emoticon[0].isalnum() else ""
+    tail = r"(?![a-z0-9])" if emoticon[-1].isalnum() else ""
+    return f"(?<={head}){guard}{re.escape(emoticon[1:])}{tail}"
 
 
 def _automaton(service: frozenset[str], courtesy: frozenset[str]) -> ahocorasick.Automaton | None:

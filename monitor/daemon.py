@@ -710,6 +710,7 @@ class Daemon:
         self._start_scheduler()
         self._start_watchers()
         self._start_http()
+        self.runtime.db.checkpoint_in_background()  # SQLite: WAL checkpoints off the commit path
         settle_gc()
         sources = [s.name for s in self.runtime.config.sources if s.enabled]
         log.info("started", sources=sources, watchdog_s=self.notifier.watchdog_seconds)
@@ -844,6 +845,7 @@ class Daemon:
         if self.pinger is not None:
             self.pinger.close()
         self.runtime.close()
+        self.runtime.db.stop_checkpoints()
         log.info("stopped", flushed=stats.sent)
         return 0
 

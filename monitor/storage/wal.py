@@ -41,7 +41,7 @@ class WalCheckpointer:
         self.path, self.turn, self.interval = path, turn, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
-        self.runs = 0
+        self.runs = self.restarts = 0
 
     def start(self) -> WalCheckpointer:
         self._thread.start()
@@ -56,15 +56,17 @@ class WalCheckpointer:
         restarts the log from its beginning only when it finds it all copied, which a steady
         stream of commits seldom leaves: once the log is :data:`RESTART_PAGES` long and all
         copied, take this process's write turn (``turn``: no writer of ours runs) and restart
-        it - nothing is left to copy or sync then, so the turn is held briefly."""
+        it - nothing is left to copy or sync then, and it does not wait for readers (busy timeout
+        0), so the turn is held briefly."""
         _, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if frames >= RESTART_PAGES and copied == frames:
-            with self.turn():
-                connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            with self.turn():  # no busy wait: a reader still in the log makes it give up until next time
+                busy, _, _ = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            self.restarts += not busy
         self.runs += 1
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        connection = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
         try:
             while not self._stop.wait(self.interval):
                 try:

@@ -74,9 +74,6 @@ class PipelineContext:
     """Analysis worker processes (``analysis.workers`` > 1), owned by the runtime; None: in-process."""
     metrics: Metrics | None = None
     """Counters of the daemon (``monitor.metrics``); None: nothing is counted."""
-    poll_chunk: int | None = None
-    """Store a polled batch in transactions of at most this many messages, the checkpoint in the
-    last (:func:`store_chunked`); None: one transaction per batch."""
 
 
 @dataclass
@@ -319,53 +316,9 @@ def _store(
     batch: Batch,
     advance: bool,
 ) -> PollStats:
-    if context.poll_chunk is not None and len(batch.messages) > context.poll_chunk:
-        return store_chunked(context, source_name, source_kind, batch, context.poll_chunk, advance, fence, prepared)
     return process_batch(
         context, source_name, source_kind, batch, advance_checkpoint=advance, fence=fence, prepared=prepared
     )
-
-
-def store_chunked(
-    context: PipelineContext,
-    source_name: str,
-    source_kind: str,
-    batch: Batch,
-    size: int,
-    advance: bool,
-    fence: Fence | None,
-    prepared: Prepared | None,
-) -> PollStats:
-    """A polled batch in short transactions of ``size`` messages, so that a waiting intake group
-    (``urgent``) takes the SQLite write turn between them instead of waiting for the whole batch
-    (issue 13: a mail batch's transaction held the turn for 11-67 ms of CPU, the intake's p99 tail).
-
-    The checkpoint advances only in the last transaction, which also carries the batch's
-    quarantine rows; a crash before it reads the batch again and storage deduplicates the
-    messages the earlier transactions stored, as for the halves of a bisected batch
-    (``monitor.ingest.bisect``). Analysed once, for the whole batch."""
-    if prepared is None or prepared.batch is not batch:
-        prepared = prepare(context, source_name, batch)
-    pairs, _ = prepared.analysed()
-    analyses = {message.external_id: analysis for message, analysis in pairs}
-    total = PollStats()
-    messages = batch.messages
-    for start in range(0, len(messages), size):
-        chunk = messages[start : start + size]
-        last = start + size >= len(messages)
-        part = Batch(chunk, batch.checkpoint, batch.quarantined if last else ())
-        todo, done = [], []
-        for message in chunk:
-            analysis = analyses.pop(message.external_id, None)  # a repeated id is stored once
-            if analysis is not None:
-                todo.append(message)
-                done.append(analysis)
-        ready = Prepared(part, todo, len(chunk) - len(todo), done=done, seconds=prepared.seconds if not start else None)
-        total.add(process_batch(
-            context, source_name, source_kind, part, advance_checkpoint=advance and last, fence=fence, prepared=ready
-        ))
-    total.batches = 1
-    return total
 
 
 def poll_source(

@@ -72,12 +72,6 @@ def build_stories(config: AppConfig) -> StoriesSettings:
     )
 
 
-POLL_CHUNK = 4
-"""With the intake on SQLite, polled batches are stored in transactions of at most this many
-messages (``monitor.pipeline.store_chunked``): a mail costs ~2 ms of CPU in the pipeline, a
-transaction ~6 ms, so a chunk holds the write turn about as long as an intake group of ten."""
-
-
 def build_context(
     config: AppConfig,
     db: Database,
@@ -90,9 +84,8 @@ def build_context(
     metrics: Metrics | None = None,
 ) -> PipelineContext:
     """The one way to make a :class:`PipelineContext`: everything from the configuration."""
-    chunk = POLL_CHUNK if config.intake.enabled and db.turns is not None else None
     return PipelineContext(
-        db, analyzer, stories or build_stories(config), clock, alerting, config.tickets, pool, metrics, chunk
+        db, analyzer, stories or build_stories(config), clock, alerting, config.tickets, pool, metrics
     )
 
 

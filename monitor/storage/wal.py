@@ -5,8 +5,8 @@ SQLite's automatic checkpoint runs inside the COMMIT that takes the write-ahead 
 file and syncs it. A pipeline transaction writes ~44 pages (messages, tickets, clusters, stories
 and their indexes), so every ~23rd intake group paid for a checkpoint - its commit took ~10 ms,
 up to 20 ms, instead of 0.2 ms, while the group's requests and the queue behind them waited
-(measured in-process: 600 groups of 3, commit p99 9.9 ms, max 20 ms; with the checkpoints moved
-here p99 4.4 ms, max 4.5 ms).
+(measured in-process, 600 groups of 3, two runs: commit p99 16/19 ms, max 21/29 ms, 44/48 commits
+over 5 ms; with the checkpoints here p99 1.5/4.5 ms, max 4.3/5.1 ms, 0/1 over 5 ms).
 
 The daemon runs a passive checkpoint every ``interval`` seconds on a connection of its own
 instead. A passive checkpoint never takes the write lock (writers go on appending to the log

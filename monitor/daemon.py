@@ -696,6 +696,7 @@ class Daemon:
         return name in self.fences or (health is not None and bool(health.disabled or health.failures))
 
     def run_forever(self) -> int:
+        self.runtime.db.checkpoint_in_background()  # SQLite: WAL checkpoints off the commit path
         self.runtime.outbox.release_own_claims()
         self._settle_problems()
         self.keep_leases()
@@ -708,7 +709,6 @@ class Daemon:
         self._start_scheduler()
         self._start_watchers()
         self._start_http()
-        self.runtime.db.checkpoint_in_background()  # SQLite: WAL checkpoints off the commit path
         settle_gc()
         sources = [s.name for s in self.runtime.config.sources if s.enabled]
         log.info("started", sources=sources, watchdog_s=self.notifier.watchdog_seconds)

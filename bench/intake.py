@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -63,6 +63,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    times: dict[int, tuple[float, float]] = field(default_factory=dict)  # request -> (due, answered)
     cpu: float = float("nan")  # CPU seconds of the server process during the run (user + system)
 
     def pct(self, q: float) -> float:
@@ -75,6 +76,7 @@ def drive(port: int, rate: float, seconds: float, workers: int, body: Callable[[
     total = int(rate * seconds)
     jobs: queue.Queue[tuple[int, float] | None] = queue.Queue()
     latencies: list[float] = []
+    times: dict[int, tuple[float, float]] = {}
     counts = {"ok": 0, "errors": 0}
     lock = threading.Lock()
     payloads = [body(i) for i in range(total)]  # built before the clock starts
@@ -93,9 +95,10 @@ def drive(port: int, rate: float, seconds: float, workers: int, body: Callable[[
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 good = False
-            elapsed = time.perf_counter() - due
+            answered = time.perf_counter()
             with lock:
-                latencies.append(elapsed)
+                latencies.append(answered - due)
+                times[index] = (due, answered)
                 counts["ok" if good else "errors"] += 1
         conn.close()
 
@@ -113,7 +116,7 @@ def drive(port: int, rate: float, seconds: float, workers: int, body: Callable[[
         jobs.put(None)
     for thread in threads:
         thread.join()
-    return Result("", total, counts["ok"], counts["errors"], time.perf_counter() - start, latencies)
+    return Result("", total, counts["ok"], counts["errors"], time.perf_counter() - start, latencies, times)
 
 
 def static_baseline(rate: float, seconds: float, workers: int) -> Result:
@@ -142,7 +145,7 @@ def mail(number: int) -> bytes:
 
 
 def intake_run(
-    rate: float, seconds: float, workers: int, folder: Path, profile: Path | None = None
+    rate: float, seconds: float, workers: int, folder: Path, profile: Path | None = None, trace: Path | None = None
 ) -> tuple[Result, int]:
     maildir = folder / "Maildir"
     for sub in ("cur", "new", "tmp"):
@@ -168,6 +171,9 @@ def intake_run(
     key = subprocess.run([*cli, "intake", "keys", "add", "bench"], check=True, cwd=ROOT, capture_output=True,
                          text=True).stdout.strip()
     log = (folder / "daemon.log").open("wb")
+    if trace is not None:  # the same daemon, with bench/intake_trace.py's wrappers installed first
+        trace.unlink(missing_ok=True)
+        cli = [sys.executable, str(ROOT / "bench" / "intake_trace.py"), str(trace), "--", "--config", str(config)]
     daemon = subprocess.Popen([*cli, "run"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     stop = threading.Event()
@@ -251,27 +257,33 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=48, help="client connections")
     parser.add_argument("--profile", type=Path, help="py-spy the daemon during the run: collapsed stacks to this file")
+    parser.add_argument("--trace", type=Path, help="timing trace of the daemon (bench/intake_trace.py) to this file, "
+                        "and the decomposition of the slowest 1 %% of requests")
     args = parser.parse_args()
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     baseline = static_baseline(args.rate, args.seconds, args.workers)
     with tempfile.TemporaryDirectory(prefix="yuqing-intake-bench-") as tmp:
-        intake, dropped = intake_run(args.rate, args.seconds, args.workers, Path(tmp), args.profile)
+        intake, dropped = intake_run(args.rate, args.seconds, args.workers, Path(tmp), args.profile, args.trace)
         polled = mail_count(Path(tmp))
     print(f"\n{args.rate:g} requests/s for {args.seconds:g} s, {args.workers} client connections, {os.cpu_count()} cores\n")
     print(f"load average before/after: {load_before} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'row':<46} {'sent':>6} {'ok':>6} {'err':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'p99 ratio':>9} {'CPU ms/req':>10}")
+          f"{'p99 ratio':>9} {'CPU ms/req':>10} {'p99.9 ms':>8} {'>50 ms':>6}")
     base99 = baseline.pct(0.99)
     for row in (baseline, intake):
         print(
             f"{row.name:<46} {row.sent:>6} {row.ok:>6} {row.errors:>4} {row.ok / row.seconds:>7.1f} "
             f"{row.pct(0.5):>7.1f} {row.pct(0.99):>7.1f} {max(row.latencies) * 1000:>7.1f} {row.pct(0.99) / base99:>9.1f} "
-            f"{row.cpu / row.sent * 1000:>10.2f}"
+            f"{row.cpu / row.sent * 1000:>10.2f} {row.pct(0.999):>8.1f} {sum(x > 0.05 for x in row.latencies):>6}"
         )
     print(f"\nmailbox during the run: {dropped} mails dropped, {polled} stored by the daemon's Maildir polls")
     verdict = "meets" if intake.pct(0.99) <= 50 else "MISSES"
     print(f"intake p99 {intake.pct(0.99):.1f} ms {verdict} the target p99 ≤ 50 ms "
           f"(median {statistics.median(intake.latencies) * 1000:.1f} ms)")
+    if args.trace is not None:
+        from bench.intake_trace import report
+
+        print(report(args.trace, {f"bench-{index}": times for index, times in intake.times.items()}))
     return 0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import gc
 import random
 import signal
 import threading
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from connectors.base import Connector
-from monitor import errortext, netpolicy, watching
+from monitor import errortext, gcfreeze, netpolicy, watching
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, UnavailableError, describe
@@ -37,6 +36,9 @@ from monitor.runtime import Runtime
 from monitor.scheduler import (
     ESCALATION_JOB,
     FOLLOWUP_JOB,
+    GC_FIRST_SECONDS,
+    GC_INTERVAL_SECONDS,
+    GC_JOB,
     HEARTBEAT_JOB,
     HEARTBEAT_URL_JOB,
     LEASES_JOB,
@@ -66,13 +68,9 @@ TAKEOVER_DELAY = timedelta(seconds=0.02)
 
 def settle_gc() -> None:
     """Collect once, then freeze what start-up built (configuration, rules, analysis engine,
-    HTTP application, ORM mappers) out of the cyclic garbage collector's reach.
-
-    Those objects live as long as the process; without this every full (generation 2)
-    collection walks all of them again - measured ~90 ms each in ``yuqing run`` under
-    bench/intake.py, a pause for every thread (the intake's p99 tail)."""
-    gc.collect()
-    gc.freeze()
+    HTTP application, ORM mappers) out of the cyclic garbage collector's reach
+    (``monitor.gcfreeze``); the :data:`GC_JOB` freezes what the first requests and polls build."""
+    gcfreeze.settle()
 
 
 class Daemon:
@@ -698,6 +696,7 @@ class Daemon:
         return name in self.fences or (health is not None and bool(health.disabled or health.failures))
 
     def run_forever(self) -> int:
+        self.runtime.db.checkpoint_in_background()  # SQLite: WAL checkpoints off the commit path
         self.runtime.outbox.release_own_claims()
         self._settle_problems()
         self.keep_leases()
@@ -743,6 +742,7 @@ class Daemon:
             )
         schedule_report_jobs(self.scheduler, lambda: self.runtime, self._leading)  # backup, monthly report mail
         add_interval_job(self.scheduler, HEARTBEAT_JOB, self.heartbeat, config.scheduler.heartbeat_seconds)
+        add_interval_job(self.scheduler, GC_JOB, gcfreeze.Refreezer(), GC_INTERVAL_SECONDS, first=GC_FIRST_SECONDS)
         add_interval_job(self.scheduler, WATCH_JOB, self.watch, config.scheduler.watch_seconds, start_now=False)
         if config.scheduler.heartbeat_url is not None:
             self.pinger = watching.HeartbeatPinger(self._heartbeat_url, lambda: self.health_provider().liveness().ok)
@@ -844,6 +844,7 @@ class Daemon:
         if self.pinger is not None:
             self.pinger.close()
         self.runtime.close()
+        self.runtime.db.stop_checkpoints()
         log.info("stopped", flushed=stats.sent)
         return 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -25,6 +25,9 @@ FOLLOWUP_JOB = "housekeeping:followups"
 """Satisfaction follow-ups for new resolves, queued and mailed (``feedback.satisfaction``)."""
 LEASES_JOB = "housekeeping:leases"
 TAKEOVER_JOB = "housekeeping:takeover"
+GC_JOB = "housekeeping:gc"
+"""Freeze long-lived objects out of the garbage collector's reach (``monitor.gcfreeze``)."""
+GC_FIRST_SECONDS, GC_INTERVAL_SECONDS = 5.0, 60.0
 """One-shot: wake when the earliest lease held by another instance expires (``Daemon.take_over``)."""
 
 
@@ -52,9 +55,13 @@ def add_interval_job(
     *,
     jitter: float = 0,
     start_now: bool = True,
+    first: float | None = None,
 ) -> None:
+    """``start_now``: the first run now, else after one interval; ``first``: after these seconds."""
     # next_run_time=None would add the job *paused* in APScheduler 3; leave it out to wait one interval
     options: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if start_now else {}
+    if first is not None:
+        options["next_run_time"] = datetime.now(UTC) + timedelta(seconds=first)
     scheduler.add_job(
         func,
         IntervalTrigger(seconds=seconds, jitter=jitter or None, timezone=UTC),

@@ -26,6 +26,7 @@ from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
 from tests.helpers.builders import KeywordStub
 from tests.helpers.context import context, settings
+from tests.helpers.oncall import day_and_backup
 from tests.helpers.receiver import Receiver, receiver
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -48,25 +49,7 @@ ONCALL = {
     },
     "teams": {
         "pr": {
-            "rotations": [
-                {
-                    "name": "day",
-                    "role": "primary",
-                    "start": "2026-11-02",
-                    "handoff": "09:00",
-                    "shift_hours": 9,
-                    "members": ["zhang"],
-                },
-                {
-                    "name": "backup",
-                    "role": "secondary",
-                    "type": "weekly",
-                    "start": "2026-11-02",
-                    "handoff": "09:00",
-                    "shift_hours": 10,
-                    "members": ["wang"],
-                },
-            ],
+            "rotations": day_and_backup(),
             "manager": "chen",
             "escalation": [
                 {"notify": "primary", "after_minutes": 0},

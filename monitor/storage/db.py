@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +33,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.storage.wal import BACKSTOP_PAGES, WalCheckpointer
+
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
@@ -40,7 +42,15 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 READ_ONLY = "yuqing_read_only"  # execution option of the engine behind Database.read()
 
 
-def _sqlite_setup(engine: Engine) -> None:
+@dataclass
+class SqliteTuning:
+    """Settings each new SQLite connection gets; :meth:`Database.checkpoint_in_background`
+    changes them (and drops the pooled connections, so every connection has them)."""
+
+    autocheckpoint: int = 1000  # SQLite's default: a checkpoint inside the commit past 1,000 log pages
+
+
+def _sqlite_setup(engine: Engine, tuning: SqliteTuning) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let us emit BEGIN ourselves
@@ -49,6 +59,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(tuning.autocheckpoint)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -121,14 +132,14 @@ class WriteTurns:
         return not overdue and self._urgent > 0
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, tuning: SqliteTuning | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, tuning or SqliteTuning())
         return engine
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
@@ -144,11 +155,24 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.tuning = SqliteTuning()
+        self.engine = make_engine(url, self.tuning)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.reader = self.engine.execution_options(**{READ_ONLY: True})  # connections that never commit
         self.readers = sessionmaker(self.reader, expire_on_commit=False)
         self.turns = WriteTurns() if self.engine.dialect.name == "sqlite" else None
+        self.checkpointer: WalCheckpointer | None = None
+
+    def checkpoint_in_background(self, interval: float = 0.25) -> None:
+        """On a SQLite file: WAL checkpoints in a thread of their own instead of inside the commit
+        that fills the log (``monitor.storage.wal``); the long-running daemon calls this. Nothing
+        on other databases."""
+        path = sqlite_file(self.url)
+        if path is None or self.checkpointer is not None:
+            return
+        self.tuning.autocheckpoint = BACKSTOP_PAGES
+        self.engine.dispose()  # pooled connections still have the old setting
+        self.checkpointer = WalCheckpointer(path, self._turn, interval).start()
 
     @contextmanager
     def transaction(self, *, urgent: bool = False) -> Iterator[Session]:
@@ -213,7 +237,18 @@ class Database:
             return SchemaState("current", current, head)
         return SchemaState("older" if current in known else "newer", current, head)
 
+    def _turn(self) -> AbstractContextManager[None]:
+        return self.turns.turn() if self.turns is not None else nullcontext()
+
+    def stop_checkpoints(self) -> None:
+        """Stop the background checkpoints (new connections checkpoint in their commits again)."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
+            self.tuning.autocheckpoint = SqliteTuning.autocheckpoint
+
     def dispose(self) -> None:
+        self.stop_checkpoints()
         self.engine.dispose()
 
     @property

@@ -29,6 +29,7 @@ from monitor.targets import TargetConfig
 from monitor.tickets.incident_settings import IncidentsConfig, SpikeRule
 from tests.helpers.builders import KeywordStub
 from tests.helpers.context import context, settings
+from tests.helpers.oncall import PRIMARY_THEN_SECONDARY, day_and_backup
 from tests.helpers.receiver import Receiver, receiver
 
 T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai: the day rotation is on
@@ -43,26 +44,8 @@ ONCALL = {
     "teams": {
         "pr": {
             "timezone": "Asia/Shanghai",
-            "rotations": [
-                {
-                    "name": "day",
-                    "role": "primary",
-                    "start": "2026-11-02",
-                    "handoff": "09:00",
-                    "shift_hours": 9,
-                    "members": ["zhang"],
-                },
-                {
-                    "name": "backup",
-                    "role": "secondary",
-                    "type": "weekly",
-                    "start": "2026-11-02",
-                    "handoff": "09:00",
-                    "shift_hours": 10,
-                    "members": ["wang"],
-                },
-            ],
-            "escalation": [{"notify": "primary"}, {"notify": "secondary", "after_minutes": 15}],
+            "rotations": day_and_backup(),
+            "escalation": PRIMARY_THEN_SECONDARY,
             "repeat_minutes": 30,
         }
     },

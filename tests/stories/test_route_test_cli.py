@@ -10,6 +10,7 @@ import yaml
 
 from tests.helpers.builders import write_config, write_rules
 from tests.helpers.daemon import yuqing
+from tests.helpers.oncall import PRIMARY_THEN_SECONDARY, day_and_backup
 
 ONCALL = {
     "people": {
@@ -20,26 +21,8 @@ ONCALL = {
     "teams": {
         "pr": {
             "timezone": "Asia/Shanghai",
-            "rotations": [
-                {
-                    "name": "day",
-                    "role": "primary",
-                    "start": "2026-11-02",
-                    "handoff": "09:00",
-                    "shift_hours": 9,
-                    "members": ["zhang"],
-                },
-                {
-                    "name": "backup",
-                    "role": "secondary",
-                    "type": "weekly",
-                    "start": "2026-11-02",
-                    "handoff": "09:00",
-                    "shift_hours": 10,
-                    "members": ["wang"],
-                },
-            ],
-            "escalation": [{"notify": "primary"}, {"notify": "secondary", "after_minutes": 15}],
+            "rotations": day_and_backup(),
+            "escalation": PRIMARY_THEN_SECONDARY,
             "repeat_minutes": 30,
         },
         "global": {

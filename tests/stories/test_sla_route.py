@@ -23,6 +23,7 @@ from monitor.stories.lifecycle import acknowledge_ref, run_timers
 from monitor.stories.sla import run_sla
 from monitor.targets import TargetConfig
 from tests.helpers.context import settings
+from tests.helpers.oncall import PRIMARY_THEN_SECONDARY, day_and_backup
 from tests.helpers.receiver import Receiver, receiver
 
 SLA, CALENDARS = SlaConfig(), CalendarsConfig()
@@ -34,13 +35,8 @@ ONCALL = {
     "teams": {
         "pr": {
             "timezone": "Asia/Shanghai",
-            "rotations": [
-                {"name": "day", "role": "primary", "start": "2026-11-02", "handoff": "09:00", "shift_hours": 9,
-                 "members": ["zhang"]},
-                {"name": "backup", "role": "secondary", "type": "weekly", "start": "2026-11-02", "handoff": "09:00",
-                 "shift_hours": 10, "members": ["wang"]},
-            ],
-            "escalation": [{"notify": "primary"}, {"notify": "secondary", "after_minutes": 15}],
+            "rotations": day_and_backup(),
+            "escalation": PRIMARY_THEN_SECONDARY,
             "repeat_minutes": 60,
         }
     },

@@ -69,6 +69,10 @@ class Rejection:
     reason: Reason
 
 
+_Question = tuple[str, MatchMode, bool | None, bool, bool, frozenset[str]]
+"""A cache key: word, match mode, the term's negation override and the policy's fields (a tuple of
+plain values hashes in C; the policy dataclass would hash in Python on every lookup)."""
+
 _CJK_START = re.compile(f"[{CJK_CLASS}]")
 # a digit keyword hyphen-joined to more digits is part of an order or phone number: 12315-0883, 400-12315
 _JOINED = re.compile(r"\d-")
@@ -94,8 +98,8 @@ class MessageContext:
     _gaps: frozenset[int] | None = None
     _sentence_ends: list[int] | None = None
     # what a term's word counts for under a policy: many rules ask the same (word, policy) question
-    _counted: dict[tuple[str, MatchMode, bool | None, Policy], list[Occurrence]] = field(default_factory=dict)
-    _matches: dict[tuple[str, MatchMode, bool | None, Policy], list[Match]] = field(default_factory=dict)
+    _counted: dict[_Question, list[Occurrence]] = field(default_factory=dict)
+    _matches: dict[_Question, list[Match]] = field(default_factory=dict)
 
     def _boundaries(self) -> frozenset[int]:
         if self._bounds is None:
@@ -143,27 +147,32 @@ class MessageContext:
         cached = self._cache.get(key)
         if cached is None:
             found = self.hits.get(word, ())
-            cached = [Occurrence(word, s, e, self._status(word, mode, s, e)) for s, e in found] if found else []
+            cached = self._statuses(word, mode, found) if found else []
             self._cache[key] = cached
         return cached
 
-    def _status(self, word: str, mode: MatchMode, s: int, e: int) -> Status:
-        if mode == "token":
-            b = self._bounds if self._bounds is not None else self._boundaries()
-            if e not in b:
-                return "partial"
-            if s not in b and not (_CJK_START.match(word) is not None and not any(k in b for k in range(s + 1, e))):
-                return "partial"
+    def _statuses(self, word: str, mode: MatchMode, spans: list[Span]) -> list[Occurrence]:
+        """Each occurrence of ``word`` with its status; what depends on the word alone is decided once."""
+        bounds = self._bounds if self._bounds is not None else self._boundaries()
+        token, cjk = mode == "token", _CJK_START.match(word) is not None
+        digit_head, digit_tail = word[0].isdigit(), word[-1].isdigit()
+        compounds = self._compounds_found() if self.compounds else []
         value = self.text.value
-        if (word[0].isdigit() and (value[s - 1 : s].isdigit() or _JOINED.fullmatch(value[max(0, s - 2) : s]))) or (
-            word[-1].isdigit() and (value[e : e + 1].isdigit() or _JOINED.fullmatch(value[e : e + 2][::-1]))
-        ):
-            return "number"
-        if self.compounds:
-            spans = self._compound_spans if self._compound_spans is not None else self._compounds_found()
-            if spans and self._covered(word, s, e, spans):
-                return "compound"
-        return "plain"
+        out: list[Occurrence] = []
+        for s, e in spans:
+            status: Status = "plain"
+            if token and (
+                e not in bounds or (s not in bounds and not (cjk and not any(k in bounds for k in range(s + 1, e))))
+            ):
+                status = "partial"
+            elif (digit_head and (value[s - 1 : s].isdigit() or _JOINED.fullmatch(value[max(0, s - 2) : s]))) or (
+                digit_tail and (value[e : e + 1].isdigit() or _JOINED.fullmatch(value[e : e + 2][::-1]))
+            ):
+                status = "number"
+            elif compounds and self._covered(word, s, e, compounds):
+                status = "compound"
+            out.append(Occurrence(word, s, e, status))
+        return out
 
     @staticmethod
     def _covered(word: str, s: int, e: int, spans: list[tuple[str, Span]]) -> bool:
@@ -199,10 +208,10 @@ class MessageContext:
         """Matches of ``term`` that ``policy`` counts; rejected occurrences go to ``rejected``."""
         if isinstance(term, KeywordTerm):
             if rejected is None:  # the engine's path: the answer is the same for every rule asking
-                key = (term.word, term.mode, term.negated, policy)
+                key = (term.word, term.mode, term.negated, policy.negated, policy.unless_question, policy.compounds)
                 counted = self._matches.get(key)
                 if counted is None:
-                    counted = [self.match(o.word, o.start, o.end) for o in self._counted_by(key)]
+                    counted = [self.match(o.word, o.start, o.end) for o in self._counted_by(key, policy)]
                     self._matches[key] = counted
                 return list(counted)
             return [self.match(o.word, o.start, o.end) for o in self._usable(term.word, term, policy, rejected)]
@@ -219,11 +228,11 @@ class MessageContext:
                     found.append(self.match(ro.word, *rs))
         return found
 
-    def _counted_by(self, key: tuple[str, MatchMode, bool | None, Policy]) -> list[Occurrence]:
+    def _counted_by(self, key: _Question, policy: Policy) -> list[Occurrence]:
         """The occurrences of ``word`` in ``mode`` that ``policy`` counts (cached per message)."""
         found = self._counted.get(key)
         if found is None:
-            word, mode, negated, policy = key
+            word, mode, negated = key[:3]
             found = [o for o in self.occurrences(word, mode) if self.reject(o, policy, negated) is None]
             self._counted[key] = found
         return found
@@ -232,7 +241,8 @@ class MessageContext:
         self, word: str, term: KeywordTerm | NearTerm, policy: Policy, rejected: list[Rejection] | None
     ) -> list[Occurrence]:
         if rejected is None:
-            return self._counted_by((word, term.mode, term.negated, policy))
+            key = (word, term.mode, term.negated, policy.negated, policy.unless_question, policy.compounds)
+            return self._counted_by(key, policy)
         out: list[Occurrence] = []
         for occ in self.occurrences(word, term.mode):
             reason = self.reject(occ, policy, term.negated)

@@ -179,18 +179,14 @@ class Nfkc:
 
     # Full-width ASCII and the ideographic space: the common case, mapped 1:1.
     _FULL_WIDTH: ClassVar[dict[int, int]] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-    _FULL_WIDTH_PAIRS: ClassVar[tuple[tuple[str, str], ...]] = tuple(
-        (chr(a), chr(b)) for a, b in _FULL_WIDTH.items()
-    )
 
     def __call__(self, text: Text) -> Text:
         value = text.value
         if unicodedata.is_normalized("NFKC", value):
             return text
         narrowed = value
-        for wide, narrow in self._FULL_WIDTH_PAIRS:  # 1:1 into ASCII, never a source: as translate
-            if wide in narrowed:
-                narrowed = narrowed.replace(wide, narrow)
+        for wide in set(_FULL_WIDTH_RE.findall(value)):  # 1:1 into ASCII, never a source: as translate
+            narrowed = narrowed.replace(wide, chr(self._FULL_WIDTH[ord(wide)]))
         if narrowed != value:
             text = Text(narrowed, text.original, text.starts, text.ends)
             value = narrowed
@@ -210,22 +206,32 @@ class Nfkc:
         result = "".join(pieces)
         if not resized:
             return Text(result, text.original, text.starts, text.ends)
-        return text.derive(result, _expanded_source(value, table, changed))
+        source, ends = _expanded_source(value, table, changed)
+        if text.starts is None:  # the identity map: ``derive`` would compute exactly these
+            return Text(result, text.original, tuple(source), tuple(ends))
+        return text.derive(result, source)
 
 
-def _expanded_source(value: str, table: dict[int, str], changed: re.Pattern[str]) -> list[int]:
-    """For each character of the NFKC result, the index in ``value`` it comes from."""
+def _expanded_source(value: str, table: dict[int, str], changed: re.Pattern[str]) -> tuple[list[int], list[int]]:
+    """For each character of the NFKC result, the index in ``value`` it comes from (and that
+    index + 1, the end of its span when ``value`` is the original)."""
     source: list[int] = []
+    ends: list[int] = []
     last = 0
     for m in changed.finditer(value):
         i = m.start()
-        source.extend(range(last, i))
-        source.extend([i] * len(table[ord(value[i])]))
+        size = len(table[ord(value[i])])
+        source += range(last, i)
+        source += [i] * size
+        ends += range(last + 1, i + 1)
+        ends += [i + 1] * size
         last = i + 1
-    source.extend(range(last, len(value)))
-    return source
+    source += range(last, len(value))
+    ends += range(last + 1, len(value) + 1)
+    return source, ends
 
 
+_FULL_WIDTH_RE = re.compile("[\\uff01-\\uff5e\\u3000]")
 _ASTRAL = re.compile("[\\U00010000-\\U0010ffff]")
 
 

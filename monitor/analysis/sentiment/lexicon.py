@@ -38,7 +38,7 @@ SARCASM_DAMP = 0.3  # positive words next to a sarcasm-prone emoticon ([doge], [
 _BREAK: tuple[str, ...] = (BREAK,)  # word kinds for LexiconScorer.prepare (compared by identity)
 _T: tuple[str, ...] = ("t",)
 _SPACE: tuple[str, ...] = ()
-_KINDS_MAX = 200_000  # distinct words whose kind is remembered (a long tail of numbers and ids)
+_KINDS_MAX = 50_000  # distinct words whose kind is remembered (~6 MB at most; numbers and ids are a long tail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ class Daemon:
         self.progress: float | None = None  # monotonic time of the scheduler's last heartbeat job
         self._health: DaemonHealth | None = None
         self.stop = threading.Event()
+        self.abandoned = False  # set when a poll was still running at the end of the stop timeout
         self.health: dict[str, SourceHealth] = {}
         self.scheduler: Any = None
         self._reload_requested = threading.Event()
@@ -829,6 +830,22 @@ class Daemon:
                 thread.join(max(0.1, deadline - time.monotonic() - 1.0))
             if closer.is_alive() or any(t.is_alive() for t in self._watchers.values()):
                 log.warning("stop_timeout", note="a poll did not finish in time; its batch will be re-read")
+                self.abandoned = True
+        if not self.abandoned:
+            self._finish_stop(deadline)
+            return 0
+        # A poll is stuck on something outside the process (a lock a stalled peer holds): the
+        # steps below write to the same database and could wait as long, so they get what is left
+        # of the timeout (plus a grace second) in a thread the exit does not wait for.
+        finisher = threading.Thread(target=self._finish_stop, args=(deadline,), name="stop", daemon=True)
+        finisher.start()
+        finisher.join(max(1.0, deadline - time.monotonic() + 1.0))
+        if finisher.is_alive():
+            log.warning("stop_abandoned", note="leases, outbox flush and close skipped: the database did not answer")
+        return 0
+
+    def _finish_stop(self, deadline: float) -> None:
+        """Release leases, stop the delivery worker, flush what is due, close (bounded by ``deadline``)."""
         self._release_leases()
         if self.worker is not None:
             self.worker.stop(max(0.1, deadline - time.monotonic() - 0.5))
@@ -846,7 +863,6 @@ class Daemon:
         self.runtime.close()
         self.runtime.db.stop_checkpoints()
         log.info("stopped", flushed=stats.sent)
-        return 0
 
     # --- signals and reload -------------------------------------------------------------------
     def _install_signals(self) -> None:

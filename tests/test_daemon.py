@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.helpers.builders import write_config, write_rules
 from tests.helpers.daemon import ROOT, DaemonProcess, scalar, wait_for, yuqing
@@ -260,3 +262,37 @@ def test_run_once_runs_the_sla_and_follow_up_jobs_after_the_sources(tmp_path: Pa
     assert scalar(db, "select count(*) from sla_notices where kind = 'sla-breach'") == 1
     assert scalar(db, "select count(*) from followups") == 1
     assert len([a for a in alerts(tmp_path) if a["kind"] == "sla"]) == 1
+
+
+def test_sigterm_does_not_wait_for_a_poll_stuck_on_a_database_lock(tmp_path: Path) -> None:
+    """A poll blocked by a lock another process holds (SQLite's busy wait is 30 s; a stalled
+    peer's row lock on MariaDB 50 s) must not keep the daemon alive past its stop timeout; the
+    batch it was storing is read again by the next run, once."""
+    config, inbox = setup(tmp_path)
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["scheduler"]["shutdown_timeout_seconds"] = 1
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    db = tmp_path / "state" / "yuqing.db"
+    daemon = DaemonProcess(config, tmp_path / "daemon.log")
+    holder: sqlite3.Connection | None = None
+    try:
+        drop(inbox, "a.jsonl", [{"id": "1", "text": "我要投诉", "thread": "t1"}])
+        wait_for(lambda: scalar(db, "select count(*) from messages") == 1, what="first message stored")
+        holder = sqlite3.connect(db, isolation_level=None, timeout=30)
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        drop(inbox, "b.jsonl", [{"id": "2", "text": "紧急!", "thread": "t2"}])
+        time.sleep(2.0)  # polled every 0.5 s: the poll that read b.jsonl is waiting for the lock
+        code, seconds = daemon.stop(timeout=15)
+    finally:
+        daemon.kill()
+        if holder is not None:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert code == 0
+    assert seconds < 6, f"stop took {seconds:.1f} s"
+    assert any(e.get("event") == "stop_timeout" for e in daemon.events())
+    assert scalar(db, "select count(*) from messages") == 1  # the stuck batch committed nothing
+    assert yuqing("--config", str(config), "run", "--once").returncode == 0
+    assert scalar(db, "select count(*) from messages") == 2
+    assert scalar(db, "select count(distinct external_id) from messages") == 2
+

@@ -105,7 +105,7 @@ def assign_tickets(
             update(TICKETS)
             .where(TICKETS.c.id == bindparam("b_id"))
             .values(updated_at=bindparam("b_at"), priority=bindparam("b_priority")),
-            grown,
+            sorted(grown, key=lambda row: row["b_id"]),  # in id order, as the unit of work locks rows
         )
     made = _insert_tickets(session, [row for _, row, _ in fresh])
     for (position, _row, items), ticket in zip(fresh, made, strict=True):

@@ -139,27 +139,6 @@ def test_revisions_read_from_the_files_match_alembic(tmp_path: Path) -> None:
 
 
 
-def test_upgrade_in_child_migrates_an_empty_database_without_alembic_in_this_process(tmp_path: Path) -> None:
-    """``yuqing run`` migrates in a child process: the schema reaches the head, and a script that
-    does what the daemon does never has Alembic among its modules."""
-    from monitor.storage.db import shipped_revisions
-
-    url = f"sqlite:///{tmp_path / 'child.db'}"
-    script = (
-        "import sys; from monitor.storage.db import Database; db = Database(sys.argv[1]);"
-        " db.upgrade_in_child(); print(db.current_revision(), 'alembic' in sys.modules)"
-    )
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == [shipped_revisions()[-1], "False"]
-    db = Database(url)
-    assert "messages" in inspect(db.engine).get_table_names()
-    db.upgrade_in_child()  # current: nothing to do
-    assert db.current_revision() == shipped_revisions()[-1]
-
-
 def test_upgrade_in_child_reports_a_failed_migration(tmp_path: Path) -> None:
     """A migration that fails in the child fails the caller, with the child's error."""
     db = Database(f"sqlite:///{tmp_path / 'unknown.db'}")

@@ -43,6 +43,12 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Prepared statements the sqlite3 module keeps per connection (its default: 128). The IN-lists
+# and multi-row INSERTs of a batch make a new SQL text per list length, some of them hundreds of KB
+# prepared; 128 of them held 20 MB of SQLite memory after 2,000 long mails, growing with the
+# number of batches seen (issue 16: peak RSS 229 -> 215 MB with 16). SQLAlchemy caches the compiled
+# SQL itself, so a re-prepare costs only SQLite's parse.
+SQLITE_STATEMENTS = 16
 READ_ONLY = "yuqing_read_only"  # execution option of the engine behind Database.read()
 
 
@@ -133,7 +139,8 @@ def make_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        args = {"timeout": 30, "check_same_thread": False, "cached_statements": SQLITE_STATEMENTS}
+        engine = create_engine(url, connect_args=args)
         _sqlite_setup(engine)
         return engine
     connect_args: dict[str, Any] = {}

@@ -73,7 +73,7 @@ def pipeline(data: Path, source: Path, kind: str, batch_size: int, workers: int)
     from monitor.storage.models import Ticket
 
     runtime = Runtime(load_config(_config(data, kind, source, batch_size, workers)))
-    runtime.db.upgrade()
+    runtime.db.upgrade_in_child()  # as `yuqing run` does
     from datetime import UTC, datetime
 
     warm = Message(SOURCE, "warm-up", "warm-up", "预热 投诉 warm up", datetime.now(UTC))

@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    db.upgrade()
+    db.upgrade_in_child()  # Alembic is not kept resident in the daemon (issue 16, memory)
     log.info("database", url=db.masked_url, schema=schema.head)
     from monitor.cli_auth import directory
 

@@ -137,3 +137,13 @@ def test_revisions_read_from_the_files_match_alembic(tmp_path: Path) -> None:
     finally:
         db.dispose()
 
+
+
+def test_upgrade_in_child_reports_a_failed_migration(tmp_path: Path) -> None:
+    """A migration that fails in the child fails the caller, with the child's error."""
+    db = Database(f"sqlite:///{tmp_path / 'unknown.db'}")
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('nosuchrevision')"))
+    with pytest.raises(RuntimeError, match=r"(?s)schema upgrade of .* failed:.*nosuchrevision"):
+        db.upgrade_in_child()

@@ -13,7 +13,11 @@ latency counts from when it was due, so a slow server cannot hide its queue):
 
 The target is p99 ≤ 50 ms for the intake row; ``ratio`` is the row's p99 over the baseline's.
 
-Run: .venv/bin/python bench/intake.py [--rate 200] [--seconds 20] [--workers 48]
+The daemon runs the shipped default rules (``rules/``); ``--rules minimal`` gives the one-rule file
+the first rounds used (bench/README), ``--analysis-workers N`` the daemon's ``analysis.workers``.
+
+Run: .venv/bin/python bench/intake.py [--rate 200] [--seconds 20] [--workers 48] [--rules default|minimal]
+                                      [--analysis-workers 1]
 """
 
 from __future__ import annotations
@@ -145,23 +149,27 @@ def mail(number: int) -> bytes:
 
 
 def intake_run(
-    rate: float, seconds: float, workers: int, folder: Path, profile: Path | None = None, trace: Path | None = None
+    rate: float, seconds: float, workers: int, folder: Path, profile: Path | None = None, trace: Path | None = None,
+    *, rules: str = "default", analysis_workers: int = 1,
 ) -> tuple[Result, int]:
     maildir = folder / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
-    rules = folder / "rules"
-    rules.mkdir()
-    (rules / "bench.yaml").write_text(
-        "rules:\n  - id: b.urgent\n    keywords: {any: [紧急, 爆炸]}\n    priority: L1\n    alert: true\n", encoding="utf-8"
-    )
+    rule_path = ROOT / "rules"  # the shipped default rules, as a real deployment starts with
+    if rules == "minimal":  # the one-rule file of the earlier rounds (bench/README), for comparison
+        rule_path = folder / "rules"
+        rule_path.mkdir()
+        (rule_path / "bench.yaml").write_text(
+            "rules:\n  - id: b.urgent\n    keywords: {any: [紧急, 爆炸]}\n    priority: L1\n    alert: true\n",
+            encoding="utf-8",
+        )
     config = folder / "yuqing.yaml"
     config.write_text(yaml.safe_dump({
         "state_dir": str(folder / "state"),
         "logging": {"format": "json"},
-        "rules": {"paths": [str(rules)]},
+        "rules": {"paths": [str(rule_path)]},
         "http": {"port": 0},
-        "analysis": {"workers": 1},
+        "analysis": {"workers": analysis_workers},
         "intake": {"enabled": True, "key_rate_per_minute": 1_000_000, "address_rate_per_minute": 1_000_000},
         "sources": [{"name": "support", "kind": "maildir", "interval_seconds": 0.5, "maildir": {"path": str(maildir)}}],
         "alerts": {"targets": [{"name": "file", "kind": "jsonl", "jsonl": {"path": str(folder / "alerts.jsonl")}}]},
@@ -259,13 +267,20 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="py-spy the daemon during the run: collapsed stacks to this file")
     parser.add_argument("--trace", type=Path, help="timing trace of the daemon (bench/intake_trace.py) to this file, "
                         "and the decomposition of the slowest 1 %% of requests")
+    parser.add_argument("--rules", choices=("default", "minimal"), default="default",
+                        help="the shipped rules/ (default) or the one-rule file of the earlier rounds")
+    parser.add_argument("--analysis-workers", type=int, default=1, help="the daemon's analysis.workers")
     args = parser.parse_args()
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     baseline = static_baseline(args.rate, args.seconds, args.workers)
     with tempfile.TemporaryDirectory(prefix="yuqing-intake-bench-") as tmp:
-        intake, dropped = intake_run(args.rate, args.seconds, args.workers, Path(tmp), args.profile, args.trace)
+        intake, dropped = intake_run(
+            args.rate, args.seconds, args.workers, Path(tmp), args.profile, args.trace,
+            rules=args.rules, analysis_workers=args.analysis_workers,
+        )
         polled = mail_count(Path(tmp))
-    print(f"\n{args.rate:g} requests/s for {args.seconds:g} s, {args.workers} client connections, {os.cpu_count()} cores\n")
+    print(f"\n{args.rate:g} requests/s for {args.seconds:g} s, {args.workers} client connections, {os.cpu_count()} cores,"
+          f" {args.rules} rules, analysis.workers {args.analysis_workers}\n")
     print(f"load average before/after: {load_before} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'row':<46} {'sent':>6} {'ok':>6} {'err':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
           f"{'p99 ratio':>9} {'CPU ms/req':>10} {'p99.9 ms':>8} {'>50 ms':>6}")

@@ -136,7 +136,13 @@ def test_readyz_passes_when_every_source_polls_and_healthz_fails_when_the_schedu
         EmbeddedDaemon(daemon_config(tmp_path)) as running,
         serve_health(running.daemon.health_provider()) as served,
     ):
-        wait_for(lambda: served.get("/readyz").status_code == 200, timeout=15, what="ready")
+        # /readyz gives a source that has not polled yet a grace period (2 intervals + slack) from
+        # the start, so it can answer 200 before run_forever has made the scheduler paused below
+        wait_for(
+            lambda: running.daemon.scheduler is not None and served.get("/readyz").status_code == 200,
+            timeout=15,
+            what="ready, with the scheduler started",
+        )
         ready = served.json("/readyz")[1]
         running.daemon.scheduler.pause()  # no job runs any more: a hung scheduler
         _, body = until_status(served, "/healthz", 503)

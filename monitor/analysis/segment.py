@@ -2,8 +2,8 @@
 
 jieba's dictionary costs about half a second and ~75 MB to load from jieba's cache. Each compiled
 rule set gets a :class:`Segmenter`: its own copy of the dictionary plus that set's keywords, lexicon
-words and extra dictionaries, cut by :mod:`monitor.analysis.dictcut` (jieba's algorithm, fused:
-the same tokens in half the time). :func:`tokenizer` is jieba's own, for code that wants jieba
+words and extra dictionaries, cut by :mod:`monitor.analysis.dictcut` (jieba's algorithm run by
+jieba-rs: the same tokens, ~15x faster, and a table a third of the size). :func:`tokenizer` is jieba's own, for code that wants jieba
 itself (never modified). Rule sets therefore
 never change each other's segmentation - a hot reload or a backtest cannot alter how the running
 set cuts text - and a set's words disappear with it.
@@ -69,10 +69,10 @@ class Segmenter:
     """Cuts normalized text with the base dictionary plus ``words`` and ``dictionaries``.
 
     Each segmenter loads its own copy of jieba's default dictionary (from jieba's cache), adds its
-    words and hands the table to :class:`~monitor.analysis.dictcut.DictCut`, which cuts exactly as
-    ``lcut(HMM=False)`` does in about half the time. The table is converted in place, so the
-    process holds one ~500k-entry table per segmenter (the process-wide :func:`tokenizer` is loaded
-    only where jieba itself is wanted).
+    words with jieba's own ``suggest_freq`` and hands the final table to
+    :class:`~monitor.analysis.dictcut.DictCut`, which cuts exactly as ``lcut(HMM=False)`` does; the
+    Python table is dropped afterwards (the process-wide :func:`tokenizer` is loaded only where
+    jieba itself is wanted).
     """
 
     def __init__(self, words: Iterable[str] = (), dictionaries: Sequence[Path] = ()) -> None:

@@ -1,5 +1,6 @@
-"""The fused dictionary cut gives exactly jieba's ``lcut(HMM=False)`` tokens, with the default
-rules' words added, on the shared review corpora and on generated long complaint mail."""
+"""The dictionary cut (jieba-rs) gives exactly jieba's ``lcut(HMM=False)`` tokens, with the default
+rules' words added, on the shared review corpora, on generated long complaint mail and around every
+Unicode code point."""
 
 from __future__ import annotations
 
@@ -67,9 +68,39 @@ def pair() -> tuple[DictCut, jieba.Tokenizer]:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "a", "投诉", "abc123 def", "usb接口坏了3次", "报警器报警", "12315-0883", "不 太 好\r\n很好\t!", "𠮷野家很好吃"],
-    ids=["empty", "letter", "word", "latin", "mixed", "compound", "number", "whitespace", "astral"],
+    ["", "a", "投诉", "abc123 def", "usb接口坏了3次", "报警器报警", "12315-0883", "不 太 好\r\n很好\t!", "𠮷野家很好吃",
+     "坏了\udcff\udc80投诉a\udcffb", "\x00报警\x00"],
+    ids=["empty", "letter", "word", "latin", "mixed", "compound", "number", "whitespace", "astral", "surrogates",
+         "sentinel"],
 )
 def test_edge_cases_match_jieba(text: str, pair: tuple[DictCut, jieba.Tokenizer]) -> None:
     cut, ref = pair
     assert cut(text) == ref.lcut(text, HMM=False)
+
+
+TEMPLATES = ("测试{c}文本a{c}1", "{c}{c}ab", "1.{c}-x", "中国{c}\r\n{c} b", "报警{c}器")
+
+
+def test_every_code_point_cuts_as_jieba(pair: tuple[DictCut, jieba.Tokenizer]) -> None:
+    """Block and whitespace patterns agree for every character: each code point (surrogates too)
+    placed inside, between and after words gives jieba's tokens."""
+    cut, ref = pair
+    points = [*range(0x3_0000), *range(0xE_0000, 0xE_0200), 0x10_FFFF]
+    differ = [hex(cp) for cp in points for t in TEMPLATES if cut(t.format(c=chr(cp))) != ref.lcut(t.format(c=chr(cp)), HMM=False)]
+    assert differ == []
+
+
+def test_total_includes_re_added_words() -> None:
+    """jieba counts a re-added word's frequency into ``total`` again; the sentinel carries that
+    difference, so the log-probabilities (and with them close routes) match."""
+    made = []
+    for _ in range(2):
+        tok = jieba.Tokenizer()
+        tok.initialize()
+        for word in ("报警", "报警", "故障", "系统故障"):
+            tok.add_word(word, freq=tok.suggest_freq(word, tune=False) * 50)
+        made.append(tok)
+    assert made[0].total > sum(made[0].FREQ.values())  # the case the sentinel exists for
+    cut, ref = DictCut(made[0].FREQ, made[0].total), made[1]
+    texts = [_paragraphs(random.Random(i), _reviews(300), 600) for i in range(20)]
+    assert [cut(t) for t in texts] == [ref.lcut(t, HMM=False) for t in texts]

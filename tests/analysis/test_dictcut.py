@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -104,3 +106,20 @@ def test_total_includes_re_added_words() -> None:
     cut, ref = DictCut(made[0].FREQ, made[0].total), made[1]
     texts = [_paragraphs(random.Random(i), _reviews(300), 600) for i in range(20)]
     assert [cut(t) for t in texts] == [ref.lcut(t, HMM=False) for t in texts]
+
+
+def test_rjieba_default_instance_is_never_built() -> None:
+    """The cutter loads rjieba's extension without the package ``__init__`` (whose default instance
+    holds jieba-rs's own dictionary, ~33 MB); a later ``import rjieba`` reuses the loaded module."""
+    code = (
+        "import sys\n"
+        "from monitor.analysis.dictcut import DictCut\n"
+        "cut = DictCut({'报警': 5, '报': 0}, 10)\n"
+        "assert cut('报警器报警') == ['报警', '器', '报警'], cut('报警器报警')\n"
+        "assert 'rjieba' not in sys.modules and 'rjieba.rjieba' in sys.modules\n"
+        "loaded = sys.modules['rjieba.rjieba']\n"
+        "import rjieba\n"
+        "assert rjieba.Jieba is loaded.Jieba\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

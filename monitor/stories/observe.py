@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.findings import most_urgent, priority_rank
@@ -34,12 +34,18 @@ STORY_EVENTS = cast(Table, StoryEvent.__table__)
 _TICKET_EVENTS = insert(cast(Table, TicketEvent.__table__))
 # The active stories by each key, built once (every batch runs them): building a select and its
 # cache key per call cost more CPU than running it (bench/intake_cpu.py); the SQL is the same.
+_KEYS = (("cluster", Story.cluster_id), ("ticket", Story.ticket_id), ("incident", Story.incident_id))
 _ACTIVE_BY = {
     name: select(Story)
     .where(Story.state.in_(ACTIVE), column.in_(bindparam("keys", expanding=True)))
     .order_by(Story.id)
-    for name, column in (("cluster", Story.cluster_id), ("ticket", Story.ticket_id), ("incident", Story.incident_id))
+    for name, column in _KEYS
 }
+_ACTIVE_ANY = (
+    select(Story)
+    .where(Story.state.in_(ACTIVE), or_(*(column.in_(bindparam(name, expanding=True)) for name, column in _KEYS)))
+    .order_by(Story.id)
+)
 
 
 def subject_of(
@@ -145,7 +151,8 @@ def grow(story: Story, count: int, severity: str | None, now: datetime) -> None:
 
 class Active:
     """The open or acknowledged stories a batch can touch, by cluster, first ticket and incident:
-    loaded with a few ``IN`` queries per batch (not two queries per ticket)."""
+    loaded with one query of three ``IN`` lists per batch (a few per key past 500 keys), not two
+    queries per ticket."""
 
     def __init__(
         self, session: Session, clusters: Iterable[int], tickets: Iterable[int], incidents: Iterable[int]
@@ -156,8 +163,20 @@ class Active:
         self.opened: list[Story] = []
         self.joined: dict[int, tuple[Story, set[int]]] = {}  # by id(story): tickets to add (join_tickets)
         self.inhibited: list[dict[str, object]] = []  # "inhibited" ticket events, one executemany (observe)
-        for name, keys in (("cluster", clusters), ("ticket", tickets), ("incident", incidents)):
-            ordered = sorted(set(keys))
+        wanted = {"cluster": sorted(set(clusters)), "ticket": sorted(set(tickets)), "incident": sorted(set(incidents))}
+        if not any(wanted.values()):
+            return
+        if all(len(ordered) <= _CHUNK for ordered in wanted.values()):
+            # One query for the three keys (an incident's story matches two of them, and was loaded
+            # twice); then the same three passes over its rows as the queries by key gave them.
+            loaded = list(session.scalars(_ACTIVE_ANY, wanted))
+            for name, _column in _KEYS:
+                keys = set(wanted[name])
+                for story in loaded:
+                    if getattr(story, f"{name}_id") in keys:
+                        self.add(story)  # the newest story wins
+            return
+        for name, ordered in wanted.items():
             for start in range(0, len(ordered), _CHUNK):
                 for story in session.scalars(_ACTIVE_BY[name], {"keys": ordered[start : start + _CHUNK]}):
                     self.add(story)  # the newest story wins

@@ -179,16 +179,16 @@ def install(path: Path) -> None:
 
     writer.write_group = write_group  # type: ignore[assignment]
 
-    # the request's marks: submit_async (loop), enqueue (worker thread)
+    # the request's marks: submit_keyed (loop), enqueue (worker thread)
     marks: dict[str, dict[str, float]] = {}
-    original_submit_async = api.Intake.submit_async
+    original_submit_keyed = api.Intake.submit_keyed
     original_enqueue = api.Intake.enqueue
 
-    async def submit_async(self: Any, client: Any, feedback: Any, uploads: Any, key: Any, address: Any) -> Any:
+    async def submit_keyed(self: Any, api_key: Any, body: Any, key: Any, address: Any) -> Any:
         mark = marks.setdefault(key or "", {})
         mark["sub"] = now()
         try:
-            return await original_submit_async(self, client, feedback, uploads, key, address)
+            return await original_submit_keyed(self, api_key, body, key, address)
         finally:
             mark["done"] = now()
 
@@ -200,7 +200,7 @@ def install(path: Path) -> None:
         finally:
             mark["queued"] = now()
 
-    api.Intake.submit_async = submit_async  # type: ignore[method-assign]
+    api.Intake.submit_keyed = submit_keyed  # type: ignore[method-assign]
     api.Intake.enqueue = enqueue  # type: ignore[method-assign]
 
     # ASGI: the request as the application saw it, and event-loop lag

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from connectors.reposts import PostKeys, post_keys
@@ -18,10 +18,20 @@ from monitor.stored import MessageRow, NewMessage
 MESSAGES = cast(Table, StoredMessage.__table__)
 QUARANTINE_RAW_CAP = 1024 * 1024  # raw bytes kept per quarantine row; the full size is recorded
 _CHUNK = 500
+# Built once (every batch runs them): building a statement and its cache key per call cost more CPU
+# than running it (bench/intake_cpu.py); the SQL is the same.
+_SOURCE = select(Source).where(Source.name == bindparam("name"))
+_EXISTING = select(StoredMessage.external_id).where(
+    StoredMessage.source_id == bindparam("source_id"), StoredMessage.external_id.in_(bindparam("ids", expanding=True))
+)
+_STORED = select(MESSAGES.c.external_id, MESSAGES.c.id).where(
+    MESSAGES.c.source_id == bindparam("source_id"), MESSAGES.c.external_id.in_(bindparam("ids", expanding=True))
+)
+_INSERT = insert(MESSAGES)
 
 
 def get_or_create_source(session: Session, name: str, kind: str) -> Source:
-    source = session.scalar(select(Source).where(Source.name == name))
+    source = session.scalar(_SOURCE, {"name": name})
     if source is None:
         source = Source(name=name, kind=kind)
         session.add(source)
@@ -44,13 +54,7 @@ def _existing_ids(session: Session, source_id: int, external_ids: Sequence[str])
     found: set[str] = set()
     for start in range(0, len(external_ids), _CHUNK):
         chunk = external_ids[start : start + _CHUNK]
-        found.update(
-            session.scalars(
-                select(StoredMessage.external_id).where(
-                    StoredMessage.source_id == source_id, StoredMessage.external_id.in_(chunk)
-                )
-            )
-        )
+        found.update(session.scalars(_EXISTING, {"source_id": source_id, "ids": chunk}))
     return found
 
 
@@ -113,7 +117,7 @@ def store_messages(
         return [], duplicates
     # Core executemany, then the ids in one indexed query: portable, and unlike INSERT ...
     # RETURNING in parameter order it does not fall back to one statement per row on SQLite.
-    session.connection().execute(insert(MESSAGES), rows)
+    session.connection().execute(_INSERT, rows)
     ids = _stored_ids(session, source.id, [row["external_id"] for row in rows])
     new = [
         NewMessage(
@@ -133,13 +137,10 @@ def store_messages(
 
 def _stored_ids(session: Session, source_id: int, external_ids: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
-    column = MESSAGES.c
     for start in range(0, len(external_ids), _CHUNK):
         chunk = external_ids[start : start + _CHUNK]
-        query = select(column.external_id, column.id).where(
-            column.source_id == source_id, column.external_id.in_(chunk)
-        )
-        found.update({external_id: row_id for external_id, row_id in session.execute(query)})
+        rows = session.execute(_STORED, {"source_id": source_id, "ids": chunk})
+        found.update({external_id: row_id for external_id, row_id in rows})
     return found
 
 

@@ -10,13 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Insert, Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 CHUNK = 500  # ids per IN list
 _Model = TypeVar("_Model")
+
+
+# Statements built once per table or model (the pipeline runs them in every batch): building a
+# statement and its cache key per call cost more CPU than running it; the SQL is the same.
+@cache
+def _returning(table: Table, key: str) -> Insert:
+    return insert(table).returning(table.c.id, table.c[key])
+
+
+@cache
+def _by_ids(model: type[Any]) -> Select[Any]:
+    return select(model).where(model.id.in_(bindparam("ids", expanding=True)))
 
 
 def insert_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]], key: str) -> list[int]:
@@ -36,19 +49,18 @@ def insert_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]], k
             assert made is not None
             ids.append(int(made[0]))
         return ids
-    result = connection.execute(insert(table).returning(table.c.id, table.c[key]), list(rows))
+    result = connection.execute(_returning(table, key), list(rows))
     by_key = {_hashable(value): int(row_id) for row_id, value in result}
     return [by_key[_hashable(row[key])] for row in rows]
 
 
 def load_by_ids(session: Session, model: type[_Model], ids: Sequence[int]) -> list[_Model]:
     """The rows of ``model`` with ``ids``, in that order (a few ``IN`` queries)."""
-    column = cast(Any, model).id
     loaded: dict[int, _Model] = {}
     ordered = sorted(set(ids))
     for start in range(0, len(ordered), CHUNK):
-        query = select(model).where(column.in_(ordered[start : start + CHUNK]))
-        loaded.update({cast(Any, row).id: row for row in session.scalars(query)})
+        rows = session.scalars(_by_ids(cast(Any, model)), {"ids": ordered[start : start + CHUNK]})
+        loaded.update({cast(Any, row).id: row for row in rows})
     return [loaded[row_id] for row_id in ids]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.findings import most_urgent, priority_rank
@@ -31,6 +31,21 @@ from monitor.tickets.service import TicketChange
 ACTIVE = ("open", "acknowledged")
 _CHUNK = 500
 STORY_EVENTS = cast(Table, StoryEvent.__table__)
+_TICKET_EVENTS = insert(cast(Table, TicketEvent.__table__))
+# The active stories by each key, built once (every batch runs them): building a select and its
+# cache key per call cost more CPU than running it (bench/intake_cpu.py); the SQL is the same.
+_KEYS = (("cluster", Story.cluster_id), ("ticket", Story.ticket_id), ("incident", Story.incident_id))
+_ACTIVE_BY = {
+    name: select(Story)
+    .where(Story.state.in_(ACTIVE), column.in_(bindparam("keys", expanding=True)))
+    .order_by(Story.id)
+    for name, column in _KEYS
+}
+_ACTIVE_ANY = (
+    select(Story)
+    .where(Story.state.in_(ACTIVE), or_(*(column.in_(bindparam(name, expanding=True)) for name, column in _KEYS)))
+    .order_by(Story.id)
+)
 
 
 def subject_of(
@@ -136,7 +151,8 @@ def grow(story: Story, count: int, severity: str | None, now: datetime) -> None:
 
 class Active:
     """The open or acknowledged stories a batch can touch, by cluster, first ticket and incident:
-    loaded with a few ``IN`` queries per batch (not two queries per ticket)."""
+    loaded with one query of three ``IN`` lists per batch (a few per key past 500 keys), not two
+    queries per ticket."""
 
     def __init__(
         self, session: Session, clusters: Iterable[int], tickets: Iterable[int], incidents: Iterable[int]
@@ -145,18 +161,36 @@ class Active:
         self.by_ticket: dict[int, Story] = {}
         self.by_incident: dict[int, Story] = {}
         self.opened: list[Story] = []
-        for column, keys in (
-            (Story.cluster_id, clusters),
-            (Story.ticket_id, tickets),
-            (Story.incident_id, incidents),
-        ):
-            ordered = sorted(set(keys))
+        self.joined: dict[int, tuple[Story, set[int]]] = {}  # by id(story): tickets to add (join_tickets)
+        self.inhibited: list[dict[str, object]] = []  # "inhibited" ticket events, one executemany (observe)
+        wanted = {"cluster": sorted(set(clusters)), "ticket": sorted(set(tickets)), "incident": sorted(set(incidents))}
+        if not any(wanted.values()):
+            return
+        if all(len(ordered) <= _CHUNK for ordered in wanted.values()):
+            # One query for the three keys (an incident's story matches two of them, and was loaded
+            # twice); then the same three passes over its rows as the queries by key gave them.
+            loaded = list(session.scalars(_ACTIVE_ANY, wanted))
+            for name, _column in _KEYS:
+                keys = set(wanted[name])
+                for story in loaded:
+                    if getattr(story, f"{name}_id") in keys:
+                        self.add(story)  # the newest story wins
+            return
+        for name, ordered in wanted.items():
             for start in range(0, len(ordered), _CHUNK):
-                query = select(Story).where(
-                    Story.state.in_(ACTIVE), column.in_(ordered[start : start + _CHUNK])
-                )
-                for story in session.scalars(query.order_by(Story.id)):
+                for story in session.scalars(_ACTIVE_BY[name], {"keys": ordered[start : start + _CHUNK]}):
                     self.add(story)  # the newest story wins
+
+    def join(self, story: Story, ticket_id: int) -> None:
+        """``ticket_id`` belongs to ``story`` from this batch on; written once per story
+        (:meth:`join_tickets`), not as a sorted copy of its whole list per ticket: an incident
+        story's list grows with every ticket of the incident."""
+        self.joined.setdefault(id(story), (story, set()))[1].add(ticket_id)
+
+    def join_tickets(self) -> None:
+        for story, ids in self.joined.values():
+            _tickets_of(story, ids)
+        self.joined.clear()
 
     def new(self, story: Story) -> Story:
         """A story opened by this batch (it has no id until the batch's one flush)."""
@@ -242,7 +276,7 @@ def _ticket_story(
     story = story or active.by_ticket.get(ticket.id)
     pages = change.alerting and (change.created or change.escalated)
     if story is not None:
-        _tickets_of(story, [ticket.id])
+        active.join(story, ticket.id)
         grow(story, len(items), ticket.priority if change.alerting else None, now)
         return story
     if not pages:
@@ -298,7 +332,10 @@ def observe(
                 touched[id(found)] = found
         else:
             _inhibit(session, change, inhibited[change.messages[0].row.id], active, now)
+    active.join_tickets()
     session.flush()
+    if active.inhibited:  # one executemany, not one INSERT per ticket by the unit of work (SQLite)
+        session.connection().execute(_TICKET_EVENTS, active.inhibited)
     with written_together(session):
         for story in active.opened:
             event(session, story, "opened", now, new=story.severity, note=story.route)
@@ -312,8 +349,9 @@ def _inhibit(
     and does not page on its own (its trail says so)."""
     story = active.by_incident.get(incident.id)
     if story is not None:
-        _tickets_of(story, [change.ticket.id])
+        active.join(story, change.ticket.id)
     if change.alerting and (change.created or change.escalated):
-        session.add(
-            TicketEvent(ticket_id=change.ticket.id, kind="inhibited", at=now, new_value=incident.code)
+        active.inhibited.append(
+            {"ticket_id": change.ticket.id, "kind": "inhibited", "message_id": None, "old_value": None,
+             "new_value": incident.code, "actor": "system", "note": None, "at": now}
         )

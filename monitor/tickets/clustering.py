@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import BindParameter, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.findings import most_urgent
@@ -28,6 +28,19 @@ from monitor.tickets.incident_settings import IncidentsConfig
 _CHUNK = 400
 _MESSAGES = cast(Table, StoredMessage.__table__)
 _CLUSTERS = cast(Table, Cluster.__table__)
+# The statements of every batch, built once with expanding IN parameters: building a select and
+# its cache key per call cost more CPU than running it (bench/intake_cpu.py; the SQL is the same).
+_c = _CLUSTERS.c
+_KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+# The key indexes are selective, last_seen is not (most clusters are recent): filtering it in SQL
+# let PostgreSQL plan on ix_clusters_last_seen and scan every recent cluster.
+_BY_KEYS = select(_c.id, _c.key0, _c.key1, _c.key2, _c.key3, _c.last_seen).where(
+    or_(_c.key0.in_(_KEYS), _c.key1.in_(_KEYS), _c.key2.in_(_KEYS), _c.key3.in_(_KEYS))
+)
+_PRINTS = select(_c.id, _c.sketch, _c.key0, _c.key1, _c.key2, _c.key3).where(_c.id.in_(_IDS))
+_CLUSTERS_BY_ID = select(Cluster).where(Cluster.id.in_(_IDS))
+_LINK = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("b_id")).values(cluster_id=bindparam("b_cluster"))
 
 
 def message_heat(config: IncidentsConfig, message: Message) -> float:
@@ -51,25 +64,15 @@ def _candidates(session: Session, keys: set[int], cutoff: datetime) -> list[tupl
     only: most candidates take no post, and only those that do are loaded as objects."""
     newest: dict[int, list[int]] = {}
     ordered = sorted(keys)
-    c = _CLUSTERS.c
     for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
-        # The key indexes are selective, last_seen is not (most clusters are recent): filtering
-        # it in SQL let PostgreSQL plan on ix_clusters_last_seen and scan every recent cluster.
-        query = select(c.id, c.key0, c.key1, c.key2, c.key3, c.last_seen).where(
-            or_(c.key0.in_(chunk), c.key1.in_(chunk), c.key2.in_(chunk), c.key3.in_(chunk))
-        )
-        for row in session.execute(query):
+        for row in session.execute(_BY_KEYS, {"keys": ordered[start : start + _CHUNK]}):
             if row.last_seen >= cutoff:
                 for key in {row.key0, row.key1, row.key2, row.key3} & keys:
                     newest.setdefault(key, []).append(row.id)
     wanted = sorted({i for found in newest.values() for i in sorted(found)[-BUCKET:]})
     loaded: list[tuple[int, Fingerprint]] = []
     for start in range(0, len(wanted), _CHUNK):
-        query = select(c.id, c.sketch, c.key0, c.key1, c.key2, c.key3).where(
-            c.id.in_(wanted[start : start + _CHUNK])
-        )
-        for row in session.execute(query):
+        for row in session.execute(_PRINTS, {"ids": wanted[start : start + _CHUNK]}):
             stored_keys = tuple(k for k in (row.key0, row.key1, row.key2, row.key3) if k is not None)
             loaded.append((row.id, Fingerprint(tuple(row.sketch), stored_keys)))
     return sorted(loaded, key=lambda candidate: candidate[0])
@@ -79,8 +82,7 @@ def _load_clusters(session: Session, ids: Sequence[int]) -> dict[int, Cluster]:
     out: dict[int, Cluster] = {}
     ordered = sorted(ids)
     for start in range(0, len(ordered), _CHUNK):
-        query = select(Cluster).where(Cluster.id.in_(ordered[start : start + _CHUNK]))
-        out.update({cluster.id: cluster for cluster in session.scalars(query)})
+        out.update({cluster.id: cluster for cluster in session.scalars(_CLUSTERS_BY_ID, {"ids": ordered[start : start + _CHUNK]})})
     return out
 
 
@@ -178,10 +180,5 @@ def cluster_messages(
         links += [{"b_id": item.row.id, "b_cluster": cluster.id} for item in items]
         out[cluster.id] = (cluster, items)
     # one executemany, not one UPDATE per cluster (most posts start a cluster of their own)
-    session.execute(
-        update(_MESSAGES)
-        .where(_MESSAGES.c.id == bindparam("b_id"))
-        .values(cluster_id=bindparam("b_cluster")),
-        links,
-    )
+    session.execute(_LINK, links)
     return out

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from monitor.findings import Priority, most_urgent
@@ -64,16 +64,21 @@ class IncidentChange:
 
 
 _MESSAGES = cast(Table, StoredMessage.__table__)
+# The statements of every batch, built once: building a statement and its cache key per call cost
+# more CPU than running it (bench/intake_cpu.py); the SQL is the same.
+_LOCK = select(Lock.name).where(Lock.name == "incidents").with_for_update()
+_INCIDENTS = select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
+_SET_INCIDENT = (
+    update(StoredMessage)
+    .where(StoredMessage.id.in_(bindparam("ids", expanding=True)))
+    .values(incident_id=bindparam("incident_id"))
+    .execution_options(synchronize_session=False)
+)
 
 
-def _set_column(session: Session, ids: Sequence[int], **values: int) -> None:
+def _set_incident(session: Session, ids: Sequence[int], incident_id: int) -> None:
     for start in range(0, len(ids), _CHUNK):
-        session.execute(
-            update(StoredMessage)
-            .where(StoredMessage.id.in_(ids[start : start + _CHUNK]))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_SET_INCIDENT, {"ids": ids[start : start + _CHUNK], "incident_id": incident_id})
 
 
 def heat_level(config: IncidentsConfig, heat: float) -> Priority | None:
@@ -170,7 +175,7 @@ def _open(
     session.flush()
     incident.code = incident_code(incident.id)
     cluster.incident_id = incident.id
-    _set_column(session, [r.id for r in rows], incident_id=incident.id)
+    _set_incident(session, [r.id for r in rows], incident.id)
     _event(session, incident, "opened", None, severity, now, note=reason)
     return incident
 
@@ -185,7 +190,7 @@ def _last_resolved(session: Session, cluster: Cluster) -> datetime | None:
 def _grow(
     session: Session, incident: Incident, items: list[NewMessage], config: IncidentsConfig, now: datetime
 ) -> None:
-    _set_column(session, [item.row.id for item in items], incident_id=incident.id)
+    _set_incident(session, [item.row.id for item in items], incident.id)
     incident.message_count += len(items)
     incident.heat += sum(message_heat(config, i.message) for i in items)
     incident.reach += sum(i.message.author.followers or 0 for i in items)
@@ -228,15 +233,16 @@ def update_incidents(
     """
     if not new:
         return IncidentResult()
-    session.execute(select(Lock.name).where(Lock.name == "incidents").with_for_update())
+    session.execute(_LOCK)
     ordered = sorted(new, key=lambda i: (i.message.created_at, i.row.id))
     touched = list(cluster_messages(session, ordered, config, now=now).values())
     result = IncidentResult(clusters={i.row.id: c.id for c, items in touched for i in items})
     if not config.enabled:
         return result
     linked = sorted({c.incident_id for c, _ in touched if c.incident_id})
-    for begin in range(0, len(linked), _CHUNK):  # into the identity map: session.get needs no query
-        session.scalars(select(Incident).where(Incident.id.in_(linked[begin : begin + _CHUNK]))).all()
+    held: list[Incident] = []  # kept referenced: the identity map holds unmodified rows weakly, and
+    for begin in range(0, len(linked), _CHUNK):  # session.get below would load each one again
+        held += session.scalars(_INCIDENTS, {"ids": linked[begin : begin + _CHUNK]}).all()
     queries: list[SpikeQuery] = []
     for cluster, items in touched:
         current = session.get(Incident, cluster.incident_id) if cluster.incident_id else None

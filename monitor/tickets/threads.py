@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import BindParameter, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from connectors.reposts import TEXT_REF, post_keys
@@ -35,6 +35,26 @@ from monitor.stored import NewMessage
 
 MESSAGES = cast(Table, StoredMessage.__table__)
 _CHUNK = 500
+# The lookups of every batch, built once with expanding IN parameters: building a select and its
+# cache key per call cost more CPU than running it (bench/intake_cpu.py); the SQL is the same.
+_c = MESSAGES.c
+_IN: BindParameter[Any] = bindparam("values", expanding=True)
+_SOURCE: BindParameter[Any] = bindparam("source_id")
+_BY_REF = {
+    column.name: select(column, _c.source_id, _c.id, _c.ticket_id).where(column.in_(_IN), _c.ticket_id.is_not(None))
+    for column in (_c.ref_id, _c.text_key)
+}
+_BY_ROOT = select(_c.root_key, _c.id, _c.ticket_id).where(_c.root_key.in_(_IN), _c.ticket_id.is_not(None))
+_TICKET_BY_KEY = select(Ticket.thread_key, Ticket.id).where(Ticket.source_id == _SOURCE, Ticket.thread_key.in_(_IN))
+# the latest ticketed message per key (one row per key, however long the thread)
+_LATEST_BY_KEY = (
+    select(_c.thread_key, func.max(_c.id))
+    .where(_c.source_id == _SOURCE, _c.thread_key.in_(_IN), _c.ticket_id.is_not(None))
+    .group_by(_c.thread_key)
+)
+_TICKET_OF_ROW = select(_c.id, _c.ticket_id).where(_c.id.in_(_IN))
+_TICKET_BY_CODE = select(Ticket.code, Ticket.id).where(Ticket.code.in_(_IN))
+_TICKETS = select(Ticket).where(Ticket.id.in_(_IN))
 
 
 @dataclass(eq=False)
@@ -68,15 +88,11 @@ def _refs(session: Session, source_id: int, refs: Iterable[str]) -> dict[str, in
     """Ticket of the stored message with each ref id (this source first, then the latest);
     ``text:<key>`` refs by the message's text key."""
     best: dict[str, tuple[bool, int, int]] = {}
-    c = MESSAGES.c
     wanted = set(refs)
     texts = {ref for ref in wanted if ref.startswith(TEXT_REF)}
-    for column, prefix, values in ((c.ref_id, "", wanted - texts), (c.text_key, TEXT_REF, texts)):
+    for column, prefix, values in (("ref_id", "", wanted - texts), ("text_key", TEXT_REF, texts)):
         for chunk in _chunks(value[len(prefix):] for value in values):
-            query = select(column, c.source_id, c.id, c.ticket_id).where(
-                column.in_(chunk), c.ticket_id.is_not(None)
-            )
-            for value, row_source, row_id, ticket_id in session.execute(query):
+            for value, row_source, row_id, ticket_id in session.execute(_BY_REF[column], {"values": chunk}):
                 ref, rank = prefix + value, (row_source == source_id, row_id, ticket_id)
                 if ref not in best or rank > best[ref]:
                     best[ref] = rank
@@ -86,10 +102,8 @@ def _refs(session: Session, source_id: int, refs: Iterable[str]) -> dict[str, in
 def _roots(session: Session, keys: Iterable[str]) -> dict[str, int]:
     """Ticket of the latest stored repost whose chain's original has each text key (any source)."""
     found: dict[str, tuple[int, int]] = {}
-    c = MESSAGES.c
     for chunk in _chunks(keys):
-        query = select(c.root_key, c.id, c.ticket_id).where(c.root_key.in_(chunk), c.ticket_id.is_not(None))
-        for key, row_id, ticket_id in session.execute(query):
+        for key, row_id, ticket_id in session.execute(_BY_ROOT, {"values": chunk}):
             if key not in found or row_id > found[key][0]:
                 found[key] = (row_id, ticket_id)
     return {key: ticket for key, (_row, ticket) in found.items()}
@@ -98,20 +112,13 @@ def _roots(session: Session, keys: Iterable[str]) -> dict[str, int]:
 def _keys(session: Session, source_id: int, keys: Iterable[str]) -> dict[str, int]:
     """Ticket of the latest message with each thread key, else the ticket made for the key."""
     found: dict[str, int] = {}
-    c = MESSAGES.c
     for chunk in _chunks(keys):
-        tickets = select(Ticket.thread_key, Ticket.id).where(
-            Ticket.source_id == source_id, Ticket.thread_key.in_(chunk)
-        )
-        found.update({key: ticket_id for key, ticket_id in session.execute(tickets)})
-        # the latest ticketed message per key (one row per key, however long the thread)
-        latest = select(c.thread_key, func.max(c.id)).where(
-            c.source_id == source_id, c.thread_key.in_(chunk), c.ticket_id.is_not(None)
-        ).group_by(c.thread_key)
-        row_keys = {row_id: key for key, row_id in session.execute(latest)}
+        params = {"source_id": source_id, "values": chunk}
+        found.update({key: ticket_id for key, ticket_id in session.execute(_TICKET_BY_KEY, params)})
+        row_keys = {row_id: key for key, row_id in session.execute(_LATEST_BY_KEY, params)}
         if row_keys:
-            tickets_of = select(c.id, c.ticket_id).where(c.id.in_(list(row_keys)))
-            found.update({row_keys[row_id]: ticket_id for row_id, ticket_id in session.execute(tickets_of)})
+            rows = session.execute(_TICKET_OF_ROW, {"values": list(row_keys)})
+            found.update({row_keys[row_id]: ticket_id for row_id, ticket_id in rows})
     return found
 
 
@@ -143,8 +150,8 @@ def _load(session: Session, source: Source, items: Sequence[NewMessage], window:
     messages = [i.message for i in items]
     by_code: dict[str, int] = {}
     for chunk in _chunks(m.ticket_code for m in messages if m.ticket_code):
-        query = select(Ticket.code, Ticket.id).where(Ticket.code.in_(chunk))
-        by_code.update({str(code): ticket_id for code, ticket_id in session.execute(query)})
+        rows = session.execute(_TICKET_BY_CODE, {"values": chunk})
+        by_code.update({str(code): ticket_id for code, ticket_id in rows})
     by_ref = _refs(session, source.id, (r[:255] for m in messages for r in m.refs))
     by_key = _keys(session, source.id, (m.thread_key[:255] for m in messages))
     by_topic = _topics(session, source.id, items, window)
@@ -155,7 +162,7 @@ def _load(session: Session, source: Source, items: Sequence[NewMessage], window:
     wanted = sorted(ids)
     for start in range(0, len(wanted), _CHUNK):
         part = wanted[start : start + _CHUNK]
-        tickets.update({t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(part)))})
+        tickets.update({t.id: t for t in session.scalars(_TICKETS, {"values": part})})
     return _Stored(tickets, by_code, by_ref, by_key, by_topic, by_root)
 
 

@@ -282,6 +282,26 @@ def test_invalid_requests_get_a_precise_4xx(
     assert text in answer.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"data": b"x" * (3 * 1024 * 1024), "headers": {"Content-Type": "application/json"}},
+        {"data": "type=complaint&content=hi", "headers": {"Content-Type": "text/plain"}},
+        {"data": "{not json", "headers": {"Content-Type": "application/json"}},
+        {"json": {"type": "praise", "content": "x", "contact": "1"}},
+        {"files": [("attachments", ("refused.jpg", HTML, "image/jpeg"))], "data": {"type": "complaint", "content": "x"}},
+    ],
+    ids=["oversized-body", "wrong-content-type", "broken-json", "bad-type", "html-named-jpg"],
+)
+def test_a_refused_key_is_answered_before_anything_wrong_with_the_body(intake: Intake, kwargs: dict[str, Any]) -> None:
+    """The body is read before the key is checked (one thread hand-over per request), but a client
+    with a bad key learns that first, and its files are neither checked nor quarantined."""
+    answer = post(intake, "yqk_not-a-key", **kwargs)
+    assert answer.status_code == 401, answer.text
+    assert "API 密钥无效" in answer.json()["detail"]
+    assert not any("refused.jpg" in q["reason"] for q in intake.cli("quarantine", "list", "--json", "--all"))
+
+
 def test_a_disguised_file_is_quarantined_and_nothing_is_half_written(intake: Intake) -> None:
     before = len(intake.cli("tickets", "list", "--json", "--all"))
     files = [("attachments", ("ok.png", PNG, "image/png")), ("attachments", ("invoice.jpg", HTML, "image/jpeg"))]

@@ -11,7 +11,8 @@ from monitor.analysis.engine import Engine
 from monitor.analysis.normalize import Normalizer
 from monitor.analysis.schema import SentimentSettings
 from monitor.analysis.segment import Segmenter
-from monitor.analysis.sentiment import SHIPPED_LEXICON, build_sentiment
+from monitor.analysis.sentiment import SHIPPED_LEXICON, SHIPPED_MODEL, build_sentiment, load_model
+from monitor.analysis.sentiment.features import features
 from monitor.analysis.sentiment.lexicon import LexiconScorer, load_lexicon
 from monitor.analysis.sentiment.linear import LinearModel, TrainConfig
 from monitor.analysis.sentiment.training import TrainingDataError, read_labelled_csv, train_texts
@@ -103,6 +104,49 @@ def test_training_is_deterministic_and_round_trips(tmp_path: Path) -> None:
     first.save(path)
     loaded = LinearModel.load(path)
     assert loaded.score("很好", ["很", "好"]) > 0 > loaded.score("很差", ["很", "差"])
+
+
+def reference_margin(model: LinearModel, text: str, tokens: list[str]) -> float:
+    """``bias + w·x`` straight from :func:`features`: each kind's weights summed in feature order."""
+    names = features(text, tokens, sorted(model.ngrams))
+    total = 0.0
+    for kind in ("w", *map(str, sorted(model.ngrams))):
+        total += sum(model.weights.get(n, 0.0) for n in names if n.partition(":")[0] == kind)
+    return model.bias + (total / len(names) ** 0.5 if names else 0.0)
+
+
+MARGIN_TEXTS = [
+    ("mail", "快递三天没到，客服态度很差，我要投诉！\n 谢谢  您的回复。质量还不错"),
+    ("one-char", "差"),
+    ("empty", ""),
+    ("whitespace", " \n\t "),
+    ("ascii", "the battery is great, 5 stars :)"),
+    ("emoji-astral", "好😂差𠀀好"),
+    ("lone-surrogate", "很好\udcff很差"),
+]
+TRIGRAM_MODEL = LinearModel(
+    {
+        "w:很": 0.5,
+        "1:好": 0.25,
+        "1:差x": 9.0,
+        "2:很好": 0.125,
+        "2:😂差": -0.75,
+        "2:好": 3.0,
+        "3:很好\udcff": -0.3,
+        "3:好😂差": 0.7,
+        "3:很好": 5.0,
+    },
+    0.1,
+    (3, 1, 2),
+)
+
+
+@pytest.mark.parametrize("model", [load_model(SHIPPED_MODEL), TRIGRAM_MODEL], ids=["shipped", "trigrams"])
+@pytest.mark.parametrize("text", [t for _, t in MARGIN_TEXTS], ids=[i for i, _ in MARGIN_TEXTS])
+def test_margin_is_the_sum_over_features(model: LinearModel, text: str) -> None:
+    """The model's fast path (code-point keys for characters) gives exactly the features' float."""
+    tokens = segment(text).words if text else ()
+    assert model.margin(text, tokens) == reference_margin(model, text, list(tokens))
 
 
 def test_training_needs_both_classes() -> None:

@@ -1,12 +1,12 @@
 """Word segmentation with jieba: the dictionary loads once per process, each rule set adds its words.
 
 jieba's dictionary costs about half a second and ~75 MB to load from jieba's cache. Each compiled
-rule set gets a :class:`Segmenter`: its own copy of the dictionary plus that set's keywords, lexicon
-words and extra dictionaries, cut by :mod:`monitor.analysis.dictcut` (jieba's algorithm run by
-jieba-rs: the same tokens, ~15x faster, and a table a third of the size). :func:`tokenizer` is jieba's own, for code that wants jieba
-itself (never modified). Rule sets therefore
-never change each other's segmentation - a hot reload or a backtest cannot alter how the running
-set cuts text - and a set's words disappear with it.
+rule set gets a :class:`Segmenter`: its own copy of the dictionary plus that set's keywords,
+lexicon words and extra dictionaries, cut by :mod:`monitor.analysis.dictcut` (jieba's algorithm
+run by jieba-rs: the same tokens, ~15x faster, and a table a third of the size). :func:`tokenizer`
+is jieba's own, for code that wants jieba itself (never modified). Rule sets therefore never change
+each other's segmentation - a hot reload or a backtest cannot alter how the running set cuts text -
+and a set's words disappear with it.
 
 A keyword gets the frequency jieba's ``suggest_freq`` computes: just enough that the keyword is
 cut as one token on its own, but not so much that it steals characters from longer dictionary

@@ -16,22 +16,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.findings import most_urgent, priority_rank
 from monitor.storage.bulk import queue_row, written_together
-from monitor.storage.models import Incident, Story, StoryEvent, TicketEvent
+from monitor.storage.models import Incident, Story, StoryEvent
 from monitor.stored import NewMessage
 from monitor.stories.routes import Subject
 from monitor.stories.settings import StoriesSettings
 from monitor.tickets.incidents import IncidentChange
-from monitor.tickets.service import TicketChange
+from monitor.tickets.service import TicketChange, event_row, write_events
 
 ACTIVE = ("open", "acknowledged")
 _CHUNK = 500
 STORY_EVENTS = cast(Table, StoryEvent.__table__)
-_TICKET_EVENTS = insert(cast(Table, TicketEvent.__table__))
 # The active stories by each key, built once (every batch runs them): building a select and its
 # cache key per call cost more CPU than running it (bench/intake_cpu.py); the SQL is the same.
 _KEYS = (("cluster", Story.cluster_id), ("ticket", Story.ticket_id), ("incident", Story.incident_id))
@@ -334,8 +333,7 @@ def observe(
             _inhibit(session, change, inhibited[change.messages[0].row.id], active, now)
     active.join_tickets()
     session.flush()
-    if active.inhibited:  # one executemany, not one INSERT per ticket by the unit of work (SQLite)
-        session.connection().execute(_TICKET_EVENTS, active.inhibited)
+    write_events(session, active.inhibited)  # one executemany, not one INSERT per ticket (unit of work)
     with written_together(session):
         for story in active.opened:
             event(session, story, "opened", now, new=story.severity, note=story.route)
@@ -351,7 +349,4 @@ def _inhibit(
     if story is not None:
         active.join(story, change.ticket.id)
     if change.alerting and (change.created or change.escalated):
-        active.inhibited.append(
-            {"ticket_id": change.ticket.id, "kind": "inhibited", "message_id": None, "old_value": None,
-             "new_value": incident.code, "actor": "system", "note": None, "at": now}
-        )
+        active.inhibited.append(event_row(change.ticket.id, "inhibited", now, new_value=incident.code))

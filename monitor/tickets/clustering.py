@@ -82,7 +82,8 @@ def _load_clusters(session: Session, ids: Sequence[int]) -> dict[int, Cluster]:
     out: dict[int, Cluster] = {}
     ordered = sorted(ids)
     for start in range(0, len(ordered), _CHUNK):
-        out.update({cluster.id: cluster for cluster in session.scalars(_CLUSTERS_BY_ID, {"ids": ordered[start : start + _CHUNK]})})
+        clusters = session.scalars(_CLUSTERS_BY_ID, {"ids": ordered[start : start + _CHUNK]})
+        out.update({cluster.id: cluster for cluster in clusters})
     return out
 
 

@@ -25,7 +25,16 @@ from monitor.tickets.satisfaction import take_reply
 from monitor.tickets.thread_settings import TicketsConfig
 from monitor.tickets.threads import resolve
 
-__all__ = ["STATUSES", "TRANSITIONS", "TicketChange", "TransitionError", "assign_tickets", "set_status"]
+__all__ = [
+    "STATUSES",
+    "TRANSITIONS",
+    "TicketChange",
+    "TransitionError",
+    "assign_tickets",
+    "event_row",
+    "set_status",
+    "write_events",
+]
 MESSAGES = cast(Table, StoredMessage.__table__)
 EVENTS = cast(Table, TicketEvent.__table__)
 TICKETS = cast(Table, Ticket.__table__)
@@ -39,6 +48,12 @@ _GROWN = (
 _CODES = update(TICKETS).where(TICKETS.c.id == bindparam("b_id")).values(code=bindparam("b_code"))
 _LINKS = update(MESSAGES).where(MESSAGES.c.id == bindparam("row_id")).values(ticket_id=bindparam("ticket"))
 _EVENTS = insert(EVENTS)
+
+
+def write_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """``ticket_events`` rows (:func:`event_row`) in one Core executemany statement."""
+    if rows:
+        session.connection().execute(_EVENTS, rows)
 
 
 def ticket_code(ticket_id: int) -> str:
@@ -120,7 +135,7 @@ def assign_tickets(
     changes = [change for change in slots if change is not None]
     _link_messages(session, changes)
     events = [event for change in changes for event in _events(change, now)]
-    session.connection().execute(_EVENTS, events)  # Core executemany: one statement
+    write_events(session, events)
     return changes
 
 
@@ -174,23 +189,23 @@ def _events(change: TicketChange, now: object) -> list[dict[str, Any]]:
     ticket_id = change.ticket.id
     events: list[dict[str, Any]] = []
     if change.created:
-        events.append(_event(ticket_id, "created", now, new_value="received"))
+        events.append(event_row(ticket_id, "created", now, new_value="received"))
     for item in change.messages:
-        events.append(_event(ticket_id, "message", now, message_id=item.row.id))
+        events.append(event_row(ticket_id, "message", now, message_id=item.row.id))
     if change.old_status is not None:
         events.append(
-            _event(ticket_id, "status", now, old_value=change.old_status, new_value=change.ticket.status)
+            event_row(ticket_id, "status", now, old_value=change.old_status, new_value=change.ticket.status)
         )
     if change.ticket.priority != change.old_priority:
         events.append(
-            _event(
+            event_row(
                 ticket_id, "priority", now, old_value=change.old_priority, new_value=change.ticket.priority
             )
         )
     return events
 
 
-def _event(
+def event_row(
     ticket_id: int,
     kind: str,
     at: object,
@@ -199,7 +214,8 @@ def _event(
     old_value: str | None = None,
     new_value: str | None = None,
 ) -> dict[str, Any]:
-    # every row has every key: one executemany statement for the whole batch
+    """A ``ticket_events`` row written by the system; every row has every key, so a batch's rows
+    go in one executemany statement (:func:`write_events`)."""
     return {
         "ticket_id": ticket_id,
         "kind": kind,

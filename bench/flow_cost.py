@@ -83,6 +83,7 @@ class Meter:
 
 def child(corpus: str, source: Path, workers: int, batch_size: int, dump: Path | None) -> dict[str, Any]:
     import importlib
+    import importlib.util
     from datetime import UTC, datetime
 
     from sqlalchemy import event
@@ -103,6 +104,8 @@ def child(corpus: str, source: Path, workers: int, batch_size: int, dump: Path |
     runtime.rules.current()(warm)
     if runtime.pool is not None:
         runtime.pool.analyse(runtime.rules.current(), [warm])
+    if importlib.util.find_spec("monitor.gcfreeze") is not None:  # as the daemon does at start
+        importlib.import_module("monitor.gcfreeze").settle()
     meter = Meter()
     for module_name, names in STAGES.items():
         module = importlib.import_module(module_name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select
@@ -28,6 +28,17 @@ _STORED = select(MESSAGES.c.external_id, MESSAGES.c.id).where(
     MESSAGES.c.source_id == bindparam("source_id"), MESSAGES.c.external_id.in_(bindparam("ids", expanding=True))
 )
 _INSERT = insert(MESSAGES)
+_RECORDS = "yuqing.stored.records"  # session.info key: this transaction's analysis records by row id
+
+
+def stored_records(session: Session) -> dict[int, dict[str, Any]]:
+    """The ``analysis`` column values of the messages this transaction stored, by row id, as
+    inserted: equal to what the JSON column reads back (only lists, strings, numbers, booleans and
+    None). The batch's pages use them (``monitor.stories.notify``) rather than read and decode the
+    column again - the largest part of loading a long mail's row. One session per transaction, so
+    they never outlive it."""
+    records: dict[int, dict[str, Any]] = session.info.setdefault(_RECORDS, {})
+    return records
 
 
 def get_or_create_source(session: Session, name: str, kind: str) -> Source:
@@ -91,10 +102,23 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
     }
 
 
+def message_keys(message: Message) -> PostKeys:
+    """The repost keys of a message's row (``connectors.reposts``); pure, so the analysis workers
+    can compute them next to the analysis (``monitor.pipeline``)."""
+    return post_keys(message.text, (message.author.display_name, message.author.id))
+
+
 def store_messages(
-    session: Session, source: Source, messages: Iterable[tuple[Message, Analysis]]
+    session: Session,
+    source: Source,
+    messages: Iterable[tuple[Message, Analysis]],
+    *,
+    keys: Mapping[str, PostKeys] | None = None,
 ) -> tuple[list[NewMessage], int]:
-    """Insert messages not stored yet; return the new ones and the number of duplicates."""
+    """Insert messages not stored yet; return the new ones and the number of duplicates.
+
+    ``keys``: repost keys already computed (:func:`message_keys`, in the analysis workers) by
+    external id; the others are computed here."""
     unique: dict[str, tuple[Message, Analysis]] = {}
     duplicates = 0
     for message, analysis in messages:
@@ -110,27 +134,29 @@ def store_messages(
     for external_id, (message, analysis) in unique.items():
         if external_id in existing:
             continue
-        keys = post_keys(message.text, (message.author.display_name, message.author.id))
-        pending.append((message, analysis, keys))
-        rows.append(_row(source.id, external_id, message, analysis, now, keys))
+        found = keys.get(external_id) if keys is not None else None
+        made = found if found is not None else message_keys(message)
+        pending.append((message, analysis, made))
+        rows.append(_row(source.id, external_id, message, analysis, now, made))
     if not rows:
         return [], duplicates
     # Core executemany, then the ids in one indexed query: portable, and unlike INSERT ...
     # RETURNING in parameter order it does not fall back to one statement per row on SQLite.
     session.connection().execute(_INSERT, rows)
     ids = _stored_ids(session, source.id, [row["external_id"] for row in rows])
+    stored_records(session).update((ids[row["external_id"]], row["analysis"]) for row in rows)
     new = [
         NewMessage(
             MessageRow(
                 ids[row["external_id"]],
                 row["thread_key"],
                 row["channel"],
-                keys=(keys.text_key, keys.root_key, keys.owner_keys),
+                keys=(made.text_key, made.root_key, made.owner_keys),
             ),
             message,
             analysis,
         )
-        for row, (message, analysis, keys) in zip(rows, pending, strict=True)
+        for row, (message, analysis, made) in zip(rows, pending, strict=True)
     ]
     return new, duplicates
 

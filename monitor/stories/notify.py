@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from monitor.findings import priority_rank
+from monitor.ingest.store import stored_records
 from monitor.notices import Notice, Person
 from monitor.storage.bulk import written_together
 from monitor.storage.models import Alert, Silence, StoredMessage, Story, Ticket
@@ -40,6 +42,11 @@ _DUE_AMONG = (
     )
     .order_by(Story.id)
     .with_for_update()
+)
+_MESSAGES_BUT_ANALYSIS = (
+    select(StoredMessage)
+    .where(StoredMessage.id.in_(bindparam("ids", expanding=True)))
+    .options(defer(StoredMessage.analysis))
 )
 
 
@@ -222,6 +229,7 @@ def _prefetch(session: Session, stories: Sequence[Story]) -> list[object]:
     referenced while it composes the pages: the identity map only holds unmodified rows weakly,
     and rows dropped from it would be loaded again one by one."""
     held: list[object] = []
+    records = stored_records(session)
     for model, ids in (
         (StoredMessage, {s.message_id for s in stories if s.message_id is not None}),
         (Ticket, {s.ticket_id for s in stories if s.ticket_id is not None}),
@@ -233,6 +241,13 @@ def _prefetch(session: Session, stories: Sequence[Story]) -> list[object]:
                 missing.append(row_id)
             else:
                 held.append(found)
+        if model is StoredMessage:  # stored by this transaction: the analysis as inserted, not decoded again
+            known = [row_id for row_id in missing if row_id in records]
+            missing = [row_id for row_id in missing if row_id not in records]
+            for start in range(0, len(known), 500):
+                for row in session.scalars(_MESSAGES_BUT_ANALYSIS, {"ids": known[start : start + 500]}):
+                    set_committed_value(row, "analysis", records[row.id])
+                    held.append(row)
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             held += session.scalars(select(model).where(model.id.in_(chunk))).all()

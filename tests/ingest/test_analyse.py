@@ -4,23 +4,30 @@ results in the same order, pick up reloaded rules and survive a killed worker.""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from monitor.findings import Analysis
+from connectors.reposts import PostKeys
+from monitor.findings import Analysis, Finding, Match, Sentiment
 from monitor.ingest.analyse import AnalysisPool
-from monitor.message import Batch, Message
-from monitor.pipeline import process_batch
+from monitor.ingest.store import message_keys
+from monitor.message import Author, Batch, Engagement, Message
+from monitor.pipeline import prepare, process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import StoredMessage
+from monitor.tickets.fingerprint import Fingerprint
 from tests.helpers.builders import KeywordStub, message
 from tests.helpers.context import context
 
@@ -163,3 +170,41 @@ def test_the_runtime_builds_the_pool_from_analysis_workers(
         assert (pool.workers if pool is not None else None) == pooled
     finally:
         runtime.close()
+
+
+AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+FINDING = Finding(
+    "r.refund", "L2", True, (Match("退款", 3, 5), Match("refund", 0, 6, "title")), "complaint", "service",
+    "billing", ("money", "vip"), True,
+)
+CROSSING = [
+    Match("退款", 3, 5, "title"),
+    FINDING,
+    Sentiment(-0.25, "negative"),
+    Analysis((FINDING, Finding("r.other")), Sentiment(0.5, "positive")),
+    Author("u1", "张三", 12),
+    Engagement(1, 2, 3),
+    Message(
+        "src", "m1", "t1", "退款七天没到", AT, "email", Author("u1", "张三", 12), "Re: 退款", "<p>x</p>",
+        "https://x.example/1", Engagement(1, 2, 3), "INBOX/7", "auto-reply", "<m1@x>", ("<m0@x>",), "退款",
+        True, "Q000001", ("time-unparsed",),
+    ),
+    Fingerprint((1, 5, 9), (7, 11)),
+    PostKeys("k", "root", ("owner",)),
+]
+
+
+@pytest.mark.parametrize("value", CROSSING, ids=lambda v: type(v).__name__)
+def test_what_crosses_to_and_from_the_workers_pickles_every_field(value: Any) -> None:
+    # the records rebuild themselves from a tuple (``__reduce__``, cheaper than a frozen slots
+    # dataclass's own pickling); a field added to the class but not to that tuple fails here
+    assert value.__reduce__()[1] == tuple(getattr(value, f.name) for f in fields(value))
+    assert pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)) == value
+
+
+def test_the_workers_compute_the_rows_repost_keys(sqlite_db: Database, pool: AnalysisPool) -> None:
+    batch = Batch((*texts(9), message("chain", text="转发 //@老王:建议增加夜间配送，谢谢")), {"pos": 10})
+    prepared = prepare(context(sqlite_db, STUB, pool=pool), "src", batch)
+    analysed, _known = prepared.analysed()
+    assert prepared.keys == {m.external_id: message_keys(m) for m, _analysis in analysed}
+    assert prepared.keys["chain"].root_key  # a repost chain: its original's key

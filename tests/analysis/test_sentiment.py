@@ -123,6 +123,8 @@ MARGIN_TEXTS = [
     ("ascii", "the battery is great, 5 stars :)"),
     ("emoji-astral", "好😂差𠀀好"),
     ("lone-surrogate", "很好\udcff很差"),
+    # longer than grams.SHORT: the characters' weights come from the array tables, not the dicts
+    ("long", "快递三天没到，客服态度很差，我要投诉！\n 谢谢  您的回复。质量还不错好😂差𠀀好很好\udcff很差 ok" * 9),
 ]
 TRIGRAM_MODEL = LinearModel(
     {
@@ -144,7 +146,8 @@ TRIGRAM_MODEL = LinearModel(
 @pytest.mark.parametrize("model", [load_model(SHIPPED_MODEL), TRIGRAM_MODEL], ids=["shipped", "trigrams"])
 @pytest.mark.parametrize("text", [t for _, t in MARGIN_TEXTS], ids=[i for i, _ in MARGIN_TEXTS])
 def test_margin_is_the_sum_over_features(model: LinearModel, text: str) -> None:
-    """The model's fast path (code-point keys for characters) gives exactly the features' float."""
+    """The model's fast paths (code-point keys for characters; arrays for long texts) give exactly
+    the features' float."""
     tokens = segment(text).words if text else ()
     assert model.margin(text, tokens) == reference_margin(model, text, list(tokens))
 

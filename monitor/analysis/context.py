@@ -94,17 +94,11 @@ class MessageContext:
     _intents: dict[tuple[int, int], Intent] = field(default_factory=dict)
     _negated: dict[int, bool] = field(default_factory=dict)
     _compound_spans: list[tuple[str, Span]] | None = None
-    _bounds: frozenset[int] | None = None
     _gaps: frozenset[int] | None = None
     _sentence_ends: list[int] | None = None
     # what a term's word counts for under a policy: many rules ask the same (word, policy) question
     _counted: dict[_Question, list[Occurrence]] = field(default_factory=dict)
     _matches: dict[_Question, list[Match]] = field(default_factory=dict)
-
-    def _boundaries(self) -> frozenset[int]:
-        if self._bounds is None:
-            self._bounds = self.tokens.boundaries
-        return self._bounds
 
     def _compounds_found(self) -> list[tuple[str, Span]]:
         if self._compound_spans is None:
@@ -152,8 +146,13 @@ class MessageContext:
         return cached
 
     def _statuses(self, word: str, mode: MatchMode, spans: list[Span]) -> list[Occurrence]:
-        """Each occurrence of ``word`` with its status; what depends on the word alone is decided once."""
-        bounds = self._bounds if self._bounds is not None else self._boundaries()
+        """Each occurrence of ``word`` with its status; what depends on the word alone is decided once.
+
+        Token boundaries (:attr:`Tokens.boundaries`: every token start and the end of the last
+        token) are looked up by bisection in the sorted starts: a message asks about a few dozen
+        offsets, and building the set of ~1,200 boundaries of a long mail cost more than that."""
+        starts = self.tokens.starts
+        last = starts[-1] + len(self.tokens.words[-1]) if starts else -1
         token, cjk = mode == "token", _CJK_START.match(word) is not None
         digit_head, digit_tail = word[0].isdigit(), word[-1].isdigit()
         compounds = self._compounds_found() if self.compounds else []
@@ -161,9 +160,7 @@ class MessageContext:
         out: list[Occurrence] = []
         for s, e in spans:
             status: Status = "plain"
-            if token and (
-                e not in bounds or (s not in bounds and not (cjk and not any(k in bounds for k in range(s + 1, e))))
-            ):
+            if token and not _bounded(starts, last, s, e, cjk):
                 status = "partial"
             elif (digit_head and (value[s - 1 : s].isdigit() or _JOINED.fullmatch(value[max(0, s - 2) : s]))) or (
                 digit_tail and (value[e : e + 1].isdigit() or _JOINED.fullmatch(value[e : e + 2][::-1]))
@@ -233,7 +230,13 @@ class MessageContext:
         found = self._counted.get(key)
         if found is None:
             word, mode, negated = key[:3]
-            found = [o for o in self.occurrences(word, mode) if self.reject(o, policy, negated) is None]
+            occurrences = self.occurrences(word, mode)
+            if not occurrences:
+                found = []
+            elif (policy.negated if negated is None else negated) and not (policy.compounds or policy.unless_question):
+                found = [o for o in occurrences if o.status == "plain"]  # what reject() leaves of them
+            else:
+                found = [o for o in occurrences if self.reject(o, policy, negated) is None]
             self._counted[key] = found
         return found
 
@@ -290,6 +293,23 @@ class MessageContext:
                 a -= self.title_length + 1
                 b -= self.title_length + 1
         return Match(keyword, a, b, field=where)
+
+
+def _bounded(starts: tuple[int, ...], last: int, s: int, e: int, cjk: bool) -> bool:
+    """Token mode's test for the keyword at ``[s, e)``: it ends on a token boundary and starts on
+    one, or - Chinese - no boundary lies inside it (it ends a longer token). ``starts`` never
+    decreases; ``last`` is where the last token ends (-1: no tokens)."""
+    n = len(starts)
+    k = bisect.bisect_left(starts, e)
+    if not ((k < n and starts[k] == e) or e == last):
+        return False
+    k = bisect.bisect_left(starts, s)
+    if (k < n and starts[k] == s) or s == last:
+        return True
+    if not cjk:
+        return False
+    k = bisect.bisect_right(starts, s)  # the first start after s
+    return not ((k < n and starts[k] < e) or s < last < e)
 
 
 def _positions_of(starts: tuple[int, ...], wanted: set[int]) -> frozenset[int]:

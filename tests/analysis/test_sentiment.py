@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from monitor.analysis.engine import Engine
-from monitor.analysis.normalize import Normalizer
+from monitor.analysis.normalize import CJK_CLASS, Normalizer
 from monitor.analysis.schema import SentimentSettings
 from monitor.analysis.segment import Segmenter
-from monitor.analysis.sentiment import SHIPPED_LEXICON, SHIPPED_MODEL, build_sentiment, load_model
+from monitor.analysis.sentiment import SHIPPED_LEXICON, SHIPPED_MODEL, build_sentiment, cjk_share, load_model
 from monitor.analysis.sentiment.features import features
 from monitor.analysis.sentiment.lexicon import LexiconScorer, load_lexicon
 from monitor.analysis.sentiment.linear import LinearModel, TrainConfig
@@ -150,6 +151,34 @@ def test_margin_is_the_sum_over_features(model: LinearModel, text: str) -> None:
     the features' float."""
     tokens = segment(text).words if text else ()
     assert model.margin(text, tokens) == reference_margin(model, text, list(tokens))
+
+
+def _regex_share(text: str) -> float:
+    """:func:`cjk_share` as its short path computes it: CJK characters and Latin words by regex."""
+    cjk = len(re.findall(f"[{CJK_CLASS}]", text))
+    latin = len(re.findall("[a-zA-Z]+", text))
+    if not latin:
+        return 1.0 if cjk else 0.0
+    return min(1.0, 2.0 * cjk / (cjk + latin))
+
+
+SHARE_TEXTS = [
+    ("chinese", "快递三天没到，客服态度很差"),
+    ("english", "the battery is great, 5 stars"),
+    ("mixed", "USB端口少 ok, 质量还行 fine so so"),
+    ("letters-at-both-ends", "ab 好 cd ef"),
+    ("astral-and-surrogate", "𠀀很😂\udcffx y z好Z"),
+    ("no-letters", "12345 !!! ?? ..."),
+    ("compatibility-ideographs", "\uf900\ufaff\u3400\u4dbf\u4e00\u9fff a b c d e f g"),
+]
+
+
+@pytest.mark.parametrize("repeat", [1, 40], ids=["short", "long"])
+@pytest.mark.parametrize("text", [t for _, t in SHARE_TEXTS], ids=[i for i, _ in SHARE_TEXTS])
+def test_cjk_share_counts_characters_and_words(text: str, repeat: int) -> None:
+    """Short texts are counted by regex, long ones by table lookups: the same counts."""
+    share = cjk_share(text * repeat)
+    assert share == _regex_share(text * repeat)
 
 
 def test_training_needs_both_classes() -> None:

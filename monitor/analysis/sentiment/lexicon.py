@@ -168,6 +168,7 @@ class LexiconScorer:
         self._kinds = _Kinds(self._classify)
         # the words that change :meth:`total`'s sum: clause breaks, contrast and sentiment words
         self._scored = frozenset(lexicon.polarity) | lexicon.contrast | {BREAK}
+        self._modifiers = lexicon.negations | frozenset(lexicon.degree)  # what :meth:`_modified` reads
 
     def expand(self, word: str) -> tuple[str, ...]:
         """Split a dictionary word that glues a negation or degree adverb to a sentiment word.
@@ -237,9 +238,12 @@ class LexiconScorer:
 
         Only clause breaks, contrast words and sentiment words change the sum, so only they are
         visited (found in C); a sentiment word's modifiers are the up to :data:`WINDOW` words before
-        it in its clause. The sum is the same sequence of float operations as one pass over all."""
+        it in its clause (when none of them is a negation or degree word, the value is the weight:
+        :meth:`_modified` would multiply it by 1.0). The sum is the same sequence of float
+        operations as one pass over all."""
         lex = self.lexicon
         polarity, degree, contrast = lex.polarity, lex.degree, lex.contrast
+        modifiers = self._modifiers
         words = self.prepare(tokens)
         n = len(words)
         total = clause = 0.0
@@ -257,7 +261,9 @@ class LexiconScorer:
                 continue
             if word in degree and i + 1 < n and words[i + 1] in polarity:
                 continue  # 好正, 好差, pretty good: a degree adverb here
-            value = self._modified(polarity[word], words[max(start, i - WINDOW) : i])
+            before = words[max(start, i - WINDOW) : i]
+            # most sentiment words have no modifier before them: the weight itself (× 1.0)
+            value = polarity[word] if modifiers.isdisjoint(before) else self._modified(polarity[word], before)
             clause += value * SARCASM_DAMP if sarcasm and value > 0 else value
         return total + clause * clause_weight
 

@@ -212,10 +212,11 @@ class MessageContext:
                     self._matches[key] = counted
                 return list(counted)
             return [self.match(o.word, o.start, o.end) for o in self._usable(term.word, term, policy, rejected)]
-        lefts = [o for w in term.left for o in self._usable(w, term, policy, rejected)]
+        hits = self.hits  # a word that did not occur has no occurrences to count or reject
+        lefts = [o for w in term.left if w in hits for o in self._usable(w, term, policy, rejected)]
         if not lefts:
             return []
-        rights = [o for w in term.right for o in self._usable(w, term, policy, rejected)]
+        rights = [o for w in term.right if w in hits for o in self._usable(w, term, policy, rejected)]
         found: list[Match] = []
         for lo in lefts:
             for ro in rights:

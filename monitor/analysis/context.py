@@ -94,6 +94,7 @@ class MessageContext:
     _intents: dict[tuple[int, int], Intent] = field(default_factory=dict)
     _negated: dict[int, bool] = field(default_factory=dict)
     _compound_spans: list[tuple[str, Span]] | None = None
+    _encoded: bytes | str | None = None
     _gaps: frozenset[int] | None = None
     _sentence_ends: list[int] | None = None
     # what a term's word counts for under a policy: many rules ask the same (word, policy) question
@@ -123,6 +124,17 @@ class MessageContext:
                     gaps = _positions_of(t.starts, ends)
             self._gaps = gaps
         return self._gaps
+
+    def _utf8(self) -> bytes | str:
+        """The normalized text in UTF-8, encoded once for every pattern: RE2 matches these bytes
+        (re2 encodes a str to exactly them on every call). A text with lone surrogates, which
+        UTF-8 cannot hold, is handed over as it is (and fails as it did)."""
+        if self._encoded is None:
+            try:
+                self._encoded = self.text.value.encode("utf-8")
+            except UnicodeEncodeError:
+                self._encoded = self.text.value
+        return self._encoded
 
     def status(self, occ: Occurrence) -> Status:
         """The full status of an occurrence, negation included."""
@@ -274,7 +286,7 @@ class MessageContext:
         return True
 
     def regex(self, pattern: re2._Regexp) -> list[Match]:
-        if pattern.search(self.text.value) is None:  # one call; finditer only on a hit
+        if pattern.search(self._utf8()) is None:  # one call on the bytes; finditer only on a hit
             return []
         return [
             self.match(f"re:{pattern.pattern}", m.start(), m.end())

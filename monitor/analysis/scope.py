@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Container
 from typing import Final
 
 from monitor.analysis.normalize import CJK_CLASS
@@ -140,7 +141,7 @@ def token_index(tokens: Tokens, pos: int) -> int:
     return max(0, bisect.bisect_right(tokens.starts, pos) - 1)
 
 
-def negators_before(tokens: Tokens, start: int, gaps: frozenset[int] = frozenset()) -> int:
+def negators_before(tokens: Tokens, start: int, gaps: Container[int] = frozenset()) -> int:
     """How many negators have the keyword starting at ``start`` in their scope (0 = plain).
 
     ``gaps``: normalized offsets where the original had whitespace between Chinese characters
@@ -221,6 +222,6 @@ def _rhetorical_before(tokens: Tokens, j: int) -> bool:
     return False
 
 
-def is_negated(tokens: Tokens, start: int, gaps: frozenset[int] = frozenset()) -> bool:
+def is_negated(tokens: Tokens, start: int, gaps: Container[int] = frozenset()) -> bool:
     """True when an odd number of negators scope over the keyword at ``start``."""
     return negators_before(tokens, start, gaps) % 2 == 1

@@ -132,6 +132,7 @@ TRIGRAM_MODEL = LinearModel(
     {
         "w:很": 0.5,
         "1:好": 0.25,
+        "1:😂": -0.5,  # beyond the Basic Multilingual Plane: no dense table, the hash table for unigrams
         "1:差x": 9.0,
         "2:很好": 0.125,
         "2:😂差": -0.75,

@@ -4,8 +4,9 @@
 neighbouring characters of a text, in text order: ~3,800 lookups for a long mail. A Python dict
 answers each one with a new int key and, for the 31,000 bigrams, two or three cache misses. For a
 long text the lookups are answered instead by a few array operations over a two-choice cuckoo hash
-table (a key can only sit in one of two slots: two gathers and two compares); a short text (a
-post) keeps the dict, which is cheaper than the arrays' fixed cost per call.
+table (a key can only sit in one of two slots: two gathers and two compares), or for single
+characters by one gather from a table indexed by code point; a short text (a post) keeps the dict,
+which is cheaper than the arrays' fixed cost per call.
 
 Either way the weights are added with Python's ``sum`` in text order, so the total is the same
 float: a missing gram adds ``0.0``, which leaves a sum unchanged, so the array path drops misses
@@ -26,6 +27,7 @@ _MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)  # odd: multiplicative h
 _M0, _M1 = (np.uint64(m) for m in _MULTIPLIERS)
 _EMPTY = (1 << 64) - 1  # no key: code points stay below 2**21, a pair below 2**53
 _MAX_KICKS = 500
+_DENSE = 0x10000  # code points a dense table covers (the Basic Multilingual Plane)
 SHORT = 200
 """Keys below which a dict lookup per key beats the array operations (measured on posts and mail)."""
 
@@ -64,13 +66,26 @@ class GramTable:
             bits += 1
         self._keys, self._values = built
         self._shift = np.uint64(64 - bits)
+        # single characters of the Basic Multilingual Plane (all of the shipped model's): one
+        # weight per code point (512 KB), so a text's weights are one gather; U+FFFF, where every
+        # larger code point is clipped to, must stay 0.0
+        self._dense: Weights | None = None
+        if all(0 <= key < _DENSE - 1 for key in weights):
+            self._dense = np.zeros(_DENSE, dtype=np.float64)
+            for key, value in weights.items():
+                self._dense[key] = value
 
     def total(self, keys: memoryview) -> float:
         """``sum`` of the weights of ``keys`` in their order (a key without a weight adds nothing)."""
         if len(keys) < SHORT:
             return sum(map(self._by_key.get, keys, repeat(0.0)))
-        wanted = np.frombuffer(keys, dtype=np.uint32 if keys.format == "I" else np.uint64).astype(np.uint64)
-        found: list[float] = self._found(wanted).tolist()
+        found: list[float]
+        if keys.format == "I" and self._dense is not None:
+            weights = np.take(self._dense, np.frombuffer(keys, dtype=np.uint32), mode="clip")
+            found = weights[weights != 0.0].tolist()  # a zero weight adds nothing either
+        else:
+            wanted = np.frombuffer(keys, dtype=np.uint32 if keys.format == "I" else np.uint64)
+            found = self._found(wanted.astype(np.uint64, copy=False)).tolist()
         return sum(found)
 
     def _found(self, keys: npt.NDArray[np.uint64]) -> Weights:

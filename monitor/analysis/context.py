@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import re2
 
@@ -38,12 +39,13 @@ Status = Literal["plain", "negated", "compound", "number", "partial"]
 Reason = Literal["negated", "compound", "number", "partial", "question"]
 
 
-@dataclass(frozen=True, slots=True)
-class Occurrence:
+class Occurrence(NamedTuple):
     """One keyword occurrence in normalized offsets, with its status before negation.
 
     Negation is decided lazily (:meth:`MessageContext.negated`): rules that count negated mentions
-    never pay for the scope scan. :meth:`MessageContext.status` gives the full status.
+    never pay for the scope scan. :meth:`MessageContext.status` gives the full status. A named
+    tuple: a long mail makes ~60 of them, and a tuple is made in half the time of a frozen
+    dataclass.
     """
 
     word: str
@@ -76,6 +78,7 @@ plain values hashes in C; the policy dataclass would hash in Python on every loo
 _CJK_START = re.compile(f"[{CJK_CLASS}]")
 # a digit keyword hyphen-joined to more digits is part of an order or phone number: 12315-0883, 400-12315
 _JOINED = re.compile(r"\d-")
+# whitespace between Chinese characters: :class:`_SpaceGaps` answers per offset where its matches end
 _CJK_SPACE = re.compile(f"(?<=[{CJK_CLASS}])\\s+(?=[{CJK_CLASS}])")
 
 
@@ -94,17 +97,12 @@ class MessageContext:
     _intents: dict[tuple[int, int], Intent] = field(default_factory=dict)
     _negated: dict[int, bool] = field(default_factory=dict)
     _compound_spans: list[tuple[str, Span]] | None = None
-    _bounds: frozenset[int] | None = None
-    _gaps: frozenset[int] | None = None
+    _encoded: bytes | str | None = None
+    _gaps: Container[int] | None = None
     _sentence_ends: list[int] | None = None
     # what a term's word counts for under a policy: many rules ask the same (word, policy) question
     _counted: dict[_Question, list[Occurrence]] = field(default_factory=dict)
     _matches: dict[_Question, list[Match]] = field(default_factory=dict)
-
-    def _boundaries(self) -> frozenset[int]:
-        if self._bounds is None:
-            self._bounds = self.tokens.boundaries
-        return self._bounds
 
     def _compounds_found(self) -> list[tuple[str, Span]]:
         if self._compound_spans is None:
@@ -119,16 +117,24 @@ class MessageContext:
             answer = self._negated[start] = is_negated(self.tokens, start, self._space_gaps())
         return answer
 
-    def _space_gaps(self) -> frozenset[int]:
-        """Normalized offsets where whitespace between Chinese characters was collapsed."""
+    def _space_gaps(self) -> Container[int]:
+        """Normalized offsets where whitespace between Chinese characters was collapsed (none when
+        the text is character-aligned with the original: nothing was removed)."""
         if self._gaps is None:
-            t, gaps = self.text, frozenset[int]()
-            if t.starts is not None:
-                ends = {m.end() for m in _CJK_SPACE.finditer(t.original)}
-                if ends:
-                    gaps = _positions_of(t.starts, ends)
-            self._gaps = gaps
+            t = self.text
+            self._gaps = frozenset() if t.starts is None else _SpaceGaps(t.starts, t.original)
         return self._gaps
+
+    def _utf8(self) -> bytes | str:
+        """The normalized text in UTF-8, encoded once for every pattern: RE2 matches these bytes
+        (re2 encodes a str to exactly them on every call). A text with lone surrogates, which
+        UTF-8 cannot hold, is handed over as it is (and fails as it did)."""
+        if self._encoded is None:
+            try:
+                self._encoded = self.text.value.encode("utf-8")
+            except UnicodeEncodeError:
+                self._encoded = self.text.value
+        return self._encoded
 
     def status(self, occ: Occurrence) -> Status:
         """The full status of an occurrence, negation included."""
@@ -152,8 +158,13 @@ class MessageContext:
         return cached
 
     def _statuses(self, word: str, mode: MatchMode, spans: list[Span]) -> list[Occurrence]:
-        """Each occurrence of ``word`` with its status; what depends on the word alone is decided once."""
-        bounds = self._bounds if self._bounds is not None else self._boundaries()
+        """Each occurrence of ``word`` with its status; what depends on the word alone is decided once.
+
+        Token boundaries (:attr:`Tokens.boundaries`: every token start and the end of the last
+        token) are looked up by bisection in the sorted starts: a message asks about a few dozen
+        offsets, and building the set of ~1,200 boundaries of a long mail cost more than that."""
+        starts = self.tokens.starts
+        last = starts[-1] + len(self.tokens.words[-1]) if starts else -1
         token, cjk = mode == "token", _CJK_START.match(word) is not None
         digit_head, digit_tail = word[0].isdigit(), word[-1].isdigit()
         compounds = self._compounds_found() if self.compounds else []
@@ -161,9 +172,7 @@ class MessageContext:
         out: list[Occurrence] = []
         for s, e in spans:
             status: Status = "plain"
-            if token and (
-                e not in bounds or (s not in bounds and not (cjk and not any(k in bounds for k in range(s + 1, e))))
-            ):
+            if token and not _bounded(starts, last, s, e, cjk):
                 status = "partial"
             elif (digit_head and (value[s - 1 : s].isdigit() or _JOINED.fullmatch(value[max(0, s - 2) : s]))) or (
                 digit_tail and (value[e : e + 1].isdigit() or _JOINED.fullmatch(value[e : e + 2][::-1]))
@@ -215,10 +224,11 @@ class MessageContext:
                     self._matches[key] = counted
                 return list(counted)
             return [self.match(o.word, o.start, o.end) for o in self._usable(term.word, term, policy, rejected)]
-        lefts = [o for w in term.left for o in self._usable(w, term, policy, rejected)]
+        hits = self.hits  # a word that did not occur has no occurrences to count or reject
+        lefts = [o for w in term.left if w in hits for o in self._usable(w, term, policy, rejected)]
         if not lefts:
             return []
-        rights = [o for w in term.right for o in self._usable(w, term, policy, rejected)]
+        rights = [o for w in term.right if w in hits for o in self._usable(w, term, policy, rejected)]
         found: list[Match] = []
         for lo in lefts:
             for ro in rights:
@@ -233,7 +243,13 @@ class MessageContext:
         found = self._counted.get(key)
         if found is None:
             word, mode, negated = key[:3]
-            found = [o for o in self.occurrences(word, mode) if self.reject(o, policy, negated) is None]
+            occurrences = self.occurrences(word, mode)
+            if not occurrences:
+                found = []
+            elif (policy.negated if negated is None else negated) and not (policy.compounds or policy.unless_question):
+                found = [o for o in occurrences if o.status == "plain"]  # what reject() leaves of them
+            else:
+                found = [o for o in occurrences if self.reject(o, policy, negated) is None]
             self._counted[key] = found
         return found
 
@@ -270,7 +286,7 @@ class MessageContext:
         return True
 
     def regex(self, pattern: re2._Regexp) -> list[Match]:
-        if pattern.search(self.text.value) is None:  # one call; finditer only on a hit
+        if pattern.search(self._utf8()) is None:  # one call on the bytes; finditer only on a hit
             return []
         return [
             self.match(f"re:{pattern.pattern}", m.start(), m.end())
@@ -292,13 +308,44 @@ class MessageContext:
         return Match(keyword, a, b, field=where)
 
 
-def _positions_of(starts: tuple[int, ...], wanted: set[int]) -> frozenset[int]:
-    """The indexes ``p`` with ``starts[p]`` in ``wanted``. ``starts`` (a normalized text's map to the
-    original) never decreases, so each wanted value is a run found by bisection."""
-    if list(starts) != sorted(starts):  # not expected; keep the plain scan correct
-        return frozenset(p for p, s in enumerate(starts) if s in wanted)
-    found: list[int] = []
-    for value in wanted:
-        lo = bisect.bisect_left(starts, value)
-        found.extend(range(lo, bisect.bisect_right(starts, value, lo)))
-    return frozenset(found)
+def _bounded(starts: tuple[int, ...], last: int, s: int, e: int, cjk: bool) -> bool:
+    """Token mode's test for the keyword at ``[s, e)``: it ends on a token boundary and starts on
+    one, or - Chinese - no boundary lies inside it (it ends a longer token). ``starts`` never
+    decreases; ``last`` is where the last token ends (-1: no tokens)."""
+    n = len(starts)
+    k = bisect.bisect_left(starts, e)
+    if not ((k < n and starts[k] == e) or e == last):
+        return False
+    k = bisect.bisect_left(starts, s)
+    if (k < n and starts[k] == s) or s == last:
+        return True
+    if not cjk:
+        return False
+    k = bisect.bisect_right(starts, s)  # the first start after s
+    return not ((k < n and starts[k] < e) or s < last < e)
+
+
+class _SpaceGaps:
+    """The normalized offsets ``p`` whose original character ``starts[p]`` ends a run of whitespace
+    between two Chinese characters (where :data:`_CJK_SPACE` ends a match), answered per offset.
+
+    Negation asks about a few token starts per keyword; scanning the whole original text for such
+    runs, as the set of all of them needed, cost more than answering those few questions."""
+
+    __slots__ = ("_original", "_starts")
+
+    def __init__(self, starts: tuple[int, ...], original: str) -> None:
+        self._starts = starts
+        self._original = original
+
+    def __contains__(self, p: object) -> bool:
+        starts, original = self._starts, self._original
+        if not isinstance(p, int) or not 0 <= p < len(starts):
+            return False
+        o = starts[p]
+        if not 0 < o < len(original) or not original[o - 1].isspace() or not _CJK_START.match(original, o):
+            return False
+        k = o - 1  # the run is original[k:o]; it must follow a Chinese character
+        while k > 0 and original[k - 1].isspace():
+            k -= 1
+        return k > 0 and _CJK_START.match(original, k - 1) is not None

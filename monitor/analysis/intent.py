@@ -98,19 +98,30 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _any_of(markers: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern that finds any of the (non-empty) literal markers: ``pattern.search(s)`` is
+    ``any(m in s for m in markers)`` in one scan."""
+    if not all(markers):
+        raise ValueError("markers must not be empty")
+    return re.compile("|".join(map(re.escape, markers)))
+
+
+_STATEMENT_MARKERS: Final = _any_of(COMPLAINT_MARKERS + DEMAND_MARKERS)
+_ASKING: Final = _any_of(ASKING)
+_INTERROGATIVES: Final = _any_of(INTERROGATIVES)
+
+
 def intent_of(sentence: str) -> Intent:
     """``question`` for an information-seeking sentence, else ``statement``."""
     s = sentence.strip()
     if not s or s.endswith("!"):
         return "statement"
-    if any(m in s for m in COMPLAINT_MARKERS) or any(m in s for m in DEMAND_MARKERS):
+    if _STATEMENT_MARKERS.search(s):
         return "statement"
     if _EN_COMPLAINT.search(s) or _EN_DEMAND.search(s):
         return "statement"
-    if any(m in s for m in ASKING):
+    if _ASKING.search(s):
         return "question"
-    if _QUESTION_END.search(s) and (
-        any(m in s for m in INTERROGATIVES) or _EN_INTERROGATIVE.search(s) is not None
-    ):
+    if _QUESTION_END.search(s) and (_INTERROGATIVES.search(s) or _EN_INTERROGATIVE.search(s) is not None):
         return "question"
     return "statement"

@@ -26,6 +26,12 @@ import opencc
 
 CJK_CLASS: Final = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE: Final = re.compile(f"[{CJK_CLASS}]")
+_OFFSETS: Final = tuple(range(8193))  # the int objects of the offset maps of texts up to 8,192 characters
+
+
+def _offsets(a: int, b: int) -> Sequence[int]:
+    """``range(a, b)`` as int objects: a slice of :data:`_OFFSETS` (no new ints) when it reaches that far."""
+    return _OFFSETS[a:b] if b < len(_OFFSETS) else range(a, b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +80,8 @@ class Text:
             starts: list[int] = []
             ends: list[int] = []
             for a, b in segments:
-                starts += range(a, b)
-                ends += range(a + 1, b + 1)
+                starts += _offsets(a, b)
+                ends += _offsets(a + 1, b + 1)
             return Text(value, self.original, tuple(starts), tuple(ends))
         old_starts, old_ends = self.starts, self.ends
         return Text(
@@ -221,13 +227,13 @@ def _expanded_source(value: str, table: dict[int, str], changed: re.Pattern[str]
     for m in changed.finditer(value):
         i = m.start()
         size = len(table[ord(value[i])])
-        source += range(last, i)
+        source += _offsets(last, i)
         source += [i] * size
-        ends += range(last + 1, i + 1)
+        ends += _offsets(last + 1, i + 1)
         ends += [i + 1] * size
         last = i + 1
-    source += range(last, len(value))
-    ends += range(last + 1, len(value) + 1)
+    source += _offsets(last, len(value))
+    ends += _offsets(last + 1, len(value) + 1)
     return source, ends
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Container
 from typing import Final
 
 from monitor.analysis.normalize import CJK_CLASS
@@ -112,8 +113,12 @@ _PUNCTUATION_ONLY: Final = re.compile("[" + re.escape("".join(sorted(CLAUSE_PUNC
 
 
 def _ends_clause(word: str) -> bool:
-    """A conjunction, or a token of punctuation only (the caller skips whitespace tokens)."""
-    return word in CONJUNCTIONS or _PUNCTUATION_ONLY.fullmatch(word) is not None
+    """A conjunction, or a token of punctuation only (the caller skips whitespace tokens); a token
+    whose first character is neither is not matched against the pattern at all."""
+    if word in CONJUNCTIONS:
+        return True
+    first = word[:1]
+    return (first in CLAUSE_PUNCTUATION or first.isspace()) and _PUNCTUATION_ONLY.fullmatch(word) is not None
 
 
 _IF: Final = frozenset({"如", "若", "如若", "假如", "倘若"})
@@ -136,7 +141,7 @@ def token_index(tokens: Tokens, pos: int) -> int:
     return max(0, bisect.bisect_right(tokens.starts, pos) - 1)
 
 
-def negators_before(tokens: Tokens, start: int, gaps: frozenset[int] = frozenset()) -> int:
+def negators_before(tokens: Tokens, start: int, gaps: Container[int] = frozenset()) -> int:
     """How many negators have the keyword starting at ``start`` in their scope (0 = plain).
 
     ``gaps``: normalized offsets where the original had whitespace between Chinese characters
@@ -151,21 +156,22 @@ def negators_before(tokens: Tokens, start: int, gaps: frozenset[int] = frozenset
     if prefix and prefix.endswith(_PREFIX_NEGATORS):
         count += 1
     content = 0
+    starts = tokens.starts
     j = i - 1
     while j >= 0:
         word = words[j]
         j -= 1
-        if not _visible(word):
+        if word.isspace():  # not _visible
             if not _space_next_to_chinese(words, j + 1):
                 continue
             j = -1  # Chinese needs no spaces: one next to a Chinese word is punctuation
             break
-        if _ends_clause(word) or tokens.starts[j + 2] in gaps:
+        if _ends_clause(word) or (gaps and starts[j + 2] in gaps):
             j = -1  # nothing beyond the clause counts, rhetorical markers neither
             break
         if word in RHETORICAL:
             return 0
-        if _is_negator(tokens, j + 1):
+        if (word in NEGATORS or word in _IF_VERBS or word == "t") and _is_negator(tokens, j + 1):
             count += 1
             copula = copula or word in _COPULA_NEGATORS
             content = WINDOW  # a second negator counts only right next to this one (不是没有)
@@ -216,6 +222,6 @@ def _rhetorical_before(tokens: Tokens, j: int) -> bool:
     return False
 
 
-def is_negated(tokens: Tokens, start: int, gaps: frozenset[int] = frozenset()) -> bool:
+def is_negated(tokens: Tokens, start: int, gaps: Container[int] = frozenset()) -> bool:
     """True when an odd number of negators scope over the keyword at ``start``."""
     return negators_before(tokens, start, gaps) % 2 == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.analysis import context
 from monitor.analysis.intent import intent_of, sentence_at, sentences
 from monitor.analysis.normalize import Normalizer
 from monitor.analysis.scope import is_negated
@@ -101,3 +102,25 @@ def test_sentences_split_on_terminators() -> None:
     assert [text[a:b] for a, b in sentences(text)] == ["投诉箱在哪里?", "我要投诉!\n", "谢谢"]
     assert text[slice(*sentence_at(text, text.index("我要")))] == "我要投诉!\n"
     assert text[slice(*sentence_at(text, 0))] == "投诉箱在哪里?"
+
+
+GAP_TEXTS = [
+    ("spaces", "东西没坏 退款 好的\n\n投诉  a 中 b 文"),
+    ("unicode-spaces", "没坏\u3000退款\u00a0 好\u2028用 ok 中\t\t文"),
+    ("full-width-and-pinyin", "ＡＢ 投訴 … 退 款 x  不(bù) 好"),
+    ("edges", " 投 诉 "),
+    ("no-spaces", "没坏退款"),
+]
+
+
+@pytest.mark.parametrize("text", [t for _, t in GAP_TEXTS], ids=[i for i, _ in GAP_TEXTS])
+def test_space_gaps_are_where_whitespace_between_chinese_was_removed(text: str) -> None:
+    """Each offset is answered on its own; the answers are the offsets whose original character
+    ends a whitespace run between two Chinese characters, as the defining pattern finds them."""
+    normalized = NORMALIZE(text)
+    gaps = context._SpaceGaps(normalized.starts or tuple(range(len(text))), text)
+    ends = {m.end() for m in context._CJK_SPACE.finditer(text)}
+    starts = normalized.starts or tuple(range(len(text)))
+    expected = {p for p, s in enumerate(starts) if s in ends}
+    assert {p for p in range(-2, len(starts) + 3) if p in gaps} == expected
+    assert bool(expected) == (text != "没坏退款")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from monitor.analysis.engine import Engine
-from monitor.analysis.normalize import Normalizer
+from monitor.analysis.normalize import CJK_CLASS, Normalizer
 from monitor.analysis.schema import SentimentSettings
 from monitor.analysis.segment import Segmenter
-from monitor.analysis.sentiment import SHIPPED_LEXICON, SHIPPED_MODEL, build_sentiment, load_model
+from monitor.analysis.sentiment import SHIPPED_LEXICON, SHIPPED_MODEL, build_sentiment, cjk_share, load_model
 from monitor.analysis.sentiment.features import features
-from monitor.analysis.sentiment.lexicon import LexiconScorer, load_lexicon
+from monitor.analysis.sentiment.lexicon import Lexicon, LexiconScorer, load_lexicon
 from monitor.analysis.sentiment.linear import LinearModel, TrainConfig
 from monitor.analysis.sentiment.training import TrainingDataError, read_labelled_csv, train_texts
 from tests.analysis.conftest import message
@@ -123,11 +125,14 @@ MARGIN_TEXTS = [
     ("ascii", "the battery is great, 5 stars :)"),
     ("emoji-astral", "好😂差𠀀好"),
     ("lone-surrogate", "很好\udcff很差"),
+    # longer than grams.SHORT: the characters' weights come from the array tables, not the dicts
+    ("long", "快递三天没到，客服态度很差，我要投诉！\n 谢谢  您的回复。质量还不错好😂差𠀀好很好\udcff很差 ok" * 9),
 ]
 TRIGRAM_MODEL = LinearModel(
     {
         "w:很": 0.5,
         "1:好": 0.25,
+        "1:😂": -0.5,  # beyond the Basic Multilingual Plane: no dense table, the hash table for unigrams
         "1:差x": 9.0,
         "2:很好": 0.125,
         "2:😂差": -0.75,
@@ -144,9 +149,89 @@ TRIGRAM_MODEL = LinearModel(
 @pytest.mark.parametrize("model", [load_model(SHIPPED_MODEL), TRIGRAM_MODEL], ids=["shipped", "trigrams"])
 @pytest.mark.parametrize("text", [t for _, t in MARGIN_TEXTS], ids=[i for i, _ in MARGIN_TEXTS])
 def test_margin_is_the_sum_over_features(model: LinearModel, text: str) -> None:
-    """The model's fast path (code-point keys for characters) gives exactly the features' float."""
+    """The model's fast paths (code-point keys for characters; arrays for long texts) give exactly
+    the features' float."""
     tokens = segment(text).words if text else ()
     assert model.margin(text, tokens) == reference_margin(model, text, list(tokens))
+
+
+def _regex_share(text: str) -> float:
+    """:func:`cjk_share` as its short path computes it: CJK characters and Latin words by regex."""
+    cjk = len(re.findall(f"[{CJK_CLASS}]", text))
+    latin = len(re.findall("[a-zA-Z]+", text))
+    if not latin:
+        return 1.0 if cjk else 0.0
+    return min(1.0, 2.0 * cjk / (cjk + latin))
+
+
+SHARE_TEXTS = [
+    ("chinese", "快递三天没到，客服态度很差"),
+    ("english", "the battery is great, 5 stars"),
+    ("mixed", "USB端口少 ok, 质量还行 fine so so"),
+    ("letters-at-both-ends", "ab 好 cd ef"),
+    ("astral-and-surrogate", "𠀀很😂\udcffx y z好Z"),
+    ("no-letters", "12345 !!! ?? ..."),
+    ("compatibility-ideographs", "\uf900\ufaff\u3400\u4dbf\u4e00\u9fff a b c d e f g"),
+]
+
+
+@pytest.mark.parametrize("repeat", [1, 40], ids=["short", "long"])
+@pytest.mark.parametrize("text", [t for _, t in SHARE_TEXTS], ids=[i for i, _ in SHARE_TEXTS])
+def test_cjk_share_counts_characters_and_words(text: str, repeat: int) -> None:
+    """Short texts are counted by regex, long ones by table lookups: the same counts."""
+    share = cjk_share(text * repeat)
+    assert share == _regex_share(text * repeat)
+
+
+def _reference_total(scorer: LexiconScorer, tokens: list[str], sarcasm: bool) -> float:
+    """:meth:`LexiconScorer.total` as its documentation defines it: prepare token by token, then
+    one pass over every word (no kinds cache, no visit list, no shortcut past ``_modified``)."""
+    lex = scorer.lexicon
+    words: list[str] = []
+    for token in tokens:
+        if token[:1] in ",.!?;:~。、…\n":
+            if words and words[-1] != "\n":
+                words.append("\n")
+        elif token == "t" and len(words) >= 2 and words[-1] in "'’":
+            words.pop()
+            words[-1] = "not"
+        elif not token.isspace():  # glued prefixes are split off Chinese words only
+            words.extend(scorer.expand(token) if not token[:1].isascii() else (token,))
+    total = clause = 0.0
+    weight, start = 1.0, 0
+    for i, word in enumerate(words):
+        if word == "\n":
+            total += clause * weight
+            clause, start = 0.0, i + 1
+        elif word in lex.contrast:
+            total = total * 0.5 + clause * weight * 0.5
+            clause, weight, start = 0.0, 1.5, i + 1
+        elif word in lex.polarity and not (word in lex.degree and i + 1 < len(words) and words[i + 1] in lex.polarity):
+            value = scorer._modified(lex.polarity[word], words[max(start, i - 3) : i])
+            clause += value * 0.3 if sarcasm and value > 0 else value
+    return total + clause * weight
+
+
+ODD_LEXICON = Lexicon(
+    {"t": 1.0, "not": -0.5, "'": 0.3, "don": 2.0, "好": 1.0, "差": -1.0, "不好": -1.2, "很棒": 1.4},
+    {"很": 1.5, "好": 1.2, "don": 1.1},
+    frozenset({"不", "not", "don"}),
+    frozenset({"但是", "t"}),
+)
+"""Words in several tables at once (``t`` contrast and sentiment, ``don`` negation, degree and
+sentiment): every branch of :meth:`LexiconScorer.total`'s bookkeeping."""
+
+
+@pytest.mark.parametrize("lexicon", [LEXICON, ODD_LEXICON], ids=["shipped", "odd"])
+def test_lexicon_total_is_one_pass_over_the_prepared_words(lexicon: Lexicon) -> None:
+    scorer = LexiconScorer(lexicon)
+    vocab = ["t", "not", "'", "’", "don", "isn", "好", "差", "不好", "很好", "不很好", "不太好", "很", "不", "太",
+             "但是", "but", "very", "good", "bad", "notgood", " ", "\n", ",", "。", "x", "不差", "没有", "满意", "很棒"]
+    rng = random.Random(7)
+    for trial in range(3000):
+        tokens = [rng.choice(vocab) for _ in range(rng.randint(0, 24))]
+        sarcasm = trial % 2 == 0
+        assert scorer.total(tokens, sarcasm=sarcasm) == _reference_total(scorer, tokens, sarcasm), tokens
 
 
 def test_training_needs_both_classes() -> None:

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from monitor.analysis.normalize import CJK_CLASS, Normalizer
 from monitor.analysis.schema import SentimentSettings
 from monitor.analysis.sentiment.cantonese import is_cantonese, to_mandarin
+from monitor.analysis.sentiment.grams import SHORT, codes
 from monitor.analysis.sentiment.lexicon import SARCASM_DAMP, Lexicon, LexiconScorer, load_lexicon
 from monitor.analysis.sentiment.lexicon import SHIPPED as SHIPPED_LEXICON
 from monitor.analysis.sentiment.linear import LinearModel
@@ -29,6 +32,24 @@ _CJK_RE = re.compile(f"[{CJK_CLASS}]")
 _CJK_RUN = re.compile(f"[{CJK_CLASS}]+")
 _LATIN_RE = re.compile("[a-zA-Z]+")
 
+
+def _class_table(ranges: str) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
+    """``table[code point]`` is True for the characters of a regex class body of ranges
+    (``a-zA-Z``) in the Basic Multilingual Plane; index 0xFFFF (a noncharacter) stands for
+    everything beyond it and is False."""
+    if len(ranges) % 3 or any(ranges[i + 1] != "-" for i in range(0, len(ranges), 3)):
+        raise ValueError(f"not a class of ranges: {ranges!r}")
+    table = np.zeros(0x10000, dtype=np.bool_)
+    for i in range(0, len(ranges), 3):
+        table[ord(ranges[i]) : ord(ranges[i + 2]) + 1] = True
+    if table[0xFFFF]:
+        raise ValueError("the class reaches U+FFFF")
+    return table
+
+
+_IS_CJK = _class_table(CJK_CLASS)
+_IS_LATIN = _class_table("a-zA-Z")
+
 __all__ = ["SHIPPED_LEXICON", "SHIPPED_MODEL", "HybridScorer", "Scorer", "SentimentStage", "build_sentiment"]
 
 
@@ -38,11 +59,22 @@ class Scorer(Protocol):
 
 def cjk_share(text: str) -> float:
     """How much of ``text`` the (Chinese-trained) model can read: 1.0 when CJK characters are at
-    least as many as Latin words (``USB端口少`` is Chinese), falling to 0 for English."""
-    if not _LATIN_RE.search(text):
-        return 1.0 if _CJK_RE.search(text) else 0.0
-    cjk = len(text) - len(_CJK_RUN.sub("", text))  # counts by runs: no list, few replacements
-    latin = _LATIN_RE.subn("", text)[1]
+    least as many as Latin words (``USB端口少`` is Chinese), falling to 0 for English.
+
+    A long text is counted with two table lookups over its code points (a tenth of the regex
+    passes' time on a mail); both ways count the same characters and runs."""
+    if len(text) >= SHORT:
+        points = np.minimum(np.frombuffer(codes(text), dtype=np.uint32), 0xFFFF)
+        cjk = int(np.count_nonzero(_IS_CJK[points]))
+        letters = _IS_LATIN[points]
+        latin = int(np.count_nonzero(letters[1:] & ~letters[:-1])) + int(letters[0])  # runs: their starts
+    else:
+        if not _LATIN_RE.search(text):
+            return 1.0 if _CJK_RE.search(text) else 0.0
+        cjk = len(text) - len(_CJK_RUN.sub("", text))  # counts by runs: no list, few replacements
+        latin = _LATIN_RE.subn("", text)[1]
+    if not latin:
+        return 1.0 if cjk else 0.0
     return min(1.0, 2.0 * cjk / (cjk + latin))
 
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress, count, repeat
-from operator import is_not
+from itertools import compress, count
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,8 @@ WINDOW = 3
 SARCASM_DAMP = 0.3  # positive words next to a sarcasm-prone emoticon ([doge], [微笑], 🙂) count 0.3×
 _BREAK: tuple[str, ...] = (BREAK,)  # word kinds for LexiconScorer.prepare (compared by identity)
 _T: tuple[str, ...] = ("t",)
-_SPACE: tuple[str, ...] = ()
+_SPACE: tuple[str, ...] = ("<space>",)
+_SCORED: tuple[str, ...] = ("<scored>",)  # kept as it is, and one of the words total() visits
 _KINDS_MAX = 50_000  # distinct words whose kind is remembered (~6 MB at most; numbers and ids are a long tail)
 
 
@@ -168,6 +168,7 @@ class LexiconScorer:
         self._kinds = _Kinds(self._classify)
         # the words that change :meth:`total`'s sum: clause breaks, contrast and sentiment words
         self._scored = frozenset(lexicon.polarity) | lexicon.contrast | {BREAK}
+        self._modifiers = lexicon.negations | frozenset(lexicon.degree)  # what :meth:`_modified` reads
 
     def expand(self, word: str) -> tuple[str, ...]:
         """Split a dictionary word that glues a negation or degree adverb to a sentiment word.
@@ -192,60 +193,84 @@ class LexiconScorer:
 
     def prepare(self, tokens: Sequence[str]) -> list[str]:
         """Tokens as the scorer reads them: clause breaks as ``\\n``, glued prefixes split,
-        English ``n't`` (cut by jieba into ``don`` ``'`` ``t``) turned into ``not``, spaces gone.
+        English ``n't`` (cut by jieba into ``don`` ``'`` ``t``) turned into ``not``, spaces gone."""
+        return self._read(tokens)[0]
 
-        Each distinct word is classified once (:class:`_Kinds`); most words are kept as they are,
-        so only the others are visited here and the runs between them are copied as slices."""
-        kinds = self._kinds
+    def _read(self, tokens: Sequence[str]) -> tuple[list[str], list[int]]:
+        """:meth:`prepare`'s words, and the indexes among them of the words :meth:`total` visits
+        (clause breaks, contrast and sentiment words), in order.
+
+        Each distinct word is classified once (:class:`_Kinds`); most words are kept as they are and
+        change no sum (kind ``None``, falsy), so only the others are visited here and the runs
+        between them are copied as slices."""
+        kinds, scored = self._kinds, self._scored
         out: list[str] = []
+        visits: list[int] = []
         pos = 0
-        for i in compress(count(), map(is_not, map(kinds.__getitem__, tokens), repeat(None))):
+        for i in compress(count(), map(kinds.__getitem__, tokens)):
             if i > pos:
                 out.extend(tokens[pos:i])
             pos = i + 1
-            kind = kinds[tokens[i]]
-            if kind is _BREAK:
+            word = tokens[i]
+            kind = kinds[word]
+            if kind is _SCORED:
+                visits.append(len(out))
+                out.append(word)
+            elif kind is _BREAK:
                 if out and out[-1] != BREAK:
+                    visits.append(len(out))
                     out.append(BREAK)
             elif kind is _T:
                 if len(out) >= 2 and out[-1] in _APOSTROPHES:
                     out.pop()
+                    while visits and visits[-1] >= len(out) - 1:  # the apostrophe, the word replaced
+                        visits.pop()
                     out[-1] = "not"
+                    if "not" in scored:
+                        visits.append(len(out) - 1)
                 else:
+                    if "t" in scored:
+                        visits.append(len(out))
                     out.append("t")
-            elif kind is not None:  # an expansion (extends by nothing for whitespace)
+            elif kind is not None and kind is not _SPACE:  # an expansion
+                visits.extend(len(out) + k for k, part in enumerate(kind) if part in scored)
                 out.extend(kind)
         if pos < len(tokens):
             out.extend(tokens[pos:])
-        return out
+        return out, visits
 
     def _classify(self, word: str) -> tuple[str, ...] | None:
-        """What :meth:`prepare` does with ``word``: ``None`` keeps it, :data:`_BREAK` ends the clause,
-        :data:`_T` may complete ``n't``, :data:`_SPACE` drops it, a tuple replaces it."""
+        """What :meth:`prepare` does with ``word``: ``None`` keeps it, :data:`_SCORED` keeps it as
+        a word that changes the sum, :data:`_BREAK` ends the clause, :data:`_T` may complete
+        ``n't``, :data:`_SPACE` drops it, a tuple replaces it."""
         first = word[:1]
         if first in _CLAUSE_CHARS:
             return _BREAK
         if word == "t":
             return _T
+        kept = _SCORED if word in self._scored else None
         if first in self._prefix_starts and len(word) > 1 and word not in self.lexicon.polarity:
             parts = self.expand(word)
-            return None if parts == (word,) else parts
-        return _SPACE if word.isspace() else None
+            return kept if parts == (word,) else parts
+        return _SPACE if word.isspace() else kept
 
     def total(self, tokens: Sequence[str], *, sarcasm: bool = False) -> float:
         """The unsquashed sum over prepared tokens (clauses, contrast, negation, degree).
 
         Only clause breaks, contrast words and sentiment words change the sum, so only they are
-        visited (found in C); a sentiment word's modifiers are the up to :data:`WINDOW` words before
-        it in its clause. The sum is the same sequence of float operations as one pass over all."""
+        visited (:meth:`_read` lists them); a sentiment word's modifiers are the up to :data:`WINDOW` words before
+        it in its clause (when none of them is a negation or degree word, the value is the weight:
+        :meth:`_modified` would multiply it by 1.0). The sum is the same sequence of float
+        operations as one pass over all."""
         lex = self.lexicon
         polarity, degree, contrast = lex.polarity, lex.degree, lex.contrast
-        words = self.prepare(tokens)
+        modifiers = self._modifiers
+        words, visits = self._read(tokens)
         n = len(words)
         total = clause = 0.0
         clause_weight = 1.0
         start = 0  # where the current clause starts: modifiers never reach across a break
-        for i in compress(count(), map(self._scored.__contains__, words)):
+        for i in visits:
             word = words[i]
             if word == BREAK:
                 total += clause * clause_weight
@@ -257,7 +282,9 @@ class LexiconScorer:
                 continue
             if word in degree and i + 1 < n and words[i + 1] in polarity:
                 continue  # 好正, 好差, pretty good: a degree adverb here
-            value = self._modified(polarity[word], words[max(start, i - WINDOW) : i])
+            before = words[max(start, i - WINDOW) : i]
+            # most sentiment words have no modifier before them: the weight itself (× 1.0)
+            value = polarity[word] if modifiers.isdisjoint(before) else self._modified(polarity[word], before)
             clause += value * SARCASM_DAMP if sarcasm and value > 0 else value
         return total + clause * clause_weight
 

@@ -1,4 +1,4 @@
-"""A small logistic-regression sentiment model in pure Python (no numpy needed to run or train).
+"""A small logistic-regression sentiment model (trained in pure Python; scored with numpy lookups).
 
 Each text is a bag of features (:mod:`.features`), counts scaled to unit length; the model is a
 weight per feature plus a bias. Training is AdaGrad SGD with L2 regularisation and class weights
@@ -12,40 +12,17 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from monitor.analysis.sentiment.features import NGRAMS
+from monitor.analysis.sentiment.grams import GramTable, codes, gram_key, pairs
 
 FORMAT = "yuqing-linear-1"
-_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"  # native: one code point per "I"
-
-
-def _codes(text: str) -> memoryview:
-    """The code points of ``text`` as unsigned ints (lone surrogates included)."""
-    return memoryview(text.encode(_UTF32, "surrogatepass")).cast("I")
-
-
-def _pairs(codes: memoryview) -> memoryview:
-    """One int per pair of neighbouring code points (``codes[i]``, ``codes[i + 1]``): the two side by
-    side in one 8-byte item, read as an unsigned 64-bit int."""
-    buf = bytearray(8 * max(0, len(codes) - 1))
-    halves = memoryview(buf).cast("I")
-    halves[0::2] = codes[:-1]
-    halves[1::2] = codes[1:]
-    return memoryview(buf).cast("Q")
-
-
-def _code(gram: str) -> int:
-    """The key :meth:`LinearModel.margin` looks a one- or two-character gram up by."""
-    codes = _codes(gram)
-    key: int = codes[0] if len(gram) == 1 else _pairs(codes)[0]
-    return key
 
 
 def _vector(names: Sequence[str]) -> dict[str, float]:
@@ -68,42 +45,45 @@ class LinearModel:
 
     def __post_init__(self) -> None:
         # Split the weights by feature kind once, so scoring looks raw slices up without
-        # building prefixed strings (the hot path runs in C through map()). Character unigrams
-        # and bigrams are keyed by code point (:func:`_codes`, :func:`_pairs`): an int is cheaper
-        # to make and to hash than a new one- or two-character string, and a long mail has ~2,000.
+        # building prefixed strings (the token sum runs in C through map()). Character unigrams
+        # and bigrams are keyed by code point (:mod:`.grams`): an int is cheaper to make and to
+        # hash than a new one- or two-character string, and for a long mail (~1,900 of each) they
+        # are looked up in a few array operations.
         kinds: dict[str, dict[str, float]] = {}
         for name, weight in self.weights.items():
             kind, _, key = name.partition(":")
             kinds.setdefault(kind, {})[key] = weight
-        by_code = {n: {_code(g): w for g, w in kinds.get(str(n), {}).items() if len(g) == n} for n in (1, 2)}
+        grams = {
+            n: GramTable({gram_key(g): w for g, w in kinds.pop(str(n), {}).items() if len(g) == n})
+            for n in (1, 2)
+        }
         object.__setattr__(self, "_kinds", kinds)
-        object.__setattr__(self, "_by_code", by_code)
+        object.__setattr__(self, "_grams", grams)
         object.__setattr__(self, "_orders", sorted(n for n in set(self.ngrams) if n >= 1))
 
     def margin(self, text: str, tokens: Sequence[str]) -> float:
         """``bias + w·x`` with x = feature counts / sqrt(number of features), as in training.
 
         The sums run over the features in the order :func:`~.features.features` lists them, one
-        kind after the other, so the result is the same float; a feature without a weight adds
-        nothing (``0.0``), whatever its key looks like."""
+        kind after the other, with Python's ``sum``, so the result is the same float; a feature
+        without a weight adds nothing (``0.0``), whatever its key looks like, and is skipped."""
         kinds: dict[str, dict[str, float]] = self._kinds  # type: ignore[attr-defined]
-        by_code: dict[int, dict[int, float]] = self._by_code  # type: ignore[attr-defined]
+        grams: dict[int, GramTable] = self._grams  # type: ignore[attr-defined]
         compact = "".join(text.split())
         total = sum(map(kinds.get("w", {}).get, tokens, repeat(0.0)))
         count = len(tokens)
-        codes = _codes(compact) if compact else None
+        points = codes(compact) if compact else None
         for n in self._orders:  # type: ignore[attr-defined]
-            if codes is None or n > len(compact):
-                grams: Iterable[float] = ()
-            elif n == 1:
-                grams = map(by_code[1].get, codes, repeat(0.0))
+            if points is None or n > len(compact):
+                continue  # no gram of this order: adds nothing, counts nothing
+            if n == 1:
+                total += grams[1].total(points)
             elif n == 2:
-                grams = map(by_code[2].get, _pairs(codes), repeat(0.0))
+                total += grams[2].total(pairs(points))
             else:
                 strings = (compact[i : i + n] for i in range(len(compact) - n + 1))
-                grams = map(kinds.get(str(n), {}).get, strings, repeat(0.0))
-            total += sum(grams)
-            count += max(0, len(compact) - n + 1)
+                total += sum(map(kinds.get(str(n), {}).get, strings, repeat(0.0)))
+            count += len(compact) - n + 1
         return self.bias + (total / math.sqrt(count) if count else 0.0)
 
     def score(self, text: str, tokens: Sequence[str]) -> float:

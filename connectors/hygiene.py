@@ -12,13 +12,14 @@ import math
 from typing import Any
 
 from monitor.errors import BadInputError
+from monitor.message import INVALID_BYTES as MESSAGE_INVALID_BYTES
 
 BOM = "\ufeff"
 REPLACEMENT = "\ufffd"
 
 # Message.flags values
 TIME_UNPARSED = "time-unparsed"  # a time was given but not understood or out of bounds: fetch time used
-INVALID_BYTES = "invalid-bytes-replaced"  # bytes that were not valid in the encoding became U+FFFD
+INVALID_BYTES = MESSAGE_INVALID_BYTES  # bytes that were not valid in the encoding became U+FFFD
 
 
 def kind_of(value: Any) -> str:

@@ -6,9 +6,32 @@ it, and it imports nothing of the project.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+# Message.flags value (also set by connectors that decode bytes themselves: connectors.hygiene)
+INVALID_BYTES = "invalid-bytes-replaced"
+# A lone UTF-16 surrogate: JSON may carry one ("\ud83d", half an emoji cut off by a source that
+# truncates UTF-16), and the mail parser's surrogate escapes stand for undecodable bytes. No
+# database, UTF-8 encoder or converter accepts one, so it would cost the whole message.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value: str) -> bool:
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")  # in C: a third of the time of a regex search over the text
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _clean(value: str) -> str:
+    """``value`` with every lone surrogate replaced by U+FFFD (one code point for one)."""
+    return _SURROGATE.sub("\ufffd", value) if _has_surrogate(value) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +41,10 @@ class Author:
     id: str = ""
     display_name: str = ""
     followers: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", _clean(self.id))
+        object.__setattr__(self, "display_name", _clean(self.display_name))
 
     def __reduce__(self) -> tuple[type[Author], tuple[str, str, int | None]]:  # see Message.__reduce__
         return (Author, (self.id, self.display_name, self.followers))
@@ -37,6 +64,12 @@ class Engagement:
     @property
     def total(self) -> int:
         return self.likes + self.reposts + self.replies
+
+
+_TEXT_FIELDS = (
+    "source", "external_id", "thread_key", "text", "channel", "title", "html", "url", "raw_ref", "noise",
+    "ref_id", "topic", "ticket_code",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +119,20 @@ class Message:
             raise ValueError("Message.external_id must not be empty")
         if not self.thread_key:
             raise ValueError("Message.thread_key must not be empty")
+        self._replace_surrogates()
+
+    def _replace_surrogates(self) -> None:
+        """Lone surrogates in any text field become U+FFFD, flagged ``invalid-bytes-replaced``:
+        the message is kept and analysed (a complaint is not lost to half an emoji)."""
+        values = [getattr(self, name) or "" for name in _TEXT_FIELDS]
+        if not _has_surrogate("".join((*values, *self.refs))):  # one check in C for the usual case
+            return
+        for name, value in zip(_TEXT_FIELDS, values, strict=True):
+            if _has_surrogate(value):
+                object.__setattr__(self, name, _clean(value))
+        object.__setattr__(self, "refs", tuple(map(_clean, self.refs)))
+        if INVALID_BYTES not in self.flags:
+            object.__setattr__(self, "flags", (*self.flags, INVALID_BYTES))
 
     # Messages go to the analysis workers pickled (monitor.ingest.analyse). A frozen slots
     # dataclass pickles through a Python loop over ``fields()``; a tuple for the constructor is

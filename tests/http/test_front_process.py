@@ -148,3 +148,16 @@ def test_a_rule_reload_reaches_the_front_process_analysis(front: Intake) -> None
     later = submit(front, "包装破损，我要曝光")
     assert later.status_code == 201 and front.ticket(later.json()["code"])["priority"] == "L1"
     assert not any(e.get("level") == "error" for e in daemon.events()), daemon.output()[-3000:]
+
+
+def test_a_reloaded_intake_setting_reaches_the_front_process(front: Intake) -> None:
+    assert [submit(front, f"第 {n} 条").status_code for n in range(3)] == [201, 201, 201]
+    data: dict[str, Any] = yaml.safe_load(front.config.read_text(encoding="utf-8"))
+    data["intake"]["key_rate_per_minute"] = 4  # the key has used 3 of them this minute
+    front.config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    front.daemon.signal(signal.SIGHUP)
+    wait_for(lambda: any(e.get("event") == "reloaded" for e in front.daemon.events()), what="the reload")
+    time.sleep(0.5)  # the notice was sent before "reloaded" was logged; the child's reader takes it at once
+    answers = [submit(front, f"重载后第 {n} 条") for n in range(2)]
+    assert [a.status_code for a in answers] == [201, 429]
+    assert answers[1].headers["Retry-After"]

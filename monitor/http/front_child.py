@@ -24,6 +24,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -167,10 +168,30 @@ def _intake_app(spec: FrontSpec, channel: Channel, live: _Live, rules: FrontRule
         openapi_config=None,
         request_max_body_size=spec.max_body_bytes,
         after_exception=[_log_exception],
-        on_startup=[lambda: channel.notify("ready")],
+        on_startup=[_settle_gc, lambda: channel.notify("ready")],
         logging_config=None,
         debug=False,
     )
+
+
+def _settle_gc() -> None:
+    """Short full collections here too (``monitor.gcfreeze``): what start-up built frozen, the
+    survivors of the first requests frozen a few seconds later and then every minute. Without it
+    a full collection walked the whole heap under the GIL every few seconds at 200/s."""
+    from monitor import gcfreeze
+    from monitor.scheduler import GC_FIRST_SECONDS, GC_INTERVAL_SECONDS
+
+    gcfreeze.settle()
+    refreeze = gcfreeze.Refreezer()
+
+    def keep() -> None:
+        pause = GC_FIRST_SECONDS
+        while True:
+            time.sleep(pause)
+            refreeze()
+            pause = GC_INTERVAL_SECONDS
+
+    threading.Thread(target=keep, name="front-gc", daemon=True).start()
 
 
 def main(spec: FrontSpec, conn: Connection, sock: socket.socket) -> None:

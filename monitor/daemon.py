@@ -617,12 +617,56 @@ class Daemon:
             state_dir=config.state_dir,
             max_body_bytes=int(http.max_body_mb * 1024 * 1024),
         )
-        app = build_app(ctx, self.http_routers())
-        self.http_server = HttpServer(
-            app, host=http.listen, port=http.port, trusted_proxies=http.trusted_proxies
-        ).start()
+        intake = None
+        if ctx.pipeline is not None:
+            from monitor.http.intake_api import Intake
+
+            intake = Intake(ctx)
+        app = build_app(ctx, self.http_routers(), intake=intake)
+        if config.http_front_process:
+            self.http_server = self._front_server(app, ctx, intake)
+        else:
+            self.http_server = HttpServer(
+                app, host=http.listen, port=http.port, trusted_proxies=http.trusted_proxies
+            ).start()
         log.info("http_server", listen=http.listen, port=self.http_server.port, links=ctx.signer is not None,
-                 intake=config.intake.enabled)
+                 intake=config.intake.enabled, front_process=config.http_front_process)
+
+    def _front_server(self, app: Any, ctx: Any, intake: Any) -> Any:
+        """The application served by an HTTP front process (``monitor.http.front``)."""
+        from monitor.http.asgi_host import AsgiHost
+        from monitor.http.front import FrontServer
+        from monitor.http.front_child import FrontSpec
+        from monitor.http.front_intake import FrontIntake
+        from monitor.http.server import listening_socket
+
+        config = self.runtime.config
+        http = config.http_settings
+        spec = FrontSpec(
+            database_url=config.database_url,
+            secret=ctx.secret,
+            state_dir=config.state_dir,
+            intake=config.intake if config.intake.enabled else None,
+            rules=self._rules_spec(),
+            max_body_bytes=ctx.max_body_bytes,
+            trusted_proxies=tuple(http.trusted_proxies),
+            log_level=config.logging.level,
+            log_format=config.logging.format,
+        )
+        handlers: dict[str, Any] = {}
+        front = FrontServer(AsgiHost(app), listening_socket(http.listen, http.port), spec, handlers,
+                            stopping=self.stop.is_set)
+        if intake is not None:
+            side = FrontIntake(intake, lambda: self.runtime.context(), self._rules_spec, front.push_rules)
+            handlers.update(submit=side.submit, check=side.check)
+        return front.start()
+
+    def _rules_spec(self) -> Any:
+        """Where the live analyzer came from, for the HTTP front process's analysis."""
+        from monitor.http.front_rules import RulesSpec
+
+        rules = self.runtime.rules
+        return RulesSpec(tuple(rules.paths), rules.sentiment, rules.max_chars, rules.loaded)
 
     def check_rules(self) -> None:
         """Reload changed rule files; each invalid file is one operator problem listing all its
@@ -916,6 +960,8 @@ class Daemon:
             if job is not None:
                 job.remove()
         self.runtime = runtime
+        if self.http_server is not None:
+            self.http_server.reconfigure(config.intake)
         self.health = {k: v for k, v in self.health.items() if v.disabled is None}
         if runtime.reconcile_targets():
             self._kick_outbox()

@@ -113,6 +113,9 @@ class RulesHolder:
     sentiment: SentimentSettings | None = None
     last_error: str | None = None
     max_chars: int = MAX_CHARS
+    loaded: str = ""
+    """The fingerprint of the files the live analyzer was built from (``fingerprint`` moves on to
+    files that failed to validate; this does not): what the HTTP front process must match."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -121,7 +124,7 @@ class RulesHolder:
     ) -> RulesHolder:
         fingerprint = rules_fingerprint(watched_files(paths, sentiment))
         analyzer = load_analyzer(paths, sentiment=sentiment, max_chars=max_chars)
-        holder = cls(paths, analyzer, fingerprint, sentiment, max_chars=max_chars)
+        holder = cls(paths, analyzer, fingerprint, sentiment, max_chars=max_chars, loaded=fingerprint)
         log_ime_slips(paths)
         return holder
 
@@ -144,7 +147,7 @@ class RulesHolder:
             except ConfigError as exc:
                 self.last_error = str(exc)
                 return exc
-            self.analyzer = analyzer
+            self.analyzer, self.loaded = analyzer, fingerprint
             self.last_error = None
             log.info("rules_reloaded", paths=[str(p) for p in self.paths])
             log_ime_slips(self.paths)

@@ -15,7 +15,7 @@ form must not be passed here without its own protection.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from litestar import Litestar, Router
@@ -28,6 +28,9 @@ from monitor import __version__
 from monitor.http.ack import ack_router
 from monitor.http.context import HttpContext
 
+if TYPE_CHECKING:
+    from monitor.http.intake_api import Intake
+
 log = structlog.get_logger("yuqing.http")
 OPENAPI_PATH = "/api/v1"
 
@@ -37,7 +40,11 @@ def _log_exception(exc: Exception, scope: Any) -> None:
         log.error("http_error", path=scope.get("path"), error=f"{type(exc).__name__}: {exc}", exc_info=exc)
 
 
-def build_app(ctx: HttpContext, extra: Sequence[ControllerRouterHandler] = ()) -> Litestar:
+def build_app(
+    ctx: HttpContext, extra: Sequence[ControllerRouterHandler] = (), *, intake: Intake | None = None
+) -> Litestar:
+    """``intake``: the submit logic to serve (the daemon passes its own, which the HTTP front
+    process's submissions also go through); one of its own otherwise."""
     handlers: list[ControllerRouterHandler] = []
     if ctx.signer is not None:
         handlers.append(ack_router(ctx, ctx.signer))
@@ -45,7 +52,7 @@ def build_app(ctx: HttpContext, extra: Sequence[ControllerRouterHandler] = ()) -
         from monitor.http.intake_api import Intake, intake_api_router
         from monitor.http.intake_pages import intake_pages_router
 
-        intake = Intake(ctx)
+        intake = intake or Intake(ctx)
         handlers.append(intake_api_router(ctx, intake))
         if ctx.intake().form:
             handlers.append(intake_pages_router(ctx, intake))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -121,6 +122,9 @@ class Limits:
             )
 
 
+Remote = Callable[[Client, Feedback, list[Upload], str | None, str], Future[Receipt]]
+"""Hands a parsed submission of a known client to the daemon (:meth:`Intake.enqueue` there)."""
+
 Body = tuple[dict[str, Any], list[Upload]]
 """The submitted fields and files (:func:`read_feedback`)."""
 
@@ -185,10 +189,15 @@ def parse(fields: dict[str, Any]) -> Feedback:
 class Intake:
     """The submit and status logic the API and the hosted pages share."""
 
-    def __init__(self, ctx: HttpContext) -> None:
-        self.ctx, self.limits = ctx, Limits()
-        assert ctx.pipeline is not None
-        self.writer = GroupWriter(ctx.pipeline, lambda: ctx.intake().source, ctx.secret)
+    def __init__(self, ctx: HttpContext, *, remote: Remote | None = None) -> None:
+        """``remote``: in the HTTP front process, where the files' check, the analysis and the write
+        happen - the daemon (:mod:`monitor.http.front`); without it, here, through a
+        :class:`GroupWriter` of this process."""
+        self.ctx, self.limits, self.remote = ctx, Limits(), remote
+        self.writer: GroupWriter | None = None
+        if remote is None:
+            assert ctx.pipeline is not None
+            self.writer = GroupWriter(ctx.pipeline, lambda: ctx.intake().source, ctx.secret)
 
     def checked(self, uploads: list[Upload], client: Client, address: str) -> list[CheckedFile]:
         settings = self.ctx.intake()
@@ -252,7 +261,9 @@ class Intake:
         self, client: Client, feedback: Feedback, uploads: list[Upload], idempotency_key: str | None, address: str
     ) -> Receipt | Future[Receipt]:
         """The files checked and the submission prepared (analysed) and queued for the writer."""
-        assert self.ctx.pipeline is not None
+        if self.remote is not None:
+            return self.remote(client, feedback, uploads, idempotency_key, address)
+        assert self.ctx.pipeline is not None and self.writer is not None
         files = self.checked(uploads, client, address)
         pending = prepare(
             self.ctx.pipeline(),

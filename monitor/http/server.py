@@ -11,12 +11,35 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 import uvicorn
 from litestar import Litestar
 
 log = structlog.get_logger("yuqing.http")
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bound and listening before any server runs (port 0 works; the front process inherits it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=512)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: Any, trusted_proxies: Sequence[str]) -> uvicorn.Config:
+    """The daemon's uvicorn settings, the same in-process and in the front process."""
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies) or None,
+        timeout_graceful_shutdown=3,
+    )
 
 
 class HttpServer:
@@ -28,20 +51,8 @@ class HttpServer:
         port: int = 0,
         trusted_proxies: Sequence[str] = (),
     ) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.create_server((host, port), family=family, backlog=512)
-        self.sock.set_inheritable(True)
-        config = uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            server_header=False,
-            proxy_headers=bool(trusted_proxies),
-            forwarded_allow_ips=list(trusted_proxies) or None,
-            timeout_graceful_shutdown=3,
-        )
-        self.server = uvicorn.Server(config)
+        self.sock = listening_socket(host, port)
+        self.server = uvicorn.Server(uvicorn_config(app, trusted_proxies))
         self.thread = threading.Thread(target=self._run, name="http", daemon=True)
 
     def _run(self) -> None:
@@ -64,6 +75,9 @@ class HttpServer:
         while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
         return self
+
+    def reconfigure(self, intake: Any) -> None:
+        """Nothing to do in-process: the application reads the live configuration."""
 
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -210,19 +210,41 @@ def prepare(
     ``lookup=False`` leaves the Idempotency-Key lookup to :func:`write_group`, which does it
     once for a whole group instead of once per request (the intake's writer)."""
     feedback = feedback.public()
+    if idempotency_key and lookup:
+        digest = request_hash(feedback, files, f"{origin.store}\n{origin.box}")
+        with context.db.read() as session:
+            found = _find(session, client.ref, idempotency_key)
+            if found is not None:
+                return _replay(session, secret, found, digest, idempotency_key)
+    return compose(
+        source, state_dir, client, feedback, files, lambda message: analyse_one(context, message),
+        idempotency_key=idempotency_key, origin=origin, now=origin.received_at or context.clock(),
+    )
+
+
+def compose(
+    source: str,
+    state_dir: Path,
+    client: Client,
+    feedback: Feedback,
+    files: Sequence[CheckedFile],
+    analyse: Callable[[Message], tuple[Analysis, float]],
+    *,
+    idempotency_key: str | None,
+    origin: Origin = Origin(),
+    now: datetime,
+) -> Pending:
+    """The submission to write, its files stored and its message analysed by ``analyse`` - the
+    pipeline's (:func:`prepare`) or, in the HTTP front process, the analyzer of that process
+    (``monitor.http.front_child``), which leaves the Idempotency-Key lookup to the writer."""
+    feedback = feedback.public()
     digest = request_hash(feedback, files, f"{origin.store}\n{origin.box}")
     if idempotency_key:
-        if lookup:
-            with context.db.read() as session:
-                found = _find(session, client.ref, idempotency_key)
-                if found is not None:
-                    return _replay(session, secret, found, digest, idempotency_key)
         key_id = hashlib.sha256(f"{client.ref}\n{idempotency_key}".encode()).hexdigest()[:40]
         external_id = f"{client.ref}:{key_id}"
     else:
         external_id = origin.external_id or f"{client.ref}:{uuid.uuid4().hex}"
     store_files(state_dir, files)  # content-addressed: harmless if the transaction fails
-    now = origin.received_at or context.clock()
     message = Message(
         source=source,
         external_id=external_id,
@@ -234,7 +256,7 @@ def prepare(
         title=f"[{TYPE_LABELS[feedback.type]}] {feedback.content[:60]}",
         raw_ref=f"{client.ref}" + (f" box {origin.box}" if origin.box else ""),
     )
-    analysis, seconds = analyse_one(context, message)
+    analysis, seconds = analyse(message)
     return Pending(client, feedback, tuple(files), idempotency_key, digest, origin, message, analysis, seconds)
 
 

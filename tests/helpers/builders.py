@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,11 @@ class KeywordStub:
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path:
+    """``YUQING_TEST_HTTP_FRONT`` (auto/on/off) sets ``http.front_process`` in configurations that
+    have an ``http`` section: the HTTP tests run in both modes (``http.front_process``)."""
+    front = os.environ.get("YUQING_TEST_HTTP_FRONT")
+    if front and isinstance(data.get("http"), dict) and "front_process" not in data["http"]:
+        data = {**data, "http": {**data["http"], "front_process": front}}
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 

@@ -161,8 +161,8 @@ async def read_feedback(request: Request[Any, Any, Any]) -> Body:
 
 
 def json_feedback(body: dict[str, Any]) -> Body:
-    raw = body.pop("attachments", None) or []
-    if not isinstance(raw, list):
+    raw = body.pop("attachments", [])
+    if not isinstance(raw, list):  # false, 0, "" or null are not "no files": the schema says array
         raise error(422, "attachments: 须为数组 / must be an array of {name, data}")
     uploads = []
     for index, item in enumerate(raw):

@@ -267,9 +267,13 @@ def test_a_key_past_its_rate_limit_gets_429_with_retry_after(intake: Intake) -> 
         ({"data": "{not json", "headers": {"Content-Type": "application/json"}}, 400, "JSON"),
         ({"data": {"type": "complaint", "content": "x", "contact": "1", "attachments": "-2270667"},
           "files": [("unused", ("", b"", "application/octet-stream"))]}, 422, "attachments"),
+        # schemathesis found these accepted as "no files" (the schema says array)
+        ({"json": {"type": "complaint", "content": "x", "contact": "1", "attachments": False}}, 422, "数组"),
+        ({"json": {"type": "complaint", "content": "x", "contact": "1", "attachments": None}}, 422, "数组"),
     ],
     ids=["oversized-body", "oversized-file", "wrong-content-type", "html-named-jpg", "html", "bad-type",
-         "blank-content", "no-contact", "unknown-field", "broken-json", "text-as-attachment"],
+         "blank-content", "no-contact", "unknown-field", "broken-json", "text-as-attachment",
+         "attachments-false", "attachments-null"],
 )
 def test_invalid_requests_get_a_precise_4xx(
     intake: Intake, kwargs: dict[str, Any], status_code: int, text: str

@@ -153,7 +153,8 @@ def mail(number: int) -> bytes:
 
 def intake_run(
     rate: float, seconds: float, workers: int, folder: Path, profile: Path | None = None, trace: Path | None = None,
-    *, rules: str = "default", analysis_workers: int = 1, front: str | None = None,
+    *, rules: str = "default", analysis_workers: int = 1, front: str | None = None, wall: bool = False,
+    mail_rate: float = 10.0,
 ) -> tuple[Result, int]:
     maildir = folder / "Maildir"
     for sub in ("cur", "new", "tmp"):
@@ -190,8 +191,10 @@ def intake_run(
     stop = threading.Event()
     dropped = [0]
 
-    def feed() -> None:  # 10 mails/s into the Maildir the daemon polls
-        while not stop.wait(0.1):
+    def feed() -> None:  # 10 mails/s (``mail_rate``) into the Maildir the daemon polls
+        if mail_rate <= 0:
+            return
+        while not stop.wait(1 / mail_rate):
             number = dropped[0]
             tmp = maildir / "tmp" / f"{number}.bench"
             tmp.write_bytes(mail(number))
@@ -210,7 +213,7 @@ def intake_run(
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
         drive(port, 20, 2, workers, lambda i: body(1_000_000 + i))  # warm-up (jieba, first connections)
-        spy = sample(daemon.pid, seconds, profile) if profile else None
+        spy = sample(daemon.pid, seconds, profile, wall=wall) if profile else None
         before = tree_cpu(daemon.pid)
         result = drive(port, rate, seconds, workers, body)
         after = tree_cpu(daemon.pid)
@@ -225,7 +228,7 @@ def intake_run(
         daemon.terminate()
         daemon.wait(30)
         log.close()
-    result.name = "intake (daemon, SQLite, + Maildir 10 mail/s)"
+    result.name = f"intake (daemon, SQLite, + Maildir {mail_rate:g} mail/s)"
     return result, dropped[0]
 
 
@@ -248,12 +251,15 @@ def tree_cpu(pid: int) -> dict[int, float]:
     return found
 
 
-def sample(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+def sample(pid: int, seconds: float, out: Path, *, wall: bool = False) -> subprocess.Popen[bytes]:
     """py-spy (if installed: pip install py-spy) on the daemon during the measured run: collapsed
-    stacks of every thread, idle ones left out, for flame graphs or a per-function sum."""
+    stacks of every thread, for flame graphs or a per-function sum. By default the threads holding
+    the GIL (idle ones left out); ``wall``: every sample of every thread, waiting included - where a
+    thread's wall time goes (a writer waiting for the GIL or a lock shows up as such)."""
     spy = Path(sys.executable).with_name("py-spy")
     command = [str(spy if spy.exists() else "py-spy"), "record", "--pid", str(pid), "--rate", "100",
-               "--duration", str(int(seconds)), "--format", "raw", "--output", str(out), "--threads", "--nonblocking", "--gil"]
+               "--duration", str(int(seconds)), "--format", "raw", "--output", str(out), "--threads", "--nonblocking",
+               *(["--idle"] if wall else ["--gil"])]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -299,6 +305,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=48, help="client connections")
     parser.add_argument("--profile", type=Path, help="py-spy the daemon during the run: collapsed stacks to this file")
+    parser.add_argument("--profile-wall", action="store_true",
+                        help="--profile samples every thread's wall time (py-spy --idle), not only GIL holders")
+    parser.add_argument("--mail-rate", type=float, default=10.0,
+                        help="mails/s dropped into the polled Maildir (the target is stated at 10; 0 to see the intake alone)")
     parser.add_argument("--trace", type=Path, help="timing trace of the daemon (bench/intake_trace.py) to this file, "
                         "and the decomposition of the slowest 1 %% of requests")
     parser.add_argument("--rules", choices=("default", "minimal"), default="default",
@@ -312,6 +322,7 @@ def main() -> int:
         intake, dropped = intake_run(
             args.rate, args.seconds, args.workers, Path(tmp), args.profile, args.trace,
             rules=args.rules, analysis_workers=args.analysis_workers, front=args.front,
+            wall=args.profile_wall, mail_rate=args.mail_rate,
         )
         polled = mail_count(Path(tmp))
         groups, group_size = intake_groups(Path(tmp))

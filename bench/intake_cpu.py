@@ -37,12 +37,15 @@ SECRET = b"s" * 32
 CLIENT = Client("key:1", "bench", "web")
 
 
-def runtime(folder: Path) -> Runtime:
-    rules = folder / "rules"
-    rules.mkdir()
-    (rules / "bench.yaml").write_text(
-        "rules:\n  - id: b.urgent\n    keywords: {any: [紧急, 爆炸]}\n    priority: L1\n    alert: true\n", encoding="utf-8"
-    )
+def runtime(folder: Path, default_rules: bool = False) -> Runtime:
+    rules = ROOT / "rules"
+    if not default_rules:
+        rules = folder / "rules"
+        rules.mkdir()
+        (rules / "bench.yaml").write_text(
+            "rules:\n  - id: b.urgent\n    keywords: {any: [紧急, 爆炸]}\n    priority: L1\n    alert: true\n",
+            encoding="utf-8",
+        )
     config = folder / "yuqing.yaml"
     config.write_text(yaml.safe_dump({
         "state_dir": str(folder / "state"),
@@ -59,10 +62,15 @@ def runtime(folder: Path) -> Runtime:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--rounds", type=int, default=120, help="submissions per group size")
+    parser.add_argument("--rules", choices=("minimal", "default"), default="minimal",
+                        help="the one-rule file of the first rounds, or the shipped rules/")
+    parser.add_argument("--grown", type=int, default=0,
+                        help="submissions written first (groups of 20): the same complaint, so one incident and "
+                        "its story grow as they do in bench/intake.py's run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="yuqing-intake-cpu-") as tmp:
         folder = Path(tmp)
-        rt = runtime(folder)
+        rt = runtime(folder, args.rules == "default")
         counter = iter(range(1, 10**9))
 
         def pending(count: int) -> list[Pending]:
@@ -79,7 +87,10 @@ def main() -> int:
             return out
 
         write_group(rt.context(), "intake", SECRET, pending(20))  # warm-up: jieba, statement caches
-        print(f"\nCPU per submission (process_time), SQLite, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}\n")
+        for _ in range(args.grown // 20):
+            write_group(rt.context(), "intake", SECRET, pending(20))
+        print(f"\nCPU per submission (process_time), SQLite, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f},"
+              f" {args.rules} rules, {args.grown} submissions before\n")
         print(f"{'group':>5} {'prepare ms/sub':>15} {'writer ms/group':>16} {'writer ms/sub':>14} {'total ms/sub':>13}")
         for size in (1, 2, 5, 10, 20):
             groups = max(4, args.rounds // size)

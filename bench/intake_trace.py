@@ -19,6 +19,9 @@ Events (``k``):
   commit  COMMIT of a connection: start, end, WAL file size after
   gc      a cyclic GC run: generation, start, end
   lag     the event loop ran a 2 ms sleep late by more than 2 ms: when, how late
+  rcv     front process mode (``http.front_process``): the daemon received a prepared submission
+          from the child over the channel: key, time (the request's own marks are in the child)
+  ans     front process mode: the answer of a submission was sent back to the child: key, start, end
 """
 
 from __future__ import annotations
@@ -170,12 +173,30 @@ def install(path: Path) -> None:
     writer.GroupWriter._take = take  # type: ignore[method-assign]
     original_group = writer.write_group
 
+    profile_over = float(os.environ.get("INTAKE_TRACE_PROFILE_MS", "0")) / 1000
+
     def write_group(*args: Any, **kw: Any) -> Any:
         start, cpu = now(), time.thread_time()
+        profiler = None
+        if profile_over:  # what a slow group did: its own cProfile, kept only when it was slow
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         try:
             return original_group(*args, **kw)
         finally:
-            emit("group", s=start, e=now(), cpu=time.thread_time() - cpu, n=len(args[3]))
+            used = time.thread_time() - cpu
+            top: list[tuple[str, float]] = []
+            if profiler is not None:
+                profiler.disable()
+                if used > profile_over:
+                    import pstats
+
+                    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+                    rows = sorted(stats.items(), key=lambda item: -item[1][3])[:40]
+                    top = [(f"{f[2]} {f[0].rsplit('/', 2)[-1]}:{f[1]}", round(v[3] * 1000, 2)) for f, v in rows]
+            emit("group", s=start, e=now(), cpu=used, n=len(args[3]), top=top)
 
     writer.write_group = write_group  # type: ignore[assignment]
 
@@ -202,6 +223,24 @@ def install(path: Path) -> None:
 
     api.Intake.submit_keyed = submit_keyed  # type: ignore[method-assign]
     api.Intake.enqueue = enqueue  # type: ignore[method-assign]
+
+    # front process mode: arrival in the daemon over the channel, the answer sent back
+    import monitor.http.front_intake as front_intake
+
+    original_front_submit = front_intake.FrontIntake.submit
+
+    def front_submit(self: Any, payload: Any) -> Any:
+        key = payload[0].idempotency_key or ""
+        emit("rcv", key=key, t=now())
+        future = original_front_submit(self, payload)
+
+        def answered(_: Any) -> None:
+            emit("ans", key=key, t=now())
+
+        future.add_done_callback(answered)  # runs before the channel's own callback (added later)
+        return future
+
+    front_intake.FrontIntake.submit = front_submit  # type: ignore[method-assign]
 
     # ASGI: the request as the application saw it, and event-loop lag
     original_init = server.HttpServer.__init__
@@ -331,9 +370,49 @@ def report(path: Path, client: dict[str, tuple[float, float]], top: float = 0.01
 
     import bisect
 
+    received = {r["key"]: r["t"] for r in by.get("rcv", [])}
+    answered = {r["key"]: r["t"] for r in by.get("ans", [])}
+
+    def others(due: float, done: float) -> dict[str, float]:
+        return {
+            "∥ poll txn": overlap(due, done, poll_turns),
+            "∥ poll prep": overlap(due, done, preps),
+            "∥ poll batch": overlap(due, done, polls),
+            "∥ gc2": overlap(due, done, gc2),
+            "∥ gc any": overlap(due, done, gcall),
+        }
+
+    def front_split(key: str, due: float, done: float) -> dict[str, float] | None:
+        """A request of the front process: the child's part (HTTP, checks, analysis, the pipe)
+        before and after the daemon's, which is split as in-process."""
+        took = take_at[key]
+        i = bisect.bisect_right(group_starts, took) if groups else 0
+        g = groups[i] if i < len(groups) else None
+        if g is None:
+            return None
+        t = next((t for t in writer_turns if g["s"] <= t["asked"] <= g["e"]), None)
+        turn_wait = (t["got"] - t["asked"]) if t else 0.0
+        commit = overlap(g["s"], g["e"], commits)
+        return {
+            "total": done - due,
+            "child in": received[key] - due,
+            "writer queue": took - received[key],
+            "group start": g["s"] - took,
+            "turn wait": turn_wait,
+            "commit": commit,
+            "group other": g["e"] - g["s"] - turn_wait - commit,
+            "group cpu": g["cpu"],
+            "to answer": answered.get(key, g["e"]) - g["e"],
+            "child out": done - answered.get(key, g["e"]),
+            "group n": g["n"],
+            **others(due, done),
+        }
+
     def split(key: str) -> dict[str, float] | None:
         due, done = client[key]
         r = reqs.get(key)
+        if r is None and key in received and key in take_at:
+            return front_split(key, due, done)
         if r is None or "queued" not in r or "done" not in r or key not in take_at:
             return None
         took = take_at[key]

@@ -635,7 +635,7 @@ class Daemon:
     def _front_server(self, app: Any, ctx: Any, intake: Any) -> Any:
         """The application served by an HTTP front process (``monitor.http.front``)."""
         from monitor.http.asgi_host import AsgiHost
-        from monitor.http.front import FrontServer
+        from monitor.http.front import FrontServer, SharedLimiter
         from monitor.http.front_child import FrontSpec
         from monitor.http.front_intake import FrontIntake
         from monitor.http.server import listening_socket
@@ -659,6 +659,7 @@ class Daemon:
         if intake is not None:
             side = FrontIntake(intake, lambda: self.runtime.context(), self._rules_spec, front.push_rules)
             handlers.update(submit=side.submit, check=side.check)
+            intake.limits.submit = SharedLimiter(lambda: front.channel, intake.limits.submit)  # one budget
         return front.start()
 
     def _rules_spec(self) -> Any:

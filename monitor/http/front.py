@@ -11,7 +11,9 @@ back over one pipe (:mod:`monitor.http.front_channel`):
   hosted form uses (:mod:`monitor.http.front_intake`); the receipt or error goes back when its
   group is committed;
 * ``http``: any other request, answered by the daemon's own application (:class:`AsgiHost`) -
-  health, readiness and metrics with the daemon's data, ack links and pages with its writes.
+  health, readiness and metrics with the daemon's data, ack links and pages with its writes;
+* ``limit`` (the other way): the hosted form's submission budgets, asked of the child's limiter
+  so that the API and the form share them (:class:`SharedLimiter`).
 
 The daemon supervises the child: one that exits while the daemon runs is logged and started again
 (after a pause that grows while it keeps failing); the listening socket stays open in the daemon
@@ -36,6 +38,7 @@ from monitor.http.asgi_host import AsgiHost
 from monitor.http.front_channel import Channel
 from monitor.http.front_child import FrontSpec, main
 from monitor.http.front_rules import RulesSpec
+from monitor.intake.ratelimit import RateLimiter
 from monitor.intake.settings import IntakeConfig
 
 log = structlog.get_logger("yuqing.http")
@@ -44,6 +47,29 @@ READY_TIMEOUT_SECONDS = 60.0
 RESTART_PAUSES = (0.5, 1.0, 2.0, 5.0, 10.0)
 STABLE_SECONDS = 30.0
 """A child that ran this long before it exited is restarted after the shortest pause again."""
+
+
+class SharedLimiter:
+    """The daemon's side of the intake's submission budgets in front-process mode.
+
+    The API's submissions are limited in the child (per key and per address), the hosted form's
+    in the daemon (its page is forwarded there). So that a form post and an API post from one
+    address draw on ONE ``addr:`` budget, as in-process, the daemon's submission limiter asks the
+    child's: one round trip over the channel per form post. While no child answers (it is being
+    restarted) the daemon's own window stands in."""
+
+    def __init__(self, channel: Callable[[], Channel | None], local: RateLimiter, timeout: float = 2.0) -> None:
+        self.channel, self.local, self.timeout = channel, local, timeout
+
+    def allow(self, key: str, limit: int) -> float:
+        channel = self.channel()
+        if channel is None or channel.closed:
+            return self.local.allow(key, limit)
+        try:
+            return float(channel.call("limit", (key, limit)).result(self.timeout))
+        except Exception as exc:  # the child is gone or slow: limit here instead
+            log.warning("http_front_limit_local", error=f"{type(exc).__name__}: {exc}")
+            return self.local.allow(key, limit)
 
 
 class FrontServer:

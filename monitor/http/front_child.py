@@ -118,7 +118,7 @@ class FrontApp:
         await send({"type": "http.response.body", "body": data})
 
 
-def _intake_app(spec: FrontSpec, channel: Channel, live: _Live, rules: FrontRules) -> Litestar:
+def _intake_app(spec: FrontSpec, channel: Channel, live: _Live, rules: FrontRules, limits: list[Any]) -> Litestar:
     from monitor.http.app import _log_exception
     from monitor.http.context import HttpContext
     from monitor.http.intake_api import Intake, error, intake_api_router
@@ -162,7 +162,9 @@ def _intake_app(spec: FrontSpec, channel: Channel, live: _Live, rules: FrontRule
                               idempotency_key=key, now=utcnow())
             return channel.call("submit", (pending, *made))
 
-        handlers.append(intake_api_router(ctx, Intake(ctx, remote=remote)))
+        intake = Intake(ctx, remote=remote)
+        limits.append(intake.limits)
+        handlers.append(intake_api_router(ctx, intake))
     return Litestar(
         route_handlers=handlers,
         openapi_config=None,
@@ -204,7 +206,12 @@ def main(spec: FrontSpec, conn: Connection, sock: socket.socket) -> None:
     rules = FrontRules()
     server: uvicorn.Server | None = None
 
-    def serve(kind: str, payload: Any) -> None:
+    limits: list[Any] = []  # the intake's Limits, once the application is built
+
+    def serve(kind: str, payload: Any) -> Any:
+        if kind == "limit":  # the daemon's hosted form: the same budgets as the API's (front.SharedLimiter)
+            key, limit = payload
+            return limits[0].submit.allow(key, limit) if limits else 0.0
         if kind == "intake":
             live.intake = payload
         elif kind == "rules":
@@ -223,7 +230,7 @@ def main(spec: FrontSpec, conn: Connection, sock: socket.socket) -> None:
 
     if spec.intake is not None:
         rules.load_in_background(spec.rules)
-    app = FrontApp(_intake_app(spec, channel, live, rules), channel, spec.max_body_bytes, intake=spec.intake is not None)
+    app = FrontApp(_intake_app(spec, channel, live, rules, limits), channel, spec.max_body_bytes, intake=spec.intake is not None)
     server = uvicorn.Server(uvicorn_config(app, spec.trusted_proxies))
     channel.start()
     log.info("http_front_started", pid=os.getpid(), intake=spec.intake is not None)

@@ -28,7 +28,7 @@ from monitor.http.context import HttpContext
 from monitor.http.intake_schema import FeedbackOperation
 from monitor.intake.files import AttachmentError, CheckedFile, Upload, check
 from monitor.intake.keys import Client, KeyRefused, authenticate
-from monitor.intake.ratelimit import RateLimiter
+from monitor.intake.ratelimit import Limiter, RateLimiter
 from monitor.intake.status import PublicStatus, lookup
 from monitor.intake.submit import Feedback, IdempotencyConflict, Receipt, prepare, quarantine
 from monitor.intake.writer import GroupWriter
@@ -109,10 +109,12 @@ class Limits:
     """Rate limits shared by the API and the pages of one application."""
 
     def __init__(self) -> None:
-        self.submit = RateLimiter()
-        self.status = RateLimiter()
+        self.submit: Limiter = RateLimiter()
+        """Submissions per key, per address and per form address (in front-process mode the
+        daemon's asks the child's, ``monitor.http.front.SharedLimiter``)."""
+        self.status: Limiter = RateLimiter()
 
-    def check(self, limiter: RateLimiter, key: str, limit: int) -> None:
+    def check(self, limiter: Limiter, key: str, limit: int) -> None:
         wait = limiter.allow(key, limit)
         if wait:
             raise error(

@@ -10,6 +10,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    def allow(self, key: str, limit: int) -> float:
+        """0.0 when ``key`` may go ahead (and counts it); otherwise seconds until it may retry."""
+        ...
 
 
 class RateLimiter:

@@ -179,3 +179,30 @@ def test_a_reloaded_intake_setting_reaches_the_front_process(front: Intake) -> N
     answers = [submit(front, f"重载后第 {n} 条") for n in range(2)]
     assert [a.status_code for a in answers] == [201, 429]
     assert answers[1].headers["Retry-After"]
+
+
+def test_the_form_and_the_api_share_one_address_budget(front: Intake) -> None:
+    """The API is limited in the child, the hosted form (forwarded) in the daemon: the daemon asks
+    the child's limiter, so one address has one submission budget, as in-process."""
+    data: dict[str, Any] = yaml.safe_load(front.config.read_text(encoding="utf-8"))
+    data["intake"]["address_rate_per_minute"] = 3
+    front.config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    front.daemon.signal(signal.SIGHUP)
+    wait_for(lambda: any(e.get("event") == "reloaded" for e in front.daemon.events()), what="the reload")
+    time.sleep(0.5)
+    assert [submit(front, f"接口第 {n} 条").status_code for n in range(2)] == [201, 201]
+    session = requests.Session()
+    page = session.get(f"{front.base}/feedback", timeout=30)
+    token = page.text.split('name="_csrf_token" value="', 1)[1].split('"', 1)[0]
+    started = page.text.split('name="started" value="', 1)[1].split('"', 1)[0]
+
+    def post_form(text: str) -> requests.Response:
+        fields = {"_csrf_token": token, "started": started, "type": "complaint", "content": text, "contact": "13800000000"}
+        multipart = {name: (None, value) for name, value in fields.items()}  # as the page posts it
+        return session.post(f"{front.base}/feedback", files=multipart, timeout=30)
+
+    time.sleep(3.2)  # the form's minimum fill time
+    assert post_form("表单第 1 条").status_code == 200  # the address's third submission
+    refused = post_form("表单第 2 条")
+    assert refused.status_code == 429 and "请求过于频繁" in refused.text
+    assert submit(front, "接口第 3 条").status_code == 429  # and the API sees the form's post too

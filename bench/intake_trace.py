@@ -88,7 +88,8 @@ def install(path: Path) -> None:
                     census[name] = census.get(name, 0) + 1
                 census = dict(sorted(census.items(), key=lambda x: -x[1])[:25])
             emit("gc", gen=info["generation"], s=gc_start.get("t", end), e=end, cpu=cpu, n=info.get("collected", 0),
-                 census=census, tracked=len(gc.get_objects(2)) if census else 0, frozen=gc.get_freeze_count())
+                 census=census, tracked=len(gc.get_objects(2)) if census else 0,
+                 frozen=gc.get_freeze_count() if census else 0)  # O(frozen objects): only with the census
 
     gc.callbacks.append(on_gc)
 

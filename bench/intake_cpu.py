@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -67,6 +68,8 @@ def main() -> int:
     parser.add_argument("--grown", type=int, default=0,
                         help="submissions written first (groups of 20): the same complaint, so one incident and "
                         "its story grow as they do in bench/intake.py's run")
+    parser.add_argument("--looked-up", action="store_true",
+                        help="items looked up when prepared (the HTTP front process): the writer does not look again")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="yuqing-intake-cpu-") as tmp:
         folder = Path(tmp)
@@ -81,16 +84,17 @@ def main() -> int:
                     "type": "complaint", "content": f"第 {n} 条：App 下单后一直显示处理中，客服电话打不通",
                     "contact": f"1380000{n:04d}", "app_version": "3.2.1", "device": "Pixel 8",
                 })
-                item = prepare(rt.context(), "intake", SECRET, folder, CLIENT, feedback, idempotency_key=f"b-{n}", lookup=False)
+                item = prepare(rt.context(), "intake", SECRET, folder, CLIENT, feedback, idempotency_key=f"b-{n}",
+                               lookup=args.looked_up)
                 assert isinstance(item, Pending)
-                out.append(item)
+                out.append(replace(item, looked_up=args.looked_up))
             return out
 
         write_group(rt.context(), "intake", SECRET, pending(20))  # warm-up: jieba, statement caches
         for _ in range(args.grown // 20):
             write_group(rt.context(), "intake", SECRET, pending(20))
         print(f"\nCPU per submission (process_time), SQLite, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f},"
-              f" {args.rules} rules, {args.grown} submissions before\n")
+              f" {args.rules} rules, {args.grown} submissions before, looked up when prepared: {args.looked_up}\n")
         print(f"{'group':>5} {'prepare ms/sub':>15} {'writer ms/group':>16} {'writer ms/sub':>14} {'total ms/sub':>13}")
         for size in (1, 2, 5, 10, 20):
             groups = max(4, args.rounds // size)

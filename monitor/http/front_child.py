@@ -124,7 +124,15 @@ def _intake_app(spec: FrontSpec, channel: Channel, live: _Live, rules: FrontRule
     from monitor.http.intake_api import Intake, error, intake_api_router
     from monitor.intake.files import AttachmentError, Upload, check
     from monitor.intake.keys import Client
-    from monitor.intake.submit import Feedback, Receipt, compose
+    from monitor.intake.submit import (
+        Feedback,
+        IdempotencyConflict,
+        Origin,
+        Receipt,
+        compose,
+        digest_of,
+        replay_of,
+    )
     from monitor.message import Message
     from monitor.storage.db import Database
     from monitor.storage.models import utcnow
@@ -158,8 +166,19 @@ def _intake_app(spec: FrontSpec, channel: Channel, live: _Live, rules: FrontRule
                 made.extend(rest)
                 return analysis, seconds
 
+            digest = digest_of(feedback, files, Origin())
+            if key:  # a retry is answered here, and the daemon's writer need not look the key up again
+                done: Future[Receipt] = Future()
+                try:
+                    replayed = replay_of(ctx.db, spec.secret, client, key, digest)
+                except IdempotencyConflict as conflict:  # answered 409 as the writer's would be
+                    done.set_exception(conflict)
+                    return done
+                if replayed is not None:
+                    done.set_result(replayed)
+                    return done
             pending = compose(settings.source, spec.state_dir, client, feedback, files, analyse,
-                              idempotency_key=key, now=utcnow())
+                              idempotency_key=key, now=utcnow(), digest=digest, looked_up=True)
             return channel.call("submit", (pending, *made))
 
         intake = Intake(ctx, remote=remote)

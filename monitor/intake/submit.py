@@ -33,6 +33,7 @@ from monitor.intake.files import CheckedFile, store_files
 from monitor.intake.keys import Client
 from monitor.message import Author, Batch, Message, Quarantined
 from monitor.pipeline import PipelineContext, analyse_one, analysed, process_batch
+from monitor.storage.db import Database
 from monitor.storage.models import (
     IntakeAttachment,
     IntakeSubmission,
@@ -113,6 +114,12 @@ def request_hash(feedback: Feedback, files: Sequence[CheckedFile], extra: str = 
     return hashlib.sha256("\n".join([body, *(f.sha256 for f in files), extra]).encode()).hexdigest()
 
 
+def digest_of(feedback: Feedback, files: Sequence[CheckedFile], origin: Origin) -> str:
+    """What a retry with the same Idempotency-Key must repeat: the fields (anonymous ones without
+    name and contact), the files and, for offline feedback, the store and box."""
+    return request_hash(feedback.public(), files, f"{origin.store}\n{origin.box}")
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a submission comes from, beyond its client: store and box for offline feedback."""
@@ -155,8 +162,8 @@ def _replay(session: Session, secret: bytes, found: IntakeSubmission, digest: st
 
 def _replays(context: PipelineContext, secret: bytes, items: Sequence[Pending]) -> dict[int, Receipt | Exception]:
     """Answers for the items (by position) whose client already used their Idempotency-Key:
-    one query for the whole group."""
-    keyed = [(i, item) for i, item in enumerate(items) if item.idempotency_key]
+    one query for the whole group (items looked up when they were prepared are left out)."""
+    keyed = [(i, item) for i, item in enumerate(items) if item.idempotency_key and not item.looked_up]
     if not keyed:
         return {}
     answers: dict[int, Receipt | Exception] = {}
@@ -190,6 +197,10 @@ class Pending:
     analysis: Analysis
     """Analysed in the request's thread (:func:`monitor.pipeline.analyse_one`), not the writer's."""
     seconds: float
+    looked_up: bool = False
+    """Its Idempotency-Key was looked up when it was prepared (:func:`replay_of`; the HTTP front
+    process): the writer does not look again. A first request that commits in between makes the
+    group's insert fail on the key's unique constraint, and the item is answered from it then."""
 
 
 def prepare(
@@ -210,16 +221,23 @@ def prepare(
     ``lookup=False`` leaves the Idempotency-Key lookup to :func:`write_group`, which does it
     once for a whole group instead of once per request (the intake's writer)."""
     feedback = feedback.public()
+    digest = digest_of(feedback, files, origin)
     if idempotency_key and lookup:
-        digest = request_hash(feedback, files, f"{origin.store}\n{origin.box}")
-        with context.db.read() as session:
-            found = _find(session, client.ref, idempotency_key)
-            if found is not None:
-                return _replay(session, secret, found, digest, idempotency_key)
+        replayed = replay_of(context.db, secret, client, idempotency_key, digest)
+        if replayed is not None:
+            return replayed
     return compose(
         source, state_dir, client, feedback, files, lambda message: analyse_one(context, message),
-        idempotency_key=idempotency_key, origin=origin, now=origin.received_at or context.clock(),
+        idempotency_key=idempotency_key, origin=origin, now=origin.received_at or context.clock(), digest=digest,
     )
+
+
+def replay_of(db: Database, secret: bytes, client: Client, idempotency_key: str, digest: str) -> Receipt | None:
+    """The first answer when ``client`` used ``idempotency_key`` before (a retry with the same
+    body); :class:`IdempotencyConflict` for another body; None for a new key."""
+    with db.read() as session:
+        found = _find(session, client.ref, idempotency_key)
+        return None if found is None else _replay(session, secret, found, digest, idempotency_key)
 
 
 def compose(
@@ -233,12 +251,16 @@ def compose(
     idempotency_key: str | None,
     origin: Origin = Origin(),
     now: datetime,
+    digest: str | None = None,
+    looked_up: bool = False,
 ) -> Pending:
     """The submission to write, its files stored and its message analysed by ``analyse`` - the
     pipeline's (:func:`prepare`) or, in the HTTP front process, the analyzer of that process
-    (``monitor.http.front_child``), which leaves the Idempotency-Key lookup to the writer."""
+    (``monitor.http.front_child``), which looks the Idempotency-Key up itself first
+    (:func:`replay_of`; ``looked_up``: the writer does not look again). ``digest``: the request's
+    hash when the caller computed it already."""
     feedback = feedback.public()
-    digest = request_hash(feedback, files, f"{origin.store}\n{origin.box}")
+    digest = digest or digest_of(feedback, files, origin)
     if idempotency_key:
         key_id = hashlib.sha256(f"{client.ref}\n{idempotency_key}".encode()).hexdigest()[:40]
         external_id = f"{client.ref}:{key_id}"
@@ -257,7 +279,9 @@ def compose(
         raw_ref=f"{client.ref}" + (f" box {origin.box}" if origin.box else ""),
     )
     analysis, seconds = analyse(message)
-    return Pending(client, feedback, tuple(files), idempotency_key, digest, origin, message, analysis, seconds)
+    return Pending(
+        client, feedback, tuple(files), idempotency_key, digest, origin, message, analysis, seconds, looked_up
+    )
 
 
 def _placed(

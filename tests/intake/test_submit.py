@@ -84,3 +84,29 @@ def test_feedback_rejected_in_review_reads_not_accepted(sqlite_db: Database, tmp
     assert found is not None and (found.status, found.label_zh) == ("rejected", "未受理")
     again = submit(ctx, "intake", SECRET, tmp_path, CLIENT, feedback("我要炸了你们"), idempotency_key="r")
     assert (again.code, again.status, again.created) == (receipt.code, "rejected", False)
+
+
+def test_items_looked_up_when_prepared_are_still_written_once_per_key(any_db: Database, tmp_path: Path) -> None:
+    """The HTTP front process looks a key up itself and the writer does not look again
+    (``looked_up``): a first request that committed in between, or a twin in the same group, is
+    caught by the key's unique constraint and answered with the first submission's receipt."""
+    from dataclasses import replace
+
+    ctx = context(any_db, review_threats)
+
+    def made(text: str, key: str) -> Pending:
+        item = prepare(ctx, "intake", SECRET, tmp_path, CLIENT, feedback(text), idempotency_key=key, lookup=False)
+        assert isinstance(item, Pending)
+        return replace(item, looked_up=True)
+
+    first = write_group(ctx, "intake", SECRET, [made("第一条", "a")])[0]
+    assert isinstance(first, Receipt) and first.created
+    later = write_group(ctx, "intake", SECRET, [made("第一条", "a"), made("另一条", "b")])
+    assert isinstance(later[0], Receipt) and (later[0].code, later[0].created) == (first.code, False)
+    assert isinstance(later[1], Receipt) and later[1].created
+    twins = write_group(ctx, "intake", SECRET, [made("同一条", "c"), made("同一条", "c")])
+    assert all(isinstance(r, Receipt) for r in twins)
+    assert twins[0].code == twins[1].code and sorted(r.created for r in twins) == [False, True]  # type: ignore[union-attr]
+    with any_db.read() as session:
+        assert session.scalar(select(func.count()).select_from(IntakeSubmission)) == 3
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 3

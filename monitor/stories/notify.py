@@ -33,16 +33,6 @@ log = structlog.get_logger("yuqing.stories")
 PAGE_STEPS = ("page:%", "raise:%")
 # The due ones among the stories a batch touched, locked: built once (every batch runs it; building
 # a select and its cache key per call cost more CPU than running it); the SQL is the same.
-_DUE_AMONG = (
-    select(Story.id)
-    .where(
-        Story.notify_at.is_not(None),
-        Story.notify_at <= bindparam("now"),
-        Story.id.in_(bindparam("ids", expanding=True)),
-    )
-    .order_by(Story.id)
-    .with_for_update()
-)
 _MESSAGES_BUT_ANALYSIS = (
     select(StoredMessage)
     .where(StoredMessage.id.in_(bindparam("ids", expanding=True)))
@@ -203,13 +193,11 @@ def notify_due(
     """Fire every due group timer (or only those of ``only``); returns the rows written.
 
     ``only``: stories this transaction just opened or grew (``observe``), in the session: their
-    due ones are picked and locked by one id query, and not loaded again."""
+    due ones are picked from their timers in memory - this transaction wrote every one of them, so
+    it holds their rows' locks already - and not loaded again."""
     timer = (Story.notify_at.is_not(None), Story.notify_at <= now)
     if only is not None:
-        if not only:
-            return 0
-        by_id = {story.id: story for story in only}
-        due = [by_id[i] for i in session.scalars(_DUE_AMONG, {"now": now, "ids": sorted(by_id)})]
+        due = sorted((s for s in only if s.notify_at is not None and s.notify_at <= now), key=lambda s: s.id)
     else:
         due = list(session.scalars(select(Story).where(*timer).order_by(Story.id).with_for_update()))
     if not due:

@@ -233,7 +233,8 @@ def update_incidents(
     """
     if not new:
         return IncidentResult()
-    session.execute(_LOCK)
+    if session.get_bind().dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already excludes other writers
+        session.execute(_LOCK)
     ordered = sorted(new, key=lambda i: (i.message.created_at, i.row.id))
     touched = list(cluster_messages(session, ordered, config, now=now).values())
     result = IncidentResult(clusters={i.row.id: c.id for c, items in touched for i in items})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -71,9 +72,12 @@ class Channel:
         self._ids = itertools.count(1)
         self._closed = False
         self._reader = threading.Thread(target=self._read, name=name, daemon=True)
+        self._answers: queue.SimpleQueue[tuple[int, Future[Any]] | None] = queue.SimpleQueue()
+        self._answerer = threading.Thread(target=self._answer_all, name=f"{name}-answers", daemon=True)
 
     def start(self) -> Channel:
         self._reader.start()
+        self._answerer.start()
         return self
 
     @property
@@ -112,6 +116,12 @@ class Channel:
         with self._send_lock:
             self.conn.send(message)
 
+    def _answer_all(self) -> None:
+        """Answers of requests served by a Future, sent from this thread: the thread that completes
+        the future (the intake's writer, between its groups) only queues them."""
+        while (done := self._answers.get()) is not None:
+            self._answer(*done)
+
     def _answer(self, ident: int, future: Future[Any]) -> None:
         exc = future.exception()
         message = ("err", ident, encode_error(exc)) if exc is not None else ("ok", ident, future.result())
@@ -143,6 +153,7 @@ class Channel:
             waiting, self._pending = list(self._pending.values()), {}
         for future in waiting:
             future.set_exception(ChannelClosed("the other process is gone"))
+        self._answers.put(None)
         self.on_close()
 
     def _dispatch(self, kind: str, ident: int, payload: Any) -> None:
@@ -157,7 +168,7 @@ class Channel:
         if not ident:
             return
         if isinstance(result, Future):
-            result.add_done_callback(lambda done: self._answer(ident, done))
+            result.add_done_callback(lambda done: self._answers.put((ident, done)))
         else:
             self._send_quietly(("ok", ident, result))
 

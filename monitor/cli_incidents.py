@@ -84,6 +84,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
 def cmd_story_show(args: argparse.Namespace) -> int:
     """A story's state, who was told, and its trail with every note."""
     from monitor.storage.models import StoryEvent
+    from monitor.stories import members
     from monitor.stories.compose import story_code
     from monitor.stories.lifecycle import find_story
 
@@ -102,7 +103,7 @@ def cmd_story_show(args: argparse.Namespace) -> int:
             "route": story.route,
             "team": story.team,
             "receivers": story.receivers,
-            "tickets": len(story.tickets or []),
+            "tickets": members.counts(session, [story.id]).get(story.id, 0),
             "messages": story.message_count,
             "events": [
                 {

@@ -16,7 +16,6 @@ recognises them by alert id (docs/reliability.md), so the file must hold every a
 from __future__ import annotations
 
 import collections
-import json
 import os
 import random
 import re
@@ -242,7 +241,9 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     # every alerting thread was told at its final priority, inside the story (near-duplicate
     # cluster) it belongs to - a story pages once and re-notifies on a raise; nothing else alerted
     alerts = query(database, "SELECT id, dedupe_key, status, attempts, story_id, priority FROM alerts")
-    stories = {r[0]: set(json.loads(r[1])) for r in query(database, "SELECT id, tickets FROM stories")}
+    stories: dict[int, set[int]] = {r[0]: set() for r in query(database, "SELECT id FROM stories")}
+    for story_id, ticket_id in query(database, "SELECT story_id, ticket_id FROM story_tickets"):
+        stories[story_id].add(ticket_id)
     told: dict[int, str] = {}
     for alert in alerts:
         told[alert[4]] = min(told.get(alert[4], "L3"), alert[5])  # "L1" < "L2" < "L3"

@@ -361,6 +361,18 @@ class Lock(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+class StoryTicket(Base):
+    """A ticket that belongs to a story (migration 0019): one row each, so a story that grows by a
+    ticket writes one row - not its whole list again, as the JSON column it replaces did, which
+    made every batch of a large incident cost more than the last (``monitor.stories.members``)."""
+
+    __tablename__ = "story_tickets"
+    __table_args__ = (Index("ix_story_tickets_ticket", "ticket_id"),)
+
+    story_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    ticket_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+
+
 class Lease(Base):
     """A named lease with expiry (``monitor.leases``): ``source:<name>``, ``leader``, ``instance:<id>``.
 
@@ -449,7 +461,6 @@ class Story(Base):
     group_interval_s: Mapped[float] = mapped_column(Float, default=300.0)
     repeat_interval_s: Mapped[float] = mapped_column(Float, default=14400.0)
     subject: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what the routes matched on
-    tickets: Mapped[list[int]] = mapped_column(JSON, default=list)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     pending_messages: Mapped[int] = mapped_column(Integer, default=0)  # folded into the next update
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

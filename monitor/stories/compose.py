@@ -17,6 +17,7 @@ from monitor.notices import (
     TicketPage,
 )
 from monitor.storage.models import Incident, Source, StoredMessage, Story, Ticket
+from monitor.stories import members
 
 EXCERPT_CHARS = 280
 TOP_CHARS = 200
@@ -44,7 +45,7 @@ def top_messages(session: Session, story: Story, limit: int) -> list[Excerpt]:
     elif story.cluster_id is not None:
         query = query.where(m.cluster_id == story.cluster_id)
     else:
-        query = query.where(m.ticket_id.in_(story.tickets or [story.ticket_id or 0]))
+        query = query.where(m.ticket_id.in_(members.ticket_ids(session, story.id) or [story.ticket_id or 0]))
     return [
         Excerpt(
             message_id=r.id,
@@ -103,7 +104,7 @@ def _ticket_page(session: Session, story: Story, step: str, people: list[Person]
     source = session.get(Source, row.source_id) if row is not None else None
     record = (row.analysis or {}) if row is not None else {}
     findings = [f for f in record.get("findings") or [] if f.get("alert")] or record.get("findings") or []
-    tickets = len(story.tickets or [])
+    tickets = members.counts(session, [story.id]).get(story.id, 0)
     reason = "new ticket" if step == "page:0:0" else step
     if tickets > 1:
         reason += f" · {tickets} 个相似工单 similar tickets"

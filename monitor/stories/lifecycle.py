@@ -36,6 +36,7 @@ from monitor.storage.models import (
     Story,
     Ticket,
 )
+from monitor.stories import members
 from monitor.stories.compose import acknowledged_notice, resolved_notice, story_code
 from monitor.stories.notify import escalate, notify_due, send, told
 from monitor.stories.observe import event
@@ -108,7 +109,7 @@ def cancel_pending_pages(session: Session, story: Story, now: datetime) -> int:
 
 
 def _tickets(session: Session, story: Story) -> list[Ticket]:
-    ids = set(story.tickets or [])
+    ids = set(members.ticket_ids(session, story.id))
     if story.incident_id is not None:
         ids |= set(
             session.scalars(

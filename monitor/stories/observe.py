@@ -23,6 +23,7 @@ from monitor.findings import most_urgent, priority_rank
 from monitor.storage.bulk import queue_row, written_together
 from monitor.storage.models import Incident, Story, StoryEvent
 from monitor.stored import NewMessage
+from monitor.stories import members
 from monitor.stories.routes import Subject
 from monitor.stories.settings import StoriesSettings
 from monitor.tickets.incidents import IncidentChange
@@ -181,14 +182,12 @@ class Active:
                     self.add(story)  # the newest story wins
 
     def join(self, story: Story, ticket_id: int) -> None:
-        """``ticket_id`` belongs to ``story`` from this batch on; written once per story
-        (:meth:`join_tickets`), not as a sorted copy of its whole list per ticket: an incident
-        story's list grows with every ticket of the incident."""
+        """``ticket_id`` belongs to ``story`` from this batch on; written for the whole batch by
+        :meth:`join_tickets` once the new stories have ids (``monitor.stories.members``)."""
         self.joined.setdefault(id(story), (story, set()))[1].add(ticket_id)
 
-    def join_tickets(self) -> None:
-        for story, ids in self.joined.values():
-            _tickets_of(story, ids)
+    def join_tickets(self, session: Session) -> None:
+        members.add(session, {story.id: ids for story, ids in self.joined.values()})
         self.joined.clear()
 
     def new(self, story: Story) -> Story:
@@ -240,7 +239,6 @@ def _incident_story(
                 cluster_id=cluster,
                 incident_id=incident.id,
                 message_count=incident.message_count,
-                tickets=[],
             )
         )
         incident.team = story.team
@@ -254,10 +252,6 @@ def _incident_story(
     grow(story, len(change.messages), incident.severity, now)
     incident.team = story.team
     return story
-
-
-def _tickets_of(story: Story, ids: Iterable[int]) -> None:
-    story.tickets = sorted(set(story.tickets or []) | set(ids))
 
 
 def _ticket_story(
@@ -284,7 +278,7 @@ def _ticket_story(
         (i for i in items if i.analysis.alert and i.analysis.priority == ticket.priority), items[0]
     )
     subject = subject_of("ticket", ticket.priority, items)
-    return active.new(
+    story = active.new(
         _open(
             session,
             settings,
@@ -297,9 +291,10 @@ def _ticket_story(
             ticket_id=ticket.id,
             message_id=trigger.row.id,
             message_count=len(items),
-            tickets=[ticket.id],
         )
     )
+    active.join(story, ticket.id)
+    return story
 
 
 def observe(
@@ -331,8 +326,8 @@ def observe(
                 touched[id(found)] = found
         else:
             _inhibit(session, change, inhibited[change.messages[0].row.id], active, now)
-    active.join_tickets()
     session.flush()
+    active.join_tickets(session)
     write_events(session, active.inhibited)  # one executemany, not one INSERT per ticket (unit of work)
     with written_together(session):
         for story in active.opened:

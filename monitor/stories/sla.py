@@ -184,7 +184,6 @@ def _breach(session: Session, settings: StoriesSettings, notice: SlaNotice, tick
         kind=STORY_KIND,
         severity=ticket.priority,
         title=f"SLA {CLOCK_LABELS.get(notice.clock, notice.clock)} {ticket.code or ''}".strip()[:255],
-        tickets=[],
         message_count=0,
     )
     story.notify_at = None  # a breach does not wait for a group: it is paged at once

@@ -23,6 +23,7 @@ from monitor.message import Author, Batch, Engagement, Message
 from monitor.pipeline import process_batch
 from monitor.storage.db import Database
 from monitor.storage.models import Alert, Incident, Story, Ticket, TicketEvent
+from monitor.stories import members
 from monitor.stories.lifecycle import acknowledge_ref, resolve_ref, run_timers
 from monitor.stories.settings import StoriesSettings
 from monitor.targets import TargetConfig
@@ -239,7 +240,7 @@ def test_repost_burst_pages_the_primary_once_escalates_stops_on_ack_resolves_onc
         assert got["wang-mail"] == ["page:1:0", "acknowledged", "resolved"]
         assert set(got) == {"zhang", "wang-mail"}
         with sqlite_db.read() as session:
-            statuses = set(session.scalars(select(Ticket.status).where(Ticket.id.in_(story.tickets))))
+            statuses = set(session.scalars(select(Ticket.status).where(Ticket.id.in_(members.ticket_ids(session, story.id)))))
             assert statuses == {"resolved"}, "resolving the story resolved its tickets"
             rows = session.execute(select(Alert.dedupe_key, Alert.target)).all()
         assert len(rows) == len(set(rows)) == len(r.requests) + len(smtp.mails), "each notice once per target"

@@ -106,6 +106,7 @@ def stage_pipeline(info: dict[str, object], folder: str, batch_size: int, db_pat
     from datetime import UTC, datetime
 
     from monitor.analysis.engine import load_analyzer
+    from monitor.gcfreeze import settle
     from monitor.ingest.analyse import AnalysisPool
     from monitor.message import Message
     from monitor.pipeline import PipelineContext, poll_source
@@ -121,6 +122,7 @@ def stage_pipeline(info: dict[str, object], folder: str, batch_size: int, db_pat
     pool = AnalysisPool(workers) if workers > 1 else None
     warm = Message("bench", "warm-up", "warm-up", "预热 投诉", datetime.now(UTC))
     analyzer(warm)  # jieba's dictionary and the sentiment model load before the clock starts
+    settle()  # start-up's objects frozen out of the collector's reach, as the daemon does before polling
     if pool is not None:
         pool.analyse(analyzer, [warm])
     global STARTED

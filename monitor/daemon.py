@@ -712,6 +712,7 @@ class Daemon:
         due), deliver alerts; exit code 1 when a source or a job failed."""
         self.runtime.outbox.release_own_claims()
         self._settle_problems()
+        settle_gc()  # as run_forever: a long first poll's full collections skip start-up's heap
         self.share_sources = False
         self.member = self.leases.acquire(member_lease(self.leases.holder))
         failed = False

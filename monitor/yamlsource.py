@@ -121,9 +121,19 @@ def load_yaml(
 
 
 def parse_yaml(text: str, name: str) -> YamlDocument:
+    """The data of ``text`` (``yaml.safe_load``) and the line of each key path, from one parse:
+    the composed node is walked for the lines first, then constructed (the constructor flattens
+    ``<<`` merge keys into the node in place)."""
+    doc = YamlDocument(name, None)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)  # raises on characters YAML does not allow
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _walk(node, (), doc)
+                doc.data = loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -133,7 +143,4 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
         return YamlDocument(
             name, None, issues=[ConfigIssue(name, None, "", str(errortext.yaml_problem(str(exc))))]
         )
-    doc = YamlDocument(name, data)
-    if node is not None:
-        _walk(node, (), doc)
     return doc

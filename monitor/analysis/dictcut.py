@@ -24,6 +24,7 @@ import importlib.machinery
 import importlib.util
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,26 +65,52 @@ def _jieba_class() -> type[Jieba]:
     return jieba_class
 
 
-class DictCut:
-    """Cuts text as ``jieba.Tokenizer.lcut(text, HMM=False)`` would with the given ``FREQ``/``total``.
+Table = tuple[list[str], list[int]]
+"""The words jieba-rs is given and their frequencies, in the order they are added."""
 
-    ``freq`` is **emptied** as it is read (jieba's prefix-only entries, frequency 0, are skipped):
-    popping the entries in reverse insertion order frees the Python table's memory while the Rust
-    one (about a third of the size) is built, so building does not need both at once.
+
+def table(freq: dict[str, int], total: int) -> Table:
+    """jieba's ``FREQ``/``total`` as the words and frequencies :class:`DictCut` adds: every word
+    with a non-zero frequency (jieba's prefix-only entries, frequency 0, are skipped), in reverse
+    insertion order, then the sentinel. ``freq`` is **emptied** as it is read."""
+    words: list[str] = []
+    counts: list[int] = []
+    pop = freq.popitem
+    held = 0
+    while freq:
+        word, count = pop()
+        if count:
+            words.append(word)
+            counts.append(count)
+            held += count
+    if total > held:
+        words.append(SENTINEL)
+        counts.append(total - held)
+    return words, counts
+
+
+class DictCut:
+    """Cuts text as ``jieba.Tokenizer.lcut(text, HMM=False)`` would with the given ``FREQ``/``total``
+    (``freq`` is emptied, see :func:`table`); :meth:`from_table` builds it from a table directly.
     """
 
     def __init__(self, freq: dict[str, int], total: int) -> None:
+        self._cut = self._built(table(freq, total))
+
+    @classmethod
+    def from_table(cls, words: Table) -> DictCut:
+        made = cls.__new__(cls)
+        made._cut = cls._built(words)
+        return made
+
+    @staticmethod
+    def _built(entries: Table) -> Callable[[str, bool], list[str]]:
         cut: Jieba = _jieba_class().empty()  # type: ignore[no-untyped-call]  # the stub lacks a return type
-        add, pop = cut.add_word, freq.popitem
-        held = 0
-        while freq:
-            word, count = pop()
-            if count:
-                add(word, count, None)
-                held += count
-        if total > held:
-            add(SENTINEL, total - held, None)
-        self._cut = cut.cut
+        add = cut.add_word
+        for word, count in zip(*entries, strict=True):
+            add(word, count, None)
+        cutter: Callable[[str, bool], list[str]] = cut.cut
+        return cutter
 
     def __call__(self, text: str) -> list[str]:
         try:

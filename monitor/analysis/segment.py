@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
-from monitor.analysis.dictcut import DictCut
+from monitor.analysis import dictcache
+from monitor.analysis.dictcut import DictCut, Table, table
 from monitor.analysis.jieba_import import jieba
 
 jieba.setLogLevel(logging.WARNING)
@@ -72,22 +73,36 @@ class Segmenter:
     words with jieba's own ``suggest_freq`` and hands the final table to
     :class:`~monitor.analysis.dictcut.DictCut`, which cuts exactly as ``lcut(HMM=False)`` does; the
     Python table is dropped afterwards (the process-wide :func:`tokenizer` is loaded only where
-    jieba itself is wanted).
+    jieba itself is wanted). The final table is cached (:mod:`monitor.analysis.dictcache`): the
+    same words and dictionaries again skip jieba's dictionary.
     """
 
     def __init__(self, words: Iterable[str] = (), dictionaries: Sequence[Path] = ()) -> None:
-        tok = jieba.Tokenizer()
-        tok.initialize()
-        for path in dictionaries:
-            tok.load_userdict(str(path))
-        for word in sorted({w for w in words if w.strip()}):
-            tok.add_word(word, freq=tok.suggest_freq(word, tune=False))
-        self._cut = DictCut(tok.FREQ, tok.total)
+        self._cut = DictCut.from_table(_table(sorted({w for w in words if w.strip()}), dictionaries))
 
     def __call__(self, text: str) -> Tokens:
         words = self._cut(text)
         starts = tuple(accumulate(map(len, words), initial=0))
         return Tokens(tuple(words), starts[:-1])
+
+
+def _table(words: Sequence[str], dictionaries: Sequence[Path]) -> Table:
+    """jieba's dictionary with ``dictionaries`` and ``words`` added, as :class:`DictCut` takes it:
+    from :mod:`monitor.analysis.dictcache` when this very table was built before."""
+    wanted = dictcache.key(words, dictionaries)
+    cached = dictcache.load(wanted) if wanted is not None else None
+    if cached is not None:
+        return cached
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    for path in dictionaries:
+        tok.load_userdict(str(path))
+    for word in words:
+        tok.add_word(word, freq=tok.suggest_freq(word, tune=False))
+    built = table(tok.FREQ, tok.total)
+    if wanted is not None:
+        dictcache.store(wanted, built)
+    return built
 
 
 _default: Segmenter | None = None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from connectors.base import Connector
-from monitor import errortext, gcfreeze, netpolicy, watching
+from monitor import errortext, gcfreeze, netpolicy, switching, watching
 from monitor.alerts.worker import DeliveryWorker
 from monitor.config import AppConfig, SourceConfig, load_config
 from monitor.errors import AuthError, ConfigError, UnavailableError, describe
@@ -757,6 +757,7 @@ class Daemon:
         self._start_watchers()
         self._start_http()
         settle_gc()
+        switching.apply()  # the intake writer gets the GIL back from busy threads sooner
         sources = [s.name for s in self.runtime.config.sources if s.enabled]
         log.info("started", sources=sources, watchdog_s=self.notifier.watchdog_seconds)
         self.notifier.ready(f"watching {len(sources)} sources")

@@ -199,10 +199,11 @@ def _settle_gc() -> None:
     """Short full collections here too (``monitor.gcfreeze``): what start-up built frozen, the
     survivors of the first requests frozen a few seconds later and then every minute. Without it
     a full collection walked the whole heap under the GIL every few seconds at 200/s."""
-    from monitor import gcfreeze
+    from monitor import gcfreeze, switching
     from monitor.scheduler import GC_FIRST_SECONDS, GC_INTERVAL_SECONDS
 
     gcfreeze.settle()
+    switching.apply()  # as the daemon: a request's thread gets the GIL back from the loop sooner
     refreeze = gcfreeze.Refreezer()
 
     def keep() -> None:

@@ -383,17 +383,23 @@ def report(path: Path, client: dict[str, tuple[float, float]], top: float = 0.01
             "∥ gc any": overlap(due, done, gcall),
         }
 
-    def front_split(key: str, due: float, done: float) -> dict[str, float] | None:
-        """A request of the front process: the child's part (HTTP, checks, analysis, the pipe)
-        before and after the daemon's, which is split as in-process."""
-        took = take_at[key]
+    def group_of(took: float) -> tuple[dict[str, Any], float, float] | None:
+        """The writer's group that started after ``took``, its wait for the write turn and its commit."""
         i = bisect.bisect_right(group_starts, took) if groups else 0
         g = groups[i] if i < len(groups) else None
         if g is None:
             return None
         t = next((t for t in writer_turns if g["s"] <= t["asked"] <= g["e"]), None)
-        turn_wait = (t["got"] - t["asked"]) if t else 0.0
-        commit = overlap(g["s"], g["e"], commits)
+        return g, (t["got"] - t["asked"]) if t else 0.0, overlap(g["s"], g["e"], commits)
+
+    def front_split(key: str, due: float, done: float) -> dict[str, float] | None:
+        """A request of the front process: the child's part (HTTP, checks, analysis, the pipe)
+        before and after the daemon's, which is split as in-process."""
+        took = take_at[key]
+        found = group_of(took)
+        if found is None:
+            return None
+        g, turn_wait, commit = found
         return {
             "total": done - due,
             "child in": received[key] - due,
@@ -417,13 +423,10 @@ def report(path: Path, client: dict[str, tuple[float, float]], top: float = 0.01
         if r is None or "queued" not in r or "done" not in r or key not in take_at:
             return None
         took = take_at[key]
-        i = bisect.bisect_right(group_starts, took) if groups else 0
-        g = groups[i] if i < len(groups) else None
-        if g is None:
+        found = group_of(took)
+        if found is None:
             return None
-        t = next((t for t in writer_turns if g["s"] <= t["asked"] <= g["e"]), None)
-        turn_wait = (t["got"] - t["asked"]) if t else 0.0
-        commit = overlap(g["s"], g["e"], commits)
+        g, turn_wait, commit = found
         return {
             "total": done - due,
             "client->app": r["s"] - due,

@@ -22,7 +22,7 @@ from monitor.storage.db import Database, alembic_config
 from monitor.tickets.clusters import ClusterIndex
 from monitor.tickets.fingerprint import Fingerprint, features, fingerprint
 from tests.shared_data import SHARED_DATA
-from tests.storage.test_migrations import empty_database
+from tests.storage.test_migrations import migrating
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 CLUSTERS = 520  # more than one batch of the migration (500)
@@ -111,28 +111,24 @@ def _stored(db: Database) -> dict[int, Fingerprint]:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
 def test_0018_recomputes_every_cluster_from_its_first_post(kind: str, tmp_path: Path) -> None:
-    with empty_database(kind, tmp_path) as url:
-        db = Database(url)
-        try:
-            _alembic(db, "upgrade", "0017")
-            _seed(db)
-            before = _stored(db)
-            _alembic(db, "upgrade", "0018")
-            after = _stored(db)
-            for number in range(1, CLUSTERS + 1):
-                title, body = _post(number)
-                assert after[number] == fingerprint(f"{title} {body}"), f"cluster {number}"
-                assert after[number].keys != before[number].keys
-            assert after[CLUSTERS + 1] == fingerprint("只剩标题的旧聚类")
-            # a repost of a stored post finds its cluster through the recomputed keys
-            index = ClusterIndex(0.6)
-            for number, stored in after.items():
-                index.add(stored, number)
-            found = index.find(fingerprint(f"转发微博//@甲: {_post(300)[1]}"))
-            assert found is not None and found.cluster_id == 300
-            _alembic(db, "downgrade", "0017")
-            restored = _stored(db)
-            assert {n: restored[n] for n in range(1, CLUSTERS + 1)} == {n: before[n] for n in range(1, CLUSTERS + 1)}
-            assert restored[CLUSTERS + 1] == _legacy("只剩标题的旧聚类")
-        finally:
-            db.dispose()
+    with migrating(kind, tmp_path) as db:
+        _alembic(db, "upgrade", "0017")
+        _seed(db)
+        before = _stored(db)
+        _alembic(db, "upgrade", "0018")
+        after = _stored(db)
+        for number in range(1, CLUSTERS + 1):
+            title, body = _post(number)
+            assert after[number] == fingerprint(f"{title} {body}"), f"cluster {number}"
+            assert after[number].keys != before[number].keys
+        assert after[CLUSTERS + 1] == fingerprint("只剩标题的旧聚类")
+        # a repost of a stored post finds its cluster through the recomputed keys
+        index = ClusterIndex(0.6)
+        for number, stored in after.items():
+            index.add(stored, number)
+        found = index.find(fingerprint(f"转发微博//@甲: {_post(300)[1]}"))
+        assert found is not None and found.cluster_id == 300
+        _alembic(db, "downgrade", "0017")
+        restored = _stored(db)
+        assert {n: restored[n] for n in range(1, CLUSTERS + 1)} == {n: before[n] for n in range(1, CLUSTERS + 1)}
+        assert restored[CLUSTERS + 1] == _legacy("只剩标题的旧聚类")

@@ -31,6 +31,17 @@ def empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
             yield url
 
 
+@contextmanager
+def migrating(kind: str, tmp_path: Path) -> Iterator[Database]:
+    """An empty database of ``kind`` for a migration test, disposed of afterwards."""
+    with empty_database(kind, tmp_path) as url:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+
 def _alembic(db: Database, action: str, revision: str) -> None:
     with db.engine.begin() as connection:
         cfg = alembic_config(db.url)
@@ -153,31 +164,27 @@ def test_upgrade_in_child_reports_a_failed_migration(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
 def test_0019_moves_story_ticket_lists_into_rows_and_back(kind: str, tmp_path: Path) -> None:
     """Each story's JSON list of tickets becomes one row per ticket; downgrade writes the lists back."""
-    with empty_database(kind, tmp_path) as url:
-        db = Database(url)
-        try:
-            _alembic(db, "upgrade", "0018")
-            with db.engine.begin() as conn:
-                for story, tickets in ((1, "[3, 1, 2]"), (2, "[]"), (3, "[7]")):
-                    conn.execute(
-                        text(
-                            "INSERT INTO stories (id, kind, state, title, route, receivers, group_wait_s,"
-                            " group_interval_s, repeat_interval_s, subject, tickets, message_count,"
-                            " pending_messages, opened_at, updates, escalation_step, page_round, updated_at)"
-                            " VALUES (:id, 'incident', 'open', 't', '', '[]', 0, 300, 14400, '{}', :tickets, 0, 0,"
-                            " :now, 0, 0, 0, :now)"
-                        ),
-                        {"id": story, "tickets": tickets, "now": NOW},
-                    )
-            _alembic(db, "upgrade", "0019")
-            with db.engine.connect() as conn:
-                rows = conn.execute(text("SELECT story_id, ticket_id FROM story_tickets ORDER BY 1, 2")).all()
-                assert [tuple(r) for r in rows] == [(1, 1), (1, 2), (1, 3), (3, 7)]
-                assert "tickets" not in {c["name"] for c in inspect(conn).get_columns("stories")}
-            _alembic(db, "downgrade", "0018")
-            with db.engine.connect() as conn:
-                lists = dict(conn.execute(text("SELECT id, tickets FROM stories ORDER BY id")).all())
-            decoded = {k: v if isinstance(v, list) else json.loads(v) for k, v in lists.items()}
-            assert decoded == {1: [1, 2, 3], 2: [], 3: [7]}
-        finally:
-            db.dispose()
+    with migrating(kind, tmp_path) as db:
+        _alembic(db, "upgrade", "0018")
+        with db.engine.begin() as conn:
+            for story, tickets in ((1, "[3, 1, 2]"), (2, "[]"), (3, "[7]")):
+                conn.execute(
+                    text(
+                        "INSERT INTO stories (id, kind, state, title, route, receivers, group_wait_s,"
+                        " group_interval_s, repeat_interval_s, subject, tickets, message_count,"
+                        " pending_messages, opened_at, updates, escalation_step, page_round, updated_at)"
+                        " VALUES (:id, 'incident', 'open', 't', '', '[]', 0, 300, 14400, '{}', :tickets, 0, 0,"
+                        " :now, 0, 0, 0, :now)"
+                    ),
+                    {"id": story, "tickets": tickets, "now": NOW},
+                )
+        _alembic(db, "upgrade", "0019")
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT story_id, ticket_id FROM story_tickets ORDER BY 1, 2")).all()
+            assert [tuple(r) for r in rows] == [(1, 1), (1, 2), (1, 3), (3, 7)]
+            assert "tickets" not in {c["name"] for c in inspect(conn).get_columns("stories")}
+        _alembic(db, "downgrade", "0018")
+        with db.engine.connect() as conn:
+            lists = dict(conn.execute(text("SELECT id, tickets FROM stories ORDER BY id")).all())
+        decoded = {k: v if isinstance(v, list) else json.loads(v) for k, v in lists.items()}
+        assert decoded == {1: [1, 2, 3], 2: [], 3: [7]}

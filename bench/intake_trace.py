@@ -383,14 +383,23 @@ def report(path: Path, client: dict[str, tuple[float, float]], top: float = 0.01
             "∥ gc any": overlap(due, done, gcall),
         }
 
-    def group_of(took: float) -> tuple[dict[str, Any], float, float] | None:
-        """The writer's group that started after ``took``, its wait for the write turn and its commit."""
+    def group_of(took: float) -> tuple[dict[str, Any], dict[str, float]] | None:
+        """The writer's group that started after ``took`` and its stages: the start, the wait for
+        the write turn, the commit, the rest, and its CPU."""
         i = bisect.bisect_right(group_starts, took) if groups else 0
         g = groups[i] if i < len(groups) else None
         if g is None:
             return None
         t = next((t for t in writer_turns if g["s"] <= t["asked"] <= g["e"]), None)
-        return g, (t["got"] - t["asked"]) if t else 0.0, overlap(g["s"], g["e"], commits)
+        turn_wait = (t["got"] - t["asked"]) if t else 0.0
+        commit = overlap(g["s"], g["e"], commits)
+        return g, {
+            "group start": g["s"] - took,
+            "turn wait": turn_wait,
+            "commit": commit,
+            "group other": g["e"] - g["s"] - turn_wait - commit,
+            "group cpu": g["cpu"],
+        }
 
     def front_split(key: str, due: float, done: float) -> dict[str, float] | None:
         """A request of the front process: the child's part (HTTP, checks, analysis, the pipe)
@@ -399,16 +408,12 @@ def report(path: Path, client: dict[str, tuple[float, float]], top: float = 0.01
         found = group_of(took)
         if found is None:
             return None
-        g, turn_wait, commit = found
+        g, stages = found
         return {
             "total": done - due,
             "child in": received[key] - due,
             "writer queue": took - received[key],
-            "group start": g["s"] - took,
-            "turn wait": turn_wait,
-            "commit": commit,
-            "group other": g["e"] - g["s"] - turn_wait - commit,
-            "group cpu": g["cpu"],
+            **stages,
             "to answer": answered.get(key, g["e"]) - g["e"],
             "child out": done - answered.get(key, g["e"]),
             "group n": g["n"],
@@ -426,7 +431,7 @@ def report(path: Path, client: dict[str, tuple[float, float]], top: float = 0.01
         found = group_of(took)
         if found is None:
             return None
-        g, turn_wait, commit = found
+        g, stages = found
         return {
             "total": done - due,
             "client->app": r["s"] - due,
@@ -434,11 +439,7 @@ def report(path: Path, client: dict[str, tuple[float, float]], top: float = 0.01
             "to thread": r["prep"] - r["sub"],
             "prepare": r["queued"] - r["prep"],
             "writer queue": took - r["queued"],
-            "group start": g["s"] - took,
-            "turn wait": turn_wait,
-            "commit": commit,
-            "group other": g["e"] - g["s"] - turn_wait - commit,
-            "group cpu": g["cpu"],
+            **stages,
             "back to loop": r["done"] - g["e"],
             "response": r["e"] - r["done"],
             "app->client": done - r["e"],

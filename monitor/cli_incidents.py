@@ -103,7 +103,7 @@ def cmd_story_show(args: argparse.Namespace) -> int:
             "route": story.route,
             "team": story.team,
             "receivers": story.receivers,
-            "tickets": members.counts(session, [story.id]).get(story.id, 0),
+            "tickets": members.count(session, story.id),
             "messages": story.message_count,
             "events": [
                 {

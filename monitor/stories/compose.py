@@ -104,7 +104,7 @@ def _ticket_page(session: Session, story: Story, step: str, people: list[Person]
     source = session.get(Source, row.source_id) if row is not None else None
     record = (row.analysis or {}) if row is not None else {}
     findings = [f for f in record.get("findings") or [] if f.get("alert")] or record.get("findings") or []
-    tickets = members.counts(session, [story.id]).get(story.id, 0)
+    tickets = members.count(session, story.id)
     reason = "new ticket" if step == "page:0:0" else step
     if tickets > 1:
         reason += f" · {tickets} 个相似工单 similar tickets"

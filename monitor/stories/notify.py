@@ -31,8 +31,8 @@ from monitor.stories.silencing import silenced
 
 log = structlog.get_logger("yuqing.stories")
 PAGE_STEPS = ("page:%", "raise:%")
-# The due ones among the stories a batch touched, locked: built once (every batch runs it; building
-# a select and its cache key per call cost more CPU than running it); the SQL is the same.
+# Built once (every batch runs it; building a select and its cache key per call cost more CPU than
+# running it); the SQL is the same.
 _MESSAGES_BUT_ANALYSIS = (
     select(StoredMessage)
     .where(StoredMessage.id.in_(bindparam("ids", expanding=True)))

@@ -16,4 +16,4 @@ def test_pairs_already_recorded_are_left_alone_and_counts_follow(any_db: Databas
         assert members.ticket_ids(session, 1) == [1, 2, 3]
         assert members.ticket_ids(session, 2) == [5]
         assert members.ticket_ids(session, 4) == []
-        assert members.counts(session, [1, 2, 4]) == {1: 3, 2: 1}
+        assert [members.count(session, story) for story in (1, 2, 4)] == [3, 1, 0]

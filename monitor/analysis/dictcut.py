@@ -6,7 +6,7 @@ that starts at each position, choosing right to left the route of maximum summed
 ASCII letters and digits; everything outside blocks is split on whitespace and then by character.
 jieba-rs (through its Python binding ``rjieba``) implements the same algorithm with the same block
 and whitespace patterns and the same floating-point operations in the same order, so given the same
-word frequencies and the same ``total`` it returns the same tokens. :class:`DictCut` gives it
+word frequencies and the same ``total`` it returns the same tokens. :func:`table` gives it
 exactly jieba's table: every word with a non-zero frequency at that frequency, plus one sentinel
 entry (``"\\x00"``, a character no block can contain) carrying the difference between jieba's
 ``total`` and the sum of those frequencies (jieba adds a re-added word's frequency to ``total``
@@ -90,27 +90,15 @@ def table(freq: dict[str, int], total: int) -> Table:
 
 
 class DictCut:
-    """Cuts text as ``jieba.Tokenizer.lcut(text, HMM=False)`` would with the given ``FREQ``/``total``
-    (``freq`` is emptied, see :func:`table`); :meth:`from_table` builds it from a table directly.
-    """
+    """Cuts text as ``jieba.Tokenizer.lcut(text, HMM=False)`` would with the words and frequencies
+    of ``entries`` (:func:`table` makes them from jieba's ``FREQ``/``total``)."""
 
-    def __init__(self, freq: dict[str, int], total: int) -> None:
-        self._cut = self._built(table(freq, total))
-
-    @classmethod
-    def from_table(cls, words: Table) -> DictCut:
-        made = cls.__new__(cls)
-        made._cut = cls._built(words)
-        return made
-
-    @staticmethod
-    def _built(entries: Table) -> Callable[[str, bool], list[str]]:
+    def __init__(self, entries: Table) -> None:
         cut: Jieba = _jieba_class().empty()  # type: ignore[no-untyped-call]  # the stub lacks a return type
         add = cut.add_word
         for word, count in zip(*entries, strict=True):
             add(word, count, None)
-        cutter: Callable[[str, bool], list[str]] = cut.cut
-        return cutter
+        self._cut: Callable[[str, bool], list[str]] = cut.cut
 
     def __call__(self, text: str) -> list[str]:
         try:

@@ -78,7 +78,7 @@ class Segmenter:
     """
 
     def __init__(self, words: Iterable[str] = (), dictionaries: Sequence[Path] = ()) -> None:
-        self._cut = DictCut.from_table(_table(sorted({w for w in words if w.strip()}), dictionaries))
+        self._cut = DictCut(_table(sorted({w for w in words if w.strip()}), dictionaries))
 
     def __call__(self, text: str) -> Tokens:
         words = self._cut(text)

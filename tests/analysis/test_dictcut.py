@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from monitor.analysis.dictcut import DictCut
+from monitor.analysis.dictcut import DictCut, table
 from monitor.analysis.engine import Engine, load_engine
 from monitor.analysis.jieba_import import jieba
 from tests.analysis.conftest import RULES
@@ -65,7 +65,7 @@ def pair() -> tuple[DictCut, jieba.Tokenizer]:
         tok.initialize()
         tok.add_word("报警", freq=tok.suggest_freq("报警", tune=False))
         made.append(tok)
-    return DictCut(made[0].FREQ, made[0].total), made[1]
+    return DictCut(table(made[0].FREQ, made[0].total)), made[1]
 
 
 @pytest.mark.parametrize(
@@ -104,7 +104,7 @@ def test_total_includes_re_added_words() -> None:
             tok.add_word(word, freq=tok.suggest_freq(word, tune=False) * 50)
         made.append(tok)
     assert made[0].total > sum(made[0].FREQ.values())  # the case the sentinel exists for
-    cut, ref = DictCut(made[0].FREQ, made[0].total), made[1]
+    cut, ref = DictCut(table(made[0].FREQ, made[0].total)), made[1]
     texts = [_paragraphs(random.Random(i), _reviews(300), 600) for i in range(20)]
     assert [cut(t) for t in texts] == [ref.lcut(t, HMM=False) for t in texts]
 
@@ -114,8 +114,8 @@ def test_rjieba_default_instance_is_never_built() -> None:
     holds jieba-rs's own dictionary, ~33 MB); a later ``import rjieba`` reuses the loaded module."""
     code = (
         "import sys\n"
-        "from monitor.analysis.dictcut import DictCut\n"
-        "cut = DictCut({'报警': 5, '报': 0}, 10)\n"
+        "from monitor.analysis.dictcut import DictCut, table\n"
+        "cut = DictCut(table({'报警': 5, '报': 0}, 10))\n"
         "assert cut('报警器报警') == ['报警', '器', '报警'], cut('报警器报警')\n"
         "assert 'rjieba' not in sys.modules and 'rjieba.rjieba' in sys.modules\n"
         "loaded = sys.modules['rjieba.rjieba']\n"
